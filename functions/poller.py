@@ -1,0 +1,26 @@
+"""The timer that keeps the cache up to date: ``poll_sync_statuses`` on %POLL_SCHEDULE%.
+
+It runs as a singleton (the host's storage lease), so two polls never overlap; it can also
+be started on demand with ``POST /admin/functions/poll_sync_statuses``.
+"""
+
+from __future__ import annotations
+
+import logging
+
+import azure.functions as func
+
+from shared.poller import poll_sync_statuses as poll
+from shared.settings import get_settings
+from shared.store import get_status_store
+
+logger = logging.getLogger(__name__)
+
+bp = func.Blueprint()
+
+
+@bp.timer_trigger(schedule="%POLL_SCHEDULE%", arg_name="timer", run_on_startup=False)
+async def poll_sync_statuses(timer: func.TimerRequest) -> None:
+    if timer.past_due:
+        logger.info("The poll is running later than scheduled.")
+    await poll(get_settings(), get_status_store())

@@ -1,0 +1,217 @@
+"""What each HTTP route does, in Graph's JSON shapes. Handlers in ``functions/`` only pass
+the request's parts in; this module validates them, reads or writes the cache and builds the
+response."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+import re
+from collections.abc import Mapping
+from typing import Any
+from urllib.parse import urlencode, urlsplit, urlunsplit
+
+import azure.functions as func
+from azure.core.exceptions import ResourceModifiedError, ResourceNotFoundError
+
+from shared.errors import ApiError, StorageUnavailableError, bad_request, not_found
+from shared.errors import precondition_failed as precondition_failed_error
+from shared.http import json_response
+from shared.models import parse_profile_status_patch
+from shared.poller import utc_now
+from shared.settings import get_settings
+from shared.store import CachedProfile, get_status_store, validate_key
+
+DEFAULT_PAGE_SIZE = 100
+MAX_PAGE_SIZE = 999
+# A PATCH without If-Match merges into the latest version; it re-reads this often at most
+# when other writers keep getting in first.
+_MAX_PATCH_ATTEMPTS = 5
+_STATUS_NAME = re.compile(r"[A-Za-z][A-Za-z0-9]{0,63}")
+
+
+async def list_synchronization_profiles(url: str, params: Mapping[str, str]) -> func.HttpResponse:
+    """``GET /api/education/synchronizationProfiles``: cached profiles with their status.
+
+    ``?status=a,b`` keeps profiles in those states; ``$top`` sets the page size; the
+    ``@odata.nextLink`` carries an opaque ``$skiptoken``, like Graph's.
+    """
+    statuses = _status_filter(params.get("status"))
+    top = _page_size(params.get("$top"))
+    continuation = _decode_skiptoken(params.get("$skiptoken"))
+    profiles, continuation = await get_status_store().list_profiles(
+        statuses=statuses, top=top, continuation=continuation
+    )
+    base = get_settings().graph_base_url
+    body: dict[str, Any] = {
+        "@odata.context": f"{base}/beta/$metadata#education/synchronizationProfiles",
+        "value": [_profile_json(profile) for profile in profiles],
+    }
+    if continuation:
+        query = {"$top": str(top), "$skiptoken": _encode_skiptoken(continuation)}
+        if statuses:
+            query["status"] = ",".join(statuses)
+        scheme, netloc, path, _query, _fragment = urlsplit(url)
+        body["@odata.nextLink"] = urlunsplit((scheme, netloc, path, urlencode(query), ""))
+    return json_response(body)
+
+
+async def get_profile_status(profile_id: str) -> func.HttpResponse:
+    """``GET .../{id}/profileStatus``: the status as Graph sent it, with its ETag."""
+    validate_key(profile_id)
+    profile = await get_status_store().get_profile(profile_id)
+    if profile is None:
+        raise _unknown_profile(profile_id)
+    return _status_response(profile, profile.etag)
+
+
+async def update_profile_status(
+    profile_id: str, body: Any, if_match: str | None
+) -> func.HttpResponse:
+    """``PATCH .../{id}/profileStatus``: update the cached status (not Graph: Graph has no
+    such operation). ``If-Match`` makes it conditional on the caller's ETag."""
+    validate_key(profile_id)
+    changes = parse_profile_status_patch(body, profile_id).changes()
+    store = get_status_store()
+    for _attempt in range(_MAX_PATCH_ATTEMPTS):
+        profile = await store.get_profile(profile_id)
+        if profile is None:
+            raise _unknown_profile(profile_id)
+        assert profile.etag is not None
+        if if_match and if_match.strip() not in ("*", profile.etag):
+            raise _precondition_failed(profile_id)
+        if not changes:
+            return _status_response(profile, profile.etag)
+        profile.status.update(changes)
+        profile.updated_by = "patch"
+        profile.updated_date_time = utc_now()
+        try:
+            etag = await store.replace_profile(profile, etag=profile.etag)
+        except ResourceNotFoundError:
+            raise _unknown_profile(profile_id) from None
+        except ResourceModifiedError:
+            if if_match:
+                raise _precondition_failed(profile_id) from None
+            continue  # someone else wrote first: merge into their version
+        return _status_response(profile, etag)
+    raise ApiError(409, "Conflict", "The status kept changing during the update; try again.")
+
+
+async def health() -> func.HttpResponse:
+    """``GET /api/health``: the last poll of each source and a verdict (200 only if healthy).
+
+    Anonymous, so it shows counts and error codes, never the cached tenant data.
+    """
+    checked = utc_now()
+    try:
+        runs = await get_status_store().list_poll_runs()
+    except StorageUnavailableError:
+        body = {"status": "unhealthy", "checkedDateTime": checked, "storage": "unavailable"}
+        return json_response(body, status=503, headers={"Retry-After": "30"})
+    sources = [_source_health(run.source, run) for run in runs]
+    if not runs:
+        sources = [{"source": "educationSynchronizationProfiles", "status": "notPolledYet"}]
+    verdicts = {source["status"] for source in sources}
+    verdict = (
+        "healthy"
+        if verdicts == {"healthy"}
+        else ("degraded" if verdicts <= {"healthy", "degraded"} else "unhealthy")
+    )
+    body = {"status": verdict, "checkedDateTime": checked, "storage": "available"}
+    body["sources"] = sources
+    if verdict == "healthy":
+        return json_response(body)
+    return json_response(body, status=503, headers={"Retry-After": "30"})
+
+
+def _source_health(source: str, run: Any) -> dict[str, Any]:
+    status = {
+        "succeeded": "healthy",
+        "partial": "degraded",
+        "running": "degraded",
+    }.get(run.outcome, "unavailable")
+    last_poll: dict[str, Any] = {
+        "outcome": run.outcome,
+        "startedDateTime": run.started_date_time,
+        "finishedDateTime": run.finished_date_time,
+        "counts": run.counts,
+        "errors": run.errors,
+    }
+    if run.source_error:
+        last_poll["sourceError"] = run.source_error
+    return {"source": source, "status": status, "lastPoll": last_poll}
+
+
+def _profile_json(profile: CachedProfile) -> dict[str, Any]:
+    return {
+        "id": profile.id,
+        "displayName": profile.display_name,
+        "state": profile.state,
+        "profileStatus": profile.status,
+    }
+
+
+def _status_response(profile: CachedProfile, etag: str | None) -> func.HttpResponse:
+    context = profile.graph_context or (
+        f"{get_settings().graph_base_url}/beta/$metadata#education/"
+        f"synchronizationProfiles('{profile.id}')/profileStatus/$entity"
+    )
+    headers = {"ETag": etag} if etag else None
+    return json_response({"@odata.context": context, **profile.status}, headers=headers)
+
+
+def _unknown_profile(profile_id: str) -> ApiError:
+    return not_found(f"No synchronization profile with id '{profile_id}' is cached.")
+
+
+def _precondition_failed(profile_id: str) -> ApiError:
+    return precondition_failed_error(
+        f"The profileStatus of '{profile_id}' has changed since the ETag in If-Match; "
+        "GET it again and retry with the new ETag."
+    )
+
+
+def _status_filter(raw: str | None) -> list[str] | None:
+    if raw is None:
+        return None
+    names = [name.strip() for name in raw.split(",") if name.strip()]
+    if not names:
+        raise bad_request("The status filter is empty; give one or more statuses.", target="status")
+    for name in names:
+        if not _STATUS_NAME.fullmatch(name):
+            raise bad_request(f"'{name}' is not a status name.", target="status")
+    return list(dict.fromkeys(names))
+
+
+def _page_size(raw: str | None) -> int:
+    if raw is None:
+        return DEFAULT_PAGE_SIZE
+    if not raw.isascii() or not raw.isdigit() or not 1 <= int(raw) <= MAX_PAGE_SIZE:
+        raise bad_request(f"$top must be a whole number from 1 to {MAX_PAGE_SIZE}.", target="$top")
+    return int(raw)
+
+
+def _encode_skiptoken(continuation: dict[str, str]) -> str:
+    return base64.urlsafe_b64encode(json.dumps(continuation).encode()).decode().rstrip("=")
+
+
+def _decode_skiptoken(raw: str | None) -> dict[str, str] | None:
+    if raw is None:
+        return None
+    try:
+        padded = raw + "=" * (-len(raw) % 4)
+        token = json.loads(base64.urlsafe_b64decode(padded.encode("ascii")))
+    except (ValueError, binascii.Error, UnicodeError):
+        token = None
+    valid_keys = {"PartitionKey", "RowKey"}
+    if (
+        not isinstance(token, dict)
+        or not token
+        or not set(token) <= valid_keys
+        or not all(isinstance(value, str) for value in token.values())
+    ):
+        raise bad_request(
+            "The $skiptoken is not valid; use the nextLink as given.", target="$skiptoken"
+        )
+    return token

@@ -1,0 +1,190 @@
+"""Microsoft Graph access: the one client factory and every Graph call the app makes.
+
+Requests go through msgraph-sdk's request adapter and the Graph middleware pipeline (auth,
+retries honouring Retry-After on 429/503/504, redirects, telemetry). The education
+endpoints were removed from the SDKs, so they are raw requests through that adapter and the
+JSON is parsed by ``shared.models``.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import AsyncIterator
+from typing import Any
+from urllib.parse import urlsplit
+
+import httpx
+from kiota_abstractions.api_client_builder import register_default_deserializer
+from kiota_abstractions.api_error import APIError
+from kiota_abstractions.authentication import AnonymousAuthenticationProvider
+from kiota_abstractions.method import Method
+from kiota_abstractions.request_information import RequestInformation
+from kiota_serialization_json.json_parse_node_factory import JsonParseNodeFactory
+from msgraph.generated.models.o_data_errors.o_data_error import ODataError
+from msgraph.graph_request_adapter import GraphRequestAdapter
+from msgraph_core import GraphClientFactory
+
+from shared.settings import Settings
+
+logger = logging.getLogger(__name__)
+
+# Without this header Graph hides evolvable-enum members added after v1 (here `extracting`
+# and `validating`) behind `unknownFutureValue`.
+PREFER_UNKNOWN_ENUM_MEMBERS = {"Prefer": "include-unknown-enum-members"}
+
+# Error bodies are parsed into ODataError (code and message) only with this map and a JSON
+# parse node factory registered.
+_ERROR_MAP: dict[str, Any] = {"XXX": ODataError}
+
+
+class GraphError(Exception):
+    """A Graph call that failed: HTTP status (None when no answer came), code and message."""
+
+    def __init__(
+        self, status: int | None, code: str, message: str, *, retry_after: str | None = None
+    ) -> None:
+        super().__init__(f"{status or 'no response'} {code}: {message}")
+        self.status = status
+        self.code = code
+        self.message = message
+        self.retry_after = retry_after
+
+    @property
+    def is_refusal(self) -> bool:
+        """Graph refused the request itself (retired API, missing permission, bad segment):
+        asking again will not help, unlike throttling, timeouts and server errors."""
+        return (
+            self.status is not None and 400 <= self.status < 500 and self.status not in (408, 429)
+        )
+
+    def to_json(self) -> dict[str, Any]:
+        return {"status": self.status, "code": self.code, "message": self.message}
+
+
+def create_graph_adapter(settings: Settings) -> GraphRequestAdapter:
+    """The request adapter every Graph call goes through (one per poll; close its client)."""
+    register_default_deserializer(JsonParseNodeFactory)
+    if settings.graph_auth == "none":
+        auth: Any = AnonymousAuthenticationProvider()
+    else:
+        from azure.identity.aio import DefaultAzureCredential
+        from kiota_authentication_azure.azure_identity_authentication_provider import (
+            AzureIdentityAuthenticationProvider,
+        )
+
+        auth = AzureIdentityAuthenticationProvider(
+            DefaultAzureCredential(),
+            scopes=[f"{settings.graph_base_url}/.default"],
+            allowed_hosts=[urlsplit(settings.graph_base_url).hostname or ""],
+        )
+    connections = settings.graph_max_concurrency + 4
+    client = GraphClientFactory.create_with_default_middleware(
+        client=httpx.AsyncClient(
+            timeout=httpx.Timeout(settings.graph_timeout_seconds),
+            limits=httpx.Limits(max_connections=connections, max_keepalive_connections=connections),
+            http2=True,
+        )
+    )
+    adapter = GraphRequestAdapter(auth, client)
+    adapter.base_url = settings.graph_base_url
+    return adapter
+
+
+class GraphClient:
+    """The Graph calls of the app, as raw JSON requests through the SDK's adapter."""
+
+    def __init__(self, adapter: GraphRequestAdapter) -> None:
+        self._adapter = adapter
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> GraphClient:
+        return cls(create_graph_adapter(settings))
+
+    async def close(self) -> None:
+        await self._adapter.get_http_client().aclose()
+
+    async def __aenter__(self) -> GraphClient:
+        return self
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        await self.close()
+
+    # -- School Data Sync (classic), Graph beta ---------------------------------------------
+
+    def list_synchronization_profiles(self) -> AsyncIterator[list[dict[str, Any]]]:
+        """Pages of ``GET /beta/education/synchronizationProfiles``, following nextLink."""
+        return self.get_pages("{+baseurl}/beta/education/synchronizationProfiles", {})
+
+    async def get_profile_status(self, profile_id: str) -> dict[str, Any]:
+        """``GET /beta/education/synchronizationProfiles/{id}/profileStatus``, every member of
+        the evolvable status enum included."""
+        return await self.get_json(
+            "{+baseurl}/beta/education/synchronizationProfiles/{id}/profileStatus",
+            {"id": profile_id},
+            headers=PREFER_UNKNOWN_ENUM_MEMBERS,
+        )
+
+    # -- generic requests -------------------------------------------------------------------
+
+    async def get_pages(
+        self, url_template: str, path_parameters: dict[str, str]
+    ) -> AsyncIterator[list[dict[str, Any]]]:
+        """Each page's ``value`` of a Graph collection, following ``@odata.nextLink``."""
+        page = await self.get_json(url_template, path_parameters)
+        while True:
+            value = page.get("value")
+            if not isinstance(value, list):
+                raise GraphError(200, "invalidResponse", "A collection page has no 'value' array.")
+            yield value
+            next_link = page.get("@odata.nextLink")
+            if not next_link:
+                return
+            page = await self.get_json(url=next_link)
+
+    async def get_json(
+        self,
+        url_template: str | None = None,
+        path_parameters: dict[str, str] | None = None,
+        *,
+        url: str | None = None,
+        headers: dict[str, str] | None = None,
+    ) -> dict[str, Any]:
+        """GET a JSON object; any failure (HTTP error, timeout, bad JSON) is a GraphError."""
+        info = RequestInformation(Method.GET, url_template, path_parameters)
+        if url is not None:
+            info.url = url  # an absolute link Graph gave (nextLink), used as is
+        info.headers.try_add("Accept", "application/json")
+        for name, value in (headers or {}).items():
+            info.headers.try_add(name, value)
+        try:
+            body = await self._adapter.send_primitive_async(info, "bytes", _ERROR_MAP)
+        except APIError as error:
+            raise _graph_error(error) from error
+        except httpx.TimeoutException as error:
+            raise GraphError(
+                None, "timeout", f"Graph did not answer in time ({error!r})."
+            ) from error
+        except httpx.TransportError as error:
+            raise GraphError(
+                None, "connectionError", f"Graph could not be reached: {error}."
+            ) from error
+        try:
+            document = json.loads(body or b"")
+        except ValueError as error:
+            raise GraphError(
+                200, "invalidJson", f"Graph sent a body that is not JSON: {error}."
+            ) from error
+        if not isinstance(document, dict):
+            raise GraphError(200, "invalidResponse", "Graph sent JSON that is not an object.")
+        return document
+
+
+def _graph_error(error: APIError) -> GraphError:
+    status = error.response_status_code
+    headers = error.response_headers or {}
+    retry_after = next((v for k, v in headers.items() if k.lower() == "retry-after"), None)
+    main = getattr(error, "error", None)  # ODataError's MainError, when the body parsed
+    code = getattr(main, "code", None) or f"http{status}"
+    message = getattr(main, "message", None) or f"Graph answered HTTP {status}."
+    return GraphError(status, code, message, retry_after=retry_after)

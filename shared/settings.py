@@ -1,0 +1,147 @@
+"""The app's settings: read once from the environment, validated, with errors naming the setting.
+
+Azure Functions exposes app settings (and, locally, ``local.settings.json`` Values) as
+environment variables, so the environment is the only source read here.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from functools import lru_cache
+from typing import Literal
+
+DEFAULT_GRAPH_BASE_URL = "https://graph.microsoft.com"
+DEFAULT_POLL_SCHEDULE = "0 */5 * * * *"
+DEFAULT_TABLE_PREFIX = "SyncStatus"
+DEFAULT_GRAPH_MAX_CONCURRENCY = 16
+DEFAULT_GRAPH_TIMEOUT_SECONDS = 30.0
+
+# Table names are 3-63 alphanumerics starting with a letter; the longest suffix the app adds
+# is "PollRuns" (8 characters), so the prefix may use the rest.
+_TABLE_PREFIX = re.compile(r"[A-Za-z][A-Za-z0-9]{0,54}")
+
+
+class SettingsError(ValueError):
+    """A setting is missing or invalid; the message names it and says what is expected."""
+
+
+@dataclass(frozen=True)
+class StorageSettings:
+    """Where the status tables live: a connection string, or an endpoint and an identity."""
+
+    connection_string: str | None = None
+    table_service_uri: str | None = None
+    # For identity-based connections (AzureWebJobsStorage__credential=managedidentity).
+    use_managed_identity: bool = False
+    client_id: str | None = None
+
+
+@dataclass(frozen=True)
+class Settings:
+    storage: StorageSettings
+    graph_base_url: str = DEFAULT_GRAPH_BASE_URL
+    graph_auth: Literal["azure", "none"] = "azure"
+    poll_schedule: str = DEFAULT_POLL_SCHEDULE
+    table_prefix: str = DEFAULT_TABLE_PREFIX
+    graph_max_concurrency: int = DEFAULT_GRAPH_MAX_CONCURRENCY
+    graph_timeout_seconds: float = DEFAULT_GRAPH_TIMEOUT_SECONDS
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
+        """Build settings from app settings (environment variables); raise SettingsError."""
+        env = os.environ if env is None else env
+        return cls(
+            storage=_storage_settings(env),
+            graph_base_url=_graph_base_url(env),
+            graph_auth=_choice(env, "GRAPH_AUTH", ("azure", "none"), "azure"),
+            poll_schedule=_text(env, "POLL_SCHEDULE", DEFAULT_POLL_SCHEDULE),
+            table_prefix=_table_prefix(env),
+            graph_max_concurrency=int(
+                _number(env, "GRAPH_MAX_CONCURRENCY", DEFAULT_GRAPH_MAX_CONCURRENCY, 1, 256)
+            ),
+            graph_timeout_seconds=_number(
+                env, "GRAPH_TIMEOUT_SECONDS", DEFAULT_GRAPH_TIMEOUT_SECONDS, 1, 600
+            ),
+        )
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    """The process's settings, read on first use. Tests that change the environment call
+    ``get_settings.cache_clear()``."""
+    return Settings.from_env()
+
+
+def _text(env: Mapping[str, str], name: str, default: str) -> str:
+    value = env.get(name, "").strip()
+    return value or default
+
+
+def _choice(env: Mapping[str, str], name: str, allowed: tuple[str, ...], default: str) -> str:
+    value = _text(env, name, default).lower()
+    if value not in allowed:
+        raise SettingsError(f"{name} must be one of {', '.join(allowed)}; got {value!r}.")
+    return value
+
+
+def _number(
+    env: Mapping[str, str], name: str, default: float, minimum: float, maximum: float
+) -> float:
+    raw = env.get(name, "").strip()
+    if not raw:
+        return default
+    try:
+        value = float(raw)
+    except ValueError:
+        raise SettingsError(f"{name} must be a number; got {raw!r}.") from None
+    if not minimum <= value <= maximum:
+        raise SettingsError(f"{name} must be between {minimum:g} and {maximum:g}; got {raw}.")
+    return value
+
+
+def _graph_base_url(env: Mapping[str, str]) -> str:
+    value = _text(env, "GRAPH_BASE_URL", DEFAULT_GRAPH_BASE_URL).rstrip("/")
+    if not re.fullmatch(r"https?://[^/\s]+(/[^\s]*)?", value):
+        raise SettingsError(f"GRAPH_BASE_URL must be an http(s) URL; got {value!r}.")
+    if re.search(r"/(beta|v1\.0)$", value):
+        raise SettingsError(
+            "GRAPH_BASE_URL is the Graph root without a version (for example "
+            f"{DEFAULT_GRAPH_BASE_URL}); the app adds /beta or /v1.0. Got {value!r}."
+        )
+    return value
+
+
+def _table_prefix(env: Mapping[str, str]) -> str:
+    value = _text(env, "STATUS_TABLE_PREFIX", DEFAULT_TABLE_PREFIX)
+    if not _TABLE_PREFIX.fullmatch(value):
+        raise SettingsError(
+            "STATUS_TABLE_PREFIX must start with a letter and hold only letters and digits "
+            f"(at most 55); got {value!r}."
+        )
+    return value
+
+
+def _storage_settings(env: Mapping[str, str]) -> StorageSettings:
+    """AzureWebJobsStorage as a connection string, or its identity-based ``__`` form."""
+    connection_string = env.get("AzureWebJobsStorage", "").strip()
+    if connection_string:
+        return StorageSettings(connection_string=connection_string)
+    uri = env.get("AzureWebJobsStorage__tableServiceUri", "").strip()
+    account = env.get("AzureWebJobsStorage__accountName", "").strip()
+    if not uri and account:
+        uri = f"https://{account}.table.core.windows.net"
+    if not uri:
+        raise SettingsError(
+            "AzureWebJobsStorage is not set: give a connection string (locally "
+            "UseDevelopmentStorage=true) or AzureWebJobsStorage__tableServiceUri / "
+            "AzureWebJobsStorage__accountName for an identity-based connection."
+        )
+    credential = env.get("AzureWebJobsStorage__credential", "").strip().lower()
+    return StorageSettings(
+        table_service_uri=uri.rstrip("/"),
+        use_managed_identity=credential == "managedidentity",
+        client_id=env.get("AzureWebJobsStorage__clientId", "").strip() or None,
+    )

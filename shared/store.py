@@ -1,0 +1,476 @@
+"""The status cache in Azure Table Storage: every table read and write of the app is here.
+
+Tables (created on first use, named with STATUS_TABLE_PREFIX):
+- ``{prefix}Statuses``: one entity per monitored item; PartitionKey is the source
+  (``educationSynchronizationProfiles``), RowKey the item's Graph id.
+- ``{prefix}PollRuns``: one entity per source, the last poll run, for /api/health.
+
+Graph JSON becomes typed columns and comes back value for value: timestamps are kept as
+strings (Table Storage's DateTime keeps 6 fractional digits, Graph sends 7), errorCount is
+Edm.Int64 (the SDK would send a plain int as Int32), nulls and the order of the properties
+Graph sent are recorded, and properties the code does not know are kept as JSON.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import re
+import weakref
+from collections.abc import AsyncIterator, Iterable
+from contextlib import asynccontextmanager, suppress
+from dataclasses import dataclass, field
+from typing import Any
+
+from azure.core import MatchConditions
+from azure.core.exceptions import (
+    ClientAuthenticationError,
+    HttpResponseError,
+    ResourceExistsError,
+    ResourceNotFoundError,
+    ServiceRequestError,
+    ServiceResponseError,
+)
+from azure.data.tables import EdmType, EntityProperty, TableTransactionError, UpdateMode
+from azure.data.tables.aio import TableClient, TableServiceClient
+
+from shared.errors import StorageUnavailableError, bad_request
+from shared.models import PROFILE_STATUS_PROPERTIES
+from shared.settings import Settings, get_settings
+
+logger = logging.getLogger(__name__)
+
+PROFILES_SOURCE = "educationSynchronizationProfiles"
+
+# A key is at most 1 KiB (512 UTF-16 code units) and may not hold these characters.
+_MAX_KEY_LENGTH = 512
+_FORBIDDEN_KEY_CHARACTERS = re.compile(r"[/\\#?\x00-\x1f\x7f-\x9f]")
+
+# A string property holds at most 64 KiB of UTF-16; longer text is split over numbered
+# properties (statusMessage, statusMessage_2, ...), never cut.
+_MAX_PROPERTY_UTF16_UNITS = 32 * 1024
+# A batch transaction holds at most 100 operations and 4 MiB.
+_MAX_BATCH_OPERATIONS = 100
+_MAX_BATCH_BYTES = 3 * 1024 * 1024
+
+# Status columns: the Graph property name, or a column name where it would clash.
+_STATUS_COLUMNS = {name: name for name in PROFILE_STATUS_PROPERTIES} | {"id": "statusId"}
+
+
+def validate_key(value: str, *, name: str = "id") -> str:
+    """Check that an id can be a PartitionKey or RowKey, so bad input is a 400, not a storage
+    error (Azurite even answers 500 for some of these characters)."""
+    if not value:
+        raise bad_request(f"The {name} must not be empty.", target=name)
+    if len(value.encode("utf-16-le")) > 2 * _MAX_KEY_LENGTH:
+        raise bad_request(f"The {name} is longer than {_MAX_KEY_LENGTH} characters.", target=name)
+    match = _FORBIDDEN_KEY_CHARACTERS.search(value)
+    if match:
+        raise bad_request(
+            f"The {name} contains a character that is not allowed "
+            f"({match.group()!r}): / \\ # ? and control characters cannot be used.",
+            target=name,
+        )
+    return value
+
+
+@dataclass
+class CachedProfile:
+    """A School Data Sync profile as cached: the listing's fields and its profileStatus."""
+
+    id: str
+    display_name: str | None
+    state: str | None
+    status: dict[str, Any]
+    # Fingerprint of what Graph last sent: a poll rewrites the entity only when it changes.
+    graph_hash: str = ""
+    graph_context: str | None = None
+    updated_by: str = "poll"
+    updated_date_time: str = ""
+    etag: str | None = None
+
+    def to_entity(self) -> dict[str, Any]:
+        entity: dict[str, Any] = {
+            "PartitionKey": PROFILES_SOURCE,
+            "RowKey": self.id,
+            "graphHash": self.graph_hash,
+            "updatedBy": self.updated_by,
+            "updatedDateTime": self.updated_date_time,
+        }
+        _put_optional(entity, "displayName", self.display_name)
+        _put_optional(entity, "state", self.state)
+        _put_optional(entity, "graphContext", self.graph_context)
+        entity.update(status_to_columns(self.status))
+        return entity
+
+    @classmethod
+    def from_entity(cls, entity: dict[str, Any]) -> CachedProfile:
+        return cls(
+            id=entity["RowKey"],
+            display_name=entity.get("displayName"),
+            state=entity.get("state"),
+            status=status_from_columns(entity),
+            graph_hash=entity.get("graphHash", ""),
+            graph_context=entity.get("graphContext"),
+            updated_by=entity.get("updatedBy", "poll"),
+            updated_date_time=entity.get("updatedDateTime", ""),
+            etag=entity.metadata.get("etag") if hasattr(entity, "metadata") else None,
+        )
+
+
+def status_to_columns(status: dict[str, Any]) -> dict[str, Any]:
+    """A profileStatus JSON object -> entity properties (see the module docstring)."""
+    columns: dict[str, Any] = {"statusProperties": json.dumps(list(status))}
+    extra = {name: value for name, value in status.items() if name not in _STATUS_COLUMNS}
+    if extra:
+        _put_text(columns, "statusExtra", json.dumps(extra, ensure_ascii=False))
+    for name, column in _STATUS_COLUMNS.items():
+        value = status.get(name)
+        if value is None:
+            continue  # Table Storage has no nulls; statusProperties records that it was sent.
+        if name == "errorCount":
+            columns[column] = EntityProperty(value, EdmType.INT64)
+        else:
+            _put_text(columns, column, value)
+    return columns
+
+
+def status_from_columns(entity: dict[str, Any]) -> dict[str, Any]:
+    """Entity properties -> the profileStatus JSON object, in the order Graph sent it."""
+    extra_text = _get_text(entity, "statusExtra")
+    extra = json.loads(extra_text) if extra_text else {}
+    status: dict[str, Any] = {}
+    for name in json.loads(entity.get("statusProperties") or "[]"):
+        column = _STATUS_COLUMNS.get(name)
+        if column is None:
+            status[name] = extra.get(name)
+        elif name == "errorCount":
+            value = entity.get(column)
+            status[name] = value.value if isinstance(value, EntityProperty) else value
+        else:
+            status[name] = _get_text(entity, column)
+    return status
+
+
+def _put_optional(entity: dict[str, Any], name: str, value: str | None) -> None:
+    if value is not None:
+        _put_text(entity, name, value)
+
+
+def _put_text(entity: dict[str, Any], name: str, value: str) -> None:
+    """Store text in ``name``, continuing in ``name_2``, ``name_3``... when it is too long."""
+    chunks: list[str] = []
+    start = units = 0
+    for index, character in enumerate(value):
+        width = 2 if ord(character) > 0xFFFF else 1
+        if units + width > _MAX_PROPERTY_UTF16_UNITS:
+            chunks.append(value[start:index])
+            start, units = index, 0
+        units += width
+    chunks.append(value[start:])
+    entity[name] = chunks[0]
+    for number, chunk in enumerate(chunks[1:], start=2):
+        entity[f"{name}_{number}"] = chunk
+
+
+def _get_text(entity: dict[str, Any], name: str) -> str | None:
+    first = entity.get(name)
+    if first is None:
+        return None
+    parts = [first]
+    number = 2
+    while f"{name}_{number}" in entity:
+        parts.append(entity[f"{name}_{number}"])
+        number += 1
+    return "".join(parts)
+
+
+@dataclass
+class PollRun:
+    """The last poll of one source, as /api/health reports it."""
+
+    source: str
+    outcome: str  # running | succeeded | partial | failed | unavailable
+    started_date_time: str
+    finished_date_time: str | None = None
+    counts: dict[str, int] = field(default_factory=dict)
+    # Per-item failures grouped by error code: [{"code": ..., "count": ...}].
+    errors: list[dict[str, Any]] = field(default_factory=list)
+    # Graph refused or failed the whole source: {"status", "code", "message"}.
+    source_error: dict[str, Any] | None = None
+
+    def to_entity(self) -> dict[str, Any]:
+        entity = {
+            "PartitionKey": "pollRun",
+            "RowKey": self.source,
+            "outcome": self.outcome,
+            "startedDateTime": self.started_date_time,
+            "counts": json.dumps(self.counts),
+            "errors": json.dumps(self.errors),
+        }
+        _put_optional(entity, "finishedDateTime", self.finished_date_time)
+        if self.source_error is not None:
+            _put_text(entity, "sourceError", json.dumps(self.source_error, ensure_ascii=False))
+        return entity
+
+    @classmethod
+    def from_entity(cls, entity: dict[str, Any]) -> PollRun:
+        source_error = _get_text(entity, "sourceError")
+        return cls(
+            source=entity["RowKey"],
+            outcome=entity["outcome"],
+            started_date_time=entity["startedDateTime"],
+            finished_date_time=entity.get("finishedDateTime"),
+            counts=json.loads(entity.get("counts") or "{}"),
+            errors=json.loads(entity.get("errors") or "[]"),
+            source_error=json.loads(source_error) if source_error else None,
+        )
+
+
+@dataclass
+class WriteOutcome:
+    """What a batch of cache writes did; ``failed`` maps item ids to an error code."""
+
+    written: int = 0
+    removed: int = 0
+    failed: dict[str, str] = field(default_factory=dict)
+
+
+class StatusStore:
+    """Reads and writes the status cache; every storage failure becomes StorageUnavailableError."""
+
+    def __init__(self, service: TableServiceClient, table_prefix: str) -> None:
+        self._service = service
+        self._statuses: TableClient = service.get_table_client(f"{table_prefix}Statuses")
+        self._poll_runs: TableClient = service.get_table_client(f"{table_prefix}PollRuns")
+        self._tables_ready = False
+        self._tables_lock = asyncio.Lock()
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> StatusStore:
+        storage = settings.storage
+        # Fail fast instead of the SDK's long default back-off: callers answer 503 + Retry-After.
+        options: dict[str, Any] = {"retry_total": 2, "connection_timeout": 5, "read_timeout": 20}
+        if storage.connection_string:
+            service = TableServiceClient.from_connection_string(
+                storage.connection_string, **options
+            )
+        else:
+            assert storage.table_service_uri is not None
+            service = TableServiceClient(
+                storage.table_service_uri, credential=_storage_credential(settings), **options
+            )
+        return cls(service, settings.table_prefix)
+
+    async def close(self) -> None:
+        await self._service.close()
+
+    # -- profiles ---------------------------------------------------------------------------
+
+    async def get_profile(self, profile_id: str) -> CachedProfile | None:
+        async with self._storage_call():
+            try:
+                entity = await self._statuses.get_entity(PROFILES_SOURCE, profile_id)
+            except ResourceNotFoundError:
+                return None
+        return CachedProfile.from_entity(entity)
+
+    async def list_profiles(
+        self, *, statuses: list[str] | None, top: int, continuation: dict[str, str] | None
+    ) -> tuple[list[CachedProfile], dict[str, str] | None]:
+        """One page of cached profiles in id order, optionally only those with these statuses.
+
+        Table Storage may answer a filtered query with fewer rows than asked (even none) and a
+        continuation, so this asks again until the page is full or the partition is done.
+        """
+        query, parameters = "PartitionKey eq @source", {"source": PROFILES_SOURCE}
+        if statuses:
+            names = [f"s{index}" for index in range(len(statuses))]
+            # Spaces around the parentheses: the SDK finds @names by splitting on spaces.
+            query += " and ( " + " or ".join(f"status eq @{name}" for name in names) + " )"
+            parameters.update(zip(names, statuses, strict=True))
+        found: list[CachedProfile] = []
+        async with self._storage_call():
+            while True:
+                pages = self._statuses.query_entities(
+                    query, parameters=parameters, results_per_page=top - len(found)
+                ).by_page(continuation_token=continuation)
+                page = await anext(pages)
+                found.extend([CachedProfile.from_entity(entity) async for entity in page])
+                continuation = pages.continuation_token
+                if not continuation or len(found) >= top:
+                    return found, continuation
+
+    async def read_source(self, source: str) -> dict[str, dict[str, Any]]:
+        """Every cached entity of a source by RowKey: what a poll compares Graph against."""
+        async with self._storage_call():
+            entities = self._statuses.query_entities(
+                "PartitionKey eq @source", parameters={"source": source}
+            )
+            return {entity["RowKey"]: entity async for entity in entities}
+
+    async def replace_profile(self, profile: CachedProfile, *, etag: str) -> str:
+        """Replace a cached profile if its ETag is still ``etag``; return the new ETag.
+
+        Raises ResourceModifiedError when another writer got there first, ResourceNotFoundError
+        when the profile was removed meanwhile.
+        """
+        async with self._storage_call():
+            result = await self._statuses.update_entity(
+                profile.to_entity(),
+                mode=UpdateMode.REPLACE,
+                etag=etag,
+                match_condition=MatchConditions.IfNotModified,
+            )
+        return result["etag"]
+
+    async def write_source(
+        self,
+        source: str,
+        *,
+        upserts: Iterable[tuple[dict[str, Any], str | None]],
+        removals: Iterable[tuple[str, str]],
+    ) -> WriteOutcome:
+        """Apply a poll's changes to one source: batch transactions of up to 100 operations.
+
+        ``upserts`` are (entity, etag of the cached version or None if new); a write is
+        conditional on that ETag so a PATCH landing meanwhile is noticed, and then retried on
+        its own: Graph's new value wins. ``removals`` are (id, etag).
+        """
+        operations: list[tuple[str, dict[str, Any], dict[str, Any]]] = []
+        for entity, etag in upserts:
+            if etag is None:
+                operations.append(("create", entity, {}))
+            else:
+                operations.append(("update", entity, _conditional(etag, mode=UpdateMode.REPLACE)))
+        for row_key, etag in removals:
+            keys = {"PartitionKey": source, "RowKey": row_key}
+            operations.append(("delete", keys, _conditional(etag)))
+        outcome = WriteOutcome()
+        for batch in _batches(operations):
+            try:
+                async with self._storage_call():
+                    await self._statuses.submit_transaction(batch)
+            except TableTransactionError as error:
+                logger.info("Batch of %d failed (%s); writing one by one", len(batch), error)
+                for operation in batch:
+                    await self._write_one(operation, outcome)
+                continue
+            for kind, _entity, _options in batch:
+                if kind == "delete":
+                    outcome.removed += 1
+                else:
+                    outcome.written += 1
+        return outcome
+
+    async def _write_one(
+        self, operation: tuple[str, dict[str, Any], dict[str, Any]], outcome: WriteOutcome
+    ) -> None:
+        """A write that failed in a batch, alone and unconditionally: the poll's value wins
+        over a PATCH made since the poll read the cache (the rule of DESIGN.md)."""
+        kind, entity, _options = operation
+        try:
+            async with self._storage_call():
+                if kind == "delete":
+                    with suppress(ResourceNotFoundError):
+                        await self._statuses.delete_entity(entity["PartitionKey"], entity["RowKey"])
+                    outcome.removed += 1
+                else:
+                    await self._statuses.upsert_entity(entity, mode=UpdateMode.REPLACE)
+                    outcome.written += 1
+        except (HttpResponseError, ValueError) as error:
+            code = getattr(error, "error_code", None) or type(error).__name__
+            logger.warning("Could not write %s: %s", entity["RowKey"], error)
+            outcome.failed[entity["RowKey"]] = str(code)
+
+    # -- poll runs --------------------------------------------------------------------------
+
+    async def save_poll_run(self, run: PollRun) -> None:
+        async with self._storage_call():
+            await self._poll_runs.upsert_entity(run.to_entity(), mode=UpdateMode.REPLACE)
+
+    async def list_poll_runs(self) -> list[PollRun]:
+        async with self._storage_call():
+            entities = self._poll_runs.query_entities(
+                "PartitionKey eq @kind", parameters={"kind": "pollRun"}
+            )
+            return [PollRun.from_entity(entity) async for entity in entities]
+
+    # -- plumbing ---------------------------------------------------------------------------
+
+    async def _ensure_tables(self) -> None:
+        if self._tables_ready:
+            return
+        async with self._tables_lock:
+            if not self._tables_ready:
+                for table in (self._statuses, self._poll_runs):
+                    with suppress(ResourceExistsError):
+                        await self._service.create_table(table.table_name)
+                self._tables_ready = True
+
+    @asynccontextmanager
+    async def _storage_call(self) -> AsyncIterator[None]:
+        """Create the tables on first use and turn outages into StorageUnavailableError."""
+        try:
+            await self._ensure_tables()
+            yield
+        except (ServiceRequestError, ServiceResponseError, ClientAuthenticationError) as error:
+            raise StorageUnavailableError(str(error)) from error
+        except HttpResponseError as error:
+            if error.status_code is None or error.status_code >= 500:
+                raise StorageUnavailableError(str(error)) from error
+            raise
+
+
+def _conditional(etag: str, **options: Any) -> dict[str, Any]:
+    return {"etag": etag, "match_condition": MatchConditions.IfNotModified, **options}
+
+
+def _batches(
+    operations: list[tuple[str, dict[str, Any], dict[str, Any]]],
+) -> Iterable[list[tuple[str, dict[str, Any], dict[str, Any]]]]:
+    """Split operations into transactions within Table Storage's count and size limits."""
+    batch: list[tuple[str, dict[str, Any], dict[str, Any]]] = []
+    size = 0
+    for operation in operations:
+        # UTF-16 plus JSON overhead is at most about 3 bytes per character.
+        operation_size = 3 * sum(len(str(value)) for value in operation[1].values()) + 512
+        if batch and (
+            len(batch) == _MAX_BATCH_OPERATIONS or size + operation_size > _MAX_BATCH_BYTES
+        ):
+            yield batch
+            batch, size = [], 0
+        batch.append(operation)
+        size += operation_size
+    if batch:
+        yield batch
+
+
+def _storage_credential(settings: Settings) -> Any:
+    """The identity that reaches storage when AzureWebJobsStorage is identity-based."""
+    if settings.storage.use_managed_identity:
+        from azure.identity.aio import ManagedIdentityCredential
+
+        return ManagedIdentityCredential(client_id=settings.storage.client_id)
+    from azure.identity.aio import DefaultAzureCredential
+
+    return DefaultAzureCredential()
+
+
+# One store per event loop: the SDK's aiohttp session belongs to the loop that created it.
+_stores: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, tuple[Settings, StatusStore]] = (
+    weakref.WeakKeyDictionary()
+)
+
+
+def get_status_store() -> StatusStore:
+    """The process's StatusStore for the running event loop, reusing its connections."""
+    settings = get_settings()
+    loop = asyncio.get_running_loop()
+    cached = _stores.get(loop)
+    if cached is not None and cached[0] == settings:
+        return cached[1]
+    store = StatusStore.from_settings(settings)
+    _stores[loop] = (settings, store)
+    return store
