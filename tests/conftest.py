@@ -1,0 +1,240 @@
+"""Shared fixtures: Azurite on a free port, the simulated Graph tenant, and the app's real
+handlers as the FunctionApp registers them.
+
+Each test gets its own table prefix, so tests stay isolated on one Azurite and can run in
+parallel (pytest-xdist starts one Azurite per worker).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import subprocess
+import time
+import uuid
+from collections.abc import AsyncIterator, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlencode
+
+import azure.functions as func
+import pytest
+
+REPO = Path(__file__).resolve().parent.parent
+AZURITE_TABLE = REPO / "node_modules" / ".bin" / "azurite-table"
+# The well-known development account key of every Azure Storage emulator (not a secret).
+DEVSTORE_KEY = (
+    "Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOtr/KBHBeksoGMGw=="
+)
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def azurite_connection_string(port: int) -> str:
+    return (
+        "DefaultEndpointsProtocol=http;AccountName=devstoreaccount1;"
+        f"AccountKey={DEVSTORE_KEY};TableEndpoint=http://127.0.0.1:{port}/devstoreaccount1;"
+    )
+
+
+def wait_for_port(port: int, process: subprocess.Popen[bytes], timeout: float = 30) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"process exited with {process.returncode} before listening")
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=0.5):
+                return
+        except OSError:
+            time.sleep(0.1)
+    raise RuntimeError(f"nothing listened on port {port} within {timeout} s")
+
+
+@dataclass
+class Azurite:
+    port: int
+    process: subprocess.Popen[bytes]
+
+    @property
+    def connection_string(self) -> str:
+        return azurite_connection_string(self.port)
+
+
+@pytest.fixture(scope="session")
+def azurite(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Azurite]:
+    """The Azurite Table service from node_modules (``make test`` runs ``npm ci`` first)."""
+    if not AZURITE_TABLE.exists():
+        pytest.fail(f"{AZURITE_TABLE} is missing: run `npm ci` (make test does).")
+    port = free_port()
+    location = tmp_path_factory.mktemp("azurite")
+    log = (location / "azurite.log").open("wb")
+    process = subprocess.Popen(
+        [
+            str(AZURITE_TABLE),
+            "--inMemoryPersistence",
+            "--tableHost", "127.0.0.1",
+            "--tablePort", str(port),
+            "--skipApiVersionCheck",
+            "--disableTelemetry",
+            "--silent",
+        ],
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        cwd=location,  # Azurite writes its debug files in its working directory
+        start_new_session=True,
+    )  # fmt: skip
+    try:
+        wait_for_port(port, process)
+        yield Azurite(port, process)
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            process.kill()
+        log.close()
+
+
+@pytest.fixture
+def table_prefix() -> str:
+    return f"T{uuid.uuid4().hex[:16]}"
+
+
+@pytest.fixture
+async def tenant() -> AsyncIterator[Any]:
+    """The simulated Graph tenant, in this test's event loop, on a free port."""
+    from tools.graph_tenant import SimulatedTenant
+
+    async with SimulatedTenant() as simulated:
+        yield simulated
+
+
+@pytest.fixture
+def app_settings(
+    monkeypatch: pytest.MonkeyPatch, azurite: Azurite, table_prefix: str, tenant: Any
+) -> dict[str, str]:
+    """App settings pointing at this test's Azurite tables and simulated tenant."""
+    from shared.settings import get_settings
+
+    values = {
+        "AzureWebJobsStorage": azurite.connection_string,
+        "STATUS_TABLE_PREFIX": table_prefix,
+        "GRAPH_BASE_URL": tenant.url,
+        "GRAPH_AUTH": "none",
+        "GRAPH_TIMEOUT_SECONDS": "2",
+        "POLL_SCHEDULE": "0 */5 * * * *",
+    }
+    for name, value in values.items():
+        monkeypatch.setenv(name, value)
+    get_settings.cache_clear()
+    yield values
+    get_settings.cache_clear()
+
+
+@dataclass
+class Reply:
+    """An HttpResponse as a caller sees it."""
+
+    status: int
+    headers: dict[str, str]
+    body: bytes
+
+    def json(self) -> Any:
+        return json.loads(self.body)
+
+
+class App:
+    """Calls the app's functions the way the host does: found through ``app.get_functions()``,
+    given real ``func.HttpRequest`` / ``func.TimerRequest`` objects."""
+
+    def __init__(self) -> None:
+        import function_app
+
+        self.functions = {f.get_function_name(): f for f in function_app.app.get_functions()}
+
+    def route_of(self, name: str) -> tuple[str, list[str]]:
+        trigger = self.functions[name].get_trigger()
+        return trigger.route, [str(method.value) for method in trigger.methods]
+
+    async def call(
+        self,
+        name: str,
+        *,
+        method: str = "GET",
+        route_params: dict[str, str] | None = None,
+        params: dict[str, str] | None = None,
+        headers: dict[str, str] | None = None,
+        body: bytes | str | dict[str, Any] | list[Any] | None = None,
+    ) -> Reply:
+        route, methods = self.route_of(name)
+        assert method in methods, f"{name} does not take {method}"
+        path = route
+        for key, value in (route_params or {}).items():
+            path = path.replace("{" + key + "}", value)
+        url = f"http://localhost:7071/api/{path}"
+        if params:
+            url += "?" + urlencode(params)
+        if isinstance(body, dict | list):
+            body = json.dumps(body)
+        if isinstance(body, str):
+            body = body.encode()
+        request = func.HttpRequest(
+            method=method,
+            url=url,
+            headers=headers or {},
+            params=params or {},
+            route_params=route_params or {},
+            body=body or b"",
+        )
+        response: func.HttpResponse = await self.functions[name].get_user_function()(request)
+        return Reply(response.status_code, dict(response.headers), response.get_body())
+
+    async def get_status(self, profile_id: str, **kwargs: Any) -> Reply:
+        return await self.call("get_profile_status", route_params={"id": profile_id}, **kwargs)
+
+    async def patch_status(
+        self, profile_id: str, body: Any, *, if_match: str | None = None
+    ) -> Reply:
+        headers = {"Content-Type": "application/json"}
+        if if_match is not None:
+            headers["If-Match"] = if_match
+        return await self.call(
+            "update_profile_status",
+            method="PATCH",
+            route_params={"id": profile_id},
+            headers=headers,
+            body=body,
+        )
+
+    async def list_profiles(self, **params: str) -> Reply:
+        return await self.call("list_synchronization_profiles", params=params)
+
+    async def health(self) -> Reply:
+        return await self.call("health")
+
+    async def poll(self) -> None:
+        """Run the timer function once, as the host (or the admin API) would."""
+        timer = func.TimerRequest(past_due=False)
+        await self.functions["poll_sync_statuses"].get_user_function()(timer)
+
+
+@pytest.fixture
+async def app(app_settings: dict[str, str]) -> AsyncIterator[App]:
+    yield App()
+    from shared.store import get_status_store
+
+    await get_status_store().close()  # this test's event loop ends with it
+
+
+@pytest.fixture(autouse=True)
+def _no_stray_settings(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Tests never read a developer's real settings by accident."""
+    for name in list(os.environ):
+        if name.startswith("AzureWebJobsStorage") or name.startswith("GRAPH_"):
+            monkeypatch.delenv(name, raising=False)

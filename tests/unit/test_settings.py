@@ -1,0 +1,58 @@
+"""Settings: defaults, identity-based storage, and errors that name the setting."""
+
+from __future__ import annotations
+
+import pytest
+
+from shared.settings import Settings, SettingsError
+
+LOCAL = {"AzureWebJobsStorage": "UseDevelopmentStorage=true"}
+
+
+def test_defaults_match_the_contract() -> None:
+    settings = Settings.from_env(LOCAL)
+    assert settings.graph_base_url == "https://graph.microsoft.com"
+    assert settings.graph_auth == "azure"
+    assert settings.poll_schedule == "0 */5 * * * *"
+    assert settings.table_prefix == "SyncStatus"
+    assert settings.graph_max_concurrency == 16
+    assert settings.storage.connection_string == "UseDevelopmentStorage=true"
+
+
+def test_identity_based_storage_from_the_account_name() -> None:
+    settings = Settings.from_env(
+        {
+            "AzureWebJobsStorage__accountName": "stsync",
+            "AzureWebJobsStorage__credential": "managedidentity",
+            "AzureWebJobsStorage__clientId": "0000-client",
+        }
+    )
+    assert settings.storage.connection_string is None
+    assert settings.storage.table_service_uri == "https://stsync.table.core.windows.net"
+    assert settings.storage.use_managed_identity
+    assert settings.storage.client_id == "0000-client"
+
+
+def test_identity_based_storage_from_the_table_uri() -> None:
+    uri = "https://stsync.table.core.windows.net/"
+    settings = Settings.from_env({"AzureWebJobsStorage__tableServiceUri": uri})
+    assert settings.storage.table_service_uri == "https://stsync.table.core.windows.net"
+    assert not settings.storage.use_managed_identity
+
+
+@pytest.mark.parametrize(
+    ("values", "named"),
+    [
+        ({}, "AzureWebJobsStorage"),
+        ({**LOCAL, "GRAPH_AUTH": "password"}, "GRAPH_AUTH"),
+        ({**LOCAL, "GRAPH_BASE_URL": "graph.microsoft.com"}, "GRAPH_BASE_URL"),
+        ({**LOCAL, "GRAPH_BASE_URL": "https://graph.microsoft.com/beta"}, "GRAPH_BASE_URL"),
+        ({**LOCAL, "STATUS_TABLE_PREFIX": "sync-status"}, "STATUS_TABLE_PREFIX"),
+        ({**LOCAL, "STATUS_TABLE_PREFIX": "1Sync"}, "STATUS_TABLE_PREFIX"),
+        ({**LOCAL, "GRAPH_MAX_CONCURRENCY": "0"}, "GRAPH_MAX_CONCURRENCY"),
+        ({**LOCAL, "GRAPH_MAX_CONCURRENCY": "many"}, "GRAPH_MAX_CONCURRENCY"),
+    ],
+)
+def test_invalid_settings_name_the_setting(values: dict[str, str], named: str) -> None:
+    with pytest.raises(SettingsError, match=named):
+        Settings.from_env(values)
