@@ -1,0 +1,142 @@
+"""``python -m tools.local_host [--app-dir .] [--port 7071] [--host 127.0.0.1]``.
+
+Start-up follows Core Tools: local.settings.json ``Values`` go into the environment (an
+existing variable wins), then the app is imported from its own directory, its functions
+are listed with their URLs, and ``Host started`` is printed once requests are served.
+SIGINT/SIGTERM stop the timers and the listener, wait a few seconds for running
+invocations and exit 0.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import os
+import signal
+import sys
+import time
+from pathlib import Path
+from types import FrameType
+
+from .registry import discover, import_function_app
+from .server import LocalHost
+from .settings import (
+    HostConfigError,
+    apply_values,
+    load_config,
+    read_local_settings,
+    resolve_port,
+)
+
+logger = logging.getLogger("tools.local_host")
+
+# How long a stopping host waits for invocations in progress.
+SHUTDOWN_GRACE_SECONDS = 5.0
+_LOOPBACK_NAMES = ("127.0.0.1", "0.0.0.0", "::", "::1", "localhost")
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _parse_args(argv)
+    _configure_logging(args.verbose)
+    # Until the event loop takes over, a SIGTERM must end start-up quietly, not mid-import.
+    signal.signal(signal.SIGTERM, _exit_quietly)
+    started = time.perf_counter()
+    try:
+        host, port = _prepare(Path(args.app_dir).resolve(), args.port)
+        return asyncio.run(_serve(host, args.host, port, started))
+    except HostConfigError as error:
+        logger.error("Cannot start the host: %s", error)
+        return 1
+    except KeyboardInterrupt:
+        return 0
+
+
+def _prepare(app_dir: Path, cli_port: int | None) -> tuple[LocalHost, int]:
+    local = read_local_settings(app_dir / "local.settings.json")
+    applied = apply_values(local.values, os.environ)
+    logger.info("Loaded %d setting(s) from local.settings.json", len(applied))
+    port = resolve_port(cli_port, os.environ, local)
+    os.chdir(app_dir)
+    config = load_config(app_dir)
+    if not config.keys.enforced:
+        logger.warning(
+            "No FUNCTIONS_MASTER_KEY or FUNCTIONS_FUNCTION_KEY set: auth levels are not "
+            "enforced (as with Core Tools)"
+        )
+    try:
+        app = import_function_app(app_dir)
+        functions = discover(app, app_dir)
+    except HostConfigError:
+        raise
+    except Exception as error:
+        logger.exception("function_app.py failed to load")
+        raise HostConfigError(f"function_app.py failed to load: {error}") from None
+    return LocalHost(config, functions, os.environ), port
+
+
+async def _serve(host: LocalHost, bind: str, port: int, started: float) -> int:
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(signum, stop.set)
+    try:
+        bound = await host.start(bind, port)
+    except OSError as error:
+        await host.stop(0)
+        raise HostConfigError(f"cannot listen on {bind}:{port}: {error.strerror}") from None
+    shown = "localhost" if bind in _LOOPBACK_NAMES else bind
+    print("\n".join(host.describe(f"http://{shown}:{bound}")), flush=True)
+    elapsed = round((time.perf_counter() - started) * 1000)
+    print(f"Host started ({elapsed}ms); listening on http://{bind}:{bound}", flush=True)
+    await stop.wait()
+    logger.info("Stopping the host")
+    left = await host.stop(SHUTDOWN_GRACE_SECONDS)
+    unfinished = left + host.invoker.threads_busy
+    if unfinished:
+        logger.warning("Leaving %d unfinished invocation(s) behind", unfinished)
+        logging.shutdown()
+        sys.stdout.flush()
+        # Threads stuck in user code would otherwise keep the interpreter from exiting.
+        os._exit(0)
+    logger.info("Host stopped")
+    return 0
+
+
+def _parse_args(argv: list[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(
+        prog="python -m tools.local_host",
+        description="Serve an Azure Functions Python v2 app locally, without Core Tools.",
+    )
+    parser.add_argument("--app-dir", default=".", help="the app root (function_app.py, host.json)")
+    parser.add_argument(
+        "--port",
+        type=int,
+        default=None,
+        help="default: $FUNCTIONS_PORT, else local.settings.json Host.LocalHttpPort, else 7071; "
+        "0 picks a free port",
+    )
+    parser.add_argument("--host", default="127.0.0.1", help="address to listen on")
+    parser.add_argument("--verbose", action="store_true", help="debug logging")
+    return parser.parse_args(argv)
+
+
+def _configure_logging(verbose: bool) -> None:
+    logging.basicConfig(
+        level=logging.DEBUG if verbose else logging.INFO,
+        format="[%(asctime)s] %(message)s",
+        stream=sys.stderr,
+    )
+    if not verbose:
+        # The Azure SDK logs every HTTP request at INFO; that drowns the invocation log.
+        logging.getLogger("azure.core.pipeline.policies.http_logging_policy").setLevel(
+            logging.WARNING
+        )
+
+
+def _exit_quietly(signum: int, frame: FrameType | None) -> None:
+    raise SystemExit(0)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

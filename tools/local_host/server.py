@@ -1,0 +1,265 @@
+"""The host itself: one aiohttp low-level server for the functions' routes and /admin.
+
+Everything that can be prepared is prepared in the constructor (route regexes sorted by
+precedence, schedules parsed, canned error bodies), so a request costs a route match, an
+optional key check, the two conversions and the handler. aiohttp's low-level ``Server`` is
+used rather than ``web.Application`` because the host has its own router and needs no
+middleware, signals or sub-apps.
+
+Admin API (as the Functions host offers it, key-protected like ``admin`` functions):
+
+- ``POST /admin/functions/{name}`` with ``{"input": ""}``: 202 and a background run of a
+  non-HTTP function (a timer gets a ``TimerRequest``; ``input`` is not used). If that
+  function is already running, the answer is still 202, and the run is skipped and logged,
+  as a timer tick would be. 404 for an unknown name, 400 for an HTTP function.
+- ``GET /admin/functions``, ``GET /admin/functions/{name}``: names, triggers, URLs.
+- ``GET /admin/host/status``: ``{"id", "state", "version", "processUptime", ...}``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import platform
+import socket
+import time
+from collections.abc import Mapping, Sequence
+from importlib.metadata import version as package_version
+from typing import Any
+from urllib.parse import unquote
+
+from aiohttp import web
+from azure.functions.timer import TimerRequest
+
+from . import keys
+from .http import error_response, to_func_request, to_web_response
+from .invoker import PROGRAMMATIC_REASON, Invoker
+from .registry import TIMER_TRIGGER, FunctionSpec
+from .routes import MethodNotAllowed, Route, RouteTable, compile_template
+from .settings import HostConfig
+from .timers import TimerScheduler, parse_schedule
+
+__all__ = ["HOST_VERSION", "LocalHost"]
+
+logger = logging.getLogger(__name__)
+
+HOST_VERSION = "1.0.0"
+_ADMIN_FUNCTIONS = "/admin/functions"
+_MAX_BODY_BYTES = 100 * 1024 * 1024  # the Functions host's request size limit
+
+
+class LocalHost:
+    """Serves one app's functions; build it once, then :meth:`start` and :meth:`stop`."""
+
+    def __init__(
+        self, config: HostConfig, functions: Sequence[FunctionSpec], settings: Mapping[str, str]
+    ) -> None:
+        self._config = config
+        self._keys = config.keys
+        self._functions = {spec.name.lower(): spec for spec in functions}
+        self._routes = RouteTable(
+            Route(
+                compile_template(config.route_prefix, spec.route),
+                frozenset(spec.methods) if spec.methods else None,
+                spec,
+            )
+            for spec in functions
+            if spec.is_http
+        )
+        self._invoker = Invoker()
+        self._scheduler = TimerScheduler(
+            self._invoker,
+            (
+                (spec, parse_schedule(str(spec.trigger.schedule), settings, spec.name))
+                for spec in functions
+                if spec.trigger_type == TIMER_TRIGGER
+            ),
+        )
+        self._started = time.monotonic()
+        self._state = "Initialized"
+        self._runner: web.ServerRunner | None = None
+        self._id = socket.gethostname().lower()[:32] or "localhost"
+
+    @property
+    def functions(self) -> Sequence[FunctionSpec]:
+        return list(self._functions.values())
+
+    @property
+    def invoker(self) -> Invoker:
+        return self._invoker
+
+    async def start(self, host: str, port: int) -> int:
+        """Listen, start the timers; return the bound port (useful with port 0)."""
+        server = web.Server(self.handle, request_factory=self._make_request, access_log=None)
+        self._runner = web.ServerRunner(server, shutdown_timeout=5.0)
+        await self._runner.setup()
+        site = web.TCPSite(self._runner, host, port, reuse_address=True)
+        await site.start()
+        bound = int(self._runner.addresses[0][1])
+        self._state = "Running"
+        self._scheduler.start()
+        return bound
+
+    async def stop(self, grace: float) -> int:
+        """Stop timers and listening, wait up to ``grace`` s for runs; return runs left."""
+        self._state = "Stopping"
+        await self._scheduler.stop()
+        if self._runner is not None:
+            await self._runner.cleanup()
+        left = await self._invoker.drain(grace)
+        self._invoker.close()
+        self._state = "Stopped"
+        return left
+
+    def describe(self, base_url: str) -> list[str]:
+        """The ``Functions:`` listing Core Tools prints at start-up."""
+        lines = ["Functions:"]
+        for spec in self._functions.values():
+            if spec.is_http:
+                methods = f"[{','.join(spec.methods)}] " if spec.methods else ""
+                lines.append(f"  {spec.name}: {methods}{self._url(base_url, spec)}")
+            else:
+                lines.append(f"  {spec.name}: {spec.trigger_type}")
+        return lines
+
+    async def handle(self, request: web.BaseRequest) -> web.StreamResponse:
+        path = request.rel_url.raw_path
+        if path.startswith("/admin/"):
+            return await self._admin(request, path)
+        found = self._routes.match(request.method, path)
+        if found is None:
+            return error_response(
+                404, "NotFound", f"No function matches {request.method} {request.path}"
+            )
+        if isinstance(found, MethodNotAllowed):
+            allow = ", ".join(found.allow)
+            return error_response(
+                405,
+                "MethodNotAllowed",
+                f"{request.method} is not allowed here; allowed: {allow}",
+                headers={"Allow": allow},
+            )
+        spec = found.route.target
+        if self._keys.enforced and not self._keys.allows(
+            spec.auth_level, keys.presented_key(request.headers, request.rel_url.query)
+        ):
+            return _unauthorized()
+        func_request = await to_func_request(request, found.params)
+        try:
+            result = await self._invoker.invoke(spec, func_request, PROGRAMMATIC_REASON)
+        except Exception:  # logged with its stack trace by the invoker, never sent
+            return _internal_error(spec)
+        try:
+            return to_web_response(result)
+        except TypeError:
+            logger.exception("Function '%s' returned a value that is not a response", spec.name)
+            return _internal_error(spec)
+
+    @staticmethod
+    def _make_request(
+        message: Any, payload: Any, protocol: Any, writer: Any, task: Any
+    ) -> web.BaseRequest:
+        """aiohttp's default request, with the Functions host's body size limit."""
+        return web.BaseRequest(
+            message,
+            payload,
+            protocol,
+            writer,
+            task,
+            asyncio.get_running_loop(),
+            client_max_size=_MAX_BODY_BYTES,
+        )
+
+    async def _admin(self, request: web.BaseRequest, path: str) -> web.StreamResponse:
+        if self._keys.enforced and not self._keys.allows(
+            keys.ADMIN, keys.presented_key(request.headers, request.rel_url.query)
+        ):
+            return _unauthorized()
+        path = path.rstrip("/")
+        if path == "/admin/host/status":
+            return self._only(request, "GET") or web.json_response(self._status())
+        if path == _ADMIN_FUNCTIONS:
+            return self._only(request, "GET") or web.json_response(
+                [self._metadata(request, spec) for spec in self._functions.values()]
+            )
+        if path.startswith(_ADMIN_FUNCTIONS + "/") and path.count("/") == 3:
+            name = unquote(path[len(_ADMIN_FUNCTIONS) + 1 :])
+            spec = self._functions.get(name.lower())
+            if spec is None:
+                return error_response(404, "NotFound", f"No function named '{name}'")
+            if request.method == "GET":
+                return web.json_response(self._metadata(request, spec))
+            return self._only(request, "GET", "POST") or await self._run(request, spec)
+        return error_response(404, "NotFound", f"No admin API at {request.path}")
+
+    async def _run(self, request: web.BaseRequest, spec: FunctionSpec) -> web.StreamResponse:
+        if spec.is_http:
+            return error_response(
+                400, "BadRequest", f"'{spec.name}' is an HTTP function; call its route instead"
+            )
+        body = await request.read()
+        try:
+            document = json.loads(body) if body.strip() else {}
+        except ValueError:
+            document = None
+        if not isinstance(document, dict):
+            message = 'The body must be a JSON object like {"input": ""}'
+            return error_response(400, "BadRequest", message)
+        self._invoker.start_exclusive(spec, TimerRequest(past_due=False), PROGRAMMATIC_REASON)
+        return web.Response(status=202)
+
+    def _status(self) -> dict[str, Any]:
+        return {
+            "id": self._id,
+            "state": self._state,
+            "version": HOST_VERSION,
+            "versionDetails": (
+                f"tools.local_host {HOST_VERSION} (Functions v4 model), "
+                f"Python {platform.python_version()}, "
+                f"azure-functions {package_version('azure-functions')}"
+            ),
+            "computerName": socket.gethostname(),
+            "processUptime": round((time.monotonic() - self._started) * 1000),
+            "functions": len(self._functions),
+        }
+
+    def _metadata(self, request: web.BaseRequest, spec: FunctionSpec) -> dict[str, Any]:
+        entry: dict[str, Any] = {"name": spec.name, "trigger": spec.trigger_type}
+        if spec.is_http:
+            entry["invoke_url_template"] = self._url(f"{request.scheme}://{request.host}", spec)
+            entry["methods"] = list(spec.methods or ())
+            entry["authLevel"] = spec.auth_level
+        else:
+            entry["schedule"] = str(getattr(spec.trigger, "schedule", ""))
+            entry["running"] = self._invoker.is_running(spec.name)
+        return entry
+
+    def _url(self, base_url: str, spec: FunctionSpec) -> str:
+        prefix = f"/{self._config.route_prefix}" if self._config.route_prefix else ""
+        route = spec.route.lstrip("~/")
+        return f"{base_url}{prefix}/{route}" if route else f"{base_url}{prefix}"
+
+    @staticmethod
+    def _only(request: web.BaseRequest, *methods: str) -> web.Response | None:
+        if request.method in methods:
+            return None
+        allow = ", ".join(methods)
+        return error_response(
+            405, "MethodNotAllowed", f"{request.method} is not allowed here", {"Allow": allow}
+        )
+
+
+def _internal_error(spec: FunctionSpec) -> web.Response:
+    return error_response(
+        500, "InternalServerError", f"Function '{spec.name}' failed; the host log has the details."
+    )
+
+
+def _unauthorized() -> web.Response:
+    return error_response(
+        401,
+        "Unauthorized",
+        "A valid function key is required: send it as the x-functions-key header "
+        "or the code query parameter.",
+    )
