@@ -1,0 +1,240 @@
+// The function app: a Flex Consumption plan (FC1, Linux) and the Python 3.11 app on it, running
+// as the user-assigned identity. Every connection is identity-based, so there is no secret among
+// the app settings. FUNCTIONS_WORKER_RUNTIME and WEBSITE_RUN_FROM_PACKAGE are deliberately absent:
+// Flex Consumption takes the runtime from functionAppConfig.runtime and the package from
+// functionAppConfig.deployment, and rejects those settings.
+
+@description('Function app name (also the default host name prefix).')
+param name string
+
+@description('Flex Consumption plan name.')
+param planName string
+
+@description('Azure region.')
+param location string
+
+@description('Tags; azd-service-name is added here.')
+param tags object
+
+@description('azd service this app is deployed as (the key under services: in azure.yaml).')
+param serviceName string = 'api'
+
+@description('Name of the user-assigned identity the app runs as.')
+param identityName string
+
+@description('Storage account behind AzureWebJobsStorage and the deployment container.')
+param storageAccountName string
+
+@description('Blob container holding the deployment package.')
+param deploymentContainerName string
+
+@description('Application Insights component for telemetry.')
+param applicationInsightsName string
+
+@description('Memory of each instance in MB (Flex Consumption sizes).')
+@allowed([
+  512
+  2048
+  4096
+])
+param instanceMemoryMB int
+
+@description('Upper bound of on-demand instances: caps the bill if something floods the API.')
+@minValue(1)
+@maxValue(1000)
+param maximumInstanceCount int
+
+@description('Concurrent HTTP requests one instance takes before another is added. The handlers are async and serve from the table cache, so one instance handles many.')
+@minValue(1)
+@maxValue(1000)
+param httpPerInstanceConcurrency int
+
+@description('GRAPH_BASE_URL: Graph root without version.')
+param graphBaseUrl string
+
+@description('GRAPH_AUTH: azure (managed identity) or none (simulated tenant only).')
+@allowed([
+  'azure'
+  'none'
+])
+param graphAuth string
+
+@description('POLL_SCHEDULE: six-field NCRONTAB schedule of the timer.')
+param pollSchedule string
+
+@description('STATUS_TABLE_PREFIX: prefix of every table the app creates.')
+param statusTablePrefix string
+
+@description('GRAPH_MAX_CONCURRENCY: Graph requests in flight at once during a poll.')
+@minValue(1)
+param graphMaxConcurrency int
+
+@description('AzureFunctionsWebHost__hostid: keys the host\'s blob leases (timer singleton) and timer state; unique per app sharing the storage account.')
+@minLength(1)
+@maxLength(32)
+param hostId string
+
+resource identity 'Microsoft.ManagedIdentity/userAssignedIdentities@2023-01-31' existing = {
+  name: identityName
+}
+
+resource storage 'Microsoft.Storage/storageAccounts@2023-05-01' existing = {
+  name: storageAccountName
+}
+
+resource applicationInsights 'Microsoft.Insights/components@2020-02-02' existing = {
+  name: applicationInsightsName
+}
+
+resource plan 'Microsoft.Web/serverfarms@2024-04-01' = {
+  name: planName
+  location: location
+  tags: tags
+  kind: 'functionapp'
+  sku: {
+    name: 'FC1'
+    tier: 'FlexConsumption'
+  }
+  // checkov:skip=CKV_AZURE_225:Zone redundancy on Flex Consumption keeps at least two always-ready instances billed around the clock, which defeats scale-to-zero; a status cache refreshed every few minutes tolerates a zonal outage.
+  properties: {
+    // Linux: Flex Consumption has no Windows workers.
+    reserved: true
+  }
+}
+
+resource functionApp 'Microsoft.Web/sites@2024-04-01' = {
+  name: name
+  location: location
+  tags: union(tags, { 'azd-service-name': serviceName })
+  kind: 'functionapp,linux'
+  // checkov:skip=CKV_AZURE_222:Power Automate cloud flows call the API over the internet; callers need a function key, and only HTTPS with TLS 1.2+ is accepted.
+  // checkov:skip=CKV_AZURE_17:Callers authenticate with function keys (x-functions-key); Power Automate custom connectors send an API key, not a client certificate.
+  // checkov:skip=CKV_AZURE_212:Minimum instances mean always-ready instances billed 24/7; this app scales to zero between polls on purpose.
+  // checkov:skip=CKV_AZURE_213:The platform health check is not available on Flex Consumption, and /api/health answers 503 when Graph is down, which is not an instance fault to recycle.
+  identity: {
+    type: 'UserAssigned'
+    userAssignedIdentities: {
+      '${identity.id}': {}
+    }
+  }
+  properties: {
+    serverFarmId: plan.id
+    httpsOnly: true
+    publicNetworkAccess: 'Enabled'
+    functionAppConfig: {
+      deployment: {
+        storage: {
+          type: 'blobContainer'
+          value: '${storage.properties.primaryEndpoints.blob}${deploymentContainerName}'
+          // The platform fetches the package with the app's identity, not a connection string.
+          authentication: {
+            type: 'UserAssignedIdentity'
+            userAssignedIdentityResourceId: identity.id
+          }
+        }
+      }
+      scaleAndConcurrency: {
+        instanceMemoryMB: instanceMemoryMB
+        maximumInstanceCount: maximumInstanceCount
+        triggers: {
+          http: {
+            perInstanceConcurrency: httpPerInstanceConcurrency
+          }
+        }
+      }
+      runtime: {
+        name: 'python'
+        version: '3.11'
+      }
+    }
+    siteConfig: {
+      minTlsVersion: '1.2'
+      scmMinTlsVersion: '1.2'
+      ftpsState: 'Disabled'
+      http20Enabled: true
+      appSettings: [
+        // Host storage, identity-based: service URIs + the user-assigned identity's client id.
+        {
+          name: 'AzureWebJobsStorage__blobServiceUri'
+          value: storage.properties.primaryEndpoints.blob
+        }
+        {
+          name: 'AzureWebJobsStorage__queueServiceUri'
+          value: storage.properties.primaryEndpoints.queue
+        }
+        {
+          name: 'AzureWebJobsStorage__tableServiceUri'
+          value: storage.properties.primaryEndpoints.table
+        }
+        {
+          name: 'AzureWebJobsStorage__credential'
+          value: 'managedidentity'
+        }
+        {
+          name: 'AzureWebJobsStorage__clientId'
+          value: identity.properties.clientId
+        }
+        // Separate hosts sharing one storage account must not share lease and timer blobs.
+        {
+          name: 'AzureFunctionsWebHost__hostid'
+          value: hostId
+        }
+        // Telemetry with Entra authentication (the component has local auth disabled).
+        {
+          name: 'APPLICATIONINSIGHTS_CONNECTION_STRING'
+          value: applicationInsights.properties.ConnectionString
+        }
+        {
+          name: 'APPLICATIONINSIGHTS_AUTHENTICATION_STRING'
+          value: 'ClientId=${identity.properties.clientId};Authorization=AAD'
+        }
+        // DefaultAzureCredential (Graph and Table clients) picks the user-assigned identity.
+        {
+          name: 'AZURE_CLIENT_ID'
+          value: identity.properties.clientId
+        }
+        // The app's own settings (DESIGN.md, Configuration).
+        {
+          name: 'GRAPH_BASE_URL'
+          value: graphBaseUrl
+        }
+        {
+          name: 'GRAPH_AUTH'
+          value: graphAuth
+        }
+        {
+          name: 'POLL_SCHEDULE'
+          value: pollSchedule
+        }
+        {
+          name: 'STATUS_TABLE_PREFIX'
+          value: statusTablePrefix
+        }
+        {
+          name: 'GRAPH_MAX_CONCURRENCY'
+          value: string(graphMaxConcurrency)
+        }
+      ]
+    }
+  }
+}
+
+// Deployment and management use Entra ID (azd, az); turn off basic-auth publishing credentials.
+resource ftpCredentials 'Microsoft.Web/sites/basicPublishingCredentialsPolicies@2024-04-01' = {
+  parent: functionApp
+  name: 'ftp'
+  properties: {
+    allow: false
+  }
+}
+
+resource scmCredentials 'Microsoft.Web/sites/basicPublishingCredentialsPolicies@2024-04-01' = {
+  parent: functionApp
+  name: 'scm'
+  properties: {
+    allow: false
+  }
+}
+
+output name string = functionApp.name
+output uri string = 'https://${functionApp.properties.defaultHostName}'

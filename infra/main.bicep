@@ -1,0 +1,168 @@
+// SyncStatus on Azure Functions Flex Consumption, for `azd up`.
+// Creates one resource group holding: a user-assigned managed identity, a storage account with
+// shared keys disabled, Log Analytics + Application Insights with local auth disabled, the
+// Flex Consumption plan and function app, and the identity's data-plane role assignments.
+// Graph application permissions are granted afterwards by scripts/grant-graph-permissions.sh
+// (assigning them needs Entra ID admin rights that a Bicep deployment normally does not have).
+targetScope = 'subscription'
+
+@minLength(1)
+@maxLength(64)
+@description('azd environment name; seeds the unique resource names and the azd-env-name tag.')
+param environmentName string
+
+@minLength(1)
+@description('Region for every resource; it must offer Flex Consumption (az functionapp list-flexconsumption-locations).')
+@metadata({
+  azd: {
+    type: 'location'
+  }
+})
+param location string
+
+@description('Resource group name; empty: rg-<environmentName>.')
+param resourceGroupName string = ''
+
+@description('GRAPH_BASE_URL app setting: Graph root without version.')
+param graphBaseUrl string = 'https://graph.microsoft.com'
+
+@description('GRAPH_AUTH app setting: azure uses the managed identity; none sends no token (simulated tenant only).')
+@allowed([
+  'azure'
+  'none'
+])
+param graphAuth string = 'azure'
+
+@description('POLL_SCHEDULE app setting: six-field NCRONTAB (seconds first).')
+param pollSchedule string = '0 */5 * * * *'
+
+@description('STATUS_TABLE_PREFIX app setting: prefix of every table the app creates. Give each instance sharing a storage account its own.')
+@minLength(1)
+param statusTablePrefix string = 'SyncStatus'
+
+@description('GRAPH_MAX_CONCURRENCY app setting: Graph requests in flight at once during a poll.')
+@minValue(1)
+@maxValue(256)
+param graphMaxConcurrency int = 16
+
+@description('AzureFunctionsWebHost__hostid: empty derives a unique id from the app name. Set a distinct one per instance when several share a storage account.')
+@maxLength(32)
+param hostId string = ''
+
+@description('Memory per instance in MB.')
+@allowed([
+  512
+  2048
+  4096
+])
+param instanceMemoryMB int = 2048
+
+@description('Most on-demand instances the app may scale out to.')
+@minValue(1)
+@maxValue(1000)
+param maximumInstanceCount int = 40
+
+@description('Concurrent HTTP requests per instance before scaling out.')
+@minValue(1)
+@maxValue(1000)
+param httpPerInstanceConcurrency int = 16
+
+var resourceToken = toLower(uniqueString(subscription().id, environmentName, location))
+var tags = {
+  'azd-env-name': environmentName
+}
+var functionAppName = 'func-api-${resourceToken}'
+// Host ids: lowercase letters, digits and dashes, at most 32 characters.
+var effectiveHostId = empty(hostId) ? take(functionAppName, 32) : hostId
+var deploymentContainerName = 'app-package-${take(functionAppName, 32)}-${take(resourceToken, 7)}'
+
+resource rg 'Microsoft.Resources/resourceGroups@2024-03-01' = {
+  name: empty(resourceGroupName) ? 'rg-${environmentName}' : resourceGroupName
+  location: location
+  tags: tags
+}
+
+module identity 'app/identity.bicep' = {
+  name: 'identity'
+  scope: rg
+  params: {
+    name: 'id-api-${resourceToken}'
+    location: location
+    tags: tags
+  }
+}
+
+module storage 'app/storage.bicep' = {
+  name: 'storage'
+  scope: rg
+  params: {
+    name: 'st${resourceToken}'
+    location: location
+    tags: tags
+    deploymentContainerName: deploymentContainerName
+  }
+}
+
+module monitoring 'app/monitoring.bicep' = {
+  name: 'monitoring'
+  scope: rg
+  params: {
+    logAnalyticsName: 'log-${resourceToken}'
+    applicationInsightsName: 'appi-${resourceToken}'
+    location: location
+    tags: tags
+  }
+}
+
+module rbac 'app/rbac.bicep' = {
+  name: 'rbac'
+  scope: rg
+  params: {
+    storageAccountName: storage.outputs.name
+    applicationInsightsName: monitoring.outputs.name
+    principalId: identity.outputs.principalId
+  }
+}
+
+module api 'app/api.bicep' = {
+  name: 'api'
+  scope: rg
+  // Roles first, so the host's first start can already reach storage and Application Insights.
+  dependsOn: [
+    rbac
+  ]
+  params: {
+    name: functionAppName
+    planName: 'plan-${resourceToken}'
+    location: location
+    tags: tags
+    serviceName: 'api'
+    identityName: identity.outputs.name
+    storageAccountName: storage.outputs.name
+    deploymentContainerName: storage.outputs.deploymentContainerName
+    applicationInsightsName: monitoring.outputs.name
+    instanceMemoryMB: instanceMemoryMB
+    maximumInstanceCount: maximumInstanceCount
+    httpPerInstanceConcurrency: httpPerInstanceConcurrency
+    graphBaseUrl: graphBaseUrl
+    graphAuth: graphAuth
+    pollSchedule: pollSchedule
+    statusTablePrefix: statusTablePrefix
+    graphMaxConcurrency: graphMaxConcurrency
+    hostId: effectiveHostId
+  }
+}
+
+// azd stores these in the environment (.azure/<env>/.env); `azd env get-value NAME` reads them.
+output AZURE_LOCATION string = location
+output AZURE_TENANT_ID string = tenant().tenantId
+output AZURE_RESOURCE_GROUP string = rg.name
+output AZURE_STORAGE_ACCOUNT_NAME string = storage.outputs.name
+output AZURE_FUNCTION_APP_NAME string = api.outputs.name
+output AZURE_FUNCTION_APP_URL string = api.outputs.uri
+output SERVICE_API_NAME string = api.outputs.name
+output SERVICE_API_URI string = api.outputs.uri
+// The grant script assigns the Graph application roles to this principal.
+output API_IDENTITY_PRINCIPAL_ID string = identity.outputs.principalId
+output API_IDENTITY_CLIENT_ID string = identity.outputs.clientId
+output APPLICATIONINSIGHTS_CONNECTION_STRING string = monitoring.outputs.connectionString
