@@ -1,0 +1,188 @@
+#!/usr/bin/env bash
+# Grants the function app's managed identity the Microsoft Graph application roles (application
+# permissions) that its enabled sources need, and nothing else. See usage() below.
+set -euo pipefail
+
+readonly GRAPH_APP_ID="00000003-0000-0000-c000-000000000000" # Microsoft Graph, in every tenant
+readonly GRAPH="https://graph.microsoft.com/v1.0"
+readonly AZD_OUTPUT="API_IDENTITY_PRINCIPAL_ID" # output of infra/main.bicep
+
+# Source -> the one read-only application role its polling needs.
+readonly ROLE_SDS="EduAdministration.Read.All"         # School Data Sync profiles and their status
+readonly ROLE_PROVISIONING="Synchronization.Read.All"  # Entra ID provisioning (synchronization) jobs
+readonly ROLE_INDUSTRY_DATA="IndustryData-Run.Read.All" # Industry Data runs
+
+prog="$(basename "$0")"
+
+usage() {
+    cat <<EOF
+Usage: $prog [options] [PRINCIPAL_ID]
+
+Assigns the managed identity of SyncStatus exactly the Microsoft Graph application roles its
+enabled sources need. Roles are looked up by value in the appRoles of the Microsoft Graph
+service principal (appId $GRAPH_APP_ID); a role the identity already holds is skipped, so the
+script is safe to run again. Graph roles the identity holds but the chosen sources do not need
+are reported (not removed).
+
+Sources (default: --sds only, the source the app polls today):
+  --sds             School Data Sync profiles          -> $ROLE_SDS
+  --provisioning    Entra ID provisioning jobs         -> $ROLE_PROVISIONING
+  --industry-data   Industry Data runs                 -> $ROLE_INDUSTRY_DATA
+  --all             all three sources
+
+Options:
+  --principal-id ID  object (principal) id of the managed identity; also accepted as the
+                     positional PRINCIPAL_ID. Default: \`azd env get-value $AZD_OUTPUT\`
+                     (an output of infra/main.bicep after \`azd up\`).
+  --dry-run          look things up but change nothing: print each assignment it would make.
+                     Without az on PATH, print the plan without looking anything up.
+  -h, --help         show this help and exit.
+
+Needs: Azure CLI (az) signed in (\`az login\`) as a user allowed to grant application permissions
+of Microsoft Graph, e.g. Privileged Role Administrator (or Global Administrator). The identity's
+client id is not its principal id: use the object id (azd output $AZD_OUTPUT).
+
+Examples:
+  $prog                                  # SDS only, principal id from the azd environment
+  $prog --all --dry-run                  # show what all three sources would need
+  $prog --sds --provisioning 11111111-2222-3333-4444-555555555555
+EOF
+}
+
+die() {
+    echo "$prog: $*" >&2
+    exit 1
+}
+
+usage_error() {
+    echo "$prog: $*" >&2
+    echo "Try '$prog --help'." >&2
+    exit 2
+}
+
+principal_id=""
+dry_run=false
+want_sds=false
+want_provisioning=false
+want_industry_data=false
+
+while [[ $# -gt 0 ]]; do
+    case "$1" in
+        -h | --help)
+            usage
+            exit 0
+            ;;
+        --sds) want_sds=true ;;
+        --provisioning) want_provisioning=true ;;
+        --industry-data) want_industry_data=true ;;
+        --all)
+            want_sds=true
+            want_provisioning=true
+            want_industry_data=true
+            ;;
+        --dry-run) dry_run=true ;;
+        --principal-id)
+            [[ $# -ge 2 && -n "$2" ]] || usage_error "--principal-id needs a value"
+            principal_id="$2"
+            shift
+            ;;
+        --principal-id=*) principal_id="${1#*=}" ;;
+        -*) usage_error "unknown option: $1" ;;
+        *)
+            [[ -z "$principal_id" ]] || usage_error "more than one principal id given"
+            principal_id="$1"
+            ;;
+    esac
+    shift
+done
+
+if ! $want_sds && ! $want_provisioning && ! $want_industry_data; then
+    want_sds=true
+fi
+
+roles=()
+$want_sds && roles+=("$ROLE_SDS")
+$want_provisioning && roles+=("$ROLE_PROVISIONING")
+$want_industry_data && roles+=("$ROLE_INDUSTRY_DATA")
+
+if [[ -z "$principal_id" ]]; then
+    if command -v azd >/dev/null 2>&1; then
+        principal_id="$(azd env get-value "$AZD_OUTPUT" 2>/dev/null || true)"
+    fi
+    [[ -n "$principal_id" ]] ||
+        usage_error "no principal id: pass --principal-id ID, or run from the azd project after 'azd up' (output $AZD_OUTPUT)"
+fi
+
+guid_re='^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$'
+[[ "$principal_id" =~ $guid_re ]] || usage_error "principal id is not a GUID: $principal_id"
+
+if ! command -v az >/dev/null 2>&1; then
+    $dry_run || die "the Azure CLI (az) is needed; install it and run 'az login'"
+    echo "Dry run without az: nothing looked up, nothing changed."
+    echo "Principal: $principal_id"
+    for role in "${roles[@]}"; do
+        echo "would assign Microsoft Graph application role $role:"
+        echo "  POST $GRAPH/servicePrincipals/$principal_id/appRoleAssignments"
+        echo "  {\"principalId\": \"$principal_id\", \"resourceId\": \"<id of the Graph service principal>\", \"appRoleId\": \"<id of $role>\"}"
+    done
+    exit 0
+fi
+
+graph_get() { # URL JMESPATH -> tsv
+    az rest --method GET --url "$1" --query "$2" --output tsv
+}
+
+principal_name="$(graph_get "$GRAPH/servicePrincipals/$principal_id?\$select=id,displayName" displayName)" ||
+    die "no service principal with object id $principal_id (a client id instead of the principal id? just created? retry in a minute)"
+
+graph_sp_id="$(graph_get "$GRAPH/servicePrincipals(appId='$GRAPH_APP_ID')?\$select=id" id)" ||
+    die "cannot read the Microsoft Graph service principal"
+[[ -n "$graph_sp_id" ]] || die "the Microsoft Graph service principal was not found in this tenant"
+
+# The identity's current Graph role assignments: "<assignment id>\t<app role id>" per line.
+existing="$(graph_get "$GRAPH/servicePrincipals/$principal_id/appRoleAssignments" \
+    "value[?resourceId=='$graph_sp_id'].[id, appRoleId]")"
+
+echo "Principal: $principal_name ($principal_id)"
+$dry_run && echo "Dry run: nothing will be changed."
+
+wanted_ids=()
+for role in "${roles[@]}"; do
+    role_id="$(graph_get "$GRAPH/servicePrincipals/$graph_sp_id?\$select=appRoles" \
+        "appRoles[?value=='$role' && contains(allowedMemberTypes, 'Application')].id | [0]")"
+    [[ -n "$role_id" && "$role_id" != "None" ]] || die "Microsoft Graph has no application role $role"
+    wanted_ids+=("$role_id")
+
+    if grep -qiF -- "$role_id" <<<"$existing"; then
+        echo "skip   $role ($role_id): already assigned"
+        continue
+    fi
+    body="{\"principalId\": \"$principal_id\", \"resourceId\": \"$graph_sp_id\", \"appRoleId\": \"$role_id\"}"
+    if $dry_run; then
+        echo "would  assign $role ($role_id)"
+        echo "       POST $GRAPH/servicePrincipals/$principal_id/appRoleAssignments $body"
+    else
+        az rest --method POST --url "$GRAPH/servicePrincipals/$principal_id/appRoleAssignments" \
+            --headers "Content-Type=application/json" --body "$body" --output none
+        echo "added  $role ($role_id)"
+    fi
+done
+
+# Least privilege: point out Graph roles the chosen sources do not need (left in place).
+while IFS=$'\t' read -r assignment_id app_role_id; do
+    [[ -n "$assignment_id" ]] || continue
+    needed=false
+    for id in "${wanted_ids[@]}"; do
+        [[ "${id,,}" == "${app_role_id,,}" ]] && needed=true
+    done
+    $needed && continue
+    value="$(graph_get "$GRAPH/servicePrincipals/$graph_sp_id?\$select=appRoles" \
+        "appRoles[?id=='$app_role_id'].value | [0]")"
+    echo "note   also holds ${value:-$app_role_id}, which the chosen sources do not need. To remove it:"
+    echo "       az rest --method DELETE --url $GRAPH/servicePrincipals/$principal_id/appRoleAssignments/$assignment_id"
+done <<<"$existing"
+
+if ! $dry_run; then
+    echo "Done. Managed identity tokens are cached (up to 24 hours), so a new role can take"
+    echo "that long to appear in the app's Graph tokens."
+fi

@@ -1,0 +1,630 @@
+"""Offline checks of the deployment (infra/, azure.yaml): no Azure, no az, no network.
+
+The Bicep files are parsed with pycep (the parser checkov uses) and the assertions run on the
+parsed trees. pycep renders a Bicep expression as nested dicts, a string literal and a bare
+identifier both as plain strings, and an interpolated string verbatim ('x-${y}').
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from pycep import BicepParser
+
+ROOT = Path(__file__).resolve().parents[2]
+INFRA = ROOT / "infra"
+BICEP_FILES = sorted(INFRA.rglob("*.bicep"))
+GRANT_SCRIPT = INFRA / "scripts" / "grant-graph-permissions.sh"
+
+# Built-in role definition ids (Azure RBAC built-in roles reference).
+STORAGE_BLOB_DATA_OWNER = "b7e6dc6d-f1e8-4753-8033-0f276bb0955b"
+STORAGE_QUEUE_DATA_CONTRIBUTOR = "974c5e8b-45b9-4653-ba55-5f855dd0fb88"
+STORAGE_TABLE_DATA_CONTRIBUTOR = "0a9a7e1f-b9d0-4cc4-a60d-0319b160aaa3"
+MONITORING_METRICS_PUBLISHER = "3913510d-42f4-4e42-8a64-420c390055eb"
+
+# API versions the templates may use: documented versions that know the properties used here
+# (functionAppConfig needs Microsoft.Web 2023-12-01 or later).
+API_VERSIONS = {
+    "Microsoft.Resources/resourceGroups": "2024-03-01",
+    "Microsoft.ManagedIdentity/userAssignedIdentities": "2023-01-31",
+    "Microsoft.Storage/storageAccounts": "2023-05-01",
+    "Microsoft.Storage/storageAccounts/blobServices": "2023-05-01",
+    "Microsoft.Storage/storageAccounts/blobServices/containers": "2023-05-01",
+    "Microsoft.OperationalInsights/workspaces": "2023-09-01",
+    "Microsoft.Insights/components": "2020-02-02",
+    "Microsoft.Authorization/roleAssignments": "2022-04-01",
+    "Microsoft.Web/serverfarms": "2024-04-01",
+    "Microsoft.Web/sites": "2024-04-01",
+    "Microsoft.Web/sites/basicPublishingCredentialsPolicies": "2024-04-01",
+}
+
+# The app's settings (DESIGN.md, Configuration, plus the two the deployment adds): setting ->
+# (main.bicep parameter, its default, azd environment variable in main.parameters.json).
+APP_SETTINGS = {
+    "GRAPH_BASE_URL": ("graphBaseUrl", "https://graph.microsoft.com", "GRAPH_BASE_URL"),
+    "GRAPH_AUTH": ("graphAuth", "azure", "GRAPH_AUTH"),
+    "POLL_SCHEDULE": ("pollSchedule", "0 */5 * * * *", "POLL_SCHEDULE"),
+    "STATUS_TABLE_PREFIX": ("statusTablePrefix", "SyncStatus", "STATUS_TABLE_PREFIX"),
+    "GRAPH_MAX_CONCURRENCY": ("graphMaxConcurrency", 16, "GRAPH_MAX_CONCURRENCY"),
+}
+
+GUID = "11111111-2222-3333-4444-555555555555"
+GRAPH_SP_ID = "99999999-0000-0000-0000-000000000001"
+GRAPH_ROLE_IDS = {
+    "EduAdministration.Read.All": "aaaaaaaa-0000-0000-0000-000000000001",
+    "Synchronization.Read.All": "aaaaaaaa-0000-0000-0000-000000000002",
+    "IndustryData-Run.Read.All": "aaaaaaaa-0000-0000-0000-000000000003",
+    "User.Read.All": "aaaaaaaa-0000-0000-0000-000000000004",
+}
+
+
+# --- parsed-tree helpers ----------------------------------------------------------------------
+
+
+@functools.cache
+def parsed(relative: str) -> dict[str, Any]:
+    return BicepParser().parse(file_path=INFRA / relative)
+
+
+def walk(node: Any) -> Iterator[Any]:
+    """Every node of a parsed tree: dicts, lists, their keys and scalar leaves."""
+    yield node
+    if isinstance(node, dict):
+        for key, value in node.items():
+            yield key
+            yield from walk(value)
+    elif isinstance(node, list):
+        for item in node:
+            yield from walk(item)
+
+
+def strings(node: Any) -> Iterator[str]:
+    return (item for item in walk(node) if isinstance(item, str))
+
+
+def resources_of(tree: dict[str, Any], resource_type: str) -> dict[str, dict[str, Any]]:
+    """Symbolic name -> config of the declared (not `existing`) resources of one type."""
+    return {
+        name: resource["config"]
+        for name, resource in tree.get("resources", {}).items()
+        if resource["type"] == resource_type and not resource["existing"]
+    }
+
+
+def only(mapping: dict[str, Any]) -> Any:
+    assert len(mapping) == 1, f"expected exactly one, found {sorted(mapping)}"
+    return next(iter(mapping.values()))
+
+
+def accessor(node: Any) -> str:
+    """`a.b.c` (pycep's nested property_accessor) back to dotted text."""
+    if isinstance(node, str):
+        return node
+    assert isinstance(node, dict), node
+    operator = node["operator"]
+    assert operator["type"] == "property_accessor", node
+    operands = operator["operands"]
+    return f"{accessor(operands['operand_1'])}.{accessor(operands['operand_2'])}"
+
+
+def function(node: Any, name: str) -> dict[str, Any]:
+    """The parameters of a call to the Bicep function `name` (pycep snake_cases the name)."""
+    assert isinstance(node, dict) and "function" in node, node
+    assert node["function"]["type"] == name, node
+    return node["function"]["parameters"]
+
+
+def param_default(tree: dict[str, Any], name: str) -> Any:
+    return tree["parameters"][name]["default"]
+
+
+def decorators(tree: dict[str, Any], section: str, name: str) -> dict[str, Any]:
+    return {d["type"]: d.get("argument") for d in tree[section][name]["decorators"]}
+
+
+def function_app() -> dict[str, Any]:
+    return only(resources_of(parsed("app/api.bicep"), "Microsoft.Web/sites"))
+
+
+def app_settings() -> dict[str, Any]:
+    settings = function_app()["properties"]["siteConfig"]["appSettings"]
+    names = [setting["name"] for setting in settings]
+    assert len(names) == len(set(names)), f"duplicate app settings: {names}"
+    return {setting["name"]: setting["value"] for setting in settings}
+
+
+def main_module_params(module: str) -> dict[str, Any]:
+    return parsed("main.bicep")["modules"][module]["config"]["params"]
+
+
+# --- the Bicep --------------------------------------------------------------------------------
+
+
+def test_infra_has_main_and_modules() -> None:
+    names = {path.relative_to(INFRA).as_posix() for path in BICEP_FILES}
+    assert {"main.bicep", "app/api.bicep", "app/rbac.bicep", "app/storage.bicep"} <= names
+    modules = parsed("main.bicep")["modules"]
+    for module in modules.values():
+        # Local files only: no registry (br:) or template-spec (ts:) modules to fetch.
+        assert module["type"] == "local", module
+        assert (INFRA / module["detail"]["path"]).is_file(), module
+    used = {module["detail"]["path"] for module in modules.values()}
+    assert used == {name for name in names if name.startswith("app/")}
+
+
+@pytest.mark.parametrize("path", BICEP_FILES, ids=lambda p: p.relative_to(INFRA).as_posix())
+def test_bicep_file_parses(path: Path) -> None:
+    tree = parsed(path.relative_to(INFRA).as_posix())
+    assert tree["resources"] or tree.get("modules"), "declares nothing"
+    # pycep skips '#' lines but Bicep rejects them: suppressions must be '// checkov:skip=...'.
+    for number, line in enumerate(path.read_text().splitlines(), 1):
+        assert not line.lstrip().startswith("#"), (
+            f"{path.name}:{number}: '#' is not a Bicep comment"
+        )
+
+
+def test_resource_api_versions_are_the_documented_ones() -> None:
+    for path in BICEP_FILES:
+        for name, resource in parsed(path.relative_to(INFRA).as_posix())["resources"].items():
+            assert resource["type"] in API_VERSIONS, f"{path.name}: {name} {resource['type']}"
+            assert resource["api_version"] == API_VERSIONS[resource["type"]], (path.name, name)
+
+
+def test_plan_is_flex_consumption_on_linux() -> None:
+    plan = only(resources_of(parsed("app/api.bicep"), "Microsoft.Web/serverfarms"))
+    assert plan["sku"] == {"name": "FC1", "tier": "FlexConsumption"}
+    assert plan["properties"]["reserved"] is True
+    assert accessor(function_app()["properties"]["serverFarmId"]) == "plan.id"
+
+
+def test_function_app_runs_python_311_from_function_app_config() -> None:
+    app = function_app()
+    assert app["kind"] == "functionapp,linux"
+    config = app["properties"]["functionAppConfig"]
+    assert config["runtime"] == {"name": "python", "version": "3.11"}
+    scale = config["scaleAndConcurrency"]
+    assert scale["instanceMemoryMB"] == "instanceMemoryMB"
+    assert decorators(parsed("app/api.bicep"), "parameters", "instanceMemoryMB")["allowed"] == [
+        512,
+        2048,
+        4096,
+    ]
+    assert param_default(parsed("main.bicep"), "instanceMemoryMB") == 2048
+    # Flex Consumption rejects the classic runtime settings (no linuxFxVersion either).
+    assert "linuxFxVersion" not in app["properties"]["siteConfig"]
+
+
+def test_deployment_package_container_uses_the_identity() -> None:
+    storage = function_app()["properties"]["functionAppConfig"]["deployment"]["storage"]
+    assert storage["type"] == "blobContainer"
+    assert (
+        storage["value"] == "${storage.properties.primaryEndpoints.blob}${deploymentContainerName}"
+    )
+    assert storage["authentication"]["type"] == "UserAssignedIdentity"
+    assert accessor(storage["authentication"]["userAssignedIdentityResourceId"]) == "identity.id"
+    assert "storageAccountConnectionStringName" not in storage["authentication"]
+
+    container = only(
+        resources_of(
+            parsed("app/storage.bicep"), "Microsoft.Storage/storageAccounts/blobServices/containers"
+        )
+    )
+    assert container["name"] == "deploymentContainerName"
+    assert container["properties"]["publicAccess"] == "None"
+    # main.bicep hands the container the storage module created to the app module.
+    assert main_module_params("storage")["deploymentContainerName"] == "deploymentContainerName"
+    assert (
+        accessor(main_module_params("api")["deploymentContainerName"])
+        == "storage.outputs.deploymentContainerName"
+    )
+
+
+def test_app_runs_as_the_user_assigned_identity() -> None:
+    identity = only(
+        resources_of(
+            parsed("app/identity.bicep"), "Microsoft.ManagedIdentity/userAssignedIdentities"
+        )
+    )
+    assert identity["name"] == "name"
+    outputs = parsed("app/identity.bicep")["outputs"]
+    assert accessor(outputs["clientId"]["value"]) == "identity.properties.clientId"
+    assert accessor(outputs["principalId"]["value"]) == "identity.properties.principalId"
+
+    app_identity = function_app()["identity"]
+    assert app_identity["type"] == "UserAssigned"
+    assert list(app_identity["userAssignedIdentities"]) == ["'${identity.id}'"]
+    assert accessor(main_module_params("api")["identityName"]) == "identity.outputs.name"
+
+
+def test_host_storage_is_identity_based() -> None:
+    settings = app_settings()
+    for service in ("blob", "queue", "table"):
+        value = settings[f"AzureWebJobsStorage__{service}ServiceUri"]
+        assert accessor(value) == f"storage.properties.primaryEndpoints.{service}"
+    assert settings["AzureWebJobsStorage__credential"] == "managedidentity"
+    assert accessor(settings["AzureWebJobsStorage__clientId"]) == "identity.properties.clientId"
+    # No connection-string form of the setting at all.
+    assert "AzureWebJobsStorage" not in settings
+    assert not any(name.startswith("AzureWebJobsStorage__accountKey") for name in settings)
+
+
+def test_no_account_keys_or_connection_strings_anywhere() -> None:
+    for path in BICEP_FILES:
+        for text in strings(parsed(path.relative_to(INFRA).as_posix())):
+            assert "AccountKey" not in text, f"{path.name}: {text}"
+            assert "SharedAccessSignature" not in text, f"{path.name}: {text}"
+            # listKeys()/listAccountSas()/... as a call, an accessor or inside '${...}'.
+            assert not re.search(r"\blist\w*(keys|sas)\b", text, re.IGNORECASE), (
+                f"{path.name}: {text}"
+            )
+
+
+def test_storage_account_accepts_entra_id_only() -> None:
+    account = only(resources_of(parsed("app/storage.bicep"), "Microsoft.Storage/storageAccounts"))
+    properties = account["properties"]
+    assert properties["allowSharedKeyAccess"] is False
+    assert properties["allowBlobPublicAccess"] is False
+    assert properties["defaultToOAuthAuthentication"] is True
+    assert properties["minimumTlsVersion"] == "TLS1_2"
+    assert properties["supportsHttpsTrafficOnly"] is True
+    assert properties["isLocalUserEnabled"] is False
+
+
+def test_role_assignments_are_the_four_roles_on_their_resources() -> None:
+    rbac = parsed("app/rbac.bicep")
+    variables = {name: var["value"] for name, var in rbac["variables"].items()}
+    existing = {name: res["type"] for name, res in rbac["resources"].items() if res["existing"]}
+    granted: set[tuple[str, str]] = set()
+    for name, assignment in resources_of(rbac, "Microsoft.Authorization/roleAssignments").items():
+        properties = assignment["properties"]
+        role = function(properties["roleDefinitionId"], "subscription_resource_id")
+        assert role["resource_type"] == "Microsoft.Authorization/roleDefinitions", name
+        role_id = variables[role["resource_name_1"]]
+        assert properties["principalId"] == "principalId", name
+        assert properties["principalType"] == "ServicePrincipal", name
+        # Scoped to one resource, never the resource group or subscription.
+        scope = assignment["scope"]
+        assert scope in existing, name
+        granted.add((existing[scope], role_id))
+        # Deterministic name: guid(scope, principal, role) keeps redeploys idempotent.
+        guid_args = list(function(assignment["name"], "guid").values())
+        assert accessor(guid_args[0]) == f"{scope}.id"
+        assert guid_args[1:] == ["principalId", role["resource_name_1"]], name
+    assert granted == {
+        ("Microsoft.Storage/storageAccounts", STORAGE_BLOB_DATA_OWNER),
+        ("Microsoft.Storage/storageAccounts", STORAGE_QUEUE_DATA_CONTRIBUTOR),
+        ("Microsoft.Storage/storageAccounts", STORAGE_TABLE_DATA_CONTRIBUTOR),
+        ("Microsoft.Insights/components", MONITORING_METRICS_PUBLISHER),
+    }
+    # ... granted to the app's identity, and before the app starts.
+    assert accessor(main_module_params("rbac")["principalId"]) == "identity.outputs.principalId"
+    assert parsed("main.bicep")["modules"]["api"]["config"]["dependsOn"] == ["rbac"]
+    # No other file assigns roles.
+    for path in BICEP_FILES:
+        if path.name != "rbac.bicep":
+            tree = parsed(path.relative_to(INFRA).as_posix())
+            assert not resources_of(tree, "Microsoft.Authorization/roleAssignments"), path.name
+
+
+def test_application_insights_uses_entra_authentication() -> None:
+    monitoring = parsed("app/monitoring.bicep")
+    component = only(resources_of(monitoring, "Microsoft.Insights/components"))
+    assert component["properties"]["DisableLocalAuth"] is True
+    assert accessor(component["properties"]["WorkspaceResourceId"]) == "logAnalytics.id"
+    assert only(resources_of(monitoring, "Microsoft.OperationalInsights/workspaces"))
+    settings = app_settings()
+    assert (
+        settings["APPLICATIONINSIGHTS_AUTHENTICATION_STRING"]
+        == "ClientId=${identity.properties.clientId};Authorization=AAD"
+    )
+    assert (
+        accessor(settings["APPLICATIONINSIGHTS_CONNECTION_STRING"])
+        == "applicationInsights.properties.ConnectionString"
+    )
+
+
+def test_https_only_tls_12_no_ftp_no_basic_auth() -> None:
+    app = function_app()
+    assert app["properties"]["httpsOnly"] is True
+    site_config = app["properties"]["siteConfig"]
+    assert site_config["minTlsVersion"] == "1.2"
+    assert site_config["scmMinTlsVersion"] == "1.2"
+    assert site_config["ftpsState"] == "Disabled"
+    policies = resources_of(
+        parsed("app/api.bicep"), "Microsoft.Web/sites/basicPublishingCredentialsPolicies"
+    )
+    assert {policy["name"]: policy["properties"]["allow"] for policy in policies.values()} == {
+        "ftp": False,
+        "scm": False,
+    }
+
+
+def test_no_settings_that_flex_consumption_rejects() -> None:
+    assert "FUNCTIONS_WORKER_RUNTIME" not in app_settings()
+    assert "WEBSITE_RUN_FROM_PACKAGE" not in app_settings()
+    for path in BICEP_FILES:
+        for text in strings(parsed(path.relative_to(INFRA).as_posix())):
+            assert "FUNCTIONS_WORKER_RUNTIME" not in text, path.name
+            assert "WEBSITE_RUN_FROM_PACKAGE" not in text, path.name
+
+
+@pytest.mark.parametrize("setting", sorted(APP_SETTINGS))
+def test_app_setting_is_a_parameter_with_its_default(setting: str) -> None:
+    parameter, default, env_var = APP_SETTINGS[setting]
+    main = parsed("main.bicep")
+    assert param_default(main, parameter) == default
+    assert main_module_params("api")[parameter] == parameter
+    value = app_settings()[setting]
+    if isinstance(default, int):
+        assert function(value, "string")["value_to_convert"] == parameter
+    else:
+        assert value == parameter
+    # azd: overridable per environment (`azd env set NAME value`), same default.
+    parameters = json.loads((INFRA / "main.parameters.json").read_text())["parameters"]
+    assert parameters[parameter]["value"] == f"${{{env_var}={default}}}"
+
+
+def test_graph_auth_is_restricted_to_known_values() -> None:
+    assert decorators(parsed("main.bicep"), "parameters", "graphAuth")["allowed"] == [
+        "azure",
+        "none",
+    ]
+
+
+def test_azure_client_id_selects_the_user_assigned_identity() -> None:
+    assert accessor(app_settings()["AZURE_CLIENT_ID"]) == "identity.properties.clientId"
+
+
+def test_host_id_is_set_and_fits_32_characters() -> None:
+    assert app_settings()["AzureFunctionsWebHost__hostid"] == "hostId"
+    assert decorators(parsed("app/api.bicep"), "parameters", "hostId")["max_length"] == 32
+    main = parsed("main.bicep")
+    assert decorators(main, "parameters", "hostId")["max_length"] == 32
+    assert main_module_params("api")["hostId"] == "effectiveHostId"
+    # Empty parameter: derived from the (unique) app name, cut to 32 characters.
+    derived = main["variables"]["effectiveHostId"]["value"]["operator"]["operands"]
+    assert function(derived["true_value"], "take") == {
+        "original_value": "functionAppName",
+        "number_to_take": 32,
+    }
+
+
+def test_azd_tags_and_outputs() -> None:
+    main = parsed("main.bicep")
+    assert main["globals"]["scope"]["value"] == "subscription"
+    assert main["variables"]["tags"]["value"] == {"'azd-env-name'": "environmentName"}
+    assert decorators(main, "parameters", "location")["metadata"] == {"azd": {"type": "location"}}
+    tags = function(function_app()["tags"], "union")
+    assert tags == {"arg_1": "tags", "arg_2": {"'azd-service-name'": "serviceName"}}
+    assert main_module_params("api")["serviceName"] == "api"
+
+    outputs = {name: output["value"] for name, output in main["outputs"].items()}
+    assert accessor(outputs["AZURE_FUNCTION_APP_NAME"]) == "api.outputs.name"
+    assert accessor(outputs["AZURE_FUNCTION_APP_URL"]) == "api.outputs.uri"
+    assert accessor(outputs["API_IDENTITY_PRINCIPAL_ID"]) == "identity.outputs.principalId"
+    api_outputs = parsed("app/api.bicep")["outputs"]
+    assert api_outputs["uri"]["value"] == "https://${functionApp.properties.defaultHostName}"
+
+
+def parse_block_yaml(text: str) -> dict[str, Any]:
+    """The block-mapping subset of YAML azure.yaml uses: `key: scalar` and nested `key:`."""
+    root: dict[str, Any] = {}
+    stack: list[tuple[int, dict[str, Any]]] = [(-1, root)]
+    for line in text.splitlines():
+        if not line.strip() or line.lstrip().startswith("#"):
+            continue
+        indent = len(line) - len(line.lstrip(" "))
+        key, sep, value = line.strip().partition(":")
+        assert sep, f"not a mapping entry: {line!r}"
+        while indent <= stack[-1][0]:
+            stack.pop()
+        if value.strip():
+            stack[-1][1][key] = value.strip()
+        else:
+            child: dict[str, Any] = {}
+            stack[-1][1][key] = child
+            stack.append((indent, child))
+    return root
+
+
+def test_azure_yaml_names_the_api_service_and_the_infra() -> None:
+    project = parse_block_yaml((ROOT / "azure.yaml").read_text())
+    assert project["infra"] == {"provider": "bicep", "path": "infra", "module": "main"}
+    assert project["services"] == {
+        "api": {"project": ".", "language": "python", "host": "function"}
+    }
+
+
+# --- the Graph permission script --------------------------------------------------------------
+
+FAKE_AZ = r"""
+import json, os, re, sys
+
+args = sys.argv[1:]
+def arg(name):
+    return args[args.index(name) + 1] if name in args else ""
+
+with open(os.environ["FAKE_AZ_LOG"], "a") as log:
+    log.write(json.dumps(args) + "\n")
+roles = json.loads(os.environ["FAKE_ROLES"])
+url, query, method = arg("--url"), arg("--query"), arg("--method")
+if method == "POST":
+    sys.exit(0)
+if "/appRoleAssignments" in url:
+    print(os.environ.get("FAKE_EXISTING", ""))
+elif "appId=" in url:
+    print(os.environ["FAKE_GRAPH_SP"])
+elif "value=='" in query:
+    print(roles.get(re.search(r"value=='([^']+)'", query).group(1), "None"))
+elif "id=='" in query:
+    wanted = re.search(r"id=='([^']+)'", query).group(1)
+    print({v: k for k, v in roles.items()}.get(wanted, "None"))
+elif query == "displayName":
+    print("id-api-test")
+else:
+    sys.exit(f"fake az: unexpected call {args}")
+"""
+
+
+@pytest.fixture
+def script_env(tmp_path: Path) -> dict[str, str]:
+    """A PATH with only what the script needs (so no real az or azd), plus the fake's state."""
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    for tool in ("bash", "basename", "cat", "grep"):
+        found = shutil.which(tool)
+        assert found, tool
+        (bin_dir / tool).symlink_to(found)
+    return {
+        "PATH": str(bin_dir),
+        "HOME": str(tmp_path),
+        "FAKE_AZ_LOG": str(tmp_path / "az.log"),
+        "FAKE_ROLES": json.dumps(GRAPH_ROLE_IDS),
+        "FAKE_GRAPH_SP": GRAPH_SP_ID,
+    }
+
+
+def install_fake(env: dict[str, str], name: str, python_source: str) -> None:
+    path = Path(env["PATH"]) / name
+    path.write_text(f"#!{sys.executable}\n{python_source}")
+    path.chmod(0o755)
+
+
+def run_script(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        ["bash", str(GRANT_SCRIPT), *args],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=30,
+        check=False,
+    )
+
+
+def az_calls(env: dict[str, str], method: str) -> list[list[str]]:
+    log = Path(env["FAKE_AZ_LOG"])
+    calls = [json.loads(line) for line in log.read_text().splitlines()] if log.exists() else []
+    return [call for call in calls if call[call.index("--method") + 1] == method]
+
+
+def test_grant_script_is_valid_bash() -> None:
+    result = subprocess.run(
+        ["bash", "-n", str(GRANT_SCRIPT)], capture_output=True, text=True, check=False
+    )
+    assert result.returncode == 0, result.stderr
+    assert os.access(GRANT_SCRIPT, os.X_OK)
+    assert "set -euo pipefail" in GRANT_SCRIPT.read_text()
+
+
+@pytest.mark.skipif(shutil.which("shellcheck") is None, reason="shellcheck not installed")
+def test_shell_scripts_pass_shellcheck() -> None:
+    result = subprocess.run(
+        ["shellcheck", str(GRANT_SCRIPT), str(INFRA / "check.sh")],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert result.returncode == 0, result.stdout
+
+
+def test_grant_script_help_needs_no_az(script_env: dict[str, str]) -> None:
+    result = run_script(script_env, "--help")
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.startswith("Usage:")
+    for role in (
+        "EduAdministration.Read.All",
+        "Synchronization.Read.All",
+        "IndustryData-Run.Read.All",
+    ):
+        assert role in result.stdout
+    assert "00000003-0000-0000-c000-000000000000" in result.stdout
+
+
+def test_grant_script_rejects_bad_input(script_env: dict[str, str]) -> None:
+    assert run_script(script_env, "--bogus").returncode == 2
+    assert run_script(script_env, "--dry-run", "not-a-guid").returncode == 2
+    # No principal id and no azd to ask.
+    result = run_script(script_env, "--dry-run")
+    assert result.returncode == 2
+    assert "API_IDENTITY_PRINCIPAL_ID" in result.stderr
+
+
+def test_grant_script_dry_run_without_az_prints_the_plan(script_env: dict[str, str]) -> None:
+    # The principal id comes from the azd environment when not given.
+    install_fake(
+        script_env,
+        "azd",
+        f"import sys\nassert sys.argv[1:] == ['env', 'get-value', 'API_IDENTITY_PRINCIPAL_ID']\nprint('{GUID}')",
+    )
+    result = run_script(script_env, "--all", "--dry-run")
+    assert result.returncode == 0, result.stderr
+    assert f"Principal: {GUID}" in result.stdout
+    planned = re.findall(r"would assign Microsoft Graph application role (\S+):", result.stdout)
+    assert planned == [
+        "EduAdministration.Read.All",
+        "Synchronization.Read.All",
+        "IndustryData-Run.Read.All",
+    ]
+
+    result = run_script(script_env, "--dry-run", GUID)  # default: School Data Sync only
+    assert re.findall(r"application role (\S+):", result.stdout) == ["EduAdministration.Read.All"]
+    # Without --dry-run, az is required.
+    assert run_script(script_env, GUID).returncode == 1
+
+
+def test_grant_script_assigns_missing_roles_and_skips_held_ones(script_env: dict[str, str]) -> None:
+    install_fake(script_env, "az", FAKE_AZ)
+    held = GRAPH_ROLE_IDS["EduAdministration.Read.All"]
+    extra = GRAPH_ROLE_IDS["User.Read.All"]
+    script_env["FAKE_EXISTING"] = f"assignment-1\t{held}\nassignment-2\t{extra}"
+
+    result = run_script(script_env, "--sds", "--industry-data", "--principal-id", GUID)
+    assert result.returncode == 0, result.stderr
+    assert "skip   EduAdministration.Read.All" in result.stdout
+    assert "added  IndustryData-Run.Read.All" in result.stdout
+    assert "Synchronization.Read.All" not in result.stdout
+    # The held role the sources do not need is reported, not removed.
+    assert "also holds User.Read.All" in result.stdout
+    assert "appRoleAssignments/assignment-2" in result.stdout
+    assert az_calls(script_env, "DELETE") == []
+
+    posts = az_calls(script_env, "POST")
+    assert len(posts) == 1
+    post = posts[0]
+    assert post[post.index("--url") + 1] == (
+        f"https://graph.microsoft.com/v1.0/servicePrincipals/{GUID}/appRoleAssignments"
+    )
+    assert json.loads(post[post.index("--body") + 1]) == {
+        "principalId": GUID,
+        "resourceId": GRAPH_SP_ID,
+        "appRoleId": GRAPH_ROLE_IDS["IndustryData-Run.Read.All"],
+    }
+
+
+def test_grant_script_is_idempotent_and_dry_run_changes_nothing(
+    script_env: dict[str, str],
+) -> None:
+    install_fake(script_env, "az", FAKE_AZ)
+    script_env["FAKE_EXISTING"] = "\n".join(
+        f"a-{n}\t{GRAPH_ROLE_IDS[role]}"
+        for n, role in enumerate(("EduAdministration.Read.All", "Synchronization.Read.All"))
+    )
+    result = run_script(script_env, "--sds", "--provisioning", GUID)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.count("skip   ") == 2
+    assert "note" not in result.stdout
+
+    result = run_script(script_env, "--all", "--dry-run", GUID)
+    assert result.returncode == 0, result.stderr
+    assert "would  assign IndustryData-Run.Read.All" in result.stdout
+    assert az_calls(script_env, "POST") == []
