@@ -50,7 +50,7 @@ GRAPH_JSON = (
     "IEEE754Compatible=false; charset=utf-8"
 )
 # Graph sends its error bodies with a bare JSON content type.
-ERROR_JSON = "application/json"
+PLAIN_JSON = "application/json"
 
 PROFILES_PATH = "/beta/education/synchronizationProfiles"
 MAX_TOP = 999
@@ -103,8 +103,16 @@ def default_error(status: int) -> tuple[str, str]:
     """Graph-like code and message for a status that a fault or refusal did not spell out."""
     if status in DEFAULT_ERRORS:
         return DEFAULT_ERRORS[status]
-    phrase = HTTPStatus(status).phrase
+    try:
+        phrase = HTTPStatus(status).phrase
+    except ValueError:
+        return "UnknownError", f"The service answered HTTP {status}."
     return "".join(phrase.title().split()), f"{phrase}."
+
+
+def is_answerable_status(status: object) -> bool:
+    """Statuses a fault or refusal may give: 200 (answer normally) or an error status."""
+    return isinstance(status, int) and (status == 200 or 400 <= status <= 599)
 
 
 def prefers_unknown_enum_members(headers: CIMultiDict[str]) -> bool:
@@ -224,8 +232,8 @@ class Fault:
             self.pattern = re.compile(self.path)
         except (re.error, TypeError) as exc:
             raise ValueError(f"Fault path {self.path!r} is not a valid regex: {exc}") from exc
-        if not (isinstance(self.status, int) and 100 <= self.status <= 599):
-            raise ValueError(f"Fault status must be an HTTP status code, not {self.status!r}.")
+        if not is_answerable_status(self.status):
+            raise ValueError(f"Fault status must be 200 or 400 to 599, not {self.status!r}.")
         if self.times is not None and not (isinstance(self.times, int) and self.times >= 0):
             raise ValueError(f"Fault times must be null or a count, not {self.times!r}.")
         for name in ("delay", "retry_after"):
@@ -264,6 +272,12 @@ class Refusal:
     code: str
     message: str
 
+    def __post_init__(self) -> None:
+        if not (is_answerable_status(self.status) and self.status != 200):
+            raise ValueError(f"A refusal status must be 400 to 599, not {self.status!r}.")
+        if not (isinstance(self.code, str) and isinstance(self.message, str)):
+            raise ValueError("A refusal needs a string code and message.")
+
 
 class GraphAnswer(NamedTuple):
     """A complete Graph response, independent of aiohttp so that $batch can embed it."""
@@ -294,7 +308,7 @@ class GraphCall:
         return GraphAnswer(status, self._headers(content_type), body)
 
     def malformed(self) -> GraphAnswer:
-        return GraphAnswer(200, self._headers(ERROR_JSON), MALFORMED_BODY)
+        return GraphAnswer(200, self._headers(PLAIN_JSON), MALFORMED_BODY)
 
     def error(
         self,
@@ -316,7 +330,7 @@ class GraphCall:
                 },
             }
         }
-        answer = self.answer(status, payload, content_type=ERROR_JSON)
+        answer = self.answer(status, payload, content_type=PLAIN_JSON)
         if retry_after is not None:
             answer.headers["Retry-After"] = retry_after_value(retry_after)
         return answer
@@ -360,9 +374,9 @@ class SimulatedTenant:
         self._stopping = asyncio.Event()
         profile_path = rf"{PROFILES_PATH}/(?P<id>[^/]+)"
         self._routes: tuple[Route, ...] = (
-            Route("GET", re.compile(PROFILES_PATH), self._list_profiles),
-            Route("GET", re.compile(profile_path), self._get_profile),
-            Route("GET", re.compile(rf"{profile_path}/profileStatus"), self._get_status),
+            Route("GET", re.compile(PROFILES_PATH), self._serve_profile_list),
+            Route("GET", re.compile(profile_path), self._serve_profile),
+            Route("GET", re.compile(rf"{profile_path}/profileStatus"), self._serve_profile_status),
         )
 
     # -- lifecycle ---------------------------------------------------------------------------
@@ -381,7 +395,11 @@ class SimulatedTenant:
         self._stopping.clear()
         runner = web.AppRunner(self._build_app(), shutdown_timeout=SHUTDOWN_TIMEOUT)
         await runner.setup()
-        await web.TCPSite(runner, host, port).start()
+        try:
+            await web.TCPSite(runner, host, port).start()
+        except OSError:
+            await runner.cleanup()
+            raise
         self._runner = runner
         bound_port = runner.addresses[0][1]
         url_host = f"[{host}]" if ":" in host else host
@@ -415,18 +433,18 @@ class SimulatedTenant:
 
     def add_profile(
         self,
-        profile_id: str,
+        id: str,  # Graph's name for it, so that callers may pass id=...
         display_name: str = "",
         state: str = "provisioned",
         status: dict[str, Any] | None = None,
     ) -> None:
         """Add or replace a profile; ``status`` is kept verbatim (a realistic success if None)."""
-        self._profiles[profile_id] = {
-            "profile": profile_resource(profile_id, display_name or profile_id, state),
-            "status": copy.deepcopy(status) if status is not None else default_status(profile_id),
+        self._profiles[id] = {
+            "profile": profile_resource(id, display_name or id, state),
+            "status": copy.deepcopy(status) if status is not None else default_status(id),
         }
 
-    def set_status(self, profile_id: str, **changes: Any) -> None:
+    def set_status(self, profile_id: str, /, **changes: Any) -> None:
         """Merge ``changes`` into a profile's status, as the sync engine would update it."""
         self._profiles[profile_id]["status"].update(copy.deepcopy(changes))
 
@@ -489,10 +507,12 @@ class SimulatedTenant:
         """Answer every request of a Graph API with one error, as Graph does once it retires."""
         self._source_prefix(name)
         self._refusals[name] = Refusal(status, code, message)
+        logger.info("Refusing source %s with %s %s", name, status, code)
 
     def restore_source(self, name: str) -> None:
         self._source_prefix(name)
-        self._refusals.pop(name, None)
+        if self._refusals.pop(name, None) is not None:
+            logger.info("Source %s restored", name)
 
     @staticmethod
     def _source_prefix(name: str) -> str:
@@ -541,7 +561,8 @@ class SimulatedTenant:
         self, method: str, path: str, query: Mapping[str, str], headers: Mapping[str, str]
     ) -> GraphAnswer:
         """Answer one Graph request: an injected fault first, then a refusal, then the route."""
-        call = GraphCall(method.upper(), path, query, CIMultiDict(headers), self._base_url(headers))
+        all_headers = CIMultiDict(headers)
+        call = GraphCall(method.upper(), path, query, all_headers, self._base_url(all_headers))
         fault = next((f for f in self._faults if f.applies_to(call.method, path)), None)
         if fault is not None:
             fault.hits += 1
@@ -558,9 +579,9 @@ class SimulatedTenant:
                 return call.error(refusal.status, refusal.code, refusal.message)
         return await self._route(call)
 
-    def _base_url(self, headers: Mapping[str, str]) -> str:
+    def _base_url(self, headers: CIMultiDict[str]) -> str:
         """The origin the client used, so that nextLinks work whatever name it dialled."""
-        host = CIMultiDict(headers).get("Host")
+        host = headers.get("Host")
         return f"http://{host}" if host else self.url
 
     async def _route(self, call: GraphCall) -> GraphAnswer:
@@ -577,7 +598,7 @@ class SimulatedTenant:
         segment = call.path.rstrip("/").rsplit("/", 1)[-1]
         return call.error(404, message=f"Resource not found for the segment '{segment}'.")
 
-    async def _list_profiles(self, call: GraphCall, _match: re.Match[str]) -> GraphAnswer:
+    async def _serve_profile_list(self, call: GraphCall, _match: re.Match[str]) -> GraphAnswer:
         try:
             offset, top = self._page_window(call.query)
         except ValueError as exc:
@@ -602,14 +623,14 @@ class SimulatedTenant:
             top = parse_top(query["$top"])
         return offset, top
 
-    async def _get_profile(self, call: GraphCall, match: re.Match[str]) -> GraphAnswer:
+    async def _serve_profile(self, call: GraphCall, match: re.Match[str]) -> GraphAnswer:
         entry = self._profiles.get(match["id"])
         if entry is None:
             return self._profile_not_found(call, match["id"])
         context = f"{call.base_url}/beta/$metadata#education/synchronizationProfiles/$entity"
         return call.answer(200, {"@odata.context": context, **entry["profile"]})
 
-    async def _get_status(self, call: GraphCall, match: re.Match[str]) -> GraphAnswer:
+    async def _serve_profile_status(self, call: GraphCall, match: re.Match[str]) -> GraphAnswer:
         profile_id = match["id"]
         entry = self._profiles.get(profile_id)
         if entry is None:
@@ -752,10 +773,13 @@ class ControlApi:
         unknown = sorted(set(body) - {"status", "code", "message"})
         if unknown:
             raise control_error(web.HTTPBadRequest, f"Unknown refusal properties: {unknown}.")
+        name = request.match_info["name"]
+        if name not in SOURCE_PREFIXES:
+            raise control_error(web.HTTPNotFound, f"Unknown source {name!r}.")
         try:
-            self._tenant.refuse_source(request.match_info["name"], **body)
+            self._tenant.refuse_source(name, **body)
         except ValueError as exc:
-            raise control_error(web.HTTPNotFound, str(exc)) from None
+            raise control_error(web.HTTPBadRequest, str(exc)) from None
         return web.Response(status=204)
 
     async def restore_source(self, request: web.Request) -> web.Response:
@@ -832,7 +856,9 @@ DEMO_SCHOOLS = (
 # Chance that a demo profile changes on a tick, and that a running sync fails.
 DEMO_CHANGE_ODDS = 0.5
 DEMO_FAILURE_ODDS = 0.08
-RUNNING_STATUSES = frozenset({"success", "inProgress", "extracting", "validating"})
+# Profiles in these statuses keep syncing on schedule; the others wait for an administrator.
+CYCLING_STATUSES = frozenset({"success", "inProgress", "extracting", "validating"})
+EVOLVING_STATUSES = CYCLING_STATUSES | {"error"}
 
 
 def random_offset_ns(rng: random.Random, low_seconds: int, high_seconds: int) -> int:
@@ -904,7 +930,7 @@ def next_demo_status(current: str, roll: float) -> str:
 
     Paused, quarantined and unknown statuses stay put: they wait for an administrator.
     """
-    if current in RUNNING_STATUSES and roll < DEMO_FAILURE_ODDS:
+    if current in CYCLING_STATUSES and roll < DEMO_FAILURE_ODDS:
         return "error"
     match current:
         case "extracting":
@@ -924,7 +950,7 @@ def next_demo_status(current: str, roll: float) -> str:
 def evolve_status(status: Mapping[str, Any], rng: random.Random, now_ns: int) -> dict[str, Any]:
     """The changes one demo tick makes to a status ({} when the profile stays put)."""
     current = status.get("status")
-    if current not in RUNNING_STATUSES | {"error"}:
+    if current not in EVOLVING_STATUSES:
         return {}
     following = next_demo_status(current, rng.random())
     errors = status.get("errorCount")
@@ -1035,7 +1061,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         stream=sys.stderr,
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
-    asyncio.run(serve(args))
+    try:
+        asyncio.run(serve(args))
+    except OSError as exc:
+        logger.error("Cannot serve on %s:%s: %s", args.host, args.port, exc)
+        return 1
     return 0
 
 
