@@ -62,8 +62,9 @@ class GraphError(Exception):
         return {"status": self.status, "code": self.code, "message": self.message}
 
 
-def create_graph_adapter(settings: Settings) -> GraphRequestAdapter:
-    """The request adapter every Graph call goes through (one per poll; close its client)."""
+def create_graph_adapter(settings: Settings, http_client: httpx.AsyncClient) -> GraphRequestAdapter:
+    """The request adapter every Graph call goes through: the Graph middleware pipeline on
+    ``http_client``, with a token from azure-identity (or none, for the simulated tenant)."""
     register_default_deserializer(JsonParseNodeFactory)
     if settings.graph_auth == "none":
         auth: Any = AnonymousAuthenticationProvider()
@@ -78,31 +79,35 @@ def create_graph_adapter(settings: Settings) -> GraphRequestAdapter:
             scopes=[f"{settings.graph_base_url}/.default"],
             allowed_hosts=[urlsplit(settings.graph_base_url).hostname or ""],
         )
-    connections = settings.graph_max_concurrency + 4
-    client = GraphClientFactory.create_with_default_middleware(
-        client=httpx.AsyncClient(
-            timeout=httpx.Timeout(settings.graph_timeout_seconds),
-            limits=httpx.Limits(max_connections=connections, max_keepalive_connections=connections),
-            http2=True,
-        )
-    )
+    client = GraphClientFactory.create_with_default_middleware(client=http_client)
     adapter = GraphRequestAdapter(auth, client)
     adapter.base_url = settings.graph_base_url
     return adapter
 
 
 class GraphClient:
-    """The Graph calls of the app, as raw JSON requests through the SDK's adapter."""
+    """The Graph calls of the app, as raw JSON requests through the SDK's adapter.
 
-    def __init__(self, adapter: GraphRequestAdapter) -> None:
+    One per poll: it owns the HTTP connections (reused across the poll's requests) and
+    closes them when the poll ends.
+    """
+
+    def __init__(self, adapter: GraphRequestAdapter, http_client: httpx.AsyncClient) -> None:
         self._adapter = adapter
+        self._http_client = http_client
 
     @classmethod
     def from_settings(cls, settings: Settings) -> GraphClient:
-        return cls(create_graph_adapter(settings))
+        connections = settings.graph_max_concurrency + 4
+        http_client = httpx.AsyncClient(
+            timeout=httpx.Timeout(settings.graph_timeout_seconds),
+            limits=httpx.Limits(max_connections=connections, max_keepalive_connections=connections),
+            http2=True,
+        )
+        return cls(create_graph_adapter(settings, http_client), http_client)
 
     async def close(self) -> None:
-        await self._adapter.get_http_client().aclose()
+        await self._http_client.aclose()
 
     async def __aenter__(self) -> GraphClient:
         return self

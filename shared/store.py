@@ -462,6 +462,7 @@ def _storage_credential(settings: Settings) -> Any:
 _stores: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, tuple[Settings, StatusStore]] = (
     weakref.WeakKeyDictionary()
 )
+_closing: set[asyncio.Task[None]] = set()
 
 
 def get_status_store() -> StatusStore:
@@ -469,8 +470,19 @@ def get_status_store() -> StatusStore:
     settings = get_settings()
     loop = asyncio.get_running_loop()
     cached = _stores.get(loop)
-    if cached is not None and cached[0] == settings:
-        return cached[1]
+    if cached is not None:
+        if cached[0] == settings:
+            return cached[1]
+        # Settings changed (tests do that): release the old connections.
+        _closing.add(closing := loop.create_task(cached[1].close()))
+        closing.add_done_callback(_closing.discard)
     store = StatusStore.from_settings(settings)
     _stores[loop] = (settings, store)
     return store
+
+
+async def close_status_store() -> None:
+    """Close the running event loop's StatusStore, if it has one (on shutdown)."""
+    cached = _stores.pop(asyncio.get_running_loop(), None)
+    if cached is not None:
+        await cached[1].close()

@@ -7,6 +7,7 @@ parallel (pytest-xdist starts one Azurite per worker).
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import socket
@@ -21,6 +22,7 @@ from urllib.parse import urlencode
 
 import azure.functions as func
 import pytest
+from azure.functions.timer import TimerRequest
 
 REPO = Path(__file__).resolve().parent.parent
 AZURITE_TABLE = REPO / "node_modules" / ".bin" / "azurite-table"
@@ -149,14 +151,21 @@ class Reply:
         return json.loads(self.body)
 
 
+@functools.cache
+def registered_functions() -> dict[str, Any]:
+    """The app's functions by name. Once per process: like the worker, index only once
+    (a second ``get_functions()`` on the same app fails its duplicate-name check)."""
+    import function_app
+
+    return {f.get_function_name(): f for f in function_app.app.get_functions()}
+
+
 class App:
     """Calls the app's functions the way the host does: found through ``app.get_functions()``,
     given real ``func.HttpRequest`` / ``func.TimerRequest`` objects."""
 
     def __init__(self) -> None:
-        import function_app
-
-        self.functions = {f.get_function_name(): f for f in function_app.app.get_functions()}
+        self.functions = registered_functions()
 
     def route_of(self, name: str) -> tuple[str, list[str]]:
         trigger = self.functions[name].get_trigger()
@@ -193,7 +202,10 @@ class App:
             body=body or b"",
         )
         response: func.HttpResponse = await self.functions[name].get_user_function()(request)
-        return Reply(response.status_code, dict(response.headers), response.get_body())
+        headers = dict(response.headers)
+        if response.mimetype:  # the host turns mimetype and charset into Content-Type
+            headers.setdefault("Content-Type", f"{response.mimetype}; charset={response.charset}")
+        return Reply(response.status_code, headers, response.get_body())
 
     async def get_status(self, profile_id: str, **kwargs: Any) -> Reply:
         return await self.call("get_profile_status", route_params={"id": profile_id}, **kwargs)
@@ -220,16 +232,16 @@ class App:
 
     async def poll(self) -> None:
         """Run the timer function once, as the host (or the admin API) would."""
-        timer = func.TimerRequest(past_due=False)
+        timer = TimerRequest(past_due=False)
         await self.functions["poll_sync_statuses"].get_user_function()(timer)
 
 
 @pytest.fixture
 async def app(app_settings: dict[str, str]) -> AsyncIterator[App]:
     yield App()
-    from shared.store import get_status_store
+    from shared.store import close_status_store
 
-    await get_status_store().close()  # this test's event loop ends with it
+    await close_status_store()  # this test's event loop ends with it
 
 
 @pytest.fixture(autouse=True)
