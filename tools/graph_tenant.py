@@ -209,8 +209,9 @@ class RecordedRequest:
 class Fault:
     """A misbehaviour injected for requests whose path fully matches ``path`` (a regex).
 
-    ``times`` is how many requests it answers before it lapses (None: forever); ``hits``
-    counts the requests it has answered so far.
+    ``skip`` matching requests are answered normally first (to fail page 2 of a listing,
+    say); then ``times`` is how many requests it answers before it lapses (None: forever);
+    ``hits`` counts the requests it has answered so far.
     """
 
     path: str
@@ -223,8 +224,10 @@ class Fault:
     code: str | None = None
     message: str | None = None
     method: str = "GET"
+    skip: int = 0
     id: str = field(default_factory=lambda: uuid.uuid4().hex)
     hits: int = 0
+    skipped: int = field(default=0, init=False)
     pattern: re.Pattern[str] = field(init=False, repr=False)
 
     def __post_init__(self) -> None:
@@ -236,6 +239,8 @@ class Fault:
             raise ValueError(f"Fault status must be 200 or 400 to 599, not {self.status!r}.")
         if self.times is not None and not (isinstance(self.times, int) and self.times >= 0):
             raise ValueError(f"Fault times must be null or a count, not {self.times!r}.")
+        if not (isinstance(self.skip, int) and self.skip >= 0):
+            raise ValueError(f"Fault skip must be a count, not {self.skip!r}.")
         for name in ("delay", "retry_after"):
             value = getattr(self, name)
             if value is not None and not (isinstance(value, int | float) and value >= 0):
@@ -255,6 +260,7 @@ class Fault:
             "status": self.status,
             "retryAfter": self.retry_after,
             "times": self.times,
+            "skip": self.skip,
             "delay": self.delay,
             "malformed": self.malformed,
             "code": self.code,
@@ -474,6 +480,7 @@ class SimulatedTenant:
         code: str | None = None,
         message: str | None = None,
         method: str = "GET",
+        skip: int = 0,
     ) -> Fault:
         """Misbehave for matching requests; the earliest live fault wins when several match."""
         fault = Fault(
@@ -486,6 +493,7 @@ class SimulatedTenant:
             code=code,
             message=message,
             method=method,
+            skip=skip,
         )
         self._faults.append(fault)
         return fault
@@ -564,6 +572,9 @@ class SimulatedTenant:
         all_headers = CIMultiDict(headers)
         call = GraphCall(method.upper(), path, query, all_headers, self._base_url(all_headers))
         fault = next((f for f in self._faults if f.applies_to(call.method, path)), None)
+        if fault is not None and fault.skipped < fault.skip:
+            fault.skipped += 1
+            fault = None
         if fault is not None:
             fault.hits += 1
             logger.info("Fault %s answers %s %s", fault.id, call.method, path)
@@ -663,6 +674,7 @@ FAULT_FIELDS = {
     "code": "code",
     "message": "message",
     "method": "method",
+    "skip": "skip",
 }
 
 

@@ -752,3 +752,19 @@ def test_command_line_announces_url_and_stops_cleanly_on_sigterm() -> None:
     assert stdout == ""
     assert "Traceback" not in stderr
     assert "listening on" in stderr
+
+
+async def test_a_fault_can_let_the_first_matching_requests_through() -> None:
+    async with SimulatedTenant(page_size=1) as tenant:
+        tenant.add_profile("a")
+        tenant.add_profile("b")
+        fault = tenant.add_fault(r"/beta/education/synchronizationProfiles", status=500, skip=1)
+        async with httpx.AsyncClient() as client:
+            first = await client.get(f"{tenant.url}/beta/education/synchronizationProfiles")
+            assert first.status_code == 200
+            second = await client.get(first.json()["@odata.nextLink"])
+            assert second.status_code == 500
+            third = await client.get(first.json()["@odata.nextLink"])
+            assert third.status_code == 200  # times=1: the fault has lapsed
+        assert fault.hits == 1
+        assert fault.to_json()["skip"] == 1
