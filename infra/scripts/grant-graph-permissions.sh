@@ -20,9 +20,9 @@ Usage: $prog [options] [PRINCIPAL_ID]
 
 Assigns the managed identity of SyncStatus exactly the Microsoft Graph application roles its
 enabled sources need. Roles are looked up by value in the appRoles of the Microsoft Graph
-service principal (appId $GRAPH_APP_ID); a role the identity already holds is skipped, so the
-script is safe to run again. Graph roles the identity holds but the chosen sources do not need
-are reported (not removed).
+service principal (appId $GRAPH_APP_ID). A role the identity
+already holds is skipped, so the script is safe to run again. Graph roles the identity holds
+but the chosen sources do not need are reported (not removed).
 
 Sources (default: --sds only, the source the app polls today):
   --sds             School Data Sync profiles          -> $ROLE_SDS
@@ -43,8 +43,8 @@ of Microsoft Graph, e.g. Privileged Role Administrator (or Global Administrator)
 client id is not its principal id: use the object id (azd output $AZD_OUTPUT).
 
 Examples:
-  $prog                                  # SDS only, principal id from the azd environment
-  $prog --all --dry-run                  # show what all three sources would need
+  $prog                  # SDS only, principal id from the azd environment
+  $prog --all --dry-run  # what all three sources would need
   $prog --sds --provisioning 11111111-2222-3333-4444-555555555555
 EOF
 }
@@ -128,8 +128,8 @@ if ! command -v az >/dev/null 2>&1; then
     exit 0
 fi
 
-graph_get() { # URL JMESPATH -> tsv
-    az rest --method GET --url "$1" --query "$2" --output tsv
+graph_get() { # URL JMESPATH -> tsv (stdin closed: the loops below read from here-strings)
+    az rest --method GET --url "$1" --query "$2" --output tsv </dev/null
 }
 
 principal_name="$(graph_get "$GRAPH/servicePrincipals/$principal_id?\$select=id,displayName" displayName)" ||
@@ -163,7 +163,7 @@ for role in "${roles[@]}"; do
         echo "       POST $GRAPH/servicePrincipals/$principal_id/appRoleAssignments $body"
     else
         az rest --method POST --url "$GRAPH/servicePrincipals/$principal_id/appRoleAssignments" \
-            --headers "Content-Type=application/json" --body "$body" --output none
+            --headers "Content-Type=application/json" --body "$body" --output none </dev/null
         echo "added  $role ($role_id)"
     fi
 done
