@@ -9,19 +9,27 @@ import binascii
 import json
 import re
 from collections.abc import Mapping
+from datetime import UTC, datetime, timedelta
 from typing import Any
 from urllib.parse import urlencode, urlsplit, urlunsplit
 
 import azure.functions as func
 from azure.core.exceptions import ResourceModifiedError, ResourceNotFoundError
 
-from shared.errors import ApiError, StorageUnavailableError, bad_request, not_found
+from shared.errors import (
+    RETRY_AFTER_SECONDS,
+    ApiError,
+    StorageUnavailableError,
+    bad_request,
+    not_found,
+)
 from shared.errors import precondition_failed as precondition_failed_error
 from shared.http import json_response
-from shared.models import parse_profile_status_patch
+from shared.models import parse_profile_status_patch, parse_timestamp
 from shared.poller import utc_now
+from shared.schedule import next_run_after
 from shared.settings import get_settings
-from shared.store import CachedProfile, get_status_store, validate_key
+from shared.store import PROFILES_SOURCE, CachedProfile, PollRun, get_status_store, validate_key
 
 DEFAULT_PAGE_SIZE = 100
 MAX_PAGE_SIZE = 999
@@ -103,34 +111,38 @@ async def health() -> func.HttpResponse:
 
     Anonymous, so it shows counts and error codes, never the cached tenant data.
     """
+    now = datetime.now(UTC)
     checked = utc_now()
     try:
         runs = await get_status_store().list_poll_runs()
     except StorageUnavailableError:
         body = {"status": "unhealthy", "checkedDateTime": checked, "storage": "unavailable"}
-        return json_response(body, status=503, headers={"Retry-After": "30"})
-    sources = [_source_health(run.source, run) for run in runs]
+        return json_response(body, status=503, headers={"Retry-After": str(RETRY_AFTER_SECONDS)})
+    schedule = get_settings().poll_schedule
+    sources = [_source_health(run, schedule, now) for run in runs]
     if not runs:
-        sources = [{"source": "educationSynchronizationProfiles", "status": "notPolledYet"}]
+        sources = [{"source": PROFILES_SOURCE, "status": "notPolledYet"}]
     verdicts = {source["status"] for source in sources}
-    verdict = (
-        "healthy"
-        if verdicts == {"healthy"}
-        else ("degraded" if verdicts <= {"healthy", "degraded"} else "unhealthy")
-    )
+    if verdicts == {"healthy"}:
+        verdict = "healthy"
+    elif verdicts <= {"healthy", "degraded"}:
+        verdict = "degraded"
+    else:
+        verdict = "unhealthy"
     body = {"status": verdict, "checkedDateTime": checked, "storage": "available"}
     body["sources"] = sources
     if verdict == "healthy":
         return json_response(body)
-    return json_response(body, status=503, headers={"Retry-After": "30"})
+    return json_response(body, status=503, headers={"Retry-After": str(RETRY_AFTER_SECONDS)})
 
 
-def _source_health(source: str, run: Any) -> dict[str, Any]:
-    status = {
-        "succeeded": "healthy",
-        "partial": "degraded",
-        "running": "degraded",
-    }.get(run.outcome, "unavailable")
+# How late a poll may be (after the run that should have followed the last one) before the
+# source counts as stale: the timer stopped, or polls keep crashing before they finish.
+_STALE_GRACE = timedelta(minutes=1)
+
+
+def _source_health(run: PollRun, schedule: str, now: datetime) -> dict[str, Any]:
+    status = {"succeeded": "healthy", "partial": "degraded"}.get(run.outcome, "unavailable")
     last_poll: dict[str, Any] = {
         "outcome": run.outcome,
         "startedDateTime": run.started_date_time,
@@ -140,7 +152,11 @@ def _source_health(source: str, run: Any) -> dict[str, Any]:
     }
     if run.source_error:
         last_poll["sourceError"] = run.source_error
-    return {"source": source, "status": status, "lastPoll": last_poll}
+    due = next_run_after(schedule, parse_timestamp(run.started_date_time))
+    overdue = next_run_after(schedule, due) + _STALE_GRACE
+    if now > overdue:
+        status = "stale"
+    return {"source": run.source, "status": status, "lastPoll": last_poll}
 
 
 def _profile_json(profile: CachedProfile) -> dict[str, Any]:

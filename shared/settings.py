@@ -13,6 +13,8 @@ from dataclasses import dataclass
 from functools import lru_cache
 from typing import Literal
 
+from shared.schedule import normalize_schedule
+
 DEFAULT_GRAPH_BASE_URL = "https://graph.microsoft.com"
 DEFAULT_POLL_SCHEDULE = "0 */5 * * * *"
 DEFAULT_TABLE_PREFIX = "SyncStatus"
@@ -57,7 +59,7 @@ class Settings:
             storage=_storage_settings(env),
             graph_base_url=_graph_base_url(env),
             graph_auth=_choice(env, "GRAPH_AUTH", ("azure", "none"), "azure"),
-            poll_schedule=_text(env, "POLL_SCHEDULE", DEFAULT_POLL_SCHEDULE),
+            poll_schedule=_schedule(env),
             table_prefix=_table_prefix(env),
             graph_max_concurrency=int(
                 _number(env, "GRAPH_MAX_CONCURRENCY", DEFAULT_GRAPH_MAX_CONCURRENCY, 1, 256)
@@ -99,6 +101,18 @@ def _number(
         raise SettingsError(f"{name} must be a number; got {raw!r}.") from None
     if not minimum <= value <= maximum:
         raise SettingsError(f"{name} must be between {minimum:g} and {maximum:g}; got {raw}.")
+    return value
+
+
+def _schedule(env: Mapping[str, str]) -> str:
+    value = _text(env, "POLL_SCHEDULE", DEFAULT_POLL_SCHEDULE)
+    try:
+        normalize_schedule(value)
+    except ValueError:
+        raise SettingsError(
+            "POLL_SCHEDULE must be an NCRONTAB expression with six fields, seconds first "
+            f"(for example '{DEFAULT_POLL_SCHEDULE}'); got {value!r}."
+        ) from None
     return value
 
 

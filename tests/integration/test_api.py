@@ -277,3 +277,24 @@ async def test_a_missing_setting_is_503_naming_it(
     get_settings.cache_clear()
     error = assert_graph_error(await app.get_status(SEED_ID), 503, "ServiceNotConfigured")
     assert "GRAPH_AUTH" in error["message"]
+
+
+async def test_health_is_stale_when_polls_stop_coming(seeded: App) -> None:
+    """The timer stopped (or every poll crashes): a green last poll must not hide that."""
+    from shared.store import PollRun, get_status_store
+
+    store = get_status_store()
+    (run,) = await store.list_poll_runs()
+    await store.save_poll_run(
+        PollRun(
+            source=run.source,
+            outcome="succeeded",
+            started_date_time="2026-01-01T00:00:00.0000000Z",  # POLL_SCHEDULE is every 5 min
+            finished_date_time="2026-01-01T00:00:01.0000000Z",
+            counts=run.counts,
+        )
+    )
+    reply = await seeded.health()
+    assert reply.status == 503
+    assert reply.json()["status"] == "unhealthy"
+    assert reply.json()["sources"][0]["status"] == "stale"
