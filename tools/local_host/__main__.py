@@ -128,10 +128,10 @@ def _configure_logging(verbose: bool) -> None:
         stream=sys.stderr,
     )
     if not verbose:
-        # The Azure SDK logs every HTTP request at INFO; that drowns the invocation log.
-        logging.getLogger("azure.core.pipeline.policies.http_logging_policy").setLevel(
-            logging.WARNING
-        )
+        # The Azure SDK and httpx log every outgoing request at INFO, which drowns the
+        # invocation log; --verbose brings them back.
+        for name in ("azure.core.pipeline.policies.http_logging_policy", "httpx"):
+            logging.getLogger(name).setLevel(logging.WARNING)
 
 
 def _exit_quietly(signum: int, frame: FrameType | None) -> None:

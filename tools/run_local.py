@@ -1,0 +1,339 @@
+"""``make run``: Azurite, the simulated Graph tenant and the local Functions host, together.
+
+The point is one command from a fresh clone to a working API on http://localhost:7071 with
+data in it, on machines without Core Tools. Order and checks:
+
+1. ``local.settings.json`` is created from the example when missing;
+2. Azurite's Table service on 127.0.0.1:10002 (what ``UseDevelopmentStorage=true`` means),
+   data in ``.azurite/``; skipped when ``AzureWebJobsStorage`` points elsewhere;
+3. the simulated tenant with its changing demo schools on port 7072, unless
+   ``GRAPH_BASE_URL`` is set in the environment (then that Graph is used as configured);
+4. the host on ``FUNCTIONS_PORT`` (default 7071), then a first poll through the admin API so
+   the API has data at once, then the URLs and a curl example.
+
+Each port is checked before its service starts so that a clash gives a clear message rather
+than a child's stack trace. Children run in their own process groups with their output
+prefixed (``[azurite]``, ``[graph]``, ``[host]``); Ctrl-C or SIGTERM stops them all (SIGTERM,
+then SIGKILL after a timeout), and so does any of them exiting on its own.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import shutil
+import signal
+import socket
+import sys
+import time
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+from typing import TypeVar
+
+import httpx
+
+from tools.local_host.settings import (
+    HostConfigError,
+    LocalSettings,
+    read_local_settings,
+    resolve_port,
+)
+
+REPO = Path(__file__).resolve().parent.parent
+AZURITE_TABLE = REPO / "node_modules" / ".bin" / "azurite-table"
+AZURITE_PORT = 10002  # fixed: UseDevelopmentStorage=true always means 127.0.0.1:10002
+TENANT_PORT = 7072
+POLL_FUNCTION = "poll_sync_statuses"
+START_TIMEOUT = 60.0
+STOP_TIMEOUT = 10.0
+FIRST_POLL_TIMEOUT = 30.0
+
+T = TypeVar("T")
+
+
+class RunError(Exception):
+    """Something the user has to fix; printed without a traceback."""
+
+
+class Interrupted(Exception):
+    """Ctrl-C or SIGTERM arrived while starting."""
+
+
+class Child:
+    """A child process in its own process group, its output echoed with a prefix."""
+
+    def __init__(self, name: str, process: asyncio.subprocess.Process) -> None:
+        self.name = name
+        self.process = process
+        self._watchers: list[tuple[Callable[[str], bool], asyncio.Future[str]]] = []
+        self._pump = asyncio.create_task(self._echo())
+
+    @classmethod
+    async def start(cls, name: str, argv: list[str], env: dict[str, str]) -> Child:
+        process = await asyncio.create_subprocess_exec(
+            *argv,
+            cwd=REPO,
+            env=env,
+            stdin=asyncio.subprocess.DEVNULL,
+            stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.STDOUT,
+            start_new_session=True,
+        )
+        return cls(name, process)
+
+    def line_matching(self, predicate: Callable[[str], bool]) -> asyncio.Future[str]:
+        """A future for the first line of output that satisfies ``predicate``."""
+        future: asyncio.Future[str] = asyncio.get_running_loop().create_future()
+        self._watchers.append((predicate, future))
+        return future
+
+    async def stop(self) -> None:
+        """SIGTERM the group, SIGKILL it after STOP_TIMEOUT, then drain the output."""
+        if self.process.returncode is None:
+            _signal_group(self.process.pid, signal.SIGTERM)
+            try:
+                await asyncio.wait_for(self.process.wait(), STOP_TIMEOUT)
+            except TimeoutError:
+                print(f"[{self.name}] did not stop in {STOP_TIMEOUT:.0f} s; killing it", flush=True)
+                _signal_group(self.process.pid, signal.SIGKILL)
+                await self.process.wait()
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._pump, 2)
+
+    async def _echo(self) -> None:
+        assert self.process.stdout is not None
+        async for raw in self.process.stdout:
+            line = raw.decode(errors="replace").rstrip("\r\n")
+            print(f"[{self.name}] {line}", flush=True)
+            for predicate, future in self._watchers:
+                if not future.done() and predicate(line):
+                    future.set_result(line)
+        code = await self.process.wait()
+        for _, future in self._watchers:
+            if not future.done():
+                future.set_exception(RunError(f"{self.name} exited with code {code}"))
+
+
+class LocalRun:
+    def __init__(self) -> None:
+        self.children: list[Child] = []
+        self.stopping = asyncio.Event()
+        self.started = time.monotonic()
+        self.storage = ""
+
+    async def run(self) -> int:
+        loop = asyncio.get_running_loop()
+        for signum in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(signum, self.stopping.set)
+        try:
+            await self._start_all()
+            return await self._wait()
+        except RunError as error:
+            print(f"make run: {error}", file=sys.stderr, flush=True)
+            return 1
+        except Interrupted:
+            return 0
+        finally:
+            if self.children:
+                print("Stopping...", flush=True)
+                await asyncio.gather(*(child.stop() for child in reversed(self.children)))
+                print("Stopped.", flush=True)
+
+    async def _start_all(self) -> None:
+        local = _ensure_local_settings()
+        env = os.environ | {"PYTHONUNBUFFERED": "1"}
+
+        storage = _effective(local, "AzureWebJobsStorage") or "UseDevelopmentStorage=true"
+        if storage.replace(" ", "").lower() == "usedevelopmentstorage=true":
+            await self._start_azurite(env)
+        else:
+            self.storage = "AzureWebJobsStorage as configured"
+            print(
+                "AzureWebJobsStorage is set: using that storage, not starting Azurite", flush=True
+            )
+
+        if os.environ.get("GRAPH_BASE_URL"):
+            graph = os.environ["GRAPH_BASE_URL"]
+            print(f"GRAPH_BASE_URL is set: using {graph}, not the simulated tenant", flush=True)
+        else:
+            graph = await self._start_tenant(env)
+            env |= {"GRAPH_BASE_URL": graph, "GRAPH_AUTH": "none"}
+
+        try:
+            port = resolve_port(None, os.environ, local)
+        except HostConfigError as error:
+            raise RunError(str(error)) from None
+        _require_free(port, "the Functions host", "set FUNCTIONS_PORT to a free port")
+        host = await Child.start(
+            "host", [sys.executable, "-m", "tools.local_host", "--port", str(port)], env
+        )
+        self.children.append(host)
+        await self._until(host.line_matching(lambda line: "Host started" in line))
+
+        base = f"http://localhost:{port}"
+        master_key = _effective(local, "FUNCTIONS_MASTER_KEY") or _effective(
+            local, "FUNCTIONS_FUNCTION_KEY"
+        )
+        await self._first_poll(base, master_key)
+        self._announce(base, graph, _effective(local, "FUNCTIONS_FUNCTION_KEY"))
+
+    async def _start_azurite(self, env: dict[str, str]) -> None:
+        if not AZURITE_TABLE.exists():
+            raise RunError(f"{AZURITE_TABLE} is missing: run `make install` (npm ci)")
+        _require_free(
+            AZURITE_PORT,
+            "Azurite (UseDevelopmentStorage=true)",
+            "stop whatever uses it (another Azurite?) or set AzureWebJobsStorage",
+        )
+        data = REPO / ".azurite"
+        data.mkdir(exist_ok=True)
+        azurite = await Child.start(
+            "azurite",
+            [
+                str(AZURITE_TABLE),
+                "--tableHost", "127.0.0.1",
+                "--tablePort", str(AZURITE_PORT),
+                "--location", str(data),
+                "--skipApiVersionCheck",
+                "--disableTelemetry",
+                "--silent",  # no access log line per request
+            ],
+            env,
+        )  # fmt: skip
+        self.children.append(azurite)
+        await self._until(azurite.line_matching(lambda line: "successfully started" in line))
+        self.storage = f"Azurite, http://127.0.0.1:{AZURITE_PORT} (data in .azurite/)"
+
+    async def _start_tenant(self, env: dict[str, str]) -> str:
+        _require_free(
+            TENANT_PORT,
+            "the simulated Graph tenant",
+            "free it, or set GRAPH_BASE_URL to use another",
+        )
+        tenant = await Child.start(
+            "graph",
+            [sys.executable, "-m", "tools.graph_tenant", "--demo", "--port", str(TENANT_PORT)],
+            env,
+        )
+        self.children.append(tenant)
+        announced = tenant.line_matching(lambda line: line.startswith("GRAPH_TENANT_URL="))
+        line = await self._until(announced)
+        return line.partition("=")[2].strip()
+
+    async def _first_poll(self, base: str, master_key: str | None) -> None:
+        """Start the poll through the admin API and wait until /api/health shows it done."""
+        headers = {"x-functions-key": master_key} if master_key else {}
+        async with httpx.AsyncClient(base_url=base, headers=headers, timeout=10) as client:
+            started = await client.post(f"/admin/functions/{POLL_FUNCTION}", json={"input": ""})
+            if started.status_code != 202:
+                print(f"The first poll was refused ({started.status_code}): {started.text}")
+                return
+            deadline = time.monotonic() + FIRST_POLL_TIMEOUT
+            while time.monotonic() < deadline and not self.stopping.is_set():
+                health = await client.get("/api/health")
+                if _poll_finished(health):
+                    return
+                await self._until(asyncio.sleep(0.2))
+        print(f"The first poll did not finish in {FIRST_POLL_TIMEOUT:.0f} s; see [host] above")
+
+    def _announce(self, base: str, graph: str, function_key: str | None) -> None:
+        key_header = f' -H "x-functions-key: {function_key}"' if function_key else ""
+        profiles = f"{base}/api/education/synchronizationProfiles"
+        print(
+            "\n".join(
+                [
+                    "",
+                    f"SyncStatus is running (ready in {time.monotonic() - self.started:.1f} s):",
+                    f"  Profiles: {profiles}",
+                    f"  Status:   {profiles}/{{id}}/profileStatus",
+                    f"  Health:   {base}/api/health",
+                    f"  Graph:    {graph}",
+                    f"  Storage:  {self.storage}",
+                    "Try:",
+                    f"  curl -s{key_header} {profiles}",
+                    f"  curl -s -X POST{key_header} {base}/admin/functions/{POLL_FUNCTION} "
+                    "-H 'Content-Type: application/json' -d '{\"input\": \"\"}'",
+                    "Press Ctrl-C to stop.",
+                    "",
+                ]
+            ),
+            flush=True,
+        )
+
+    async def _wait(self) -> int:
+        """Until Ctrl-C (0) or a child exiting by itself (1)."""
+        stop = asyncio.create_task(self.stopping.wait())
+        exits = {asyncio.create_task(child.process.wait()): child for child in self.children}
+        done, pending = await asyncio.wait({stop, *exits}, return_when=asyncio.FIRST_COMPLETED)
+        for task in pending:
+            task.cancel()
+        if stop in done:
+            return 0
+        child = exits[next(iter(done))]
+        print(f"[{child.name}] exited with code {child.process.returncode}; stopping everything")
+        return 1
+
+    async def _until(self, awaitable: Awaitable[T]) -> T:
+        """Await ``awaitable`` unless Ctrl-C comes first or START_TIMEOUT passes."""
+        work = asyncio.ensure_future(awaitable)
+        stop = asyncio.create_task(self.stopping.wait())
+        done, _ = await asyncio.wait(
+            {work, stop}, timeout=START_TIMEOUT, return_when="FIRST_COMPLETED"
+        )
+        stop.cancel()
+        if work in done:
+            return work.result()
+        work.cancel()
+        if stop in done:
+            raise Interrupted
+        raise RunError(f"start-up took more than {START_TIMEOUT:.0f} s; see the output above")
+
+
+def _ensure_local_settings() -> LocalSettings:
+    settings = REPO / "local.settings.json"
+    if not settings.exists():
+        shutil.copyfile(REPO / "local.settings.json.example", settings)
+        print(
+            "Created local.settings.json from local.settings.json.example "
+            "(your local settings; git ignores it)",
+            flush=True,
+        )
+    try:
+        return read_local_settings(settings)
+    except HostConfigError as error:
+        raise RunError(str(error)) from None
+
+
+def _effective(local: LocalSettings, name: str) -> str | None:
+    """A setting as the host will see it: the environment wins over local.settings.json."""
+    return os.environ.get(name) or local.values.get(name) or None
+
+
+def _require_free(port: int, what: str, hint: str) -> None:
+    with socket.socket() as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind(("127.0.0.1", port))
+        except OSError:
+            raise RunError(f"port {port}, needed by {what}, is already in use: {hint}") from None
+
+
+def _poll_finished(health: httpx.Response) -> bool:
+    if health.status_code not in (200, 503):
+        return False
+    sources = health.json().get("sources", [])
+    return any((s.get("lastPoll") or {}).get("finishedDateTime") for s in sources)
+
+
+def _signal_group(pid: int, signum: signal.Signals) -> None:
+    with contextlib.suppress(ProcessLookupError, PermissionError):
+        os.killpg(pid, signum)
+
+
+def main() -> int:
+    return asyncio.run(LocalRun().run())
+
+
+if __name__ == "__main__":
+    sys.exit(main())
