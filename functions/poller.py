@@ -10,7 +10,6 @@ import logging
 
 import azure.functions as func
 
-from shared.poller import poll_sync_statuses as poll
 from shared.settings import get_settings
 from shared.store import get_status_store
 
@@ -23,4 +22,7 @@ bp = func.Blueprint()
 async def poll_sync_statuses(timer: func.TimerRequest) -> None:
     if timer.past_due:
         logger.info("The poll is running later than scheduled.")
+    # Imported here: the Graph SDK is only needed by the poll, not by the HTTP routes' cold start.
+    from shared.poller import poll_sync_statuses as poll
+
     await poll(get_settings(), get_status_store())

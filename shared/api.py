@@ -25,8 +25,7 @@ from shared.errors import (
 )
 from shared.errors import precondition_failed as precondition_failed_error
 from shared.http import json_response
-from shared.models import parse_profile_status_patch, parse_timestamp
-from shared.poller import utc_now
+from shared.models import parse_profile_status_patch, parse_timestamp, utc_now
 from shared.schedule import next_run_after
 from shared.settings import get_settings
 from shared.store import PROFILES_SOURCE, CachedProfile, PollRun, get_status_store, validate_key

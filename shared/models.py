@@ -8,7 +8,7 @@ and properties this code does not know yet are carried along untouched.
 from __future__ import annotations
 
 import re
-from datetime import datetime
+from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Annotated, Any, Literal
 
@@ -73,6 +73,11 @@ def parse_timestamp(value: str) -> datetime:
         return datetime.fromisoformat(value)
     except ValueError as error:
         raise ValueError(f"is not a valid date and time ({error})") from None
+
+
+def utc_now() -> str:
+    """Now, as Graph writes timestamps (ISO 8601, 7 fractional digits, Z)."""
+    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%f0Z")
 
 
 def _timestamp(value: str) -> str:

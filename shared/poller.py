@@ -18,23 +18,21 @@ import json
 import logging
 from collections import Counter
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from typing import Any
 
 from pydantic import ValidationError
 
 from shared.errors import ApiError
 from shared.graph import GraphClient, GraphError
-from shared.models import EducationSynchronizationProfile, EducationSynchronizationProfileStatus
+from shared.models import (
+    EducationSynchronizationProfile,
+    EducationSynchronizationProfileStatus,
+    utc_now,
+)
 from shared.settings import Settings
 from shared.store import PROFILES_SOURCE, CachedProfile, PollRun, StatusStore, validate_key
 
 logger = logging.getLogger(__name__)
-
-
-def utc_now() -> str:
-    """Now, as Graph writes timestamps (ISO 8601, 7 fractional digits, Z)."""
-    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%f0Z")
 
 
 async def poll_sync_statuses(settings: Settings, store: StatusStore) -> list[PollRun]:
