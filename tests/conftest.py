@@ -31,6 +31,17 @@ DEVSTORE_KEY = (
     "Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOtr/KBHBeksoGMGw=="
 )
 
+SEED_ID = "86904b1e-c7d0-4ead-b13a-98f11fc400ee"
+# The example response of Graph's "Get educationSynchronizationProfileStatus" page.
+SEED = {
+    "id": SEED_ID,
+    "status": "inProgress",
+    "lastSynchronizationDateTime": "2021-07-13T20:55:17.6475128Z",
+    "lastActivityDateTime": "2021-07-13T20:55:17.6475128Z",
+    "errorCount": 0,
+    "statusMessage": "Processed 0 in the last hour.\r\nUpdated 0 in the last hour.",
+}
+
 
 def free_port() -> int:
     with socket.socket() as sock:

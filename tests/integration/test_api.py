@@ -9,17 +9,7 @@ from urllib.parse import parse_qsl, urlsplit
 import pytest
 
 from shared.settings import get_settings
-from tests.conftest import App, azurite_connection_string, free_port
-
-SEED_ID = "86904b1e-c7d0-4ead-b13a-98f11fc400ee"
-SEED = {
-    "id": SEED_ID,
-    "status": "inProgress",
-    "lastSynchronizationDateTime": "2021-07-13T20:55:17.6475128Z",
-    "lastActivityDateTime": "2021-07-13T20:55:17.6475128Z",
-    "errorCount": 0,
-    "statusMessage": "Processed 0 in the last hour.\r\nUpdated 0 in the last hour.",
-}
+from tests.conftest import SEED, SEED_ID, App, azurite_connection_string, free_port
 
 
 @pytest.fixture

@@ -6,17 +6,8 @@ from typing import Any
 
 import pytest
 
-from tests.conftest import App
+from tests.conftest import SEED, SEED_ID, App
 
-SEED_ID = "86904b1e-c7d0-4ead-b13a-98f11fc400ee"
-SEED = {
-    "id": SEED_ID,
-    "status": "inProgress",
-    "lastSynchronizationDateTime": "2021-07-13T20:55:17.6475128Z",
-    "lastActivityDateTime": "2021-07-13T20:55:17.6475128Z",
-    "errorCount": 0,
-    "statusMessage": "Processed 0 in the last hour.\r\nUpdated 0 in the last hour.",
-}
 STATUS_PATH = "/beta/education/synchronizationProfiles/{}/profileStatus"
 LIST_PATH = "/beta/education/synchronizationProfiles"
 

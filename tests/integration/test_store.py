@@ -11,16 +11,7 @@ from azure.core.exceptions import ResourceModifiedError
 from shared.errors import ApiError, StorageUnavailableError
 from shared.settings import Settings
 from shared.store import PROFILES_SOURCE, CachedProfile, StatusStore, validate_key
-from tests.conftest import Azurite, azurite_connection_string, free_port
-
-SEED = {
-    "id": "86904b1e-c7d0-4ead-b13a-98f11fc400ee",
-    "status": "inProgress",
-    "lastSynchronizationDateTime": "2021-07-13T20:55:17.6475128Z",
-    "lastActivityDateTime": "2021-07-13T20:55:17.6475128Z",
-    "errorCount": 0,
-    "statusMessage": "Processed 0 in the last hour.\r\nUpdated 0 in the last hour.",
-}
+from tests.conftest import SEED, Azurite, azurite_connection_string, free_port
 
 
 @pytest.fixture

@@ -5,15 +5,7 @@ from __future__ import annotations
 from azure.data.tables import EdmType, EntityProperty
 
 from shared.store import CachedProfile, PollRun, status_from_columns, status_to_columns
-
-SEED = {
-    "id": "86904b1e-c7d0-4ead-b13a-98f11fc400ee",
-    "status": "inProgress",
-    "lastSynchronizationDateTime": "2021-07-13T20:55:17.6475128Z",
-    "lastActivityDateTime": "2021-07-13T20:55:17.6475128Z",
-    "errorCount": 0,
-    "statusMessage": "Processed 0 in the last hour.\r\nUpdated 0 in the last hour.",
-}
+from tests.conftest import SEED
 
 
 def test_the_seed_example_round_trips_in_order() -> None:
