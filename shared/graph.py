@@ -15,6 +15,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import httpx
+from azure.core.exceptions import ClientAuthenticationError
 from kiota_abstractions.api_client_builder import register_default_deserializer
 from kiota_abstractions.api_error import APIError
 from kiota_abstractions.authentication import AnonymousAuthenticationProvider
@@ -166,6 +167,10 @@ class GraphClient:
             body = await self._adapter.send_primitive_async(info, "bytes", _ERROR_MAP)
         except APIError as error:
             raise _graph_error(error) from error
+        except ClientAuthenticationError as error:
+            # No token (identity missing or not allowed): the poll reports it like a refusal.
+            message = f"No token for Graph: {error.message}"
+            raise GraphError(None, "authenticationFailed", message) from error
         except httpx.TimeoutException as error:
             raise GraphError(
                 None, "timeout", f"Graph did not answer in time ({error!r})."
