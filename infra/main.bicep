@@ -45,6 +45,11 @@ param statusTablePrefix string = 'SyncStatus'
 @maxValue(256)
 param graphMaxConcurrency int = 16
 
+@description('GRAPH_TIMEOUT_SECONDS app setting: timeout of one Graph request during a poll.')
+@minValue(1)
+@maxValue(600)
+param graphTimeoutSeconds int = 30
+
 @description('AzureFunctionsWebHost__hostid: empty derives a unique id from the app name. Set a distinct one per instance when several share a storage account.')
 @maxLength(32)
 param hostId string = ''
@@ -149,6 +154,7 @@ module api 'app/api.bicep' = {
     pollSchedule: pollSchedule
     statusTablePrefix: statusTablePrefix
     graphMaxConcurrency: graphMaxConcurrency
+    graphTimeoutSeconds: graphTimeoutSeconds
     hostId: effectiveHostId
   }
 }

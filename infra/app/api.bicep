@@ -69,6 +69,10 @@ param statusTablePrefix string
 @minValue(1)
 param graphMaxConcurrency int
 
+@description('GRAPH_TIMEOUT_SECONDS: timeout of one Graph request during a poll.')
+@minValue(1)
+param graphTimeoutSeconds int
+
 @description('AzureFunctionsWebHost__hostid: keys the host\'s blob leases (timer singleton) and timer state; unique per app sharing the storage account.')
 @minLength(1)
 @maxLength(32)
@@ -213,6 +217,10 @@ resource functionApp 'Microsoft.Web/sites@2024-04-01' = {
         {
           name: 'GRAPH_MAX_CONCURRENCY'
           value: string(graphMaxConcurrency)
+        }
+        {
+          name: 'GRAPH_TIMEOUT_SECONDS'
+          value: string(graphTimeoutSeconds)
         }
       ]
     }

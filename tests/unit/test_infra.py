@@ -56,6 +56,7 @@ APP_SETTINGS = {
     "POLL_SCHEDULE": ("pollSchedule", "0 */5 * * * *", "POLL_SCHEDULE"),
     "STATUS_TABLE_PREFIX": ("statusTablePrefix", "SyncStatus", "STATUS_TABLE_PREFIX"),
     "GRAPH_MAX_CONCURRENCY": ("graphMaxConcurrency", 16, "GRAPH_MAX_CONCURRENCY"),
+    "GRAPH_TIMEOUT_SECONDS": ("graphTimeoutSeconds", 30, "GRAPH_TIMEOUT_SECONDS"),
 }
 
 GUID = "11111111-2222-3333-4444-555555555555"
