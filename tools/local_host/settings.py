@@ -24,6 +24,8 @@ __all__ = [
     "HostConfigError",
     "LocalSettings",
     "apply_values",
+    "keys_from",
+    "load_config",
     "read_local_settings",
     "read_route_prefix",
     "resolve_port",

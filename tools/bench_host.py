@@ -1,0 +1,297 @@
+"""How much the local host adds to a request: one cached status, through the host vs in-process.
+
+``python -m tools.bench_host [--requests 2000] [--concurrency 8]``
+
+Both sides run the same real handler (``get_profile_status``) against the same Azurite
+table, so the difference is the host: HTTP parsing on loopback, routing, the key check, the
+request/response conversions and the invocation log lines. The stack is started here and
+stopped at the end: Azurite (in memory, temp dir), the simulated tenant with 50 profiles,
+and the host; the cache is filled by a poll started through the host's admin API, as
+``make run`` does. The client keeps connections alive and never has more than
+``--concurrency`` requests in flight; the in-process side uses the same bound.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import os
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from collections.abc import Awaitable, Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+import azure.functions as func
+
+REPO = Path(__file__).resolve().parent.parent
+AZURITE_TABLE = REPO / "node_modules" / ".bin" / "azurite-table"
+# The documented key of the Storage emulators' devstoreaccount1 (public, not a secret).
+DEVSTORE_KEY = (
+    "Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOtr/KBHBeksoGMGw=="
+)
+PROFILES = "/api/education/synchronizationProfiles"
+HANDLER = "get_profile_status"
+START_TIMEOUT = 30.0
+
+
+@dataclass(frozen=True)
+class Result:
+    name: str
+    requests: int
+    seconds: float
+    latencies_ms: list[float]
+
+    @property
+    def rate(self) -> float:
+        return self.requests / self.seconds
+
+    def percentile(self, p: int) -> float:
+        return statistics.quantiles(self.latencies_ms, n=100, method="inclusive")[p - 1]
+
+
+class Child:
+    """A service subprocess in its own process group, output to a log file."""
+
+    def __init__(self, name: str, argv: list[str], env: dict[str, str], workdir: Path) -> None:
+        self.name = name
+        self.log = workdir / f"{name}.log"
+        with self.log.open("wb") as out:
+            self.process = subprocess.Popen(
+                argv,
+                cwd=workdir if name == "azurite" else REPO,
+                env=env,
+                stdout=out,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )
+
+    def wait_for(self, ready: Callable[[str], bool]) -> str:
+        deadline = time.monotonic() + START_TIMEOUT
+        while time.monotonic() < deadline:
+            for line in self.log.read_text(errors="replace").splitlines():
+                if ready(line):
+                    return line
+            if self.process.poll() is not None:
+                break
+            time.sleep(0.05)
+        tail = "\n".join(self.log.read_text(errors="replace").splitlines()[-30:])
+        raise SystemExit(f"{self.name} did not start; its last output:\n{tail}")
+
+    def stop(self) -> None:
+        if self.process.poll() is None:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(self.process.pid, signal.SIGTERM)
+            try:
+                self.process.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                with contextlib.suppress(ProcessLookupError):
+                    os.killpg(self.process.pid, signal.SIGKILL)
+                self.process.wait()
+
+
+@contextlib.contextmanager
+def running_stack(workdir: Path) -> Iterator[tuple[str, dict[str, str]]]:
+    """Azurite, tenant and host; yields the host URL and the app settings it was given."""
+    children: list[Child] = []
+    try:
+        azurite_port = _free_port()
+        azurite = Child(
+            "azurite",
+            [
+                str(AZURITE_TABLE),
+                "--inMemoryPersistence",
+                "--tableHost", "127.0.0.1",
+                "--tablePort", str(azurite_port),
+                "--skipApiVersionCheck",
+                "--disableTelemetry",
+                "--silent",
+            ],
+            dict(os.environ),
+            workdir,
+        )  # fmt: skip
+        children.append(azurite)
+        tenant = Child(
+            "graph",
+            [sys.executable, "-m", "tools.graph_tenant", "--port", "0", "--profiles", "50"],
+            dict(os.environ),
+            workdir,
+        )
+        children.append(tenant)
+        azurite.wait_for(lambda line: "successfully started" in line)
+        tenant_url = tenant.wait_for(lambda line: line.startswith("GRAPH_TENANT_URL="))
+        settings = {
+            "AzureWebJobsStorage": (
+                "DefaultEndpointsProtocol=http;AccountName=devstoreaccount1;"
+                f"AccountKey={DEVSTORE_KEY};"
+                f"TableEndpoint=http://127.0.0.1:{azurite_port}/devstoreaccount1;"
+            ),
+            "GRAPH_BASE_URL": tenant_url.partition("=")[2].strip(),
+            "GRAPH_AUTH": "none",
+            "POLL_SCHEDULE": "0 0 0 1 1 *",
+            "STATUS_TABLE_PREFIX": f"Bench{uuid.uuid4().hex[:10]}",
+        }
+        host_env = {
+            k: v for k, v in os.environ.items() if not k.startswith("FUNCTIONS_")
+        } | settings
+        host_port = _free_port()
+        host = Child(
+            "host",
+            [sys.executable, "-m", "tools.local_host", "--port", str(host_port)],
+            host_env,
+            workdir,
+        )
+        children.append(host)
+        host.wait_for(lambda line: "Host started" in line)
+        yield f"http://127.0.0.1:{host_port}", settings
+    finally:
+        for child in reversed(children):
+            child.stop()
+
+
+async def seed(session: aiohttp.ClientSession) -> str:
+    """Poll through the admin API; return the id of a cached profile."""
+    async with session.post("/admin/functions/poll_sync_statuses", json={"input": ""}) as started:
+        if started.status != 202:
+            raise SystemExit(f"the poll was refused: {started.status} {await started.text()}")
+    deadline = time.monotonic() + START_TIMEOUT
+    while time.monotonic() < deadline:
+        async with session.get(PROFILES, params={"$top": "50"}) as response:
+            profiles = (await response.json()).get("value", []) if response.status == 200 else []
+        if len(profiles) == 50:
+            return str(profiles[0]["id"])
+        await asyncio.sleep(0.2)
+    raise SystemExit("the poll did not fill the cache in time")
+
+
+async def measure(
+    name: str, call: Callable[[], Awaitable[None]], requests: int, concurrency: int
+) -> Result:
+    """``requests`` calls, at most ``concurrency`` at a time; per-call latency in ms."""
+    latencies: list[float] = []
+    remaining = iter(range(requests))
+
+    async def worker() -> None:
+        for _ in remaining:
+            started = time.perf_counter()
+            await call()
+            latencies.append((time.perf_counter() - started) * 1000)
+
+    began = time.perf_counter()
+    await asyncio.gather(*(worker() for _ in range(concurrency)))
+    return Result(name, requests, time.perf_counter() - began, latencies)
+
+
+async def bench(host_url: str, settings: dict[str, str], args: argparse.Namespace) -> None:
+    connector = aiohttp.TCPConnector(limit=args.concurrency)
+    async with aiohttp.ClientSession(host_url, connector=connector) as session:
+        profile_id = await seed(session)
+        path = f"{PROFILES}/{profile_id}/profileStatus"
+
+        async def through_host() -> None:
+            async with session.get(path) as response:
+                await response.read()
+                if response.status != 200:
+                    raise SystemExit(f"GET {path} answered {response.status}")
+
+        await measure("warm-up", through_host, args.warmup, args.concurrency)
+        host = await measure("host (HTTP)", through_host, args.requests, args.concurrency)
+
+    handler, close = _in_process_handler(settings)
+    url = f"http://localhost:7071{path}"
+    try:
+
+        async def in_process() -> None:
+            request = func.HttpRequest(
+                method="GET", url=url, headers={}, params={}, route_params={"id": profile_id},
+                body=b"",
+            )  # fmt: skip
+            response = await handler(request)
+            if response.status_code != 200:
+                raise SystemExit(f"{HANDLER} answered {response.status_code} in-process")
+
+        await measure("warm-up", in_process, args.warmup, args.concurrency)
+        direct = await measure("in-process", in_process, args.requests, args.concurrency)
+    finally:
+        await close()
+    _report(host, direct, args)
+
+
+def _in_process_handler(
+    settings: dict[str, str],
+) -> tuple[
+    Callable[[func.HttpRequest], Awaitable[func.HttpResponse]], Callable[[], Awaitable[Any]]
+]:
+    """The app's own handler, imported here with the host's settings, and its cleanup."""
+    os.environ.update(settings)
+    sys.path.insert(0, str(REPO))
+    import function_app
+    from shared.store import get_status_store
+
+    functions = {f.get_function_name(): f for f in function_app.app.get_functions()}
+    handler = functions[HANDLER].get_user_function()
+    return handler, lambda: get_status_store().close()
+
+
+def _report(host: Result, direct: Result, args: argparse.Namespace) -> None:
+    rows = [
+        ("", "requests/s", "p50 ms", "p95 ms"),
+        (host.name, f"{host.rate:.0f}", f"{host.percentile(50):.2f}", f"{host.percentile(95):.2f}"),
+        (
+            direct.name,
+            f"{direct.rate:.0f}",
+            f"{direct.percentile(50):.2f}",
+            f"{direct.percentile(95):.2f}",
+        ),
+        (
+            "host / in-process",
+            f"{host.rate / direct.rate:.2f}x",
+            f"{host.percentile(50) / direct.percentile(50):.2f}x",
+            f"{host.percentile(95) / direct.percentile(95):.2f}x",
+        ),
+    ]
+    print(
+        f"GET {PROFILES}/{{id}}/profileStatus: {args.requests} requests, "
+        f"concurrency {args.concurrency}, after {args.warmup} warm-up requests each"
+    )
+    for label, *cells in rows:
+        print(f"  {label:<20}" + "".join(f"{cell:>12}" for cell in cells))
+    added = host.percentile(50) - direct.percentile(50)
+    print(f"  median latency the host adds: {added:.2f} ms")
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m tools.bench_host", description=__doc__)
+    parser.add_argument("--requests", type=int, default=2000, help="measured requests per side")
+    parser.add_argument("--concurrency", type=int, default=8, help="requests in flight at most")
+    parser.add_argument("--warmup", type=int, default=200, help="unmeasured requests per side")
+    args = parser.parse_args(argv)
+    if args.requests < 2 or args.concurrency < 1 or args.warmup < 0:
+        parser.error("--requests must be 2 or more, --concurrency 1 or more")
+    if not AZURITE_TABLE.exists():
+        parser.error(f"{AZURITE_TABLE} is missing: run `make install`")
+    with (
+        tempfile.TemporaryDirectory(prefix="bench-host-") as workdir,
+        running_stack(Path(workdir)) as (host_url, settings),
+    ):
+        asyncio.run(bench(host_url, settings, args))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
