@@ -18,6 +18,7 @@ import subprocess
 import sys
 import time
 from collections.abc import AsyncIterator, Callable
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from types import ModuleType
@@ -25,6 +26,7 @@ from types import ModuleType
 import aiohttp
 import httpx
 import pytest
+from azure.functions.decorators.timer import TimerTrigger
 from azure.functions.timer import TimerRequest
 
 from tools.local_host.keys import Keys
@@ -462,6 +464,23 @@ async def test_timer_overrun_gives_one_past_due_run(
     assert sample.TICKS[:2] == [False, True]
     assert any("Timer fired at" in r.getMessage() for r in caplog.records)
     assert any("past due" in r.getMessage() for r in caplog.records)
+
+
+async def test_run_on_startup_runs_the_timer_at_once(
+    functions: list[FunctionSpec], sample: ModuleType
+) -> None:
+    tick = next(spec for spec in functions if spec.name == "tick")
+    eager = replace(
+        tick, trigger=TimerTrigger(name="timer", schedule="0 0 0 1 1 *", run_on_startup=True)
+    )
+    host = LocalHost(HostConfig(SAMPLE_DIR, "api", Keys()), functions, FAR_AWAY)
+    scheduler = TimerScheduler(host.invoker, [(eager, parse_schedule("0 0 0 1 1 *", {}, "t"))])
+    scheduler.start()
+    try:
+        await wait_for(lambda: sample.TICKS == [False])
+    finally:
+        await scheduler.stop()
+        await host.invoker.drain(2)
 
 
 async def test_timer_request_reaches_the_function(
