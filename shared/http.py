@@ -27,8 +27,12 @@ MAX_BODY_BYTES = 64 * 1024
 def json_response(
     body: Any, *, status: int = 200, headers: dict[str, str] | None = None
 ) -> func.HttpResponse:
+    try:
+        data = json.dumps(body, ensure_ascii=False).encode()
+    except UnicodeEncodeError:  # a lone surrogate echoed from the request: escape everything
+        data = json.dumps(body).encode()
     return func.HttpResponse(
-        json.dumps(body, ensure_ascii=False),
+        data,
         status_code=status,
         headers=headers,
         mimetype="application/json",
@@ -66,8 +70,15 @@ def read_json_body(req: func.HttpRequest) -> Any:
     if len(body) > MAX_BODY_BYTES:
         raise payload_too_large(MAX_BODY_BYTES)
     try:
-        return json.loads(body)
+        document = json.loads(body)
+        # JSON may escape lone surrogates ("\ud800"), which no storage or response can encode.
+        json.dumps(document, ensure_ascii=False).encode()
+    except UnicodeEncodeError:
+        raise bad_request(
+            "The request body holds a lone surrogate, which is not Unicode."
+        ) from None
     except RecursionError:
         raise bad_request("The request body is nested too deeply.") from None
     except ValueError as error:
         raise bad_request(f"The request body is not valid JSON: {error}.") from None
+    return document

@@ -137,8 +137,11 @@ async def _fetch_statuses(
             try:
                 status = await graph.get_profile_status(profile_id)
                 EducationSynchronizationProfileStatus.model_validate(status)
+                json.dumps(status, ensure_ascii=False).encode()  # storable: no lone surrogate
             except GraphError as error:
                 return error
+            except UnicodeEncodeError:
+                return GraphError(200, "invalidResponse", "The status holds a lone surrogate.")
             except ValidationError as error:
                 detail = error.errors()[0]
                 where = ".".join(str(part) for part in detail["loc"])

@@ -45,7 +45,8 @@ PROFILES_SOURCE = "educationSynchronizationProfiles"
 
 # A key is at most 1 KiB (512 UTF-16 code units) and may not hold these characters.
 _MAX_KEY_LENGTH = 512
-_FORBIDDEN_KEY_CHARACTERS = re.compile(r"[/\\#?\x00-\x1f\x7f-\x9f]")
+# Lone surrogates (U+D800-U+DFFF) are not characters at all: they cannot be encoded.
+_FORBIDDEN_KEY_CHARACTERS = re.compile(r"[/\\#?\x00-\x1f\x7f-\x9f\ud800-\udfff]")
 
 # A string property holds at most 64 KiB of UTF-16; longer text is split over numbered
 # properties (statusMessage, statusMessage_2, ...), never cut.
@@ -63,8 +64,6 @@ def validate_key(value: str, *, name: str = "id") -> str:
     error (Azurite even answers 500 for some of these characters)."""
     if not value:
         raise bad_request(f"The {name} must not be empty.", target=name)
-    if len(value.encode("utf-16-le")) > 2 * _MAX_KEY_LENGTH:
-        raise bad_request(f"The {name} is longer than {_MAX_KEY_LENGTH} characters.", target=name)
     match = _FORBIDDEN_KEY_CHARACTERS.search(value)
     if match:
         raise bad_request(
@@ -72,6 +71,8 @@ def validate_key(value: str, *, name: str = "id") -> str:
             f"({match.group()!r}): / \\ # ? and control characters cannot be used.",
             target=name,
         )
+    if len(value.encode("utf-16-le")) > 2 * _MAX_KEY_LENGTH:
+        raise bad_request(f"The {name} is longer than {_MAX_KEY_LENGTH} characters.", target=name)
     return value
 
 

@@ -199,7 +199,7 @@ class App:
             path = path.replace("{" + key + "}", value)
         url = f"http://localhost:7071/api/{path}"
         if params:
-            url += "?" + urlencode(params)
+            url += "?" + urlencode(params, errors="surrogatepass")
         if isinstance(body, dict | list):
             body = json.dumps(body)
         if isinstance(body, str):

@@ -310,7 +310,12 @@ class GraphCall:
         return self.headers.get("client-request-id") or self.request_id
 
     def answer(self, status: int, payload: Any, *, content_type: str = GRAPH_JSON) -> GraphAnswer:
-        body = json.dumps(payload, ensure_ascii=False).encode()
+        try:
+            body = json.dumps(payload, ensure_ascii=False).encode()
+        except (
+            UnicodeEncodeError
+        ):  # a lone surrogate: JSON's \u escape carries it, as Graph's would
+            body = json.dumps(payload).encode()
         return GraphAnswer(status, self._headers(content_type), body)
 
     def malformed(self) -> GraphAnswer:

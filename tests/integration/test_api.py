@@ -78,6 +78,7 @@ async def test_list_of_an_empty_cache_is_an_empty_collection(app: App) -> None:
         {"$skiptoken": "eyJ4IjoxfQ"},  # valid base64 JSON, but not ours
         {"status": ""},
         {"status": "error,'or 1 eq 1"},
+        {"status": "\ud800"},
     ],
 )
 async def test_bad_list_parameters_are_400(app: App, params: dict[str, str]) -> None:
@@ -100,7 +101,9 @@ async def test_get_of_an_unknown_profile_is_404(seeded: App) -> None:
     assert_graph_error(await seeded.get_status("no-such-profile"), 404, "ResourceNotFound")
 
 
-@pytest.mark.parametrize("bad", ["a/b", "a\\b", "a#b", "a?b", "a\x00b", "a\nb", "\x7f", "x" * 600])
+@pytest.mark.parametrize(
+    "bad", ["a/b", "a\\b", "a#b", "a?b", "a\x00b", "a\nb", "\x7f", "\ud800", "x" * 600]
+)
 async def test_ids_storage_cannot_hold_are_400(seeded: App, bad: str) -> None:
     assert_graph_error(await seeded.get_status(bad), 400)
     assert_graph_error(await seeded.patch_status(bad, {"status": "paused"}), 400)
@@ -162,6 +165,7 @@ async def test_patch_of_an_unknown_profile_is_404(seeded: App) -> None:
         b"",
         b"null",
         b"\xff\xfe\x00",
+        b'{"statusMessage": "lone \\ud800 surrogate"}',
         b"[" * 100_00 + b"]" * 100_00,
         {"status": "broken"},
         {"errorCount": -3},

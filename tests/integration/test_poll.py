@@ -208,3 +208,14 @@ async def test_a_listing_that_fails_with_a_server_error_keeps_data(app: App, ten
     health = await source_health(app)
     assert health["lastPoll"]["outcome"] == "failed"
     assert health["lastPoll"]["sourceError"]["code"] == "InternalError"
+
+
+async def test_a_status_storage_cannot_hold_is_a_reported_failure(app: App, tenant: Any) -> None:
+    """JSON can carry a lone surrogate ("\\ud800"); no table or response can encode it."""
+    tenant.add_profile("good")
+    tenant.add_profile("odd", status={"id": "odd", "status": "error", "statusMessage": "\ud800"})
+    await app.poll()
+    assert (await app.get_status("good")).status == 200
+    assert (await app.get_status("odd")).status == 404
+    health = await source_health(app)
+    assert health["lastPoll"]["errors"] == [{"code": "invalidResponse", "count": 1}]
