@@ -202,7 +202,8 @@ def _status_filter(raw: str | None) -> list[str] | None:
 def _page_size(raw: str | None) -> int:
     if raw is None:
         return DEFAULT_PAGE_SIZE
-    if not raw.isascii() or not raw.isdigit() or not 1 <= int(raw) <= MAX_PAGE_SIZE:
+    # Length first: int() refuses strings of over 4,300 digits with a ValueError.
+    if not (raw.isascii() and raw.isdigit() and len(raw) <= 3 and 1 <= int(raw) <= MAX_PAGE_SIZE):
         raise bad_request(f"$top must be a whole number from 1 to {MAX_PAGE_SIZE}.", target="$top")
     return int(raw)
 

@@ -74,6 +74,8 @@ async def test_list_of_an_empty_cache_is_an_empty_collection(app: App) -> None:
         {"$top": "1000"},
         {"$top": "ten"},
         {"$top": "-1"},
+        {"$top": "9" * 5000},
+        {"$top": "²"},
         {"$skiptoken": "not-a-token"},
         {"$skiptoken": "eyJ4IjoxfQ"},  # valid base64 JSON, but not ours
         {"status": ""},
