@@ -95,13 +95,13 @@ async def serving(
     settings: dict[str, str] | None = None,
 ) -> AsyncIterator[tuple[LocalHost, aiohttp.ClientSession]]:
     config = HostConfig(SAMPLE_DIR, prefix, keys or Keys())
-    host = LocalHost(config, functions, settings or FAR_AWAY)
+    host = LocalHost(config, functions, settings or FAR_AWAY, grace=2.0)
     port = await host.start("127.0.0.1", 0)
     try:
         async with aiohttp.ClientSession(f"http://127.0.0.1:{port}") as client:
             yield host, client
     finally:
-        await host.stop(2.0)
+        await host.stop()
 
 
 @pytest.fixture

@@ -72,7 +72,7 @@ def _prepare(app_dir: Path, cli_port: int | None) -> tuple[LocalHost, int]:
     except Exception as error:
         logger.exception("function_app.py failed to load")
         raise HostConfigError(f"function_app.py failed to load: {error}") from None
-    return LocalHost(config, functions, os.environ), port
+    return LocalHost(config, functions, os.environ, grace=SHUTDOWN_GRACE_SECONDS), port
 
 
 async def _serve(host: LocalHost, bind: str, port: int, started: float) -> int:
@@ -83,7 +83,7 @@ async def _serve(host: LocalHost, bind: str, port: int, started: float) -> int:
     try:
         bound = await host.start(bind, port)
     except OSError as error:
-        await host.stop(0)
+        await host.stop()
         raise HostConfigError(f"cannot listen on {bind}:{port}: {error.strerror}") from None
     shown = "localhost" if bind in _LOOPBACK_NAMES else bind
     print("\n".join(host.describe(f"http://{shown}:{bound}")), flush=True)
@@ -91,7 +91,7 @@ async def _serve(host: LocalHost, bind: str, port: int, started: float) -> int:
     print(f"Host started ({elapsed}ms); listening on http://{bind}:{bound}", flush=True)
     await stop.wait()
     logger.info("Stopping the host")
-    left = await host.stop(SHUTDOWN_GRACE_SECONDS)
+    left = await host.stop()
     unfinished = left + host.invoker.threads_busy
     if unfinished:
         logger.warning("Leaving %d unfinished invocation(s) behind", unfinished)

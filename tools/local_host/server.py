@@ -53,9 +53,16 @@ class LocalHost:
     """Serves one app's functions; build it once, then :meth:`start` and :meth:`stop`."""
 
     def __init__(
-        self, config: HostConfig, functions: Sequence[FunctionSpec], settings: Mapping[str, str]
+        self,
+        config: HostConfig,
+        functions: Sequence[FunctionSpec],
+        settings: Mapping[str, str],
+        *,
+        grace: float = 5.0,
     ) -> None:
+        """``settings`` resolve %SETTING% schedules; ``grace`` is how long stop() waits."""
         self._config = config
+        self._grace = grace
         self._keys = config.keys
         self._functions = {spec.name.lower(): spec for spec in functions}
         self._routes = RouteTable(
@@ -82,17 +89,13 @@ class LocalHost:
         self._id = socket.gethostname().lower()[:32] or "localhost"
 
     @property
-    def functions(self) -> Sequence[FunctionSpec]:
-        return list(self._functions.values())
-
-    @property
     def invoker(self) -> Invoker:
         return self._invoker
 
     async def start(self, host: str, port: int) -> int:
         """Listen, start the timers; return the bound port (useful with port 0)."""
         server = web.Server(self.handle, request_factory=self._make_request, access_log=None)
-        self._runner = web.ServerRunner(server, shutdown_timeout=5.0)
+        self._runner = web.ServerRunner(server, shutdown_timeout=self._grace)
         await self._runner.setup()
         site = web.TCPSite(self._runner, host, port, reuse_address=True)
         await site.start()
@@ -101,13 +104,13 @@ class LocalHost:
         self._scheduler.start()
         return bound
 
-    async def stop(self, grace: float) -> int:
-        """Stop timers and listening, wait up to ``grace`` s for runs; return runs left."""
+    async def stop(self) -> int:
+        """Stop timers and listening, wait for runs in progress; return how many are left."""
         self._state = "Stopping"
         await self._scheduler.stop()
         if self._runner is not None:
             await self._runner.cleanup()
-        left = await self._invoker.drain(grace)
+        left = await self._invoker.drain(self._grace)
         self._invoker.close()
         self._state = "Stopped"
         return left
