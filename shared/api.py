@@ -218,7 +218,7 @@ def _decode_skiptoken(raw: str | None) -> dict[str, str] | None:
     try:
         padded = raw + "=" * (-len(raw) % 4)
         token = json.loads(base64.urlsafe_b64decode(padded.encode("ascii")))
-    except (ValueError, binascii.Error, UnicodeError):
+    except (ValueError, binascii.Error, UnicodeError, RecursionError):
         token = None
     valid_keys = {"PartitionKey", "RowKey"}
     if (
