@@ -7,16 +7,13 @@ parallel (pytest-xdist starts one Azurite per worker).
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import json
 import os
-import socket
-import subprocess
-import time
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 from urllib.parse import urlencode
 
@@ -24,13 +21,17 @@ import azure.functions as func
 import pytest
 from azure.functions.timer import TimerRequest
 
-REPO = Path(__file__).resolve().parent.parent
-AZURITE_TABLE = REPO / "node_modules" / ".bin" / "azurite-table"
-# The well-known development account key of every Azure Storage emulator (not a secret).
-DEVSTORE_KEY = (
-    "Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOtr/KBHBeksoGMGw=="
+# Tests import free_port and azurite_connection_string from here too.
+from tools.processes import (
+    AZURITE_TABLE,
+    Child,
+    ChildFailed,
+    azurite_command,
+    azurite_connection_string,
+    free_port,
 )
 
+AZURITE_START_TIMEOUT = 30.0
 SEED_ID = "86904b1e-c7d0-4ead-b13a-98f11fc400ee"
 # The example response of Graph's "Get educationSynchronizationProfileStatus" page.
 SEED = {
@@ -43,36 +44,18 @@ SEED = {
 }
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def azurite_connection_string(port: int) -> str:
-    return (
-        "DefaultEndpointsProtocol=http;AccountName=devstoreaccount1;"
-        f"AccountKey={DEVSTORE_KEY};TableEndpoint=http://127.0.0.1:{port}/devstoreaccount1;"
-    )
-
-
-def wait_for_port(port: int, process: subprocess.Popen[bytes], timeout: float = 30) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise RuntimeError(f"process exited with {process.returncode} before listening")
-        try:
-            with socket.create_connection(("127.0.0.1", port), timeout=0.5):
-                return
-        except OSError:
-            time.sleep(0.1)
-    raise RuntimeError(f"nothing listened on port {port} within {timeout} s")
+@contextlib.contextmanager
+def child_failures_fail() -> Iterator[None]:
+    """A child that does not start fails the test with its output, not a traceback."""
+    try:
+        yield
+    except ChildFailed as error:
+        pytest.fail(str(error), pytrace=False)
 
 
 @dataclass
 class Azurite:
     port: int
-    process: subprocess.Popen[bytes]
 
     @property
     def connection_string(self) -> str:
@@ -85,33 +68,15 @@ def azurite(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Azurite]:
     if not AZURITE_TABLE.exists():
         pytest.fail(f"{AZURITE_TABLE} is missing: run `npm ci` (make test does).")
     port = free_port()
-    location = tmp_path_factory.mktemp("azurite")
-    log = (location / "azurite.log").open("wb")
-    process = subprocess.Popen(
-        [
-            str(AZURITE_TABLE),
-            "--inMemoryPersistence",
-            "--tableHost", "127.0.0.1",
-            "--tablePort", str(port),
-            "--skipApiVersionCheck",
-            "--disableTelemetry",
-            "--silent",
-        ],
-        stdout=log,
-        stderr=subprocess.STDOUT,
-        cwd=location,  # Azurite writes its debug files in its working directory
-        start_new_session=True,
-    )  # fmt: skip
+    workdir = tmp_path_factory.mktemp("azurite")
+    # Azurite writes its debug files in its working directory.
+    child = Child("azurite", azurite_command(port), cwd=workdir, log_dir=workdir)
     try:
-        wait_for_port(port, process)
-        yield Azurite(port, process)
+        with child_failures_fail():
+            child.wait_for_port(port, AZURITE_START_TIMEOUT)
+        yield Azurite(port)
     finally:
-        process.terminate()
-        try:
-            process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-        log.close()
+        child.stop()
 
 
 @pytest.fixture

@@ -17,10 +17,7 @@ import argparse
 import asyncio
 import contextlib
 import os
-import signal
-import socket
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
@@ -33,12 +30,16 @@ from typing import Any
 import aiohttp
 import azure.functions as func
 
-REPO = Path(__file__).resolve().parent.parent
-AZURITE_TABLE = REPO / "node_modules" / ".bin" / "azurite-table"
-# The documented key of the Storage emulators' devstoreaccount1 (public, not a secret).
-DEVSTORE_KEY = (
-    "Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOtr/KBHBeksoGMGw=="
+from tools.processes import (
+    AZURITE_TABLE,
+    REPO,
+    Child,
+    ChildFailed,
+    azurite_command,
+    azurite_connection_string,
+    free_port,
 )
+
 PROFILES = "/api/education/synchronizationProfiles"
 HANDLER = "get_profile_status"
 START_TIMEOUT = 30.0
@@ -59,82 +60,27 @@ class Result:
         return statistics.quantiles(self.latencies_ms, n=100, method="inclusive")[p - 1]
 
 
-class Child:
-    """A service subprocess in its own process group, output to a log file."""
-
-    def __init__(self, name: str, argv: list[str], env: dict[str, str], workdir: Path) -> None:
-        self.name = name
-        self.log = workdir / f"{name}.log"
-        with self.log.open("wb") as out:
-            self.process = subprocess.Popen(
-                argv,
-                cwd=workdir if name == "azurite" else REPO,
-                env=env,
-                stdout=out,
-                stderr=subprocess.STDOUT,
-                start_new_session=True,
-            )
-
-    def wait_for(self, ready: Callable[[str], bool]) -> str:
-        deadline = time.monotonic() + START_TIMEOUT
-        while time.monotonic() < deadline:
-            for line in self.log.read_text(errors="replace").splitlines():
-                if ready(line):
-                    return line
-            if self.process.poll() is not None:
-                break
-            time.sleep(0.05)
-        tail = "\n".join(self.log.read_text(errors="replace").splitlines()[-30:])
-        raise SystemExit(f"{self.name} did not start; its last output:\n{tail}")
-
-    def stop(self) -> None:
-        if self.process.poll() is None:
-            with contextlib.suppress(ProcessLookupError):
-                os.killpg(self.process.pid, signal.SIGTERM)
-            try:
-                self.process.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                with contextlib.suppress(ProcessLookupError):
-                    os.killpg(self.process.pid, signal.SIGKILL)
-                self.process.wait()
-
-
 @contextlib.contextmanager
 def running_stack(workdir: Path) -> Iterator[tuple[str, dict[str, str]]]:
     """Azurite, tenant and host; yields the host URL and the app settings it was given."""
     children: list[Child] = []
     try:
-        azurite_port = _free_port()
-        azurite = Child(
-            "azurite",
-            [
-                str(AZURITE_TABLE),
-                "--inMemoryPersistence",
-                "--tableHost", "127.0.0.1",
-                "--tablePort", str(azurite_port),
-                "--skipApiVersionCheck",
-                "--disableTelemetry",
-                "--silent",
-            ],
-            dict(os.environ),
-            workdir,
-        )  # fmt: skip
+        azurite_port = free_port()
+        # Azurite writes its debug files in its working directory.
+        azurite = Child("azurite", azurite_command(azurite_port), cwd=workdir, log_dir=workdir)
         children.append(azurite)
         tenant = Child(
             "graph",
             [sys.executable, "-m", "tools.graph_tenant", "--port", "0", "--profiles", "50"],
-            dict(os.environ),
-            workdir,
+            log_dir=workdir,
         )
         children.append(tenant)
-        azurite.wait_for(lambda line: "successfully started" in line)
-        tenant_url = tenant.wait_for(lambda line: line.startswith("GRAPH_TENANT_URL="))
+        azurite.wait_for_line(lambda line: "successfully started" in line, START_TIMEOUT)
+        tenant_url = tenant.wait_for_line(
+            lambda line: line.startswith("GRAPH_TENANT_URL="), START_TIMEOUT
+        )
         settings = {
-            "AzureWebJobsStorage": (
-                "DefaultEndpointsProtocol=http;AccountName=devstoreaccount1;"
-                f"AccountKey={DEVSTORE_KEY};"
-                f"TableEndpoint=http://127.0.0.1:{azurite_port}/devstoreaccount1;"
-            ),
+            "AzureWebJobsStorage": azurite_connection_string(azurite_port),
             "GRAPH_BASE_URL": tenant_url.partition("=")[2].strip(),
             "GRAPH_AUTH": "none",
             "POLL_SCHEDULE": "0 0 0 1 1 *",
@@ -143,15 +89,15 @@ def running_stack(workdir: Path) -> Iterator[tuple[str, dict[str, str]]]:
         host_env = {
             k: v for k, v in os.environ.items() if not k.startswith("FUNCTIONS_")
         } | settings
-        host_port = _free_port()
+        host_port = free_port()
         host = Child(
             "host",
             [sys.executable, "-m", "tools.local_host", "--port", str(host_port)],
-            host_env,
-            workdir,
+            env=host_env,
+            log_dir=workdir,
         )
         children.append(host)
-        host.wait_for(lambda line: "Host started" in line)
+        host.wait_for_line(lambda line: "Host started" in line, START_TIMEOUT)
         yield f"http://127.0.0.1:{host_port}", settings
     finally:
         for child in reversed(children):
@@ -269,12 +215,6 @@ def _report(host: Result, direct: Result, args: argparse.Namespace) -> None:
     print(f"  median latency the host adds: {added:.2f} ms")
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m tools.bench_host", description=__doc__)
     parser.add_argument("--requests", type=int, default=2000, help="measured requests per side")
@@ -285,11 +225,14 @@ def main(argv: list[str] | None = None) -> int:
         parser.error("--requests must be 2 or more, --concurrency 1 or more")
     if not AZURITE_TABLE.exists():
         parser.error(f"{AZURITE_TABLE} is missing: run `make install`")
-    with (
-        tempfile.TemporaryDirectory(prefix="bench-host-") as workdir,
-        running_stack(Path(workdir)) as (host_url, settings),
-    ):
-        asyncio.run(bench(host_url, settings, args))
+    try:
+        with (
+            tempfile.TemporaryDirectory(prefix="bench-host-") as workdir,
+            running_stack(Path(workdir)) as (host_url, settings),
+        ):
+            asyncio.run(bench(host_url, settings, args))
+    except ChildFailed as error:  # the stack is stopped by now
+        raise SystemExit(str(error)) from None
     return 0
 
 

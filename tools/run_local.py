@@ -28,7 +28,6 @@ import socket
 import sys
 import time
 from collections.abc import Awaitable, Callable
-from pathlib import Path
 from typing import TypeVar
 
 import httpx
@@ -39,14 +38,12 @@ from tools.local_host.settings import (
     read_local_settings,
     resolve_port,
 )
+from tools.processes import AZURITE_TABLE, REPO, STOP_TIMEOUT, azurite_command, signal_group
 
-REPO = Path(__file__).resolve().parent.parent
-AZURITE_TABLE = REPO / "node_modules" / ".bin" / "azurite-table"
 AZURITE_PORT = 10002  # fixed: UseDevelopmentStorage=true always means 127.0.0.1:10002
 TENANT_PORT = 7072
 POLL_FUNCTION = "poll_sync_statuses"
 START_TIMEOUT = 60.0
-STOP_TIMEOUT = 10.0
 FIRST_POLL_TIMEOUT = 30.0
 
 T = TypeVar("T")
@@ -91,12 +88,12 @@ class Child:
     async def stop(self) -> None:
         """SIGTERM the group, SIGKILL it after STOP_TIMEOUT, then drain the output."""
         if self.process.returncode is None:
-            _signal_group(self.process.pid, signal.SIGTERM)
+            signal_group(self.process.pid, signal.SIGTERM)
             try:
                 await asyncio.wait_for(self.process.wait(), STOP_TIMEOUT)
             except TimeoutError:
                 print(f"[{self.name}] did not stop in {STOP_TIMEOUT:.0f} s; killing it", flush=True)
-                _signal_group(self.process.pid, signal.SIGKILL)
+                signal_group(self.process.pid, signal.SIGKILL)
                 await self.process.wait()
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(self._pump, 2)
@@ -188,19 +185,7 @@ class LocalRun:
         )
         data = REPO / ".azurite"
         data.mkdir(exist_ok=True)
-        azurite = await Child.start(
-            "azurite",
-            [
-                str(AZURITE_TABLE),
-                "--tableHost", "127.0.0.1",
-                "--tablePort", str(AZURITE_PORT),
-                "--location", str(data),
-                "--skipApiVersionCheck",
-                "--disableTelemetry",
-                "--silent",  # no access log line per request
-            ],
-            env,
-        )  # fmt: skip
+        azurite = await Child.start("azurite", azurite_command(AZURITE_PORT, location=data), env)
         self.children.append(azurite)
         await self._until(azurite.line_matching(lambda line: "successfully started" in line))
         self.storage = f"Azurite, http://127.0.0.1:{AZURITE_PORT} (data in .azurite/)"
@@ -324,11 +309,6 @@ def _poll_finished(health: httpx.Response) -> bool:
         return False
     sources = health.json().get("sources", [])
     return any((s.get("lastPoll") or {}).get("finishedDateTime") for s in sources)
-
-
-def _signal_group(pid: int, signum: signal.Signals) -> None:
-    with contextlib.suppress(ProcessLookupError, PermissionError):
-        os.killpg(pid, signum)
 
 
 def main() -> int:

@@ -1,10 +1,11 @@
-"""End-to-end fixtures: Azurite, the simulated Graph tenant and the local Functions host, each
-a real subprocess on a free port, driven over HTTP only.
+"""End-to-end fixtures: the simulated Graph tenant and the local Functions host, each a real
+subprocess on a free port, driven over HTTP only, with the session's Azurite from
+``tests/conftest.py``.
 
 Everything is session-scoped (one stack per pytest-xdist worker) and isolated: own ports, a
-unique ``STATUS_TABLE_PREFIX``, random keys. Children run in their own process group, write
-their output to files in a temp dir (the tail is shown when one fails to start), and are
-always stopped by the fixtures' finalizers.
+unique ``STATUS_TABLE_PREFIX``, random keys. Children (``tools.processes.Child``) run in their
+own process group, write their output to files in a temp dir (the tail is shown when one fails
+to start), and are always stopped by the fixtures' finalizers.
 
 Tests that change the tenant use profiles they create themselves, so they do not depend on
 the order in which they run.
@@ -12,101 +13,28 @@ the order in which they run.
 
 from __future__ import annotations
 
-import contextlib
 import os
 import secrets
-import signal
-import socket
-import subprocess
 import sys
 import time
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, NoReturn
+from typing import Any
 
 import httpx
 import pytest
 
-REPO = Path(__file__).resolve().parents[2]
-AZURITE_TABLE = REPO / "node_modules" / ".bin" / "azurite-table"
-# The documented key of the Storage emulators' devstoreaccount1 (public, not a secret).
-DEVSTORE_KEY = (
-    "Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOtr/KBHBeksoGMGw=="
-)
+from tests.conftest import Azurite, child_failures_fail
+from tools.processes import Child, free_port
+
 POLL_FUNCTION = "poll_sync_statuses"
 PROFILES = "/api/education/synchronizationProfiles"
 START_TIMEOUT = 60.0
 # Settings a developer's shell might carry that must not leak into the stack under test.
 _STRAY_PREFIXES = ("AzureWebJobs", "GRAPH_", "FUNCTIONS_", "POLL_SCHEDULE", "STATUS_TABLE_PREFIX")
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-class Child:
-    """A subprocess in its own process group, its output in ``<log_dir>/<name>.log``."""
-
-    def __init__(
-        self, name: str, argv: list[str], *, cwd: Path, env: dict[str, str], log_dir: Path
-    ) -> None:
-        self.name = name
-        self.log = log_dir / f"{name}.log"
-        with self.log.open("wb") as out:
-            self.process = subprocess.Popen(
-                argv,
-                cwd=cwd,
-                env=env,
-                stdout=out,
-                stderr=subprocess.STDOUT,
-                start_new_session=True,
-            )
-
-    def tail(self, lines: int = 60) -> str:
-        return "\n".join(self.log.read_text(errors="replace").splitlines()[-lines:])
-
-    def fail(self, why: str) -> NoReturn:
-        pytest.fail(f"{self.name} {why}; its last output:\n{self.tail()}", pytrace=False)
-
-    def wait_for_line(self, predicate: Callable[[str], bool]) -> str:
-        deadline = time.monotonic() + START_TIMEOUT
-        while time.monotonic() < deadline:
-            for line in self.log.read_text(errors="replace").splitlines():
-                if predicate(line):
-                    return line
-            if self.process.poll() is not None:
-                self.fail(f"exited with {self.process.returncode} during start-up")
-            time.sleep(0.05)
-        self.fail(f"did not start within {START_TIMEOUT:.0f} s")
-
-    def wait_for_port(self, port: int) -> None:
-        deadline = time.monotonic() + START_TIMEOUT
-        while time.monotonic() < deadline:
-            if self.process.poll() is not None:
-                self.fail(f"exited with {self.process.returncode} during start-up")
-            with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", port), 0.5):
-                return
-            time.sleep(0.05)
-        self.fail(f"did not listen on port {port} within {START_TIMEOUT:.0f} s")
-
-    def stop(self) -> int | None:
-        """SIGTERM to the group, SIGKILL after 10 s; the exit code (None if it had to be killed)."""
-        if self.process.poll() is None:
-            with contextlib.suppress(ProcessLookupError):
-                os.killpg(self.process.pid, signal.SIGTERM)
-            try:
-                return self.process.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                with contextlib.suppress(ProcessLookupError):
-                    os.killpg(self.process.pid, signal.SIGKILL)
-                self.process.wait()
-                return None
-        return self.process.returncode
 
 
 def _clean_env() -> dict[str, str]:
@@ -119,44 +47,18 @@ def e2e_logs(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @pytest.fixture(scope="session")
-def azurite_port(e2e_logs: Path) -> Iterator[int]:
-    if not AZURITE_TABLE.exists():
-        pytest.fail(f"{AZURITE_TABLE} is missing: run `npm ci` (make test does).")
-    port = free_port()
-    data = e2e_logs / "azurite-data"
-    data.mkdir()
-    azurite = Child(
-        "azurite",
-        [
-            str(AZURITE_TABLE),
-            "--inMemoryPersistence",
-            "--tableHost", "127.0.0.1",
-            "--tablePort", str(port),
-            "--skipApiVersionCheck",
-            "--disableTelemetry",
-        ],
-        cwd=data,
-        env=_clean_env(),
-        log_dir=e2e_logs,
-    )  # fmt: skip
-    try:
-        azurite.wait_for_port(port)
-        yield port
-    finally:
-        azurite.stop()
-
-
-@pytest.fixture(scope="session")
 def tenant_url(e2e_logs: Path) -> Iterator[str]:
     tenant = Child(
         "graph",
         [sys.executable, "-m", "tools.graph_tenant", "--port", "0", "--profiles", "8"],
-        cwd=REPO,
         env=_clean_env(),
         log_dir=e2e_logs,
     )
     try:
-        line = tenant.wait_for_line(lambda text: text.startswith("GRAPH_TENANT_URL="))
+        with child_failures_fail():
+            line = tenant.wait_for_line(
+                lambda text: text.startswith("GRAPH_TENANT_URL="), START_TIMEOUT
+            )
         yield line.partition("=")[2].strip()
     finally:
         tenant.stop()
@@ -171,18 +73,14 @@ class HostProcess:
 
 
 @pytest.fixture(scope="session")
-def host(e2e_logs: Path, azurite_port: int, tenant_url: str) -> Iterator[HostProcess]:
+def host(e2e_logs: Path, azurite: Azurite, tenant_url: str) -> Iterator[HostProcess]:
     port = free_port()
     function_key = secrets.token_urlsafe(24)
     master_key = secrets.token_urlsafe(24)
     env = (
         _clean_env()
         | {
-            "AzureWebJobsStorage": (
-                "DefaultEndpointsProtocol=http;AccountName=devstoreaccount1;"
-                f"AccountKey={DEVSTORE_KEY};"
-                f"TableEndpoint=http://127.0.0.1:{azurite_port}/devstoreaccount1;"
-            ),
+            "AzureWebJobsStorage": azurite.connection_string,
             "GRAPH_BASE_URL": tenant_url,
             "GRAPH_AUTH": "none",
             "GRAPH_TIMEOUT_SECONDS": "5",
@@ -195,12 +93,12 @@ def host(e2e_logs: Path, azurite_port: int, tenant_url: str) -> Iterator[HostPro
     child = Child(
         "host",
         [sys.executable, "-m", "tools.local_host", "--port", str(port)],
-        cwd=REPO,
         env=env,
         log_dir=e2e_logs,
     )
     try:
-        child.wait_for_line(lambda text: "Host started" in text)
+        with child_failures_fail():
+            child.wait_for_line(lambda text: "Host started" in text, START_TIMEOUT)
         yield HostProcess(f"http://127.0.0.1:{port}", function_key, master_key, child)
     finally:
         code = child.stop()
@@ -261,7 +159,8 @@ class Stack:
             ):
                 return last
             time.sleep(0.1)
-        self.host.child.fail(f"ran no complete poll within {timeout:.0f} s")
+        failure = self.host.child.failure(f"ran no complete poll within {timeout:.0f} s")
+        pytest.fail(str(failure), pytrace=False)
 
     def last_poll(self) -> dict[str, Any] | None:
         health = self.anonymous.get("/api/health").json()

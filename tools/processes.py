@@ -1,0 +1,160 @@
+"""Starting the stack's child processes the same way everywhere: Azurite, the simulated tenant
+and the local host, for the tests, ``tools.bench_host`` and ``make run``.
+
+One place for Azurite's command line and connection string keeps the three in step (a flag
+changed for one would otherwise silently differ in the others). ``Child`` is the synchronous
+runner the tests and the benchmark share: each child gets its own session and process group,
+so a terminal's Ctrl-C reaches only the parent, which then stops the children in order, and
+a stop signal reaches whatever a child started too. Its output goes to a log file, whose
+tail is the useful clue when a child fails to start.
+
+``make run`` streams its children's output with asyncio instead, so it takes only the
+constants, the command line and ``signal_group`` from here. Nothing here imports pytest:
+callers turn ``ChildFailed`` into their own kind of failure.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import socket
+import subprocess
+import time
+from collections.abc import Callable, Mapping
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parent.parent
+AZURITE_TABLE = REPO / "node_modules" / ".bin" / "azurite-table"
+# The documented key of the Storage emulators' devstoreaccount1 (public, not a secret).
+DEVSTORE_KEY = (
+    "Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOtr/KBHBeksoGMGw=="
+)
+STOP_TIMEOUT = 10.0
+
+
+def free_port() -> int:
+    """A port nothing listens on right now, so parallel runs (pytest-xdist) do not clash."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def azurite_connection_string(port: int) -> str:
+    """``AzureWebJobsStorage`` for Azurite's Table service on ``port`` (not always 10002)."""
+    return (
+        "DefaultEndpointsProtocol=http;AccountName=devstoreaccount1;"
+        f"AccountKey={DEVSTORE_KEY};TableEndpoint=http://127.0.0.1:{port}/devstoreaccount1;"
+    )
+
+
+def azurite_command(port: int, *, location: Path | None = None) -> list[str]:
+    """Azurite's Table service on 127.0.0.1:``port``: in memory, or with its data in
+    ``location`` (Azurite refuses ``--location`` together with ``--inMemoryPersistence``).
+
+    ``--skipApiVersionCheck`` lets a newer azure-data-tables talk to it, and ``--silent``
+    drops the access log line per request, which would drown the useful output.
+    """
+    storage = ["--inMemoryPersistence"] if location is None else ["--location", str(location)]
+    return [
+        str(AZURITE_TABLE),
+        *storage,
+        "--tableHost", "127.0.0.1",
+        "--tablePort", str(port),
+        "--skipApiVersionCheck",
+        "--disableTelemetry",
+        "--silent",
+    ]  # fmt: skip
+
+
+def wait_for_port(
+    port: int, timeout: float, *, process: subprocess.Popen[bytes] | None = None
+) -> bool:
+    """Whether 127.0.0.1:``port`` accepts connections within ``timeout`` seconds; gives up
+    early when ``process``, the one meant to listen there, exits."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if process is not None and process.poll() is not None:
+            return False
+        with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", port), 0.5):
+            return True
+        time.sleep(0.05)
+    return False
+
+
+def signal_group(pid: int, signum: signal.Signals) -> None:
+    """Signal a child's whole process group; it may already be gone, which is fine."""
+    with contextlib.suppress(ProcessLookupError, PermissionError):
+        os.killpg(pid, signum)
+
+
+class ChildFailed(RuntimeError):
+    """A child did not start; the message ends with the tail of its output."""
+
+
+class Child:
+    """A subprocess in its own session and process group, its output in
+    ``<log_dir>/<name>.log``."""
+
+    def __init__(
+        self,
+        name: str,
+        argv: list[str],
+        *,
+        log_dir: Path,
+        cwd: Path = REPO,
+        env: Mapping[str, str] | None = None,
+    ) -> None:
+        self.name = name
+        self.log = log_dir / f"{name}.log"
+        with self.log.open("wb") as out:
+            self.process = subprocess.Popen(
+                argv,
+                cwd=cwd,
+                env=env,
+                stdout=out,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )
+
+    def tail(self, lines: int = 60) -> str:
+        return "\n".join(self._lines()[-lines:])
+
+    def failure(self, why: str) -> ChildFailed:
+        """``why`` with the tail of the child's output, the clue to what went wrong."""
+        return ChildFailed(f"{self.name} {why}; its last output:\n{self.tail()}")
+
+    def wait_for_line(self, predicate: Callable[[str], bool], timeout: float) -> str:
+        """The first line of output that satisfies ``predicate``, e.g. a "ready" line."""
+        deadline = time.monotonic() + timeout
+        while True:
+            for line in self._lines():
+                if predicate(line):
+                    return line
+            if self.process.poll() is not None or time.monotonic() >= deadline:
+                raise self._not_started(f"did not start within {timeout:.0f} s")
+            time.sleep(0.05)
+
+    def wait_for_port(self, port: int, timeout: float) -> None:
+        if not wait_for_port(port, timeout, process=self.process):
+            raise self._not_started(f"did not listen on port {port} within {timeout:.0f} s")
+
+    def stop(self) -> int | None:
+        """SIGTERM to the group, SIGKILL after STOP_TIMEOUT; the exit code (None if it had to
+        be killed)."""
+        if self.process.poll() is None:
+            signal_group(self.process.pid, signal.SIGTERM)
+            try:
+                return self.process.wait(timeout=STOP_TIMEOUT)
+            except subprocess.TimeoutExpired:
+                signal_group(self.process.pid, signal.SIGKILL)
+                self.process.wait()
+                return None
+        return self.process.returncode
+
+    def _not_started(self, why: str) -> ChildFailed:
+        code = self.process.poll()
+        return self.failure(why if code is None else f"exited with {code} during start-up")
+
+    def _lines(self) -> list[str]:
+        return self.log.read_text(errors="replace").splitlines()
