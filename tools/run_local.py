@@ -19,6 +19,7 @@ then SIGKILL after a timeout), and so does any of them exiting on its own.
 
 from __future__ import annotations
 
+import argparse
 import asyncio
 import contextlib
 import os
@@ -28,6 +29,7 @@ import socket
 import sys
 import time
 from collections.abc import Awaitable, Callable
+from pathlib import Path
 from typing import TypeVar
 
 import httpx
@@ -113,7 +115,8 @@ class Child:
 
 
 class LocalRun:
-    def __init__(self) -> None:
+    def __init__(self, app_dir: Path) -> None:
+        self.app_dir = app_dir
         self.children: list[Child] = []
         self.stopping = asyncio.Event()
         self.started = time.monotonic()
@@ -138,7 +141,7 @@ class LocalRun:
                 print("Stopped.", flush=True)
 
     async def _start_all(self) -> None:
-        local = _ensure_local_settings()
+        local = _ensure_local_settings(self.app_dir)
         env = os.environ | {"PYTHONUNBUFFERED": "1"}
 
         storage = _effective(local, "AzureWebJobsStorage") or "UseDevelopmentStorage=true"
@@ -163,8 +166,14 @@ class LocalRun:
             raise RunError(str(error)) from None
         _require_free(port, "the Functions host", "set FUNCTIONS_PORT to a free port")
         host = await Child.start(
-            "host", [sys.executable, "-m", "tools.local_host", "--port", str(port)], env
-        )
+            "host",
+            [
+                sys.executable, "-m", "tools.local_host",
+                "--app-dir", str(self.app_dir),
+                "--port", str(port),
+            ],
+            env,
+        )  # fmt: skip
         self.children.append(host)
         await self._until(host.line_matching(lambda line: "Host started" in line))
 
@@ -183,7 +192,7 @@ class LocalRun:
             "Azurite (UseDevelopmentStorage=true)",
             "stop whatever uses it (another Azurite?) or set AzureWebJobsStorage",
         )
-        data = REPO / ".azurite"
+        data = self.app_dir / ".azurite"
         data.mkdir(exist_ok=True)
         azurite = await Child.start("azurite", azurite_command(AZURITE_PORT, location=data), env)
         self.children.append(azurite)
@@ -275,10 +284,10 @@ class LocalRun:
         raise RunError(f"start-up took more than {START_TIMEOUT:.0f} s; see the output above")
 
 
-def _ensure_local_settings() -> LocalSettings:
-    settings = REPO / "local.settings.json"
+def _ensure_local_settings(app_dir: Path) -> LocalSettings:
+    settings = app_dir / "local.settings.json"
     if not settings.exists():
-        shutil.copyfile(REPO / "local.settings.json.example", settings)
+        shutil.copyfile(app_dir / "local.settings.json.example", settings)
         print(
             "Created local.settings.json from local.settings.json.example "
             "(your local settings; git ignores it)",
@@ -312,7 +321,15 @@ def _poll_finished(health: httpx.Response) -> bool:
 
 
 def main() -> int:
-    return asyncio.run(LocalRun().run())
+    parser = argparse.ArgumentParser(prog="python -m tools.run_local", description=__doc__)
+    parser.add_argument(
+        "--app-dir",
+        type=Path,
+        default=REPO,
+        help="the function app (function_app.py, host.json, local.settings.json); default: repo",
+    )
+    app_dir = parser.parse_args().app_dir.resolve()
+    return asyncio.run(LocalRun(app_dir).run())
 
 
 if __name__ == "__main__":

@@ -37,7 +37,7 @@ START_TIMEOUT = 60.0
 _STRAY_PREFIXES = ("AzureWebJobs", "GRAPH_", "FUNCTIONS_", "POLL_SCHEDULE", "STATUS_TABLE_PREFIX")
 
 
-def _clean_env() -> dict[str, str]:
+def clean_env() -> dict[str, str]:
     return {k: v for k, v in os.environ.items() if not k.startswith(_STRAY_PREFIXES)}
 
 
@@ -51,7 +51,7 @@ def tenant_url(e2e_logs: Path) -> Iterator[str]:
     tenant = Child(
         "graph",
         [sys.executable, "-m", "tools.graph_tenant", "--port", "0", "--profiles", "8"],
-        env=_clean_env(),
+        env=clean_env(),
         log_dir=e2e_logs,
     )
     try:
@@ -78,7 +78,7 @@ def host(e2e_logs: Path, azurite: Azurite, tenant_url: str) -> Iterator[HostProc
     function_key = secrets.token_urlsafe(24)
     master_key = secrets.token_urlsafe(24)
     env = (
-        _clean_env()
+        clean_env()
         | {
             "AzureWebJobsStorage": azurite.connection_string,
             "GRAPH_BASE_URL": tenant_url,

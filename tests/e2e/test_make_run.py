@@ -1,0 +1,66 @@
+"""`make run` itself: from an app folder with only the example settings to a demo tenant
+served on the API, then Ctrl-C leaves nothing running."""
+
+from __future__ import annotations
+
+import shutil
+import signal
+import socket
+import sys
+import time
+from pathlib import Path
+
+import httpx
+import pytest
+
+from tests.e2e.conftest import clean_env
+from tools.processes import REPO, Child, free_port
+
+# make run's fixed ports: UseDevelopmentStorage=true means 10002; the demo tenant is on 7072.
+FIXED_PORTS = (10002, 7072)
+APP_FILES = ("function_app.py", "host.json", "local.settings.json.example", "functions", "shared")
+
+
+def in_use(port: int) -> bool:
+    with socket.socket() as probe:
+        return probe.connect_ex(("127.0.0.1", port)) == 0
+
+
+@pytest.mark.e2e
+def test_make_run_serves_the_demo_tenant_within_60_s_and_stops_cleanly(tmp_path: Path) -> None:
+    busy = [port for port in FIXED_PORTS if in_use(port)]
+    if busy:
+        pytest.skip(f"make run needs ports {FIXED_PORTS}; in use here: {busy}")
+    app = tmp_path / "app"  # a fresh copy: no local.settings.json, no .azurite/
+    for name in APP_FILES:
+        source = REPO / name
+        if source.is_dir():
+            shutil.copytree(source, app / name, ignore=shutil.ignore_patterns("__pycache__"))
+        else:
+            app.mkdir(exist_ok=True)
+            shutil.copy(source, app / name)
+    port = free_port()
+    run = Child(
+        "make-run",
+        [sys.executable, "-m", "tools.run_local", "--app-dir", str(app)],
+        env=clean_env() | {"FUNCTIONS_PORT": str(port)},
+        log_dir=tmp_path,
+    )
+    started = time.monotonic()
+    try:
+        run.wait_for_line(lambda line: "SyncStatus is running" in line, timeout=60)
+        reply = httpx.get(f"http://127.0.0.1:{port}/api/education/synchronizationProfiles")
+        ready_in = time.monotonic() - started
+        assert reply.status_code == 200
+        profiles = reply.json()["value"]
+        assert len(profiles) == 8  # the demo schools
+        assert all(profile["profileStatus"]["status"] for profile in profiles)
+        assert ready_in < 60
+        assert (app / "local.settings.json").exists()
+        assert (app / ".azurite").is_dir()
+    finally:
+        run.process.send_signal(signal.SIGINT)  # Ctrl-C reaches run_local, not its children
+        code = run.process.wait(timeout=30)
+    assert code == 0, run.tail()
+    assert "Stopped." in run.tail()
+    assert not [p for p in (*FIXED_PORTS, port) if in_use(p)], "a child outlived make run"
