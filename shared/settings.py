@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 from typing import Literal
 
-from shared.schedule import normalize_schedule
+from shared.schedule import validate_schedule
 
 DEFAULT_GRAPH_BASE_URL = "https://graph.microsoft.com"
 DEFAULT_POLL_SCHEDULE = "0 */5 * * * *"
@@ -107,7 +107,7 @@ def _number(
 def _schedule(env: Mapping[str, str]) -> str:
     value = _text(env, "POLL_SCHEDULE", DEFAULT_POLL_SCHEDULE)
     try:
-        normalize_schedule(value)
+        validate_schedule(value)
     except ValueError:
         raise SettingsError(
             "POLL_SCHEDULE must be an NCRONTAB expression with six fields, seconds first "
