@@ -4,9 +4,11 @@ response."""
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import binascii
 import json
+import random
 import re
 from collections.abc import Mapping
 from datetime import UTC, datetime, timedelta
@@ -22,8 +24,9 @@ from shared.errors import (
     StorageUnavailableError,
     bad_request,
     not_found,
+    precondition_failed,
+    service_unavailable,
 )
-from shared.errors import precondition_failed as precondition_failed_error
 from shared.http import json_response
 from shared.models import parse_profile_status_patch, parse_timestamp, utc_now
 from shared.schedule import next_run_after
@@ -33,9 +36,14 @@ from shared.store import PROFILES_SOURCE, CachedProfile, PollRun, get_status_sto
 DEFAULT_PAGE_SIZE = 100
 MAX_PAGE_SIZE = 999
 # A PATCH without If-Match merges into the latest version; it re-reads this often at most
-# when other writers keep getting in first.
-_MAX_PATCH_ATTEMPTS = 5
+# when other writers keep getting in first, pausing up to attempt x this many seconds.
+_MAX_PATCH_ATTEMPTS = 30
+_PATCH_RETRY_PAUSE = 0.01
+# More names than the enum has members would only make Table Storage's query too long.
+_MAX_STATUS_NAMES = 16
 _STATUS_NAME = re.compile(r"[A-Za-z][A-Za-z0-9]{0,63}")
+# Table Storage's continuation tokens are short printable ASCII (base64 and the like).
+_TOKEN_PART = re.compile(r"[\x21-\x7e]{1,1024}")
 
 
 async def list_synchronization_profiles(url: str, params: Mapping[str, str]) -> func.HttpResponse:
@@ -59,6 +67,8 @@ async def list_synchronization_profiles(url: str, params: Mapping[str, str]) -> 
         query = {"$top": str(top), "$skiptoken": _encode_skiptoken(continuation)}
         if statuses:
             query["status"] = ",".join(statuses)
+        if params.get("code"):  # a caller that sends its key as ?code= needs it on page 2 too
+            query["code"] = params["code"]
         scheme, netloc, path, _query, _fragment = urlsplit(url)
         body["@odata.nextLink"] = urlunsplit((scheme, netloc, path, urlencode(query), ""))
     return json_response(body)
@@ -80,13 +90,14 @@ async def update_profile_status(
     such operation). ``If-Match`` makes it conditional on the caller's ETag."""
     validate_key(profile_id)
     changes = parse_profile_status_patch(body, profile_id).changes()
+    # `*` matches whatever version exists: like no If-Match, it merges into the latest one.
+    expected = if_match.strip() if if_match and if_match.strip() != "*" else None
     store = get_status_store()
-    for _attempt in range(_MAX_PATCH_ATTEMPTS):
+    for attempt in range(_MAX_PATCH_ATTEMPTS):
         profile = await store.get_profile(profile_id)
-        if profile is None:
+        if profile is None or profile.etag is None:
             raise _unknown_profile(profile_id)
-        assert profile.etag is not None
-        if if_match and if_match.strip() not in ("*", profile.etag):
+        if expected is not None and expected != profile.etag:
             raise _precondition_failed(profile_id)
         if not changes:
             return _status_response(profile, profile.etag)
@@ -98,11 +109,15 @@ async def update_profile_status(
         except ResourceNotFoundError:
             raise _unknown_profile(profile_id) from None
         except ResourceModifiedError:
-            if if_match:
+            if expected is not None:
                 raise _precondition_failed(profile_id) from None
-            continue  # someone else wrote first: merge into their version
+            # Someone else wrote first: merge into their version, after a jittered pause
+            # so that writers contending for one status take turns.
+            pause = random.uniform(0, _PATCH_RETRY_PAUSE * (attempt + 1))  # noqa: S311 - jitter
+            await asyncio.sleep(pause)
+            continue
         return _status_response(profile, etag)
-    raise ApiError(409, "Conflict", "The status kept changing during the update; try again.")
+    raise service_unavailable("The status kept changing during the update; try again.")
 
 
 async def health() -> func.HttpResponse:
@@ -181,7 +196,7 @@ def _unknown_profile(profile_id: str) -> ApiError:
 
 
 def _precondition_failed(profile_id: str) -> ApiError:
-    return precondition_failed_error(
+    return precondition_failed(
         f"The profileStatus of '{profile_id}' has changed since the ETag in If-Match; "
         "GET it again and retry with the new ETag."
     )
@@ -196,7 +211,11 @@ def _status_filter(raw: str | None) -> list[str] | None:
     for name in names:
         if not _STATUS_NAME.fullmatch(name):
             raise bad_request(f"'{name}' is not a status name.", target="status")
-    return list(dict.fromkeys(names))
+    names = list(dict.fromkeys(names))
+    if len(names) > _MAX_STATUS_NAMES:
+        message = f"The status filter names more than {_MAX_STATUS_NAMES} statuses."
+        raise bad_request(message, target="status")
+    return names
 
 
 def _page_size(raw: str | None) -> int:
@@ -225,7 +244,7 @@ def _decode_skiptoken(raw: str | None) -> dict[str, str] | None:
         not isinstance(token, dict)
         or not token
         or not set(token) <= valid_keys
-        or not all(isinstance(value, str) for value in token.values())
+        or not all(isinstance(v, str) and _TOKEN_PART.fullmatch(v) for v in token.values())
     ):
         raise bad_request(
             "The $skiptoken is not valid; use the nextLink as given.", target="$skiptoken"

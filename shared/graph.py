@@ -8,7 +8,6 @@ JSON is parsed by ``shared.models``.
 
 from __future__ import annotations
 
-import json
 import logging
 from collections.abc import AsyncIterator
 from typing import Any
@@ -26,6 +25,7 @@ from msgraph.generated.models.o_data_errors.o_data_error import ODataError
 from msgraph.graph_request_adapter import GraphRequestAdapter
 from msgraph_core import GraphClientFactory
 
+from shared.models import parse_json
 from shared.settings import Settings
 
 logger = logging.getLogger(__name__)
@@ -42,14 +42,11 @@ _ERROR_MAP: dict[str, Any] = {"XXX": ODataError}
 class GraphError(Exception):
     """A Graph call that failed: HTTP status (None when no answer came), code and message."""
 
-    def __init__(
-        self, status: int | None, code: str, message: str, *, retry_after: str | None = None
-    ) -> None:
+    def __init__(self, status: int | None, code: str, message: str) -> None:
         super().__init__(f"{status or 'no response'} {code}: {message}")
         self.status = status
         self.code = code
         self.message = message
-        self.retry_after = retry_after
 
     @property
     def is_refusal(self) -> bool:
@@ -138,6 +135,7 @@ class GraphClient:
     ) -> AsyncIterator[list[dict[str, Any]]]:
         """Each page's ``value`` of a Graph collection, following ``@odata.nextLink``."""
         page = await self.get_json(url_template, path_parameters)
+        followed: set[str] = set()
         while True:
             value = page.get("value")
             if not isinstance(value, list):
@@ -146,6 +144,10 @@ class GraphClient:
             next_link = page.get("@odata.nextLink")
             if not next_link:
                 return
+            # A link seen before would page forever: stop, as an incomplete listing.
+            if not isinstance(next_link, str) or next_link in followed:
+                raise GraphError(200, "invalidResponse", "The nextLink repeats an earlier page.")
+            followed.add(next_link)
             page = await self.get_json(url=next_link)
 
     async def get_json(
@@ -180,7 +182,7 @@ class GraphClient:
                 None, "connectionError", f"Graph could not be reached: {error}."
             ) from error
         try:
-            document = json.loads(body or b"")
+            document = parse_json(body or b"")
         except ValueError as error:
             raise GraphError(
                 200, "invalidJson", f"Graph sent a body that is not JSON: {error}."
@@ -192,9 +194,7 @@ class GraphClient:
 
 def _graph_error(error: APIError) -> GraphError:
     status = error.response_status_code
-    headers = error.response_headers or {}
-    retry_after = next((v for k, v in headers.items() if k.lower() == "retry-after"), None)
     main = getattr(error, "error", None)  # ODataError's MainError, when the body parsed
     code = getattr(main, "code", None) or f"http{status}"
     message = getattr(main, "message", None) or f"Graph answered HTTP {status}."
-    return GraphError(status, code, message, retry_after=retry_after)
+    return GraphError(status, code, message)

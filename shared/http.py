@@ -17,6 +17,7 @@ from shared.errors import (
     payload_too_large,
     service_unavailable,
 )
+from shared.models import parse_json
 from shared.settings import SettingsError
 
 logger = logging.getLogger(__name__)
@@ -70,7 +71,7 @@ def read_json_body(req: func.HttpRequest) -> Any:
     if len(body) > MAX_BODY_BYTES:
         raise payload_too_large(MAX_BODY_BYTES)
     try:
-        document = json.loads(body)
+        document = parse_json(body)
         # JSON may escape lone surrogates ("\ud800"), which no storage or response can encode.
         json.dumps(document, ensure_ascii=False).encode()
     except UnicodeEncodeError:

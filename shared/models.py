@@ -7,6 +7,7 @@ and properties this code does not know yet are carried along untouched.
 
 from __future__ import annotations
 
+import json
 import re
 from datetime import UTC, datetime
 from enum import StrEnum
@@ -75,6 +76,16 @@ def parse_timestamp(value: str) -> datetime:
         raise ValueError(f"is not a valid date and time ({error})") from None
 
 
+def parse_json(data: bytes) -> Any:
+    """JSON from Graph or a caller. Python's json also reads NaN and Infinity, which are not
+    JSON and could not be served back as JSON: those are a ValueError here."""
+    return json.loads(data, parse_constant=_reject_constant)
+
+
+def _reject_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not a JSON value")
+
+
 def utc_now() -> str:
     """Now, as Graph writes timestamps (ISO 8601, 7 fractional digits, Z)."""
     return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%f0Z")
@@ -108,7 +119,8 @@ class EducationSynchronizationProfileStatus(BaseModel):
     model_config = ConfigDict(extra="allow")
 
     id: StrictStr | None = None
-    status: StrictStr | None = None
+    # Required: a status without one (`{}`, say) is not a good value to replace the cache.
+    status: StrictStr
     lastSynchronizationDateTime: StrictStr | None = None
     lastActivityDateTime: StrictStr | None = None
     errorCount: StrictInt | None = Field(default=None, ge=0, le=INT64_MAX)
@@ -138,8 +150,9 @@ class ProfileStatusPatch(BaseModel):
         return sent
 
 
-# Properties a PATCH may not set to null: a status always has a status and a count.
-_NOT_NULLABLE = ("status", "errorCount")
+# Properties a PATCH may not set to null: a status always has a status and a count, and id
+# and @odata.type, if sent, must name this status.
+_NOT_NULLABLE = ("status", "errorCount", "id", "@odata.type")
 
 
 def parse_profile_status_patch(body: Any, profile_id: str) -> ProfileStatusPatch:

@@ -22,7 +22,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from shared.errors import ApiError
+from shared.errors import ApiError, StorageUnavailableError
 from shared.graph import GraphClient, GraphError
 from shared.models import (
     EducationSynchronizationProfile,
@@ -30,7 +30,14 @@ from shared.models import (
     utc_now,
 )
 from shared.settings import Settings
-from shared.store import PROFILES_SOURCE, CachedProfile, PollRun, StatusStore, validate_key
+from shared.store import (
+    PROFILES_SOURCE,
+    CachedProfile,
+    Change,
+    PollRun,
+    StatusStore,
+    validate_key,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -44,6 +51,8 @@ async def poll_sync_statuses(settings: Settings, store: StatusStore) -> list[Pol
 @dataclass
 class _Listing:
     profiles: list[EducationSynchronizationProfile] = field(default_factory=list)
+    # Entries that could not be used, by a placeholder key, with their error code.
+    invalid: dict[str, str] = field(default_factory=dict)
     complete: bool = False
     error: GraphError | None = None
 
@@ -52,7 +61,7 @@ async def poll_school_data_sync(
     graph: GraphClient, store: StatusStore, max_concurrency: int
 ) -> PollRun:
     """Poll the School Data Sync profiles and their profileStatus into the cache."""
-    run = PollRun(source=PROFILES_SOURCE, outcome="running", started_date_time=utc_now())
+    run = PollRun(source=PROFILES_SOURCE, outcome="failed", started_date_time=utc_now())
     listing = await _list_profiles(graph)
     if listing.error is not None and not listing.profiles:
         # Nothing listed: keep the whole cache; `unavailable` when Graph refused the source.
@@ -60,10 +69,14 @@ async def poll_school_data_sync(
         run.source_error = listing.error.to_json()
         logger.warning("Listing %s failed: %s", PROFILES_SOURCE, listing.error)
         return await _finish(store, run)
+    try:
+        cached = await store.read_source(PROFILES_SOURCE)
+    except StorageUnavailableError as error:
+        run.source_error = {"status": None, "code": "storageUnavailable", "message": str(error)}
+        return await _finish(store, run)
 
-    cached = await store.read_source(PROFILES_SOURCE)
-    failures: dict[str, str] = {}
-    upserts: list[tuple[dict[str, Any], str | None]] = []
+    failures = dict(listing.invalid)
+    changes: list[Change] = []
     unchanged = 0
     statuses = await _fetch_statuses(graph, listing.profiles, max_concurrency)
     for profile, result in zip(listing.profiles, statuses, strict=True):
@@ -71,22 +84,21 @@ async def poll_school_data_sync(
             failures[profile.id] = result.code
             logger.warning("profileStatus of %s not updated: %s", profile.id, result)
             continue
-        entry = _cache_entry(profile, result)
-        current = cached.get(profile.id)
-        if current is not None and current.get("graphHash") == entry.graph_hash:
+        change = _change_for(_cache_entry(profile, result), cached.get(profile.id))
+        if change is None:
             unchanged += 1
-            continue
-        upserts.append((entry.to_entity(), current.metadata["etag"] if current else None))
-
-    removals: list[tuple[str, str]] = []
+        else:
+            changes.append(change)
     if listing.complete:
         listed = {profile.id for profile in listing.profiles}
-        removals = [(key, e.metadata["etag"]) for key, e in cached.items() if key not in listed]
-    written = await store.write_source(PROFILES_SOURCE, upserts=upserts, removals=removals)
+        changes += [
+            Change("delete", e, e.metadata["etag"]) for k, e in cached.items() if k not in listed
+        ]
+    written = await store.write_source(changes)
     failures.update(written.failed)
 
     run.counts = {
-        "listed": len(listing.profiles),
+        "listed": len(listing.profiles) + len(listing.invalid),
         "unchanged": unchanged,
         "written": written.written,
         "removed": written.removed,
@@ -99,17 +111,39 @@ async def poll_school_data_sync(
     return await _finish(store, run)
 
 
+def _change_for(entry: CachedProfile, current: dict[str, Any] | None) -> Change | None:
+    """What the cache needs so it holds what Graph sent; None when it already does.
+
+    Only a change of Graph's status rewrites the status: a PATCH made since the last poll
+    survives a poll that merely sees a renamed profile.
+    """
+    if current is None:
+        return Change("create", entry.to_entity())
+    etag = current.metadata["etag"]
+    if current.get("graphHash") != entry.graph_hash:
+        return Change("replace", entry.to_entity(), etag)
+    profile_columns = entry.profile_columns()
+    if current.get("profile") != profile_columns["profile"]:
+        keys = {"PartitionKey": PROFILES_SOURCE, "RowKey": entry.id}
+        return Change("merge", keys | profile_columns, etag)
+    return None
+
+
 async def _list_profiles(graph: GraphClient) -> _Listing:
-    """Every profile Graph lists; a failure on a later page keeps what came before it."""
+    """Every profile Graph lists; a failure on a later page keeps what came before it, and an
+    unusable entry is counted and skipped (the listing is then incomplete: no removals)."""
     listing = _Listing()
     try:
         async for page in graph.list_synchronization_profiles():
             for item in page:
-                listing.profiles.append(_parse_profile(item))
+                try:
+                    listing.profiles.append(_parse_profile(item))
+                except ValueError:
+                    listing.invalid[f"#listing-{len(listing.invalid)}"] = "invalidResponse"
     except GraphError as error:
         listing.error = error
         return listing
-    listing.complete = True
+    listing.complete = not listing.invalid
     return listing
 
 
@@ -118,10 +152,9 @@ def _parse_profile(item: Any) -> EducationSynchronizationProfile:
         profile = EducationSynchronizationProfile.model_validate(item)
         validate_key(profile.id)
     except (ValidationError, ApiError) as error:
-        # An unusable entry makes the listing incomplete: nothing may be removed after it.
-        raise GraphError(
-            200, "invalidResponse", f"A listed profile is not usable: {error}"
-        ) from error
+        # Logged only: the message may quote tenant data, which health must not show.
+        logger.warning("A listed profile is not usable: %s", error)
+        raise ValueError("unusable profile in the listing") from None
     return profile
 
 
@@ -154,9 +187,8 @@ async def _fetch_statuses(
 def _cache_entry(profile: EducationSynchronizationProfile, status: dict[str, Any]) -> CachedProfile:
     status = dict(status)
     context = status.pop("@odata.context", None)
-    sent = {"profile": profile.model_dump(), "status": status}
     fingerprint = hashlib.sha256(
-        json.dumps(sent, sort_keys=True, ensure_ascii=False).encode()
+        json.dumps(status, sort_keys=True, ensure_ascii=False).encode()
     ).hexdigest()
     return CachedProfile(
         id=profile.id,
@@ -172,7 +204,12 @@ def _cache_entry(profile: EducationSynchronizationProfile, status: dict[str, Any
 
 async def _finish(store: StatusStore, run: PollRun) -> PollRun:
     run.finished_date_time = utc_now()
-    await store.save_poll_run(run)
+    try:
+        await store.save_poll_run(run)
+    except StorageUnavailableError:
+        # Health cannot learn of this poll; the invocation fails so the host's log shows it.
+        logger.error("Polled %s (%s) but could not record it", run.source, run.outcome)
+        raise
     logger.info(
         "Polled %s: %s %s errors=%s", run.source, run.outcome, run.counts, run.errors or "none"
     )

@@ -21,7 +21,7 @@ import weakref
 from collections.abc import AsyncIterator, Iterable
 from contextlib import asynccontextmanager, suppress
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Literal
 
 from azure.core import MatchConditions
 from azure.core.exceptions import (
@@ -84,7 +84,7 @@ class CachedProfile:
     display_name: str | None
     state: str | None
     status: dict[str, Any]
-    # Fingerprint of what Graph last sent: a poll rewrites the entity only when it changes.
+    # Fingerprint of the status Graph last sent: a poll rewrites the status only when it changes.
     graph_hash: str = ""
     graph_context: str | None = None
     updated_by: str = "poll"
@@ -99,18 +99,24 @@ class CachedProfile:
             "updatedBy": self.updated_by,
             "updatedDateTime": self.updated_date_time,
         }
-        _put_optional(entity, "displayName", self.display_name)
-        _put_optional(entity, "state", self.state)
         _put_optional(entity, "graphContext", self.graph_context)
+        entity.update(self.profile_columns())
         entity.update(status_to_columns(self.status))
         return entity
 
+    def profile_columns(self) -> dict[str, str]:
+        """The listing's fields, as one JSON property: a poll can MERGE them alone, nulls
+        included, without touching a status someone PATCHed."""
+        fields = {"displayName": self.display_name, "state": self.state}
+        return {"profile": json.dumps(fields, ensure_ascii=False, sort_keys=True)}
+
     @classmethod
     def from_entity(cls, entity: dict[str, Any]) -> CachedProfile:
+        fields = json.loads(entity.get("profile") or "{}")
         return cls(
             id=entity["RowKey"],
-            display_name=entity.get("displayName"),
-            state=entity.get("state"),
+            display_name=fields.get("displayName"),
+            state=fields.get("state"),
             status=status_from_columns(entity),
             graph_hash=entity.get("graphHash", ""),
             graph_context=entity.get("graphContext"),
@@ -192,7 +198,7 @@ class PollRun:
     """The last poll of one source, as /api/health reports it."""
 
     source: str
-    outcome: str  # running | succeeded | partial | failed | unavailable
+    outcome: str  # succeeded | partial | failed | unavailable
     started_date_time: str
     finished_date_time: str | None = None
     counts: dict[str, int] = field(default_factory=dict)
@@ -227,6 +233,36 @@ class PollRun:
             errors=json.loads(entity.get("errors") or "[]"),
             source_error=json.loads(source_error) if source_error else None,
         )
+
+
+# (kind, entity, options) as TableClient.submit_transaction takes them.
+_Operation = tuple[str, dict[str, Any], dict[str, Any]]
+
+
+@dataclass(frozen=True)
+class Change:
+    """One write a poll makes to the cache.
+
+    ``create`` a new item; ``replace`` it when Graph's status changed; ``merge`` only the
+    listing's fields (the status is unchanged and may carry a PATCH); ``delete`` an item a
+    complete listing no longer has. ``etag`` is the version the poll read (None to create).
+    """
+
+    kind: Literal["create", "replace", "merge", "delete"]
+    entity: dict[str, Any]
+    etag: str | None = None
+
+    def operation(self) -> _Operation:
+        if self.kind == "create":
+            return ("create", self.entity, {})
+        if self.etag is None:
+            raise ValueError(f"a {self.kind} needs the ETag the poll read")
+        condition = {"etag": self.etag, "match_condition": MatchConditions.IfNotModified}
+        if self.kind == "delete":
+            keys = {"PartitionKey": self.entity["PartitionKey"], "RowKey": self.entity["RowKey"]}
+            return ("delete", keys, condition)
+        mode = UpdateMode.REPLACE if self.kind == "replace" else UpdateMode.MERGE
+        return ("update", self.entity, {**condition, "mode": mode})
 
 
 @dataclass
@@ -326,30 +362,15 @@ class StatusStore:
             )
         return result["etag"]
 
-    async def write_source(
-        self,
-        source: str,
-        *,
-        upserts: Iterable[tuple[dict[str, Any], str | None]],
-        removals: Iterable[tuple[str, str]],
-    ) -> WriteOutcome:
-        """Apply a poll's changes to one source: batch transactions of up to 100 operations.
+    async def write_source(self, changes: Iterable[Change]) -> WriteOutcome:
+        """Apply a poll's changes: batch transactions of up to 100 operations per partition.
 
-        ``upserts`` are (entity, etag of the cached version or None if new); a write is
-        conditional on that ETag so a PATCH landing meanwhile is noticed, and then retried on
-        its own: Graph's new value wins. ``removals`` are (id, etag).
+        Each write is conditional on the ETag the poll read, so a PATCH that landed meanwhile
+        is noticed; the batch is then written one by one without the condition (see
+        ``_write_one``). A storage outage fails only the batch it hits.
         """
-        operations: list[tuple[str, dict[str, Any], dict[str, Any]]] = []
-        for entity, etag in upserts:
-            if etag is None:
-                operations.append(("create", entity, {}))
-            else:
-                operations.append(("update", entity, _conditional(etag, mode=UpdateMode.REPLACE)))
-        for row_key, etag in removals:
-            keys = {"PartitionKey": source, "RowKey": row_key}
-            operations.append(("delete", keys, _conditional(etag)))
         outcome = WriteOutcome()
-        for batch in _batches(operations):
+        for batch in _batches([change.operation() for change in changes]):
             try:
                 async with self._storage_call():
                     await self._statuses.submit_transaction(batch)
@@ -358,6 +379,11 @@ class StatusStore:
                 for operation in batch:
                     await self._write_one(operation, outcome)
                 continue
+            except StorageUnavailableError as error:
+                logger.warning("Batch of %d not written: %s", len(batch), error)
+                for _kind, entity, _options in batch:
+                    outcome.failed[entity["RowKey"]] = "storageUnavailable"
+                continue
             for kind, _entity, _options in batch:
                 if kind == "delete":
                     outcome.removed += 1
@@ -365,12 +391,11 @@ class StatusStore:
                     outcome.written += 1
         return outcome
 
-    async def _write_one(
-        self, operation: tuple[str, dict[str, Any], dict[str, Any]], outcome: WriteOutcome
-    ) -> None:
-        """A write that failed in a batch, alone and unconditionally: the poll's value wins
-        over a PATCH made since the poll read the cache (the rule of DESIGN.md)."""
-        kind, entity, _options = operation
+    async def _write_one(self, operation: _Operation, outcome: WriteOutcome) -> None:
+        """A write whose batch failed, alone and unconditionally. Graph's new status wins
+        over a PATCH made since the poll read the cache (DESIGN.md); a MERGE of the listing's
+        fields leaves the status columns, PATCHed or not, as they are."""
+        kind, entity, options = operation
         try:
             async with self._storage_call():
                 if kind == "delete":
@@ -378,8 +403,12 @@ class StatusStore:
                         await self._statuses.delete_entity(entity["PartitionKey"], entity["RowKey"])
                     outcome.removed += 1
                 else:
-                    await self._statuses.upsert_entity(entity, mode=UpdateMode.REPLACE)
+                    mode = options.get("mode", UpdateMode.REPLACE)
+                    await self._statuses.upsert_entity(entity, mode=mode)
                     outcome.written += 1
+        except StorageUnavailableError as error:
+            logger.warning("Could not write %s: %s", entity["RowKey"], error)
+            outcome.failed[entity["RowKey"]] = "storageUnavailable"
         except (HttpResponseError, ValueError) as error:
             code = getattr(error, "error_code", None) or type(error).__name__
             logger.warning("Could not write %s: %s", entity["RowKey"], error)
@@ -419,20 +448,26 @@ class StatusStore:
         except (ServiceRequestError, ServiceResponseError, ClientAuthenticationError) as error:
             raise StorageUnavailableError(str(error)) from error
         except HttpResponseError as error:
-            if error.status_code is None or error.status_code >= 500:
+            # No answer, a server error, throttling, or no access (a role assignment missing
+            # or not yet propagated): nothing the caller can fix, so 503 + Retry-After.
+            if (
+                error.status_code is None
+                or error.status_code >= 500
+                or error.status_code
+                in (
+                    401,
+                    403,
+                    408,
+                    429,
+                )
+            ):
                 raise StorageUnavailableError(str(error)) from error
             raise
 
 
-def _conditional(etag: str, **options: Any) -> dict[str, Any]:
-    return {"etag": etag, "match_condition": MatchConditions.IfNotModified, **options}
-
-
-def _batches(
-    operations: list[tuple[str, dict[str, Any], dict[str, Any]]],
-) -> Iterable[list[tuple[str, dict[str, Any], dict[str, Any]]]]:
+def _batches(operations: list[_Operation]) -> Iterable[list[_Operation]]:
     """Split operations into transactions within Table Storage's count and size limits."""
-    batch: list[tuple[str, dict[str, Any], dict[str, Any]]] = []
+    batch: list[_Operation] = []
     size = 0
     for operation in operations:
         # UTF-16 plus JSON overhead is at most about 3 bytes per character.

@@ -62,6 +62,15 @@ async def test_list_pages_with_an_opaque_next_link_and_filters(app: App, tenant:
     assert [item["id"] for item in reply.json()["value"]] == ["p0", "p2", "p4"]
 
 
+async def test_the_next_link_keeps_a_code_key(app: App, tenant: Any) -> None:
+    """A caller that authenticates with ?code= can follow the link as given."""
+    for index in range(3):
+        tenant.add_profile(f"p{index}")
+    await app.poll()
+    body = (await app.list_profiles(**{"$top": "2", "code": "the-key"})).json()
+    assert dict(parse_qsl(urlsplit(body["@odata.nextLink"]).query))["code"] == "the-key"
+
+
 async def test_list_of_an_empty_cache_is_an_empty_collection(app: App) -> None:
     reply = await app.list_profiles()
     assert reply.status == 200
@@ -83,6 +92,9 @@ async def test_list_of_an_empty_cache_is_an_empty_collection(app: App) -> None:
         {"status": ""},
         {"status": "error,'or 1 eq 1"},
         {"status": "\ud800"},
+        {"status": ",".join(f"s{n}" for n in range(700))},
+        {"$skiptoken": base64.urlsafe_b64encode(b'{"PartitionKey": "\\ud800"}').decode()},
+        {"$skiptoken": base64.urlsafe_b64encode(b'{"PartitionKey": 7}').decode()},
     ],
 )
 async def test_bad_list_parameters_are_400(app: App, params: dict[str, str]) -> None:
@@ -177,6 +189,9 @@ async def test_patch_of_an_unknown_profile_is_404(seeded: App) -> None:
         {"lastSynchronizationDateTime": "2021-07-13 20:55"},
         {"id": "other"},
         {"@odata.type": "#microsoft.graph.user"},
+        {"id": None},
+        {"@odata.type": None},
+        b'{"errorCount": NaN}',
         {"displayName": "x"},
     ],
 )
@@ -203,14 +218,18 @@ async def test_twenty_concurrent_patches_with_one_etag_give_one_200(seeded: App)
     assert (await seeded.get_status(SEED_ID)).json()["errorCount"] == winner.json()["errorCount"]
 
 
-async def test_concurrent_patches_without_if_match_all_land(seeded: App) -> None:
-    """Without If-Match each PATCH merges into the latest version: no property is lost."""
+@pytest.mark.parametrize("if_match", [None, "*"])
+async def test_concurrent_patches_without_an_etag_all_land(
+    seeded: App, if_match: str | None
+) -> None:
+    """Without an ETag to match (no If-Match, or `*`) each PATCH merges into the latest
+    version: all twenty succeed and no property is lost."""
+    bodies = [{"status": "paused"}, {"errorCount": 7}, {"statusMessage": "merged"}]
+    bodies += [{"lastActivityDateTime": f"2026-11-22T06:00:{n:02}Z"} for n in range(17)]
     replies = await asyncio.gather(
-        seeded.patch_status(SEED_ID, {"status": "paused"}),
-        seeded.patch_status(SEED_ID, {"errorCount": 7}),
-        seeded.patch_status(SEED_ID, {"statusMessage": "merged"}),
+        *(seeded.patch_status(SEED_ID, body, if_match=if_match) for body in bodies)
     )
-    assert [reply.status for reply in replies] == [200, 200, 200]
+    assert [reply.status for reply in replies] == [200] * 20
     body = (await seeded.get_status(SEED_ID)).json()
     assert (body["status"], body["errorCount"], body["statusMessage"]) == ("paused", 7, "merged")
 
@@ -266,6 +285,19 @@ async def test_unreachable_storage_is_503_with_retry_after(
     assert health.status == 503
     assert health.headers["Retry-After"] == "30"
     assert health.json()["storage"] == "unavailable"
+
+
+async def test_storage_that_refuses_the_app_is_503(
+    app: App, monkeypatch: pytest.MonkeyPatch, azurite: Any
+) -> None:
+    """A wrong key here; in Azure, a role assignment missing or not yet propagated."""
+    wrong_key = azurite.connection_string.replace("AccountKey=Eby8", "AccountKey=AAAA")
+    monkeypatch.setenv("AzureWebJobsStorage", wrong_key)
+    get_settings.cache_clear()
+    reply = await app.get_status(SEED_ID)
+    assert_graph_error(reply, 503, "ServiceUnavailable")
+    assert reply.headers["Retry-After"] == "30"
+    assert (await app.health()).status == 503
 
 
 async def test_a_missing_setting_is_503_naming_it(

@@ -6,6 +6,7 @@ from typing import Any
 
 import httpx
 import pytest
+from aiohttp import web
 from azure.core.exceptions import ClientAuthenticationError
 from kiota_abstractions.authentication import AuthenticationProvider
 from msgraph.graph_request_adapter import GraphRequestAdapter
@@ -13,6 +14,7 @@ from msgraph_core import GraphClientFactory
 
 from shared.graph import GraphClient, GraphError
 from shared.settings import Settings
+from tests.conftest import free_port
 
 
 class NoIdentity(AuthenticationProvider):
@@ -81,3 +83,38 @@ async def test_a_missing_identity_is_a_graph_error_not_a_crash(tenant: Any) -> N
     assert raised.value.code == "authenticationFailed"
     assert not raised.value.is_refusal
     assert tenant.requests == []
+
+
+async def test_a_next_link_that_loops_ends_the_listing_as_an_error() -> None:
+    """A Graph page whose nextLink points back at itself must not page forever."""
+
+    async def same_page(request: web.Request) -> web.Response:
+        return web.json_response({"value": [{"id": "p1"}], "@odata.nextLink": str(request.url)})
+
+    runner = web.ServerRunner(web.Server(same_page))
+    await runner.setup()
+    port = free_port()
+    await web.TCPSite(runner, "127.0.0.1", port).start()
+    try:
+        graph = GraphClient.from_settings(
+            Settings.from_env(
+                {
+                    "AzureWebJobsStorage": "UseDevelopmentStorage=true",
+                    "GRAPH_BASE_URL": f"http://127.0.0.1:{port}",
+                    "GRAPH_AUTH": "none",
+                }
+            )
+        )
+        pages: list[Any] = []
+
+        async def read_every_page() -> None:
+            async for page in graph.list_synchronization_profiles():
+                pages.append(page)
+
+        async with graph:
+            with pytest.raises(GraphError) as raised:
+                await read_every_page()
+        assert len(pages) == 2  # the first page, the page its link names, then the repeat
+        assert raised.value.code == "invalidResponse"
+    finally:
+        await runner.cleanup()

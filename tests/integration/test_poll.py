@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
+import json
+from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
+from aiohttp import ClientSession, web
+from yarl import URL
 
-from tests.conftest import SEED, SEED_ID, App
+from shared.settings import get_settings
+from tests.conftest import SEED, SEED_ID, App, azurite_connection_string, free_port
 
 STATUS_PATH = "/beta/education/synchronizationProfiles/{}/profileStatus"
 LIST_PATH = "/beta/education/synchronizationProfiles"
@@ -18,6 +23,7 @@ def without_context(body: dict[str, Any]) -> dict[str, Any]:
 
 async def source_health(app: App) -> dict[str, Any]:
     reply = await app.health()
+    assert "sources" in reply.json(), reply.body
     (source,) = reply.json()["sources"]
     return {"http": reply.status, **source}
 
@@ -219,3 +225,115 @@ async def test_a_status_storage_cannot_hold_is_a_reported_failure(app: App, tena
     assert (await app.get_status("odd")).status == 404
     health = await source_health(app)
     assert health["lastPoll"]["errors"] == [{"code": "invalidResponse", "count": 1}]
+
+
+async def test_a_renamed_profile_keeps_a_patch_when_its_status_did_not_change(
+    app: App, tenant: Any
+) -> None:
+    tenant.add_profile(SEED_ID, display_name="Contoso High", status=dict(SEED))
+    await app.poll()
+    await app.patch_status(SEED_ID, {"statusMessage": "patched"})
+    tenant.add_profile(SEED_ID, display_name="Contoso High School", status=dict(SEED))
+    await app.poll()
+    assert (await app.get_status(SEED_ID)).json()["statusMessage"] == "patched"
+    (listed,) = (await app.list_profiles()).json()["value"]
+    assert listed["displayName"] == "Contoso High School"
+    assert listed["profileStatus"]["statusMessage"] == "patched"
+
+
+async def test_an_unusable_listed_profile_does_not_stop_the_others(app: App, tenant: Any) -> None:
+    tenant.add_profile("first")
+    await app.poll()
+    tenant.add_profile("bad#id")  # no table can hold this id
+    tenant.add_profile("after")
+    tenant.remove_profile("first")
+    await app.poll()
+    assert (await app.get_status("after")).status == 200
+    assert (await app.get_status("first")).status == 200  # incomplete listing: no removal
+    health = await source_health(app)
+    assert health["lastPoll"]["outcome"] == "partial"
+    assert health["lastPoll"]["errors"] == [{"code": "invalidResponse", "count": 1}]
+    assert "bad#id" not in json.dumps(health)  # anonymous health shows no tenant data
+
+
+@pytest.mark.parametrize(
+    "status",
+    [
+        {"id": "odd", "status": "error", "weight": float("inf")},  # sent as Infinity: not JSON
+        {},  # no status at all
+        {"id": "odd", "status": "error", "errorCount": -1},
+    ],
+)
+async def test_a_status_that_is_not_a_status_keeps_the_last_good_value(
+    app: App, tenant: Any, status: dict[str, Any]
+) -> None:
+    tenant.add_profile("odd", status={**SEED, "id": "odd"})
+    await app.poll()
+    tenant.add_profile("odd", status=status)
+    await app.poll()
+    assert (await app.get_status("odd")).json()["status"] == SEED["status"]
+    errors = (await source_health(app))["lastPoll"]["errors"]
+    assert errors in (
+        [{"code": "invalidJson", "count": 1}],
+        [{"code": "invalidResponse", "count": 1}],
+    )
+
+
+@pytest.fixture
+async def busy_batches(azurite: Any) -> AsyncIterator[str]:
+    """Azurite behind a proxy that answers 503 ServerBusy to every batch transaction, as
+    Table Storage does when it throttles; everything else passes through."""
+    upstream = f"http://127.0.0.1:{azurite.port}"
+
+    async def forward(request: web.Request) -> web.Response:
+        if request.path.endswith("/$batch"):
+            return web.json_response({"odata.error": {"code": "ServerBusy"}}, status=503)
+        async with (
+            ClientSession() as session,
+            session.request(
+                request.method,
+                URL(upstream + request.raw_path, encoded=True),  # as signed: not re-encoded
+                headers={k: v for k, v in request.headers.items() if k.lower() != "host"},
+                data=await request.read() or None,  # b"" would add a Content-Type: not as signed
+            ) as answer,
+        ):
+            headers = {k: v for k, v in answer.headers.items() if k.lower() not in HOP_HEADERS}
+            return web.Response(status=answer.status, headers=headers, body=await answer.read())
+
+    server = web.Server(forward)
+    runner = web.ServerRunner(server)
+    await runner.setup()
+    port = free_port()
+    await web.TCPSite(runner, "127.0.0.1", port).start()
+    yield azurite_connection_string(port)
+    await runner.cleanup()
+
+
+HOP_HEADERS = {"content-length", "transfer-encoding", "connection", "content-encoding"}
+
+
+async def test_throttled_writes_are_reported_and_land_at_the_next_poll(
+    app: App,
+    tenant: Any,
+    busy_batches: str,
+    app_settings: dict[str, str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    tenant.add_profile(SEED_ID, status=dict(SEED))
+    await app.poll()
+    tenant.set_status(SEED_ID, status="error")
+    use_storage(monkeypatch, busy_batches)
+    await app.poll()  # reads pass, the batch write is throttled
+    health = await source_health(app)
+    assert health["status"] == "degraded"
+    assert health["lastPoll"]["errors"] == [{"code": "storageUnavailable", "count": 1}]
+    assert (await app.get_status(SEED_ID)).json()["status"] == "inProgress"
+    use_storage(monkeypatch, app_settings["AzureWebJobsStorage"])
+    await app.poll()  # Graph's change was not lost: it lands now
+    assert (await app.get_status(SEED_ID)).json()["status"] == "error"
+    assert (await source_health(app))["status"] == "healthy"
+
+
+def use_storage(monkeypatch: pytest.MonkeyPatch, connection_string: str) -> None:
+    monkeypatch.setenv("AzureWebJobsStorage", connection_string)
+    get_settings.cache_clear()

@@ -76,6 +76,8 @@ def test_only_the_properties_sent_are_changes() -> None:
         ({"lastSynchronizationDateTime": 1626209717}, "lastSynchronizationDateTime"),
         ({"statusMessage": ["a"]}, "statusMessage"),
         ({"id": "another-profile"}, "id"),
+        ({"id": None}, "id"),
+        ({"@odata.type": None}, "@odata.type"),
         ({"@odata.type": "#microsoft.graph.educationSynchronizationProfile"}, "@odata.type"),
         ({"@odata.context": "x"}, "@odata.context"),
         ({"displayName": "renamed"}, "displayName"),
