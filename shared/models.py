@@ -67,9 +67,8 @@ def parse_timestamp(value: str) -> datetime:
         raise ValueError("must be an ISO 8601 date and time with an offset or Z")
     head, dot, rest = value.partition(".")
     if dot:  # datetime keeps 6 fractional digits; the 7th only matters to the string kept.
-        digits = re.match(r"\d+", rest)
-        assert digits is not None
-        value = f"{head}.{digits.group()[:6]}{rest[digits.end() :]}"
+        digits = len(rest) - len(rest.lstrip("0123456789"))
+        value = f"{head}.{rest[: min(digits, 6)]}{rest[digits:]}"
     try:
         return datetime.fromisoformat(value)
     except ValueError as error:

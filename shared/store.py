@@ -37,7 +37,7 @@ from azure.data.tables.aio import TableClient, TableServiceClient
 
 from shared.errors import StorageUnavailableError, bad_request
 from shared.models import PROFILE_STATUS_PROPERTIES
-from shared.settings import Settings, get_settings
+from shared.settings import Settings, SettingsError, get_settings
 
 logger = logging.getLogger(__name__)
 
@@ -293,11 +293,12 @@ class StatusStore:
             service = TableServiceClient.from_connection_string(
                 storage.connection_string, **options
             )
-        else:
-            assert storage.table_service_uri is not None
+        elif storage.table_service_uri:
             service = TableServiceClient(
                 storage.table_service_uri, credential=_storage_credential(settings), **options
             )
+        else:
+            raise SettingsError("AzureWebJobsStorage names no table endpoint.")
         return cls(service, settings.table_prefix)
 
     async def close(self) -> None:

@@ -7,7 +7,8 @@ data in it, on machines without Core Tools. Order and checks:
 2. Azurite's Table service on 127.0.0.1:10002 (what ``UseDevelopmentStorage=true`` means),
    data in ``.azurite/``; skipped when ``AzureWebJobsStorage`` points elsewhere;
 3. the simulated tenant with its changing demo schools on port 7072, unless
-   ``GRAPH_BASE_URL`` is set in the environment (then that Graph is used as configured);
+   ``GRAPH_BASE_URL`` (environment or local.settings.json) names another Graph, which is
+   then used with its own ``GRAPH_AUTH``;
 4. the host on ``FUNCTIONS_PORT`` (default 7071), then a first poll through the admin API so
    the API has data at once, then the URLs and a curl example.
 
@@ -44,6 +45,8 @@ from tools.processes import AZURITE_TABLE, REPO, STOP_TIMEOUT, azurite_command, 
 
 AZURITE_PORT = 10002  # fixed: UseDevelopmentStorage=true always means 127.0.0.1:10002
 TENANT_PORT = 7072
+# GRAPH_BASE_URL values that mean "the simulated tenant" (the example settings' value).
+SIMULATED_TENANT_URLS = {f"http://127.0.0.1:{TENANT_PORT}", f"http://localhost:{TENANT_PORT}"}
 POLL_FUNCTION = "poll_sync_statuses"
 START_TIMEOUT = 60.0
 FIRST_POLL_TIMEOUT = 30.0
@@ -153,9 +156,11 @@ class LocalRun:
                 "AzureWebJobsStorage is set: using that storage, not starting Azurite", flush=True
             )
 
-        if os.environ.get("GRAPH_BASE_URL"):
-            graph = os.environ["GRAPH_BASE_URL"]
-            print(f"GRAPH_BASE_URL is set: using {graph}, not the simulated tenant", flush=True)
+        configured = _effective(local, "GRAPH_BASE_URL")
+        if configured and configured.rstrip("/") not in SIMULATED_TENANT_URLS:
+            # A Graph of the user's own (the real one, say), with its GRAPH_AUTH as set.
+            graph = configured
+            print(f"GRAPH_BASE_URL is {graph}: using it, not the simulated tenant", flush=True)
         else:
             graph = await self._start_tenant(env)
             env |= {"GRAPH_BASE_URL": graph, "GRAPH_AUTH": "none"}
@@ -182,7 +187,7 @@ class LocalRun:
             local, "FUNCTIONS_FUNCTION_KEY"
         )
         await self._first_poll(base, master_key)
-        self._announce(base, graph, _effective(local, "FUNCTIONS_FUNCTION_KEY"))
+        self._announce(base, graph, _effective(local, "FUNCTIONS_FUNCTION_KEY"), master_key)
 
     async def _start_azurite(self, env: dict[str, str]) -> None:
         if not AZURITE_TABLE.exists():
@@ -231,8 +236,12 @@ class LocalRun:
                 await self._until(asyncio.sleep(0.2))
         print(f"The first poll did not finish in {FIRST_POLL_TIMEOUT:.0f} s; see [host] above")
 
-    def _announce(self, base: str, graph: str, function_key: str | None) -> None:
+    def _announce(
+        self, base: str, graph: str, function_key: str | None, master_key: str | None
+    ) -> None:
         key_header = f' -H "x-functions-key: {function_key}"' if function_key else ""
+        # The admin API takes the master key (or the function key when it is the only one).
+        admin_header = f' -H "x-functions-key: {master_key}"' if master_key else ""
         profiles = f"{base}/api/education/synchronizationProfiles"
         print(
             "\n".join(
@@ -246,7 +255,7 @@ class LocalRun:
                     f"  Storage:  {self.storage}",
                     "Try:",
                     f"  curl -s{key_header} {profiles}",
-                    f"  curl -s -X POST{key_header} {base}/admin/functions/{POLL_FUNCTION} "
+                    f"  curl -s -X POST{admin_header} {base}/admin/functions/{POLL_FUNCTION} "
                     "-H 'Content-Type: application/json' -d '{\"input\": \"\"}'",
                     "Press Ctrl-C to stop.",
                     "",
