@@ -1,10 +1,12 @@
 """The poll: read every status from Graph and bring the cache up to date, losing nothing.
 
 Rules (DESIGN.md):
-- a cached item is rewritten only when what Graph sends differs from what Graph sent at the
-  previous poll (a fingerprint is kept), so a poll that finds nothing new writes nothing and
-  a PATCH made in between survives until Graph changes;
-- one item failing (timeout, 5xx, bad JSON) keeps its last good value and is reported;
+- a cached status is rewritten only when the status Graph sends differs from the one it sent
+  at the previous poll (a fingerprint is kept), so a poll that finds nothing new writes
+  nothing and a PATCH made in between survives until Graph changes it (a renamed profile
+  only has its listing fields merged);
+- one item failing (timeout, 5xx, bad JSON, a throttled write) keeps its last good value and
+  is reported;
 - an item is removed only after a complete, successful listing no longer contains it;
 - a source Graph refuses (4xx on the listing) is reported with Graph's code and message,
   and its cached data is kept.
@@ -72,7 +74,9 @@ async def poll_school_data_sync(
     try:
         cached = await store.read_source(PROFILES_SOURCE)
     except StorageUnavailableError as error:
-        run.source_error = {"status": None, "code": "storageUnavailable", "message": str(error)}
+        logger.warning("Could not read the cache of %s: %s", PROFILES_SOURCE, error)
+        message = "Table Storage is unavailable; the poll changed nothing."
+        run.source_error = {"status": None, "code": "storageUnavailable", "message": message}
         return await _finish(store, run)
 
     failures = dict(listing.invalid)
