@@ -8,7 +8,9 @@ Tables (created on first use, named with STATUS_TABLE_PREFIX):
 Graph JSON becomes typed columns and comes back value for value: timestamps are kept as
 strings (Table Storage's DateTime keeps 6 fractional digits, Graph sends 7), errorCount is
 Edm.Int64 (the SDK would send a plain int as Int32), nulls and the order of the properties
-Graph sent are recorded, and properties the code does not know are kept as JSON.
+Graph sent are recorded, and properties the code does not know are kept as JSON. The
+listing's fields (displayName, state) are one JSON property, ``profile``, so a poll can
+update them alone without touching a status someone PATCHed.
 """
 
 from __future__ import annotations
@@ -275,7 +277,8 @@ class WriteOutcome:
 
 
 class StatusStore:
-    """Reads and writes the status cache; every storage failure becomes StorageUnavailableError."""
+    """Reads and writes the status cache; outages (no answer, 5xx, throttling, no access)
+    become StorageUnavailableError."""
 
     def __init__(self, service: TableServiceClient, table_prefix: str) -> None:
         self._service = service
