@@ -40,3 +40,40 @@ async def update_profile_status(req: func.HttpRequest) -> func.HttpResponse:
 @bp.route(route="health", methods=["GET"], auth_level=func.AuthLevel.ANONYMOUS)
 async def health(req: func.HttpRequest) -> func.HttpResponse:
     return await respond(api.health())
+
+
+@bp.route(route="statuses", methods=["GET"])
+async def list_statuses(req: func.HttpRequest) -> func.HttpResponse:
+    return await respond(api.list_statuses(req.url, req.params))
+
+
+_JOBS = "servicePrincipals/{servicePrincipalId}/synchronization/jobs"
+_RUNS = "external/industryData/runs"
+
+
+@bp.route(route=_JOBS, methods=["GET"])
+async def list_synchronization_jobs(req: func.HttpRequest) -> func.HttpResponse:
+    sp_id = req.route_params.get("servicePrincipalId", "")
+    return await respond(api.list_synchronization_jobs(sp_id))
+
+
+@bp.route(route=_JOBS + "/{jobId}", methods=["GET"])
+async def get_synchronization_job(req: func.HttpRequest) -> func.HttpResponse:
+    sp_id = req.route_params.get("servicePrincipalId", "")
+    job_id = req.route_params.get("jobId", "")
+    return await respond(api.get_synchronization_job(sp_id, job_id))
+
+
+@bp.route(route=_RUNS, methods=["GET"])
+async def list_industry_data_runs(req: func.HttpRequest) -> func.HttpResponse:
+    return await respond(api.list_industry_data_runs())
+
+
+@bp.route(route=_RUNS + "/{id}", methods=["GET"])
+async def get_industry_data_run(req: func.HttpRequest) -> func.HttpResponse:
+    return await respond(api.get_industry_data_run(req.route_params.get("id", "")))
+
+
+@bp.route(route=_RUNS + "/{id}/getStatistics", methods=["GET"])
+async def get_industry_data_run_statistics(req: func.HttpRequest) -> func.HttpResponse:
+    return await respond(api.get_industry_data_run_statistics(req.route_params.get("id", "")))

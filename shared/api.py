@@ -13,7 +13,7 @@ import re
 from collections.abc import Mapping
 from datetime import UTC, datetime, timedelta
 from typing import Any
-from urllib.parse import urlencode, urlsplit, urlunsplit
+from urllib.parse import quote, urlencode, urlsplit, urlunsplit
 
 import azure.functions as func
 from azure.core.exceptions import ResourceModifiedError, ResourceNotFoundError
@@ -27,11 +27,27 @@ from shared.errors import (
     precondition_failed,
     service_unavailable,
 )
+from shared.health import Health
 from shared.http import json_response
 from shared.models import parse_profile_status_patch, parse_timestamp, utc_now
 from shared.schedule import next_run_after
-from shared.settings import get_settings
-from shared.store import PROFILES_SOURCE, CachedProfile, PollRun, get_status_store, validate_key
+from shared.settings import (
+    INDUSTRY_DATA_RUNS,
+    PROVISIONING_JOBS,
+    SDS_PROFILES,
+    SOURCES,
+    get_settings,
+)
+from shared.store import (
+    JOB_KEY_SEPARATOR,
+    CachedItem,
+    CachedProfile,
+    PollRun,
+    StatusRow,
+    get_status_store,
+    job_key,
+    validate_key,
+)
 
 DEFAULT_PAGE_SIZE = 100
 MAX_PAGE_SIZE = 999
@@ -42,6 +58,7 @@ _PATCH_RETRY_PAUSE = 0.01
 # More names than the enum has members would only make Table Storage's query too long.
 _MAX_STATUS_NAMES = 16
 _STATUS_NAME = re.compile(r"[A-Za-z][A-Za-z0-9]{0,63}")
+_OBJECT_ID = re.compile(r"[0-9a-fA-F]{8}(-[0-9a-fA-F]{4}){3}-[0-9a-fA-F]{12}", re.ASCII)
 # Table Storage's continuation tokens are short printable ASCII (base64 and the like).
 _TOKEN_PART = re.compile(r"[\x21-\x7e]{1,1024}")
 
@@ -64,14 +81,102 @@ async def list_synchronization_profiles(url: str, params: Mapping[str, str]) -> 
         "value": [_profile_json(profile) for profile in profiles],
     }
     if continuation:
-        query = {"$top": str(top), "$skiptoken": _encode_skiptoken(continuation)}
-        if statuses:
-            query["status"] = ",".join(statuses)
-        if params.get("code"):  # a caller that sends its key as ?code= needs it on page 2 too
-            query["code"] = params["code"]
-        scheme, netloc, path, _query, _fragment = urlsplit(url)
-        body["@odata.nextLink"] = urlunsplit((scheme, netloc, path, urlencode(query), ""))
+        filters = {"status": ",".join(statuses)} if statuses else {}
+        body["@odata.nextLink"] = _next_link(url, params, top, continuation, filters)
     return json_response(body)
+
+
+async def list_statuses(url: str, params: Mapping[str, str]) -> func.HttpResponse:
+    """``GET /api/statuses``: one flat row per monitored item of every source, for "is any
+    sync broken, since when, and why?". ``?health=`` and ``?source=`` filter (comma-separated);
+    paging as for the profile list."""
+    healths = _name_filter(params.get("health"), "health", [str(h) for h in Health])
+    settings = get_settings()
+    sources = _name_filter(params.get("source"), "source", list(SOURCES))
+    top = _page_size(params.get("$top"))
+    continuation = _decode_skiptoken(params.get("$skiptoken"))
+    store = get_status_store()
+    rows, continuation = await store.list_status_rows(
+        sources=sources or list(settings.enabled_sources),
+        healths=healths,
+        top=top,
+        continuation=continuation,
+    )
+    listed = {run.source: run.listed_date_time for run in await store.list_poll_runs()}
+    body: dict[str, Any] = {
+        "value": [_status_row_json(row, listed.get(row.source)) for row in rows]
+    }
+    if continuation:
+        filters = {
+            name: ",".join(values)
+            for name, values in (("health", healths), ("source", sources))
+            if values
+        }
+        body["@odata.nextLink"] = _next_link(url, params, top, continuation, filters)
+    return json_response(body)
+
+
+async def list_synchronization_jobs(service_principal_id: str) -> func.HttpResponse:
+    """``GET /api/servicePrincipals/{id}/synchronization/jobs``: the cached jobs, as Graph
+    sent them."""
+    sp_id = _service_principal_id(service_principal_id)
+    jobs = await get_status_store().list_items(
+        PROVISIONING_JOBS, id_prefix=sp_id + JOB_KEY_SEPARATOR
+    )
+    if not jobs and sp_id not in get_settings().provisioning_service_principal_ids:
+        message = f"The service principal '{sp_id}' is not monitored"
+        raise not_found(f"{message} (see PROVISIONING_SERVICE_PRINCIPAL_IDS).")
+    context = f"/v1.0/$metadata#servicePrincipals('{sp_id}')/synchronization/jobs"
+    body = {
+        "@odata.context": get_settings().graph_base_url + context,
+        "value": [job.resource for job in jobs],
+    }
+    return json_response(body)
+
+
+async def get_synchronization_job(service_principal_id: str, job_id: str) -> func.HttpResponse:
+    """``GET .../synchronization/jobs/{jobId}``: one cached job with its whole status."""
+    sp_id = _service_principal_id(service_principal_id)
+    key = validate_key(job_key(sp_id, job_id), name="jobId")
+    job = await get_status_store().get_item(PROVISIONING_JOBS, key)
+    if job is None:
+        raise not_found(f"No synchronization job '{job_id}' of '{sp_id}' is cached.")
+    context = f"/v1.0/$metadata#servicePrincipals('{sp_id}')/synchronization/jobs/$entity"
+    return _item_response(job, context)
+
+
+async def list_industry_data_runs() -> func.HttpResponse:
+    """``GET /api/external/industryData/runs``: the cached runs (the newest
+    INDUSTRY_DATA_RUNS_KEPT, at most 999), newest first, in one page."""
+    runs = await get_status_store().list_items(INDUSTRY_DATA_RUNS)
+    runs.sort(key=lambda run: (run.resource.get("startDateTime") or "", run.id), reverse=True)
+    base = get_settings().graph_base_url
+    return json_response(
+        {
+            "@odata.context": f"{base}/beta/$metadata#external/industryData/runs",
+            "value": [run.resource for run in runs],
+        }
+    )
+
+
+async def get_industry_data_run(run_id: str) -> func.HttpResponse:
+    """``GET /api/external/industryData/runs/{id}``."""
+    run = await _cached_run(run_id)
+    return _item_response(run, "/beta/$metadata#external/industryData/runs/$entity")
+
+
+async def get_industry_data_run_statistics(run_id: str) -> func.HttpResponse:
+    """``GET .../runs/{id}/getStatistics``: fetched once, for runs that finished with errors
+    or warnings."""
+    run = await _cached_run(run_id)
+    if run.statistics is None:
+        raise not_found(
+            f"No statistics of run '{run_id}' are cached: they are read once a run finishes "
+            "with errors or warnings."
+        )
+    base = get_settings().graph_base_url
+    context = f"{base}/beta/$metadata#microsoft.graph.industryData.industryDataRunStatistics"
+    return json_response({"@odata.context": context, **run.statistics})
 
 
 async def get_profile_status(profile_id: str) -> func.HttpResponse:
@@ -101,9 +206,12 @@ async def update_profile_status(
             raise _precondition_failed(profile_id)
         if not changes:
             return _status_response(profile, profile.etag)
+        health_before = profile.health[0]
         profile.status.update(changes)
         profile.updated_by = "patch"
         profile.updated_date_time = utc_now()
+        if profile.health[0] != health_before or not profile.health_since:
+            profile.health_since = profile.updated_date_time
         try:
             etag = await store.replace_profile(profile, etag=profile.etag)
         except ResourceNotFoundError:
@@ -132,10 +240,14 @@ async def health() -> func.HttpResponse:
     except StorageUnavailableError:
         body = {"status": "unhealthy", "checkedDateTime": checked, "storage": "unavailable"}
         return json_response(body, status=503, headers={"Retry-After": str(RETRY_AFTER_SECONDS)})
-    schedule = get_settings().poll_schedule
-    sources = [_source_health(run, schedule, now) for run in runs]
-    if not runs:
-        sources = [{"source": PROFILES_SOURCE, "status": "notPolledYet"}]
+    settings = get_settings()
+    polled = {run.source: run for run in runs}
+    sources = [
+        _source_health(polled[source], settings.poll_schedule, now)
+        if source in polled
+        else {"source": source, "status": "notPolledYet"}
+        for source in settings.enabled_sources
+    ]
     verdicts = {source["status"] for source in sources}
     if verdicts == {"healthy"}:
         verdict = "healthy"
@@ -171,6 +283,70 @@ def _source_health(run: PollRun, schedule: str, now: datetime) -> dict[str, Any]
     if now > overdue:
         status = "stale"
     return {"source": run.source, "status": status, "lastPoll": last_poll}
+
+
+# Where each source's items are served, for the `path` of a /api/statuses row.
+def _item_path(source: str, item_id: str) -> str:
+    if source == SDS_PROFILES:
+        return f"/api/education/synchronizationProfiles/{quote(item_id, safe='')}/profileStatus"
+    if source == PROVISIONING_JOBS:
+        sp_id, _separator, job_id = item_id.partition(JOB_KEY_SEPARATOR)
+        return f"/api/servicePrincipals/{sp_id}/synchronization/jobs/{quote(job_id, safe='')}"
+    return f"/api/external/industryData/runs/{quote(item_id, safe='')}"
+
+
+def _status_row_json(row: StatusRow, listed: str | None) -> dict[str, Any]:
+    # An item the poll could read was read at its source's last complete listing at least;
+    # one it could not read keeps the time it was last read.
+    checked = row.last_checked_date_time
+    if not row.poll_error and listed and (checked is None or listed > checked):
+        checked = listed
+    return {
+        "source": row.source,
+        "id": row.id,
+        "displayName": row.display_name,
+        "status": row.status,
+        "health": row.health,
+        "healthSince": row.health_since,
+        "lastCheckedDateTime": checked,
+        "reason": row.reason,
+        "pollError": row.poll_error,
+        "path": _item_path(row.source, row.id),
+    }
+
+
+def _item_response(item: CachedItem, context_path: str) -> func.HttpResponse:
+    context = item.graph_context or f"{get_settings().graph_base_url}{context_path}"
+    return json_response({"@odata.context": context, **item.resource})
+
+
+async def _cached_run(run_id: str) -> CachedItem:
+    validate_key(run_id)
+    run = await get_status_store().get_item(INDUSTRY_DATA_RUNS, run_id)
+    if run is None:
+        raise not_found(f"No Industry Data run with id '{run_id}' is cached.")
+    return run
+
+
+def _service_principal_id(raw: str) -> str:
+    """Object ids are GUIDs, which Graph matches in any case; the cache keeps them lower."""
+    if not _OBJECT_ID.fullmatch(raw):
+        raise bad_request(f"'{raw}' is not a service principal object id (a GUID).", target="id")
+    return raw.lower()
+
+
+def _next_link(
+    url: str,
+    params: Mapping[str, str],
+    top: int,
+    continuation: dict[str, str],
+    filters: dict[str, str],
+) -> str:
+    query = {"$top": str(top), "$skiptoken": _encode_skiptoken(continuation), **filters}
+    if params.get("code"):  # a caller that sends its key as ?code= needs it on page 2 too
+        query["code"] = params["code"]
+    scheme, netloc, path, _query, _fragment = urlsplit(url)
+    return urlunsplit((scheme, netloc, path, urlencode(query), ""))
 
 
 def _profile_json(profile: CachedProfile) -> dict[str, Any]:
@@ -216,6 +392,21 @@ def _status_filter(raw: str | None) -> list[str] | None:
         message = f"The status filter names more than {_MAX_STATUS_NAMES} statuses."
         raise bad_request(message, target="status")
     return names
+
+
+def _name_filter(raw: str | None, name: str, allowed: list[str]) -> list[str] | None:
+    if raw is None:
+        return None
+    values = list(dict.fromkeys(value.strip() for value in raw.split(",") if value.strip()))
+    if not values:
+        raise bad_request(f"The {name} filter is empty; give one or more values.", target=name)
+    for value in values:
+        if value not in allowed:
+            raise bad_request(
+                f"'{value}' is not a {name}; use one or more of: {', '.join(allowed)}.",
+                target=name,
+            )
+    return values
 
 
 def _page_size(raw: str | None) -> int:

@@ -1,9 +1,11 @@
 """Microsoft Graph access: the one client factory and every Graph call the app makes.
 
 Requests go through msgraph-sdk's request adapter and the Graph middleware pipeline (auth,
-retries honouring Retry-After on 429/503/504, redirects, telemetry). The education
-endpoints were removed from the SDKs, so they are raw requests through that adapter and the
-JSON is parsed by ``shared.models``.
+retries honouring Retry-After on 429/503/504, redirects, telemetry). They are raw JSON
+requests through that adapter, checked by ``shared.models``: the education endpoints were
+removed from the SDKs, and the typed v1.0 builders (``service_principals...synchronization
+.jobs``) would parse a job into models that cut timestamps to microseconds and drop enum
+members they do not know, where the cache must keep what Graph sent.
 """
 
 from __future__ import annotations
@@ -32,7 +34,7 @@ logger = logging.getLogger(__name__)
 
 # Without this header Graph hides evolvable-enum members added after v1 (here `extracting`
 # and `validating`) behind `unknownFutureValue`.
-PREFER_UNKNOWN_ENUM_MEMBERS = {"Prefer": "include-unknown-enum-members"}
+INCLUDE_UNKNOWN_ENUM_MEMBERS = "include-unknown-enum-members"
 
 # Error bodies are parsed into ODataError (code and message) only with this map and a JSON
 # parse node factory registered.
@@ -125,7 +127,29 @@ class GraphClient:
         return await self.get_json(
             "{+baseurl}/beta/education/synchronizationProfiles/{id}/profileStatus",
             {"id": profile_id},
-            headers=PREFER_UNKNOWN_ENUM_MEMBERS,
+        )
+
+    # -- Entra ID provisioning, Graph v1.0 --------------------------------------------------
+
+    def list_synchronization_jobs(
+        self, service_principal_id: str
+    ) -> AsyncIterator[list[dict[str, Any]]]:
+        """Pages of ``GET /v1.0/servicePrincipals/{id}/synchronization/jobs``."""
+        return self.get_pages(
+            "{+baseurl}/v1.0/servicePrincipals/{id}/synchronization/jobs",
+            {"id": service_principal_id},
+        )
+
+    # -- Industry Data, Graph beta ----------------------------------------------------------
+
+    def list_industry_data_runs(self) -> AsyncIterator[list[dict[str, Any]]]:
+        """Pages of ``GET /beta/external/industryData/runs``."""
+        return self.get_pages("{+baseurl}/beta/external/industryData/runs", {})
+
+    async def get_industry_data_run_statistics(self, run_id: str) -> dict[str, Any]:
+        """``GET /beta/external/industryData/runs/{id}/getStatistics``."""
+        return await self.get_json(
+            "{+baseurl}/beta/external/industryData/runs/{id}/getStatistics", {"id": run_id}
         )
 
     # -- generic requests -------------------------------------------------------------------
@@ -163,6 +187,8 @@ class GraphClient:
         if url is not None:
             info.url = url  # an absolute link Graph gave (nextLink), used as is
         info.headers.try_add("Accept", "application/json")
+        # Every source has evolvable enums (status, code, state): ask for all their members.
+        info.headers.try_add("Prefer", INCLUDE_UNKNOWN_ENUM_MEMBERS)
         for name, value in (headers or {}).items():
             info.headers.try_add(name, value)
         try:

@@ -126,6 +126,33 @@ class EducationSynchronizationProfileStatus(BaseModel):
     statusMessage: StrictStr | None = None
 
 
+class SynchronizationJob(BaseModel):
+    """An Entra ID provisioning job (Graph v1.0), checked only for what the cache relies on:
+    an id, and a ``status`` that is an object when present. The JSON itself is kept whole.
+
+    msgraph-sdk's typed ``SynchronizationJob`` is not used to read it: its parse cuts
+    timestamps to microseconds and turns enum members it does not know into None.
+    """
+
+    model_config = ConfigDict(extra="allow")
+
+    id: StrictStr = Field(min_length=1)
+    templateId: StrictStr | None = None
+    status: dict[str, Any] | None = None
+
+
+class IndustryDataRun(BaseModel):
+    """An Industry Data run (Graph beta), checked for what the cache relies on."""
+
+    model_config = ConfigDict(extra="allow")
+
+    id: StrictStr = Field(min_length=1)
+    displayName: StrictStr | None = None
+    status: StrictStr | None = None
+    startDateTime: StrictStr | None = None
+    endDateTime: StrictStr | None = None
+
+
 class ProfileStatusPatch(BaseModel):
     """The body of ``PATCH .../profileStatus``: only the writable properties, strictly typed."""
 

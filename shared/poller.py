@@ -1,4 +1,7 @@
-"""The poll: read every status from Graph and bring the cache up to date, losing nothing.
+"""The poll: read every enabled source from Graph and bring the cache up to date, losing
+nothing. Sources: School Data Sync profiles (beta), Entra ID provisioning jobs (v1.0) and
+Industry Data runs (beta); each is polled on its own and has its own poll record, so one
+source failing or refused never stops the others.
 
 Rules (DESIGN.md):
 - a cached status is rewritten only when the status Graph sends differs from the one it sent
@@ -19,191 +22,471 @@ import hashlib
 import json
 import logging
 from collections import Counter
+from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 
-from pydantic import ValidationError
+from pydantic import BaseModel, ValidationError
 
 from shared.errors import ApiError, StorageUnavailableError
 from shared.graph import GraphClient, GraphError
 from shared.models import (
     EducationSynchronizationProfile,
     EducationSynchronizationProfileStatus,
+    IndustryDataRun,
+    SynchronizationJob,
     utc_now,
 )
-from shared.settings import Settings
+from shared.settings import INDUSTRY_DATA_RUNS, PROVISIONING_JOBS, SDS_PROFILES, Settings
 from shared.store import (
-    PROFILES_SOURCE,
+    JOB_KEY_SEPARATOR,
+    CachedItem,
     CachedProfile,
     Change,
     PollRun,
     StatusStore,
+    job_key,
+    put_document,
+    status_from_columns,
     validate_key,
 )
 
 logger = logging.getLogger(__name__)
 
+# Run statuses after which a run no longer changes; of these, the ones whose statistics
+# explain the outcome are fetched once.
+FINISHED_RUN_STATUSES = frozenset(
+    {"failed", "completed", "completedWithErrors", "completedWithWarnings"}
+)
+RUN_STATUSES_WITH_STATISTICS = frozenset({"completedWithErrors", "completedWithWarnings"})
+
+CacheEntry = CachedProfile | CachedItem
+Model = TypeVar("Model", bound=BaseModel)
+Result = TypeVar("Result")
+
 
 async def poll_sync_statuses(settings: Settings, store: StatusStore) -> list[PollRun]:
-    """Poll every enabled source once; return each source's run record (also saved)."""
+    """Poll every enabled source once, side by side; return each source's run record (also
+    saved). A source that could not record its run fails the invocation, after the others."""
+    pollers: dict[str, Callable[[GraphClient, StatusStore, Settings], Awaitable[PollRun]]] = {
+        SDS_PROFILES: poll_school_data_sync,
+        PROVISIONING_JOBS: poll_provisioning_jobs,
+        INDUSTRY_DATA_RUNS: poll_industry_data_runs,
+    }
     async with GraphClient.from_settings(settings) as graph:
-        return [await poll_school_data_sync(graph, store, settings.graph_max_concurrency)]
+        results = await asyncio.gather(
+            *(pollers[source](graph, store, settings) for source in settings.enabled_sources),
+            return_exceptions=True,
+        )
+    for result in results:
+        if isinstance(result, BaseException):
+            raise result
+    return [result for result in results if isinstance(result, PollRun)]
 
 
 @dataclass
-class _Listing:
-    profiles: list[EducationSynchronizationProfile] = field(default_factory=list)
-    # Entries that could not be used, by a placeholder key, with their error code.
-    invalid: dict[str, str] = field(default_factory=dict)
-    complete: bool = False
+class Observation:
+    """What a poll read of one source from Graph, ready to compare with the cache."""
+
+    # Items read in full, by id, as they would be cached.
+    entries: dict[str, CacheEntry] = field(default_factory=dict)
+    # Items listed (or expected) but not read, by id (or a placeholder), with an error code.
+    failures: dict[str, str] = field(default_factory=dict)
+    # Cached items this poll could not read (beyond ``failures``), with the error code.
+    unread: dict[str, str] = field(default_factory=dict)
+    # Which cached ids the listing covered completely: those it no longer has are removed.
+    removable: Callable[[str], bool] = lambda _item_id: False
+    listed: int = 0
+    # A listing that failed (all of it, or from some page on).
     error: GraphError | None = None
+
+    @property
+    def complete(self) -> bool:
+        return self.error is None and not self.failures
+
+
+# -- School Data Sync (classic) -------------------------------------------------------------
 
 
 async def poll_school_data_sync(
-    graph: GraphClient, store: StatusStore, max_concurrency: int
+    graph: GraphClient, store: StatusStore, settings: Settings
 ) -> PollRun:
     """Poll the School Data Sync profiles and their profileStatus into the cache."""
-    run = PollRun(source=PROFILES_SOURCE, outcome="failed", started_date_time=utc_now())
-    listing = await _list_profiles(graph)
-    if listing.error is not None and not listing.profiles:
-        # Nothing listed: keep the whole cache; `unavailable` when Graph refused the source.
-        run.outcome = "unavailable" if listing.error.is_refusal else "failed"
-        run.source_error = listing.error.to_json()
-        logger.warning("Listing %s failed: %s", PROFILES_SOURCE, listing.error)
-        return await _finish(store, run)
+
+    async def observe(_cached: dict[str, Any]) -> Observation:
+        seen = Observation()
+        profiles: list[EducationSynchronizationProfile] = []
+        try:
+            async for page in graph.list_synchronization_profiles():
+                seen.listed += len(page)
+                profiles += [
+                    profile
+                    for profile, _item in _usable(
+                        page, EducationSynchronizationProfile, seen.failures
+                    )
+                ]
+        except GraphError as error:
+            seen.error = error
+        if not seen.error and not seen.failures:
+            listed = {profile.id for profile in profiles}
+            seen.removable = lambda item_id: item_id not in listed
+        statuses = await _bounded(
+            (_read_profile_status(graph, profile.id) for profile in profiles),
+            settings.graph_max_concurrency,
+        )
+        for profile, result in zip(profiles, statuses, strict=True):
+            if isinstance(result, GraphError):
+                seen.failures[profile.id] = result.code
+                logger.warning("profileStatus of %s not updated: %s", profile.id, result)
+            else:
+                seen.entries[profile.id] = _profile_entry(profile, result)
+        return seen
+
+    return await _poll_source(store, SDS_PROFILES, observe)
+
+
+async def _read_profile_status(graph: GraphClient, profile_id: str) -> dict[str, Any] | GraphError:
     try:
-        cached = await store.read_source(PROFILES_SOURCE)
+        status = await graph.get_profile_status(profile_id)
+        EducationSynchronizationProfileStatus.model_validate(status)
+        _check_storable(status)
+    except GraphError as error:
+        return error
+    except ValueError as error:  # ValidationError included
+        return GraphError(200, "invalidResponse", _first_problem(error))
+    return status
+
+
+def _profile_entry(
+    profile: EducationSynchronizationProfile, status: dict[str, Any]
+) -> CachedProfile:
+    status = dict(status)
+    context = status.pop("@odata.context", None)
+    return CachedProfile(
+        id=profile.id,
+        display_name=profile.displayName,
+        state=profile.state,
+        status=status,
+        graph_hash=_fingerprint(status),
+        graph_context=context,
+        updated_by="poll",
+        updated_date_time=utc_now(),
+    )
+
+
+# -- Entra ID provisioning jobs --------------------------------------------------------------
+
+
+async def poll_provisioning_jobs(
+    graph: GraphClient, store: StatusStore, settings: Settings
+) -> PollRun:
+    """Poll the synchronization jobs of every configured service principal.
+
+    Graph has no tenant-wide list of jobs, so each service principal is listed on its own:
+    one failing keeps its jobs' last values (they are not removed), the others go on. Jobs
+    of a service principal no longer configured are removed.
+    """
+    configured = settings.provisioning_service_principal_ids
+
+    async def observe(cached: dict[str, Any]) -> Observation:
+        seen = Observation()
+        listings = await _bounded(
+            (_list_jobs(graph, sp_id) for sp_id in configured), settings.graph_max_concurrency
+        )
+        covered: set[str] = set()
+        errors: list[GraphError] = []
+        for sp_id, listing in zip(configured, listings, strict=True):
+            if isinstance(listing, GraphError):
+                seen.failures[sp_id] = listing.code
+                prefix = sp_id + JOB_KEY_SEPARATOR
+                seen.unread |= {key: listing.code for key in cached if key.startswith(prefix)}
+                errors.append(listing)
+                logger.warning("Jobs of service principal %s not updated: %s", sp_id, listing)
+                continue
+            seen.listed += len(listing)
+            failures_before = len(seen.failures)
+            for job, item in _usable(listing, SynchronizationJob, seen.failures):
+                key = job_key(sp_id, job.id)
+                seen.entries[key] = _item_entry(PROVISIONING_JOBS, key, item)
+            if len(seen.failures) == failures_before:
+                covered.add(sp_id)
+        if errors and len(errors) == len(configured):
+            seen.error = errors[0]  # not one service principal answered
+        listed = set(seen.entries)
+
+        def removable(item_id: str) -> bool:
+            sp_id = item_id.partition(JOB_KEY_SEPARATOR)[0]
+            return sp_id not in configured or (sp_id in covered and item_id not in listed)
+
+        seen.removable = removable
+        return seen
+
+    return await _poll_source(store, PROVISIONING_JOBS, observe)
+
+
+async def _list_jobs(graph: GraphClient, sp_id: str) -> list[Any] | GraphError:
+    try:
+        return [job async for page in graph.list_synchronization_jobs(sp_id) for job in page]
+    except GraphError as error:
+        return error
+
+
+# -- Industry Data runs -----------------------------------------------------------------------
+
+
+async def poll_industry_data_runs(
+    graph: GraphClient, store: StatusStore, settings: Settings
+) -> PollRun:
+    """Poll the newest INDUSTRY_DATA_RUNS_KEPT runs; a run that finished with errors or
+    warnings has its statistics fetched once (a finished run does not change)."""
+
+    async def observe(cached: dict[str, Any]) -> Observation:
+        seen = Observation()
+        runs: list[tuple[IndustryDataRun, dict[str, Any]]] = []
+        try:
+            async for page in graph.list_industry_data_runs():
+                seen.listed += len(page)
+                runs += _usable(page, IndustryDataRun, seen.failures)
+        except GraphError as error:
+            seen.error = error
+        # Newest first; ISO 8601 UTC timestamps sort as text. Runs without a start go last.
+        runs.sort(key=lambda pair: (pair[0].startDateTime or "", pair[0].id), reverse=True)
+        kept = runs[: settings.industry_data_runs_kept]
+        if not seen.error and not seen.failures:
+            kept_ids = {run.id for run, _item in kept}
+            seen.removable = lambda item_id: item_id not in kept_ids
+        entries = [_item_entry(INDUSTRY_DATA_RUNS, run.id, item) for run, item in kept]
+        for entry in entries:
+            previous = cached.get(entry.id)
+            if previous is not None:
+                entry.statistics = CachedItem.from_entity(previous).statistics
+        wanted = [
+            entry
+            for entry in entries
+            if entry.statistics is None
+            and entry.resource.get("status") in RUN_STATUSES_WITH_STATISTICS
+        ]
+        fetched = await _bounded(
+            (_read_statistics(graph, entry.id) for entry in wanted), settings.graph_max_concurrency
+        )
+        for entry, result in zip(wanted, fetched, strict=True):
+            if isinstance(result, GraphError):
+                # The run is cached all the same; its statistics are asked for again next time.
+                seen.failures[entry.id] = result.code
+                logger.warning("Statistics of run %s not read: %s", entry.id, result)
+            else:
+                entry.statistics = result
+        seen.entries = {entry.id: entry for entry in entries}
+        return seen
+
+    return await _poll_source(store, INDUSTRY_DATA_RUNS, observe)
+
+
+async def _read_statistics(graph: GraphClient, run_id: str) -> dict[str, Any] | GraphError:
+    try:
+        statistics = await graph.get_industry_data_run_statistics(run_id)
+        _check_storable(statistics)
+    except GraphError as error:
+        return error
+    except ValueError as error:
+        return GraphError(200, "invalidResponse", _first_problem(error))
+    statistics.pop("@odata.context", None)
+    return statistics
+
+
+# -- what every source shares -----------------------------------------------------------------
+
+
+async def _poll_source(
+    store: StatusStore, source: str, observe: Callable[[dict[str, Any]], Awaitable[Observation]]
+) -> PollRun:
+    """Read the cache, observe Graph, and write what changed: the rules of the module."""
+    run = PollRun(source=source, outcome="failed", started_date_time=utc_now())
+    try:
+        cached = await store.read_source(source)
+        previous = {r.source: r for r in await store.list_poll_runs()}.get(source)
     except StorageUnavailableError as error:
-        logger.warning("Could not read the cache of %s: %s", PROFILES_SOURCE, error)
+        logger.warning("Could not read the cache of %s: %s", source, error)
         message = "Table Storage is unavailable; the poll changed nothing."
         run.source_error = {"status": None, "code": "storageUnavailable", "message": message}
         return await _finish(store, run)
+    run.listed_date_time = previous.listed_date_time if previous else None
+    seen = await observe(cached)
+    if seen.error is not None:
+        run.source_error = seen.error.to_json()
+        logger.warning("Listing %s failed: %s", source, seen.error)
+    if seen.error is not None and not seen.entries and not seen.listed:
+        # Nothing read: keep the whole cache; `unavailable` when Graph refused the source.
+        run.outcome = "unavailable" if seen.error.is_refusal else "failed"
+        return await _finish(store, run)
 
-    failures = dict(listing.invalid)
+    now = run.started_date_time
     changes: list[Change] = []
     unchanged = 0
-    statuses = await _fetch_statuses(graph, listing.profiles, max_concurrency)
-    for profile, result in zip(listing.profiles, statuses, strict=True):
-        if isinstance(result, GraphError):
-            failures[profile.id] = result.code
-            logger.warning("profileStatus of %s not updated: %s", profile.id, result)
-            continue
-        change = _change_for(_cache_entry(profile, result), cached.get(profile.id))
+    for item_id, entry in seen.entries.items():
+        change = _change_for(entry, cached.get(item_id), now)
         if change is None:
             unchanged += 1
         else:
             changes.append(change)
-    if listing.complete:
-        listed = {profile.id for profile in listing.profiles}
-        changes += [
-            Change("delete", e, e.metadata["etag"]) for k, e in cached.items() if k not in listed
-        ]
+    for item_id, code in (seen.failures | seen.unread).items():
+        current = cached.get(item_id)
+        if current is not None and item_id not in seen.entries:
+            change = _mark_failing(current, code, previous)
+            if change is not None:
+                changes.append(change)
+    changes += [
+        Change("delete", entity, entity.metadata["etag"])
+        for item_id, entity in cached.items()
+        if item_id not in seen.entries
+        and item_id not in seen.failures
+        and item_id not in seen.unread
+        and seen.removable(item_id)
+    ]
     written = await store.write_source(changes)
-    failures.update(written.failed)
+    failures = seen.failures | written.failed
 
+    if seen.complete:
+        run.listed_date_time = now
     run.counts = {
-        "listed": len(listing.profiles) + len(listing.invalid),
+        "listed": seen.listed,
         "unchanged": unchanged,
         "written": written.written,
         "removed": written.removed,
         "failed": len(failures),
     }
     run.errors = [{"code": code, "count": n} for code, n in Counter(failures.values()).items()]
-    if listing.error is not None:
-        run.source_error = listing.error.to_json()
-    run.outcome = "succeeded" if listing.complete and not failures else "partial"
+    run.outcome = "succeeded" if seen.complete and not written.failed else "partial"
     return await _finish(store, run)
 
 
-def _change_for(entry: CachedProfile, current: dict[str, Any] | None) -> Change | None:
+def _change_for(entry: CacheEntry, current: dict[str, Any] | None, now: str) -> Change | None:
     """What the cache needs so it holds what Graph sent; None when it already does.
 
-    Only a change of Graph's status rewrites the status: a PATCH made since the last poll
-    survives a poll that merely sees a renamed profile.
+    Only a change of what Graph sent rewrites an item: a PATCH made since the last poll
+    survives a poll that merely sees a renamed profile. The summary columns (health and why,
+    the listing's fields, a cleared poll error) are merged alone when only they differ.
     """
+    entry.last_checked_date_time = now
     if current is None:
+        entry.health_since = now
         return Change("create", entry.to_entity())
     etag = current.metadata["etag"]
     if current.get("graphHash") != entry.graph_hash:
+        same_health = current.get("health") == str(entry.health[0])
+        entry.health_since = current.get("healthSince", now) if same_health else now
         return Change("replace", entry.to_entity(), etag)
-    profile_columns = entry.profile_columns()
-    if current.get("profile") != profile_columns["profile"]:
-        keys = {"PartitionKey": PROFILES_SOURCE, "RowKey": entry.id}
-        return Change("merge", keys | profile_columns, etag)
+    columns = _stale_columns(entry, current, now)
+    if columns:
+        keys = {"PartitionKey": current["PartitionKey"], "RowKey": current["RowKey"]}
+        return Change("merge", keys | columns, etag)
     return None
 
 
-async def _list_profiles(graph: GraphClient) -> _Listing:
-    """Every profile Graph lists; a failure on a later page keeps what came before it, and an
-    unusable entry is counted and skipped (the listing is then incomplete: no removals)."""
-    listing = _Listing()
-    try:
-        async for page in graph.list_synchronization_profiles():
-            for item in page:
-                try:
-                    listing.profiles.append(_parse_profile(item))
-                except ValueError:
-                    listing.invalid[f"#listing-{len(listing.invalid)}"] = "invalidResponse"
-    except GraphError as error:
-        listing.error = error
-        return listing
-    listing.complete = not listing.invalid
-    return listing
+def _stale_columns(entry: CacheEntry, current: dict[str, Any], now: str) -> dict[str, Any]:
+    """Columns of an item whose Graph data did not change that still need writing."""
+    columns: dict[str, Any] = {}
+    if isinstance(entry, CachedProfile):
+        listing = entry.profile_columns()
+        if current.get("profile") != listing["profile"]:
+            columns.update(listing)
+        # The cached status may carry a PATCH: its health is judged as cached.
+        cached = CachedProfile("", None, None, status_from_columns(current))
+        health, reason = cached.health
+    else:
+        health, reason = entry.health
+        has_statistics = "statistics" in current or "statisticsZ" in current
+        if entry.statistics is not None and not has_statistics:
+            put_document(columns, "statistics", entry.statistics)
+    if current.get("health") != str(health) or current.get("reason") != reason:
+        columns["health"], columns["reason"] = str(health), reason
+        if current.get("health") != str(health) or not current.get("healthSince"):
+            columns["healthSince"] = now
+    if current.get("pollError"):
+        columns["pollError"] = ""
+        columns["lastCheckedDateTime"] = now
+    return columns
 
 
-def _parse_profile(item: Any) -> EducationSynchronizationProfile:
-    try:
-        profile = EducationSynchronizationProfile.model_validate(item)
-        validate_key(profile.id)
-    except (ValidationError, ApiError) as error:
-        # Logged only: the message may quote tenant data, which health must not show.
-        logger.warning("A listed profile is not usable: %s", error)
-        raise ValueError("unusable profile in the listing") from None
-    return profile
+def _mark_failing(current: dict[str, Any], code: str, previous: PollRun | None) -> Change | None:
+    """Record on a cached item that the poll could not read it (once per error code), with
+    the last time it was read, so /api/statuses can say how fresh it is."""
+    if current.get("pollError") == code:
+        return None
+    last_checked = current.get("lastCheckedDateTime") or ""
+    if not current.get("pollError") and previous and previous.listed_date_time:
+        last_checked = max(last_checked, previous.listed_date_time)
+    keys = {"PartitionKey": current["PartitionKey"], "RowKey": current["RowKey"]}
+    columns = {"pollError": code}
+    if last_checked:
+        columns["lastCheckedDateTime"] = last_checked
+    return Change("merge", keys | columns, current.metadata["etag"])
 
 
-async def _fetch_statuses(
-    graph: GraphClient, profiles: list[EducationSynchronizationProfile], max_concurrency: int
-) -> list[dict[str, Any] | GraphError]:
-    """Each profile's profileStatus (or the GraphError it failed with), at most
-    ``max_concurrency`` requests in flight."""
-    limit = asyncio.Semaphore(max_concurrency)
-
-    async def fetch(profile_id: str) -> dict[str, Any] | GraphError:
-        async with limit:
-            try:
-                status = await graph.get_profile_status(profile_id)
-                EducationSynchronizationProfileStatus.model_validate(status)
-                json.dumps(status, ensure_ascii=False).encode()  # storable: no lone surrogate
-            except GraphError as error:
-                return error
-            except UnicodeEncodeError:
-                return GraphError(200, "invalidResponse", "The status holds a lone surrogate.")
-            except ValidationError as error:
-                detail = error.errors()[0]
-                where = ".".join(str(part) for part in detail["loc"])
-                return GraphError(200, "invalidResponse", f"{where}: {detail['msg']}")
-            return status
-
-    return await asyncio.gather(*(fetch(profile.id) for profile in profiles))
+def _usable(
+    page: Iterable[Any], model: type[Model], failures: dict[str, str]
+) -> list[tuple[Model, dict[str, Any]]]:
+    """The entries of a listing page that can be cached, checked and as sent (the JSON is
+    what gets cached: a model dump would reorder it); the others are counted as failures
+    under a placeholder key (the listing is then incomplete: nothing is removed)."""
+    usable: list[tuple[Model, dict[str, Any]]] = []
+    for item in page:
+        try:
+            parsed = model.model_validate(item)
+            validate_key(parsed.id)  # type: ignore[attr-defined]
+            _check_storable(item)
+        except (ValidationError, ApiError, ValueError) as error:
+            # Logged only: the message may quote tenant data, which health must not show.
+            logger.warning("A listed %s is not usable: %s", model.__name__, error)
+            failures[f"#listing-{len(failures)}"] = "invalidResponse"
+            continue
+        usable.append((parsed, item))
+    return usable
 
 
-def _cache_entry(profile: EducationSynchronizationProfile, status: dict[str, Any]) -> CachedProfile:
-    status = dict(status)
-    context = status.pop("@odata.context", None)
-    fingerprint = hashlib.sha256(
-        json.dumps(status, sort_keys=True, ensure_ascii=False).encode()
-    ).hexdigest()
-    return CachedProfile(
-        id=profile.id,
-        display_name=profile.displayName,
-        state=profile.state,
-        status=status,
-        graph_hash=fingerprint,
+def _item_entry(source: str, item_id: str, resource: dict[str, Any]) -> CachedItem:
+    resource = dict(resource)
+    context = resource.pop("@odata.context", None)
+    return CachedItem(
+        source=source,
+        id=item_id,
+        resource=resource,
+        graph_hash=_fingerprint(resource),
         graph_context=context,
-        updated_by="poll",
-        updated_date_time=utc_now(),
     )
+
+
+def _fingerprint(document: dict[str, Any]) -> str:
+    return hashlib.sha256(
+        json.dumps(document, sort_keys=True, ensure_ascii=False).encode()
+    ).hexdigest()
+
+
+def _check_storable(document: Any) -> None:
+    """JSON that storage and responses can hold: no lone surrogate."""
+    try:
+        json.dumps(document, ensure_ascii=False).encode()
+    except UnicodeEncodeError:
+        raise ValueError("The document holds a lone surrogate.") from None
+
+
+def _first_problem(error: ValueError) -> str:
+    if isinstance(error, ValidationError):
+        detail = error.errors()[0]
+        where = ".".join(str(part) for part in detail["loc"])
+        return f"{where}: {detail['msg']}"
+    return str(error)
+
+
+async def _bounded(calls: Iterable[Awaitable[Result]], limit: int) -> list[Result]:
+    """Await ``calls`` with at most ``limit`` in flight, results in order."""
+    semaphore = asyncio.Semaphore(limit)
+
+    async def one(call: Awaitable[Result]) -> Result:
+        async with semaphore:
+            return await call
+
+    return await asyncio.gather(*(one(call) for call in calls))
 
 
 async def _finish(store: StatusStore, run: PollRun) -> PollRun:

@@ -20,6 +20,17 @@ DEFAULT_POLL_SCHEDULE = "0 */5 * * * *"
 DEFAULT_TABLE_PREFIX = "SyncStatus"
 DEFAULT_GRAPH_MAX_CONCURRENCY = 16
 DEFAULT_GRAPH_TIMEOUT_SECONDS = 30.0
+DEFAULT_INDUSTRY_DATA_RUNS_KEPT = 50
+
+# The sources a poll can read, by the name the cache, /api/health and /api/statuses use.
+SDS_PROFILES = "educationSynchronizationProfiles"
+PROVISIONING_JOBS = "synchronizationJobs"
+INDUSTRY_DATA_RUNS = "industryDataRuns"
+SOURCES = (SDS_PROFILES, PROVISIONING_JOBS, INDUSTRY_DATA_RUNS)
+
+_OBJECT_ID = re.compile(
+    r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}"
+)
 
 # Table names are 3-63 alphanumerics starting with a letter; the longest suffix the app adds
 # is "PollRuns" (8 characters), so the prefix may use the rest.
@@ -50,12 +61,29 @@ class Settings:
     table_prefix: str = DEFAULT_TABLE_PREFIX
     graph_max_concurrency: int = DEFAULT_GRAPH_MAX_CONCURRENCY
     graph_timeout_seconds: float = DEFAULT_GRAPH_TIMEOUT_SECONDS
+    # Which sources a poll reads; School Data Sync (classic) is on unless switched off.
+    sds_profiles_enabled: bool = True
+    provisioning_service_principal_ids: tuple[str, ...] = ()
+    provisioning_jobs_enabled: bool = False
+    industry_data_runs_enabled: bool = False
+    industry_data_runs_kept: int = DEFAULT_INDUSTRY_DATA_RUNS_KEPT
+
+    @property
+    def enabled_sources(self) -> tuple[str, ...]:
+        """The sources a poll reads, in the order it reads them."""
+        enabled = {
+            SDS_PROFILES: self.sds_profiles_enabled,
+            PROVISIONING_JOBS: self.provisioning_jobs_enabled,
+            INDUSTRY_DATA_RUNS: self.industry_data_runs_enabled,
+        }
+        return tuple(source for source in SOURCES if enabled[source])
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
         """Build settings from app settings (environment variables); raise SettingsError."""
         env = os.environ if env is None else env
-        return cls(
+        service_principals = _service_principal_ids(env)
+        settings = cls(
             storage=_storage_settings(env),
             graph_base_url=_graph_base_url(env),
             graph_auth=_choice(env, "GRAPH_AUTH", ("azure", "none"), "azure"),
@@ -67,7 +95,20 @@ class Settings:
             graph_timeout_seconds=_number(
                 env, "GRAPH_TIMEOUT_SECONDS", DEFAULT_GRAPH_TIMEOUT_SECONDS, 1, 600
             ),
+            sds_profiles_enabled=_flag(env, "SDS_PROFILES_ENABLED", default=True),
+            provisioning_service_principal_ids=service_principals,
+            provisioning_jobs_enabled=_provisioning_enabled(env, service_principals),
+            industry_data_runs_enabled=_flag(env, "INDUSTRY_DATA_RUNS_ENABLED", default=False),
+            industry_data_runs_kept=int(
+                _number(env, "INDUSTRY_DATA_RUNS_KEPT", DEFAULT_INDUSTRY_DATA_RUNS_KEPT, 1, 999)
+            ),
         )
+        if not settings.enabled_sources:
+            raise SettingsError(
+                "No source is enabled: set SDS_PROFILES_ENABLED, PROVISIONING_JOBS_ENABLED "
+                "(with PROVISIONING_SERVICE_PRINCIPAL_IDS) or INDUSTRY_DATA_RUNS_ENABLED to true."
+            )
+        return settings
 
 
 @lru_cache(maxsize=1)
@@ -102,6 +143,46 @@ def _number(
     if not minimum <= value <= maximum:
         raise SettingsError(f"{name} must be between {minimum:g} and {maximum:g}; got {raw}.")
     return value
+
+
+def _flag(env: Mapping[str, str], name: str, *, default: bool) -> bool:
+    value = env.get(name, "").strip().lower()
+    if not value:
+        return default
+    if value in ("true", "1", "yes"):
+        return True
+    if value in ("false", "0", "no"):
+        return False
+    raise SettingsError(f"{name} must be true or false; got {value!r}.")
+
+
+def _service_principal_ids(env: Mapping[str, str]) -> tuple[str, ...]:
+    """PROVISIONING_SERVICE_PRINCIPAL_IDS: object ids, comma-separated (Graph has no
+    tenant-wide list of provisioning jobs, so the service principals must be named)."""
+    name = "PROVISIONING_SERVICE_PRINCIPAL_IDS"
+    ids: list[str] = []
+    for part in env.get(name, "").split(","):
+        value = part.strip().lower()
+        if not value:
+            continue
+        if not _OBJECT_ID.fullmatch(value):
+            raise SettingsError(
+                f"{name} holds service principal object ids (GUIDs), comma-separated; "
+                f"{part.strip()!r} is not one."
+            )
+        ids.append(value)
+    return tuple(dict.fromkeys(ids))
+
+
+def _provisioning_enabled(env: Mapping[str, str], service_principals: tuple[str, ...]) -> bool:
+    """On when service principals are named, unless PROVISIONING_JOBS_ENABLED says otherwise."""
+    enabled = _flag(env, "PROVISIONING_JOBS_ENABLED", default=bool(service_principals))
+    if enabled and not service_principals:
+        raise SettingsError(
+            "PROVISIONING_JOBS_ENABLED is true but PROVISIONING_SERVICE_PRINCIPAL_IDS names no "
+            "service principal: give their object ids, comma-separated."
+        )
+    return enabled
 
 
 def _schedule(env: Mapping[str, str]) -> str:

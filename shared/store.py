@@ -2,24 +2,35 @@
 
 Tables (created on first use, named with STATUS_TABLE_PREFIX):
 - ``{prefix}Statuses``: one entity per monitored item; PartitionKey is the source
-  (``educationSynchronizationProfiles``), RowKey the item's Graph id.
+  (``educationSynchronizationProfiles``, ``synchronizationJobs``, ``industryDataRuns``),
+  RowKey the item's id (a job's is ``{servicePrincipalId}:{jobId}``).
 - ``{prefix}PollRuns``: one entity per source, the last poll run, for /api/health.
 
-Graph JSON becomes typed columns and comes back value for value: timestamps are kept as
+Every item carries the same summary columns, which /api/statuses filters and serves:
+``displayName``, ``status`` (raw), ``health``, ``healthSince``, ``reason``,
+``lastCheckedDateTime`` and ``pollError`` (set while the poll cannot read the item).
+
+A profileStatus becomes typed columns and comes back value for value: timestamps are kept as
 strings (Table Storage's DateTime keeps 6 fractional digits, Graph sends 7), errorCount is
 Edm.Int64 (the SDK would send a plain int as Int32), nulls and the order of the properties
 Graph sent are recorded, and properties the code does not know are kept as JSON. The
 listing's fields (displayName, state) are one JSON property, ``profile``, so a poll can
 update them alone without touching a status someone PATCHed.
+
+Jobs and runs are kept whole as the JSON text Graph sent (order, nulls, Int64 and 7-digit
+timestamps survive as they are), split over numbered properties past 64 KiB and compressed
+past 512 KiB, so an entity stays under Table Storage's 1 MiB; never cut.
 """
 
 from __future__ import annotations
 
 import asyncio
+import base64
 import json
 import logging
 import re
 import weakref
+import zlib
 from collections.abc import AsyncIterator, Iterable
 from contextlib import asynccontextmanager, suppress
 from dataclasses import dataclass, field
@@ -38,12 +49,21 @@ from azure.data.tables import EdmType, EntityProperty, TableTransactionError, Up
 from azure.data.tables.aio import TableClient, TableServiceClient
 
 from shared.errors import StorageUnavailableError, bad_request
+from shared.health import Health, assess
 from shared.models import PROFILE_STATUS_PROPERTIES
-from shared.settings import Settings, SettingsError, get_settings
+from shared.settings import (
+    PROVISIONING_JOBS,
+    SDS_PROFILES,
+    Settings,
+    SettingsError,
+    get_settings,
+)
 
 logger = logging.getLogger(__name__)
 
-PROFILES_SOURCE = "educationSynchronizationProfiles"
+PROFILES_SOURCE = SDS_PROFILES
+# A job's RowKey joins its service principal and its own id; an object id holds no colon.
+JOB_KEY_SEPARATOR = ":"
 
 # A key is at most 1 KiB (512 UTF-16 code units) and may not hold these characters.
 _MAX_KEY_LENGTH = 512
@@ -53,6 +73,11 @@ _FORBIDDEN_KEY_CHARACTERS = re.compile(r"[/\\#?\x00-\x1f\x7f-\x9f\ud800-\udfff]"
 # A string property holds at most 64 KiB of UTF-16; longer text is split over numbered
 # properties (statusMessage, statusMessage_2, ...), never cut.
 _MAX_PROPERTY_UTF16_UNITS = 32 * 1024
+# JSON documents past this many UTF-16 units are compressed; past _MAX_DOCUMENT_BYTES
+# compressed, an item cannot be cached (reported as itemTooLarge, never cut).
+_COMPRESS_ABOVE_UTF16_UNITS = 256 * 1024
+_MAX_BINARY_PROPERTY_BYTES = 64 * 1024
+_MAX_DOCUMENT_BYTES = 768 * 1024
 # A batch transaction holds at most 100 operations and 4 MiB.
 _MAX_BATCH_OPERATIONS = 100
 _MAX_BATCH_BYTES = 3 * 1024 * 1024
@@ -91,7 +116,15 @@ class CachedProfile:
     graph_context: str | None = None
     updated_by: str = "poll"
     updated_date_time: str = ""
+    # When the health last changed, and when a poll last read this profile from Graph.
+    health_since: str = ""
+    last_checked_date_time: str = ""
     etag: str | None = None
+
+    @property
+    def health(self) -> tuple[Health, str]:
+        """(health, reason) of the status as cached (a PATCHed status counts)."""
+        return assess(SDS_PROFILES, self.status)
 
     def to_entity(self) -> dict[str, Any]:
         entity: dict[str, Any] = {
@@ -104,6 +137,7 @@ class CachedProfile:
         _put_optional(entity, "graphContext", self.graph_context)
         entity.update(self.profile_columns())
         entity.update(status_to_columns(self.status))
+        entity.update(summary_columns(self.health, self.health_since, self.last_checked_date_time))
         return entity
 
     def profile_columns(self) -> dict[str, str]:
@@ -124,8 +158,172 @@ class CachedProfile:
             graph_context=entity.get("graphContext"),
             updated_by=entity.get("updatedBy", "poll"),
             updated_date_time=entity.get("updatedDateTime", ""),
-            etag=entity.metadata.get("etag") if hasattr(entity, "metadata") else None,
+            health_since=entity.get("healthSince", ""),
+            last_checked_date_time=entity.get("lastCheckedDateTime", ""),
+            etag=_etag(entity),
         )
+
+
+@dataclass
+class CachedItem:
+    """A provisioning job or an Industry Data run as cached: Graph's JSON, kept whole.
+
+    ``statistics`` is a finished run's getStatistics answer (fetched once: it does not
+    change). Nothing but a poll writes these items.
+    """
+
+    source: str
+    id: str
+    resource: dict[str, Any]
+    graph_hash: str = ""
+    graph_context: str | None = None
+    statistics: dict[str, Any] | None = None
+    health_since: str = ""
+    last_checked_date_time: str = ""
+    etag: str | None = None
+
+    @property
+    def health(self) -> tuple[Health, str]:
+        return assess(self.source, self.resource, self.statistics)
+
+    @property
+    def display_name(self) -> str | None:
+        if self.source == PROVISIONING_JOBS:
+            # A job has no name of its own; its template names the target system.
+            return self.resource.get("templateId") or self.resource.get("id")
+        return self.resource.get("displayName")
+
+    @property
+    def raw_status(self) -> str | None:
+        if self.source == PROVISIONING_JOBS:
+            status = self.resource.get("status")
+            return status.get("code") if isinstance(status, dict) else None
+        return self.resource.get("status")
+
+    def to_entity(self) -> dict[str, Any]:
+        entity: dict[str, Any] = {
+            "PartitionKey": self.source,
+            "RowKey": self.id,
+            "graphHash": self.graph_hash,
+        }
+        _put_optional(entity, "graphContext", self.graph_context)
+        _put_optional(entity, "displayName", self.display_name)
+        _put_optional(entity, "status", self.raw_status)
+        put_document(entity, "resource", self.resource)
+        if self.statistics is not None:
+            put_document(entity, "statistics", self.statistics)
+        entity.update(summary_columns(self.health, self.health_since, self.last_checked_date_time))
+        return entity
+
+    @classmethod
+    def from_entity(cls, entity: dict[str, Any]) -> CachedItem:
+        return cls(
+            source=entity["PartitionKey"],
+            id=entity["RowKey"],
+            resource=get_document(entity, "resource") or {},
+            graph_hash=entity.get("graphHash", ""),
+            graph_context=entity.get("graphContext"),
+            statistics=get_document(entity, "statistics"),
+            health_since=entity.get("healthSince", ""),
+            last_checked_date_time=entity.get("lastCheckedDateTime", ""),
+            etag=_etag(entity),
+        )
+
+
+def job_key(service_principal_id: str, job_id: str) -> str:
+    """The RowKey (and /api/statuses id) of a provisioning job."""
+    return f"{service_principal_id}{JOB_KEY_SEPARATOR}{job_id}"
+
+
+def summary_columns(
+    assessment: tuple[Health, str], health_since: str, last_checked: str
+) -> dict[str, str]:
+    """The columns every item has for /api/statuses (``pollError`` is cleared: whoever
+    writes a whole item has just read it)."""
+    health, reason = assessment
+    columns = {"health": str(health), "reason": reason, "pollError": ""}
+    _put_optional(columns, "healthSince", health_since or None)
+    _put_optional(columns, "lastCheckedDateTime", last_checked or None)
+    return columns
+
+
+@dataclass
+class StatusRow:
+    """One row of /api/statuses, read from any source's entity."""
+
+    source: str
+    id: str
+    display_name: str | None
+    status: str | None
+    health: str
+    health_since: str | None
+    reason: str | None
+    last_checked_date_time: str | None
+    poll_error: str | None
+
+    @classmethod
+    def from_entity(cls, entity: dict[str, Any]) -> StatusRow:
+        source = entity["PartitionKey"]
+        if source == SDS_PROFILES:
+            display_name = json.loads(entity.get("profile") or "{}").get("displayName")
+            status = _get_text(entity, "status")
+        else:
+            display_name = entity.get("displayName")
+            status = entity.get("status")
+        return cls(
+            source=source,
+            id=entity["RowKey"],
+            display_name=display_name,
+            status=status,
+            health=entity.get("health") or str(Health.UNKNOWN),
+            health_since=entity.get("healthSince"),
+            reason=entity.get("reason"),
+            last_checked_date_time=entity.get("lastCheckedDateTime"),
+            poll_error=entity.get("pollError") or None,
+        )
+
+
+def put_document(entity: dict[str, Any], name: str, document: Any) -> None:
+    """Store a JSON document as text in ``name`` (split past 64 KiB), or compressed in
+    ``{name}Z`` binary properties when it is too large to keep as text."""
+    text = json.dumps(document, ensure_ascii=False)
+    if len(text) <= _COMPRESS_ABOVE_UTF16_UNITS:  # characters <= UTF-16 units <= 2x chars
+        _put_text(entity, name, text)
+        return
+    packed = zlib.compress(text.encode(), 6)
+    if len(packed) > _MAX_DOCUMENT_BYTES:
+        raise ValueError(f"{name} is {len(packed)} bytes even compressed; an entity holds 1 MiB")
+    chunks = [
+        packed[start : start + _MAX_BINARY_PROPERTY_BYTES]
+        for start in range(0, len(packed), _MAX_BINARY_PROPERTY_BYTES)
+    ]
+    entity[f"{name}Z"] = EntityProperty(chunks[0], EdmType.BINARY)
+    for number, chunk in enumerate(chunks[1:], start=2):
+        entity[f"{name}Z_{number}"] = EntityProperty(chunk, EdmType.BINARY)
+
+
+def get_document(entity: dict[str, Any], name: str) -> Any:
+    """The JSON document ``put_document`` stored (None when there is none)."""
+    text = _get_text(entity, name)
+    if text is not None:
+        return json.loads(text)
+    if f"{name}Z" not in entity:
+        return None
+    parts = []
+    number = 1
+    while (part := entity.get(f"{name}Z" if number == 1 else f"{name}Z_{number}")) is not None:
+        parts.append(part.value if isinstance(part, EntityProperty) else part)
+        number += 1
+    return json.loads(zlib.decompress(b"".join(_as_bytes(part) for part in parts)))
+
+
+def _as_bytes(value: Any) -> bytes:
+    # The SDK hands binary properties back as bytes; base64 text only from other writers.
+    return value if isinstance(value, bytes) else base64.b64decode(value)
+
+
+def _etag(entity: dict[str, Any]) -> str | None:
+    return entity.metadata.get("etag") if hasattr(entity, "metadata") else None
 
 
 def status_to_columns(status: dict[str, Any]) -> dict[str, Any]:
@@ -208,6 +406,9 @@ class PollRun:
     errors: list[dict[str, Any]] = field(default_factory=list)
     # Graph refused or failed the whole source: {"status", "code", "message"}.
     source_error: dict[str, Any] | None = None
+    # Start of the latest poll that listed the whole source (this one or an earlier one):
+    # every item it listed and did not fail on was read from Graph then.
+    listed_date_time: str | None = None
 
     def to_entity(self) -> dict[str, Any]:
         entity = {
@@ -219,6 +420,7 @@ class PollRun:
             "errors": json.dumps(self.errors),
         }
         _put_optional(entity, "finishedDateTime", self.finished_date_time)
+        _put_optional(entity, "listedDateTime", self.listed_date_time)
         if self.source_error is not None:
             _put_text(entity, "sourceError", json.dumps(self.source_error, ensure_ascii=False))
         return entity
@@ -234,6 +436,7 @@ class PollRun:
             counts=json.loads(entity.get("counts") or "{}"),
             errors=json.loads(entity.get("errors") or "[]"),
             source_error=json.loads(source_error) if source_error else None,
+            listed_date_time=entity.get("listedDateTime"),
         )
 
 
@@ -327,18 +530,70 @@ class StatusStore:
         """
         query, parameters = "PartitionKey eq @source", {"source": PROFILES_SOURCE}
         if statuses:
-            names = [f"s{index}" for index in range(len(statuses))]
-            # Spaces around the parentheses: the SDK finds @names by splitting on spaces.
-            query += " and ( " + " or ".join(f"status eq @{name}" for name in names) + " )"
-            parameters.update(zip(names, statuses, strict=True))
-        found: list[CachedProfile] = []
+            query += " and " + _any_of("status", "s", statuses, parameters)
+        entities, continuation = await self._query_page(query, parameters, top, continuation)
+        return [CachedProfile.from_entity(entity) for entity in entities], continuation
+
+    # -- every source -----------------------------------------------------------------------
+
+    async def list_status_rows(
+        self,
+        *,
+        sources: list[str],
+        healths: list[str] | None,
+        top: int,
+        continuation: dict[str, str] | None,
+    ) -> tuple[list[StatusRow], dict[str, str] | None]:
+        """One page of /api/statuses: items of these sources (by source, then id), optionally
+        only those with these health values."""
+        parameters: dict[str, Any] = {}
+        query = _any_of("PartitionKey", "p", sources, parameters)
+        if healths:
+            query += " and " + _any_of("health", "h", healths, parameters)
+        entities, continuation = await self._query_page(query, parameters, top, continuation)
+        return [StatusRow.from_entity(entity) for entity in entities], continuation
+
+    async def get_item(self, source: str, item_id: str) -> CachedItem | None:
+        async with self._storage_call():
+            try:
+                entity = await self._statuses.get_entity(source, item_id)
+            except ResourceNotFoundError:
+                return None
+        return CachedItem.from_entity(entity)
+
+    async def list_items(self, source: str, *, id_prefix: str = "") -> list[CachedItem]:
+        """Every cached item of a source, in id order; ``id_prefix`` narrows it (a service
+        principal's jobs share the prefix ``{spId}:``)."""
+        query, parameters = "PartitionKey eq @source", {"source": source}
+        if id_prefix:
+            # RowKeys from the prefix up to (not including) the prefix with its last
+            # character bumped: exactly the keys that start with the prefix.
+            query += " and RowKey ge @low and RowKey lt @high"
+            parameters |= {"low": id_prefix, "high": id_prefix[:-1] + chr(ord(id_prefix[-1]) + 1)}
+        async with self._storage_call():
+            entities = self._statuses.query_entities(query, parameters=parameters)
+            return [CachedItem.from_entity(entity) async for entity in entities]
+
+    async def _query_page(
+        self,
+        query: str,
+        parameters: dict[str, Any],
+        top: int,
+        continuation: dict[str, str] | None,
+    ) -> tuple[list[dict[str, Any]], dict[str, str] | None]:
+        """Up to ``top`` entities and the continuation after them.
+
+        Table Storage may answer a filtered query with fewer rows than asked (even none) and a
+        continuation, so this asks again until the page is full or the rows are done.
+        """
+        found: list[dict[str, Any]] = []
         async with self._storage_call():
             while True:
                 pages = self._statuses.query_entities(
                     query, parameters=parameters, results_per_page=top - len(found)
                 ).by_page(continuation_token=continuation)
                 page = await anext(pages)
-                found.extend([CachedProfile.from_entity(entity) async for entity in page])
+                found.extend([entity async for entity in page])
                 continuation = pages.continuation_token
                 if not continuation or len(found) >= top:
                     return found, continuation
@@ -467,6 +722,14 @@ class StatusStore:
             ):
                 raise StorageUnavailableError(str(error)) from error
             raise
+
+
+def _any_of(column: str, prefix: str, values: list[str], parameters: dict[str, Any]) -> str:
+    """``( column eq @p0 or column eq @p1 ... )``, adding the values to ``parameters``."""
+    names = [f"{prefix}{index}" for index in range(len(values))]
+    parameters.update(zip(names, values, strict=True))
+    # Spaces around the parentheses: the SDK finds @names by splitting on spaces.
+    return "( " + " or ".join(f"{column} eq @{name}" for name in names) + " )"
 
 
 def _batches(operations: list[_Operation]) -> Iterable[list[_Operation]]:
