@@ -323,8 +323,14 @@ async def _poll_source(
     now = run.started_date_time
     changes: list[Change] = []
     unchanged = 0
-    for item_id, entry in seen.entries.items():
-        change = _change_for(entry, cached.get(item_id), now)
+    for item_id, entry in list(seen.entries.items()):
+        try:
+            change = _change_for(entry, cached.get(item_id), now)
+        except ValueError as error:  # larger than an entity can hold, even compressed
+            logger.warning("%s %s cannot be cached: %s", source, item_id, error)
+            seen.failures[item_id] = "itemTooLarge"
+            del seen.entries[item_id]
+            continue
         if change is None:
             unchanged += 1
         else:

@@ -10,8 +10,25 @@ from azure.core.exceptions import ResourceModifiedError
 
 from shared.errors import ApiError, StorageUnavailableError
 from shared.settings import Settings
-from shared.store import PROFILES_SOURCE, CachedProfile, Change, StatusStore, validate_key
-from tests.conftest import SEED, Azurite, azurite_connection_string, free_port
+from shared.store import (
+    PROFILES_SOURCE,
+    CachedItem,
+    CachedProfile,
+    Change,
+    StatusStore,
+    job_key,
+    put_document,
+    validate_key,
+)
+from tests.conftest import (
+    SEED,
+    SYNC_STATUS_EXAMPLE,
+    Azurite,
+    azurite_connection_string,
+    free_port,
+)
+
+SP_ID = "4f0c5b52-1f7a-4d59-9a53-0b1f0e7d2a11"
 
 
 @pytest.fixture
@@ -163,3 +180,47 @@ async def test_unreachable_storage_is_storage_unavailable(table_prefix: str) -> 
             await asyncio.wait_for(store.get_profile("p1"), timeout=30)
     finally:
         await store.close()
+
+
+def job_item(job_id: str, status: dict[str, object]) -> CachedItem:
+    resource = {"id": job_id, "templateId": "scim", "status": status}
+    return CachedItem("synchronizationJobs", job_key(SP_ID, job_id), resource, graph_hash="h")
+
+
+async def test_a_job_comes_back_from_storage_exactly_as_graph_sent_it(store: StatusStore) -> None:
+    status = {
+        **SYNC_STATUS_EXAMPLE,
+        "countSuccessiveCompleteFailures": 2**63 - 1,
+        "steadyStateLastAchievedTime": "2026-11-20T10:00:00.1234567Z",
+        "troubleshootingUrl": None,
+    }
+    sent = job_item("scim.a1", status)
+    await store.write_source([Change("create", sent.to_entity())])
+    back = await store.get_item("synchronizationJobs", sent.id)
+    assert back is not None
+    assert back.resource == sent.resource
+    assert list(back.resource["status"]) == list(status)  # Graph's order
+    listed = await store.list_items("synchronizationJobs", id_prefix=f"{SP_ID}:")
+    assert [item.id for item in listed] == [sent.id]
+
+
+async def test_a_huge_job_is_compressed_not_cut(store: StatusStore) -> None:
+    # About 2 MiB of JSON: over Table Storage's 1 MiB entity limit as text.
+    progress = [
+        {"completedUnits": n, "totalUnits": 10**6, "units": f"user batch {n} " + "x" * 40}
+        for n in range(20_000)
+    ]
+    sent = job_item("scim.huge", {**SYNC_STATUS_EXAMPLE, "progress": progress})
+    entity = sent.to_entity()
+    assert "resource" not in entity and "resourceZ" in entity
+    await store.write_source([Change("create", entity)])
+    back = await store.get_item("synchronizationJobs", sent.id)
+    assert back is not None and back.resource == sent.resource
+
+
+def test_a_document_too_large_even_compressed_is_refused() -> None:
+    import os
+
+    noise = os.urandom(900_000).hex()  # random hex compresses only to half
+    with pytest.raises(ValueError, match="even compressed"):
+        put_document({}, "resource", {"blob": noise})

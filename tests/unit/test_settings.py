@@ -78,3 +78,55 @@ def test_next_run_reads_seconds_first() -> None:
     moment = datetime(2026, 11, 22, 5, 41, 13, tzinfo=UTC)
     assert next_run_after("0 */5 * * * *", moment) == datetime(2026, 11, 22, 5, 45, tzinfo=UTC)
     assert next_run_after("30 * * * * *", moment) == datetime(2026, 11, 22, 5, 41, 30, tzinfo=UTC)
+
+
+SP_A = "4f0c5b52-1f7a-4d59-9a53-0b1f0e7d2a11"
+SP_B = "9E1D8C3B-2A4F-4B6E-8C7D-1A2B3C4D5E6F"
+
+
+def test_only_school_data_sync_is_polled_by_default() -> None:
+    settings = Settings.from_env(LOCAL)
+    assert settings.enabled_sources == ("educationSynchronizationProfiles",)
+    assert settings.industry_data_runs_kept == 50
+
+
+def test_naming_service_principals_turns_provisioning_on() -> None:
+    settings = Settings.from_env(
+        LOCAL | {"PROVISIONING_SERVICE_PRINCIPAL_IDS": f" {SP_A}, {SP_B},, {SP_A}"}
+    )
+    # Object ids are GUIDs: kept lower-case, once each, in the order given.
+    assert settings.provisioning_service_principal_ids == (SP_A, SP_B.lower())
+    assert settings.enabled_sources == ("educationSynchronizationProfiles", "synchronizationJobs")
+
+
+def test_each_source_can_be_switched() -> None:
+    settings = Settings.from_env(
+        LOCAL
+        | {
+            "SDS_PROFILES_ENABLED": "false",
+            "PROVISIONING_SERVICE_PRINCIPAL_IDS": SP_A,
+            "PROVISIONING_JOBS_ENABLED": "false",
+            "INDUSTRY_DATA_RUNS_ENABLED": "true",
+            "INDUSTRY_DATA_RUNS_KEPT": "7",
+        }
+    )
+    assert settings.enabled_sources == ("industryDataRuns",)
+    assert settings.industry_data_runs_kept == 7
+
+
+@pytest.mark.parametrize(
+    ("values", "named"),
+    [
+        (
+            {"PROVISIONING_SERVICE_PRINCIPAL_IDS": "not-a-guid"},
+            "PROVISIONING_SERVICE_PRINCIPAL_IDS",
+        ),
+        ({"PROVISIONING_JOBS_ENABLED": "true"}, "PROVISIONING_SERVICE_PRINCIPAL_IDS"),
+        ({"INDUSTRY_DATA_RUNS_ENABLED": "maybe"}, "INDUSTRY_DATA_RUNS_ENABLED"),
+        ({"INDUSTRY_DATA_RUNS_KEPT": "0"}, "INDUSTRY_DATA_RUNS_KEPT"),
+        ({"SDS_PROFILES_ENABLED": "false"}, "No source is enabled"),
+    ],
+)
+def test_bad_source_settings_name_the_setting(values: dict[str, str], named: str) -> None:
+    with pytest.raises(SettingsError, match=named):
+        Settings.from_env(LOCAL | values)

@@ -1,0 +1,125 @@
+"""The health mapping: every row of HEALTH_RULES, the fallback, and the sentences."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from shared.health import HEALTH_RULES, MAX_REASON_LENGTH, Health, assess
+from shared.settings import INDUSTRY_DATA_RUNS, PROVISIONING_JOBS, SDS_PROFILES
+
+
+def job(code: str, state: str | None = "Succeeded", **status: Any) -> dict[str, Any]:
+    last = None if state is None else {"state": state, "timeEnded": "2026-11-20T10:00:00.1234567Z"}
+    return {
+        "id": "job",
+        "templateId": "scim",
+        "status": {"code": code, "lastExecution": last, **status},
+    }
+
+
+# (source, document, expected health): one or more cases for every rule, in table order.
+CASES = [
+    (SDS_PROFILES, {"status": "error"}, Health.ERROR),
+    (SDS_PROFILES, {"status": "validationError"}, Health.ERROR),
+    (SDS_PROFILES, {"status": "quarantined"}, Health.ERROR),
+    (SDS_PROFILES, {"status": "paused"}, Health.WARNING),
+    (SDS_PROFILES, {"status": "success"}, Health.HEALTHY),
+    (SDS_PROFILES, {"status": "inProgress"}, Health.HEALTHY),
+    (SDS_PROFILES, {"status": "extracting"}, Health.HEALTHY),
+    (SDS_PROFILES, {"status": "validating"}, Health.HEALTHY),
+    (SDS_PROFILES, {"status": "unknownFutureValue"}, Health.UNKNOWN),
+    (SDS_PROFILES, {"status": "reticulatingSplines"}, Health.UNKNOWN),
+    (PROVISIONING_JOBS, job("Quarantine", quarantine={"reason": "TooManyDeletes"}), Health.ERROR),
+    (PROVISIONING_JOBS, job("Active", "Failed"), Health.ERROR),
+    (PROVISIONING_JOBS, job("Active", "EntryLevelErrors", countEscrowed=3), Health.WARNING),
+    (PROVISIONING_JOBS, job("Paused"), Health.WARNING),
+    (PROVISIONING_JOBS, job("NotRun", None), Health.WARNING),
+    (PROVISIONING_JOBS, job("NotConfigured", None), Health.WARNING),
+    (PROVISIONING_JOBS, job("Active", "Succeeded"), Health.HEALTHY),
+    (PROVISIONING_JOBS, job("Active", None), Health.UNKNOWN),
+    (PROVISIONING_JOBS, job("SomethingNew"), Health.UNKNOWN),
+    (PROVISIONING_JOBS, {"id": "job", "status": None}, Health.UNKNOWN),
+    (INDUSTRY_DATA_RUNS, {"status": "failed"}, Health.ERROR),
+    (INDUSTRY_DATA_RUNS, {"status": "completedWithErrors"}, Health.ERROR),
+    (INDUSTRY_DATA_RUNS, {"status": "completedWithWarnings"}, Health.WARNING),
+    (INDUSTRY_DATA_RUNS, {"status": "running"}, Health.HEALTHY),
+    (INDUSTRY_DATA_RUNS, {"status": "completed"}, Health.HEALTHY),
+    (INDUSTRY_DATA_RUNS, {"status": "unknownFutureValue"}, Health.UNKNOWN),
+]
+
+
+@pytest.mark.parametrize(("source", "document", "expected"), CASES)
+def test_each_status_maps_to_its_health(
+    source: str, document: dict[str, Any], expected: Health
+) -> None:
+    health, reason = assess(source, document)
+    assert health is expected
+    assert reason and reason.endswith((".", "\N{HORIZONTAL ELLIPSIS}"))
+
+
+def test_every_rule_is_exercised_by_a_case() -> None:
+    for rule in HEALTH_RULES:
+        matching = [doc for source, doc, _ in CASES if source == rule.source and rule.matches(doc)]
+        assert matching, f"no case for {rule.source}: {rule.condition}"
+
+
+def test_a_quarantine_outranks_a_good_last_run() -> None:
+    document = job(
+        "Quarantine", "Succeeded", quarantine={"reason": "EncounteredBaseEscrowThreshold"}
+    )
+    assert assess(PROVISIONING_JOBS, document)[0] is Health.ERROR
+
+
+def test_the_quarantine_reason_reads_like_the_issue_says() -> None:
+    quarantine = {
+        "reason": "EncounteredEscrowProportionThreshold",
+        "error": {
+            "code": "SystemForCrossDomainIdentityManagementServiceIncompatible",
+            "message": "The SCIM endpoint is not compatible.",
+            "tenantActionable": True,
+        },
+    }
+    _health, reason = assess(PROVISIONING_JOBS, job("Quarantine", quarantine=quarantine))
+    assert reason == (
+        "Quarantined: EncounteredEscrowProportionThreshold (more than 40% of exports failed). "
+        "The SCIM endpoint is not compatible."
+    )
+
+
+def test_a_failed_run_says_what_blocked_it() -> None:
+    run = {
+        "status": "failed",
+        "blockingError": {"code": "sourceUnreachable", "message": "SFTP down"},
+    }
+    assert assess(INDUSTRY_DATA_RUNS, run) == (
+        Health.ERROR,
+        "Run failed: sourceUnreachable: SFTP down.",
+    )
+
+
+def test_a_run_with_errors_counts_them_from_its_statistics() -> None:
+    statistics = {"inboundTotals": {"errors": 12, "warnings": 3}}
+    health, reason = assess(INDUSTRY_DATA_RUNS, {"status": "completedWithErrors"}, statistics)
+    assert (health, reason) == (Health.ERROR, "Completed with 12 errors and 3 warnings.")
+    assert (
+        assess(INDUSTRY_DATA_RUNS, {"status": "completedWithErrors"})[1] == "Completed with errors."
+    )
+
+
+def test_an_sds_reason_is_one_line_and_bounded() -> None:
+    status = {"status": "error", "errorCount": 4, "statusMessage": "Line 1\r\nLine 2"}
+    assert assess(SDS_PROFILES, status)[1] == "Sync failed with 4 errors: Line 1 Line 2."
+    long = {"status": "error", "statusMessage": "x" * 50_000}
+    reason = assess(SDS_PROFILES, long)[1]
+    assert len(reason) == MAX_REASON_LENGTH
+    assert reason.endswith("\N{HORIZONTAL ELLIPSIS}")
+
+
+def test_entry_level_errors_say_how_many_entries_were_escrowed() -> None:
+    document = job("Active", "EntryLevelErrors", countEscrowed=None)
+    document["status"]["lastExecution"]["countEscrowed"] = 17
+    assert assess(PROVISIONING_JOBS, document)[1] == (
+        "Last run finished with entry-level errors: 17 entries escrowed."
+    )
