@@ -29,7 +29,12 @@ from shared.errors import (
 )
 from shared.health import Health
 from shared.http import json_response
-from shared.models import parse_profile_status_patch, parse_timestamp, utc_now
+from shared.models import (
+    newest_first_key,
+    parse_profile_status_patch,
+    parse_timestamp,
+    utc_now,
+)
 from shared.schedule import next_run_after
 from shared.settings import (
     INDUSTRY_DATA_RUNS,
@@ -149,7 +154,9 @@ async def list_industry_data_runs() -> func.HttpResponse:
     """``GET /api/external/industryData/runs``: the cached runs (the newest
     INDUSTRY_DATA_RUNS_KEPT, at most 999), newest first, in one page."""
     runs = await get_status_store().list_items(INDUSTRY_DATA_RUNS)
-    runs.sort(key=lambda run: (run.resource.get("startDateTime") or "", run.id), reverse=True)
+    runs.sort(
+        key=lambda run: newest_first_key(run.resource.get("startDateTime"), run.id), reverse=True
+    )
     base = get_settings().graph_base_url
     return json_response(
         {

@@ -153,6 +153,19 @@ class IndustryDataRun(BaseModel):
     endDateTime: StrictStr | None = None
 
 
+def newest_first_key(start_date_time: Any, item_id: str) -> tuple[datetime, str]:
+    """Sort key that puts the latest start first with ``reverse=True``: timestamps are
+    compared as times (Graph varies the fractional digits, so text order is not time
+    order); a missing or bad one sorts last."""
+    earliest = datetime.min.replace(tzinfo=UTC)
+    if isinstance(start_date_time, str):
+        try:
+            return parse_timestamp(start_date_time), item_id
+        except ValueError:
+            pass
+    return earliest, item_id
+
+
 class ProfileStatusPatch(BaseModel):
     """The body of ``PATCH .../profileStatus``: only the writable properties, strictly typed."""
 

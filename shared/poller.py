@@ -35,6 +35,7 @@ from shared.models import (
     EducationSynchronizationProfileStatus,
     IndustryDataRun,
     SynchronizationJob,
+    newest_first_key,
     utc_now,
 )
 from shared.settings import INDUSTRY_DATA_RUNS, PROVISIONING_JOBS, SDS_PROFILES, Settings
@@ -249,8 +250,9 @@ async def poll_industry_data_runs(
                 runs += _usable(page, IndustryDataRun, seen.failures)
         except GraphError as error:
             seen.error = error
-        # Newest first; ISO 8601 UTC timestamps sort as text. Runs without a start go last.
-        runs.sort(key=lambda pair: (pair[0].startDateTime or "", pair[0].id), reverse=True)
+        runs.sort(
+            key=lambda pair: newest_first_key(pair[0].startDateTime, pair[0].id), reverse=True
+        )
         kept = runs[: settings.industry_data_runs_kept]
         if not seen.error and not seen.failures:
             kept_ids = {run.id for run, _item in kept}

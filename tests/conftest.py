@@ -263,6 +263,29 @@ class App:
     async def health(self) -> Reply:
         return await self.call("health")
 
+    async def statuses(self, **params: str) -> Reply:
+        return await self.call("list_statuses", params=params)
+
+    async def jobs(self, sp_id: str) -> Reply:
+        return await self.call(
+            "list_synchronization_jobs", route_params={"servicePrincipalId": sp_id}
+        )
+
+    async def job(self, sp_id: str, job_id: str) -> Reply:
+        return await self.call(
+            "get_synchronization_job",
+            route_params={"servicePrincipalId": sp_id, "jobId": job_id},
+        )
+
+    async def runs(self) -> Reply:
+        return await self.call("list_industry_data_runs")
+
+    async def run(self, run_id: str) -> Reply:
+        return await self.call("get_industry_data_run", route_params={"id": run_id})
+
+    async def run_statistics(self, run_id: str) -> Reply:
+        return await self.call("get_industry_data_run_statistics", route_params={"id": run_id})
+
     async def poll(self) -> None:
         """Run the timer function once, as the host (or the admin API) would."""
         timer = TimerRequest(past_due=False)

@@ -162,8 +162,14 @@ class LocalRun:
             graph = configured
             print(f"GRAPH_BASE_URL is {graph}: using it, not the simulated tenant", flush=True)
         else:
-            graph = await self._start_tenant(env)
+            graph, service_principals = await self._start_tenant(env)
             env |= {"GRAPH_BASE_URL": graph, "GRAPH_AUTH": "none"}
+            # The demo tenant has all three sources: poll them, unless settings say otherwise.
+            demo_sources = {
+                "PROVISIONING_SERVICE_PRINCIPAL_IDS": service_principals,
+                "INDUSTRY_DATA_RUNS_ENABLED": "true",
+            }
+            env |= {name: v for name, v in demo_sources.items() if not _effective(local, name)}
 
         try:
             port = resolve_port(None, os.environ, local)
@@ -204,7 +210,8 @@ class LocalRun:
         await self._until(azurite.line_matching(lambda line: "successfully started" in line))
         self.storage = f"Azurite, http://127.0.0.1:{AZURITE_PORT} (data in .azurite/)"
 
-    async def _start_tenant(self, env: dict[str, str]) -> str:
+    async def _start_tenant(self, env: dict[str, str]) -> tuple[str, str]:
+        """Start the demo tenant; return its URL and its service principals' ids."""
         _require_free(
             TENANT_PORT,
             "the simulated Graph tenant",
@@ -217,8 +224,11 @@ class LocalRun:
         )
         self.children.append(tenant)
         announced = tenant.line_matching(lambda line: line.startswith("GRAPH_TENANT_URL="))
-        line = await self._until(announced)
-        return line.partition("=")[2].strip()
+        principals = tenant.line_matching(
+            lambda line: line.startswith("PROVISIONING_SERVICE_PRINCIPAL_IDS=")
+        )
+        url = (await self._until(announced)).partition("=")[2].strip()
+        return url, (await self._until(principals)).partition("=")[2].strip()
 
     async def _first_poll(self, base: str, master_key: str | None) -> None:
         """Start the poll through the admin API and wait until /api/health shows it done."""
@@ -250,10 +260,12 @@ class LocalRun:
                     f"SyncStatus is running (ready in {time.monotonic() - self.started:.1f} s):",
                     f"  Profiles: {profiles}",
                     f"  Status:   {profiles}/{{id}}/profileStatus",
+                    f"  All:      {base}/api/statuses   (?health=error,warning)",
                     f"  Health:   {base}/api/health",
                     f"  Graph:    {graph}",
                     f"  Storage:  {self.storage}",
                     "Try:",
+                    f"  curl -s{key_header} '{base}/api/statuses?health=error,warning'",
                     f"  curl -s{key_header} {profiles}",
                     f"  curl -s -X POST{admin_header} {base}/admin/functions/{POLL_FUNCTION} "
                     "-H 'Content-Type: application/json' -d '{\"input\": \"\"}'",
@@ -326,7 +338,7 @@ def _poll_finished(health: httpx.Response) -> bool:
     if health.status_code not in (200, 503):
         return False
     sources = health.json().get("sources", [])
-    return any((s.get("lastPoll") or {}).get("finishedDateTime") for s in sources)
+    return bool(sources) and all((s.get("lastPoll") or {}).get("finishedDateTime") for s in sources)
 
 
 def main() -> int:
