@@ -123,3 +123,19 @@ def test_entry_level_errors_say_how_many_entries_were_escrowed() -> None:
     assert assess(PROVISIONING_JOBS, document)[1] == (
         "Last run finished with entry-level errors: 17 entries escrowed."
     )
+
+
+def test_the_readme_shows_the_same_mapping() -> None:
+    from pathlib import Path
+
+    readme = (Path(__file__).parents[2] / "README.md").read_text(encoding="utf-8")
+    rows = [f"| `{rule.source}` | {rule.condition} | {rule.health} |" for rule in HEALTH_RULES]
+    table = "\n".join(
+        [
+            "| source | when | health |",
+            "| --- | --- | --- |",
+            *rows,
+            "| any | anything else | unknown |",
+        ]
+    )
+    assert table in readme
