@@ -55,6 +55,21 @@ def test_make_run_serves_the_demo_tenant_within_60_s_and_stops_cleanly(tmp_path:
         profiles = reply.json()["value"]
         assert len(profiles) == 8  # the demo schools
         assert all(profile["profileStatus"]["status"] for profile in profiles)
+        rows = httpx.get(f"http://127.0.0.1:{port}/api/statuses", params={"$top": "999"})
+        assert rows.status_code == 200
+        by_source: dict[str, list[dict[str, object]]] = {}
+        for row in rows.json()["value"]:
+            by_source.setdefault(str(row["source"]), []).append(row)
+        # All three demo sources, each with something broken to show.
+        assert set(by_source) == {
+            "educationSynchronizationProfiles",
+            "synchronizationJobs",
+            "industryDataRuns",
+        }
+        assert {row["health"] for row in by_source["synchronizationJobs"]} >= {"error", "warning"}
+        assert any(row["health"] == "error" for row in by_source["industryDataRuns"])
+        health = httpx.get(f"http://127.0.0.1:{port}/api/health").json()
+        assert len(health["sources"]) == 3
         assert ready_in < 60
         assert (app / "local.settings.json").exists()
         assert (app / ".azurite").is_dir()
