@@ -1,8 +1,9 @@
 """Tests of the simulated Graph tenant, over real HTTP against an in-process instance.
 
 The app's integration and end-to-end tests trust this tenant to behave like Graph, so these
-tests pin the Graph behaviours it mirrors (paging, the evolvable-enum rule, error bodies) and
-the steering interfaces (Python API, control API, command line).
+tests pin the Graph behaviours it mirrors (paging, the evolvable-enum rule, error bodies,
+provisioning jobs, Industry Data runs, JSON batching, throttling) and the steering interfaces
+(Python API, control API, command line).
 """
 
 from __future__ import annotations
@@ -23,23 +24,69 @@ import pytest
 
 from tools.graph_tenant import (
     DEMO_SCHOOLS,
+    DEMO_SERVICE_PRINCIPAL_IDS,
     SimulatedTenant,
+    blocking_error,
     decode_skiptoken,
     demo_tick,
+    entry_level_errors_job_status,
     evolve_status,
+    failed_job_status,
     graph_timestamp,
+    healthy_job_status,
+    job_status,
     next_demo_status,
     populate_demo,
+    populate_jobs,
     populate_profiles,
+    populate_runs,
+    quarantined_job_status,
+    run_statistics,
 )
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 PROFILES = "/beta/education/synchronizationProfiles"
+RUNS = "/beta/external/industryData/runs"
 GRAPH_TIMESTAMP = re.compile(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{7}Z")
+# Every property of Graph's synchronizationStatus and synchronizationTaskExecution pages.
+STATUS_PROPERTIES = {
+    "code",
+    "countSuccessiveCompleteFailures",
+    "escrowsPruned",
+    "lastExecution",
+    "lastSuccessfulExecution",
+    "lastSuccessfulExecutionWithExports",
+    "progress",
+    "quarantine",
+    "steadyStateFirstAchievedTime",
+    "steadyStateLastAchievedTime",
+    "synchronizedEntryCountByType",
+    "troubleshootingUrl",
+}
+EXECUTION_PROPERTIES = {
+    "activityIdentifier",
+    "countEntitled",
+    "countEntitledForProvisioning",
+    "countEscrowed",
+    "countEscrowedRaw",
+    "countExported",
+    "countExports",
+    "countImported",
+    "countImportedDeltas",
+    "countImportedReferenceDeltas",
+    "error",
+    "state",
+    "timeBegan",
+    "timeEnded",
+}
 
 
 def status_path(profile_id: str) -> str:
     return f"{PROFILES}/{profile_id}/profileStatus"
+
+
+def jobs_path(sp_id: str) -> str:
+    return f"/v1.0/servicePrincipals/{sp_id}/synchronization/jobs"
 
 
 @pytest.fixture
@@ -737,10 +784,18 @@ def test_command_line_announces_url_and_stops_cleanly_on_sigterm() -> None:
         match = re.fullmatch(r"GRAPH_TENANT_URL=(http://127\.0\.0\.1:(\d+))\n", line)
         assert match, line
         assert int(match[2]) > 0
+        second = process.stdout.readline() if process.stdout else ""
+        assert second == (
+            f"PROVISIONING_SERVICE_PRINCIPAL_IDS={','.join(DEMO_SERVICE_PRINCIPAL_IDS)}\n"
+        )
         with httpx.Client(base_url=match[1], timeout=5, trust_env=False) as http:
             assert http.get("/_tenant/health").json() == {"status": "ok"}
             listing = http.get(PROFILES, params={"$top": "999"}).json()
+            jobs = http.get(jobs_path(DEMO_SERVICE_PRINCIPAL_IDS[1])).json()
+            runs = http.get(RUNS).json()
         assert len(listing["value"]) == 3 + len(DEMO_SCHOOLS)
+        assert [job["status"]["code"] for job in jobs["value"]] == ["Active", "Paused"]
+        assert runs["value"][0]["status"] == "running"
         process.send_signal(signal.SIGTERM)
         stdout, stderr = process.communicate(timeout=10)
     finally:
@@ -768,3 +823,834 @@ async def test_a_fault_can_let_the_first_matching_requests_through() -> None:
             assert third.status_code == 200  # times=1: the fault has lapsed
         assert fault.hits == 1
         assert fault.to_json()["skip"] == 1
+
+
+# -- provisioning jobs -----------------------------------------------------------------------
+
+
+def assert_full_status(status: dict[str, Any]) -> None:
+    """Every property of the synchronizationStatus page, with Graph-shaped timestamps."""
+    assert set(status) == STATUS_PROPERTIES
+    for name in ("lastExecution", "lastSuccessfulExecution", "lastSuccessfulExecutionWithExports"):
+        execution = status[name]
+        if execution is None:
+            continue
+        assert set(execution) == EXECUTION_PROPERTIES
+        assert GRAPH_TIMESTAMP.fullmatch(execution["timeBegan"])
+        assert GRAPH_TIMESTAMP.fullmatch(execution["timeEnded"])
+        assert execution["timeBegan"] < execution["timeEnded"]
+    for name in ("steadyStateFirstAchievedTime", "steadyStateLastAchievedTime"):
+        assert status[name] is None or GRAPH_TIMESTAMP.fullmatch(status[name])
+    for pair in status["synchronizedEntryCountByType"]:
+        assert set(pair) == {"key", "value"}
+        assert isinstance(pair["value"], int)
+
+
+async def test_jobs_are_listed_paged_and_served_one_by_one(
+    tenant: SimulatedTenant, client: httpx.AsyncClient
+) -> None:
+    tenant.add_service_principal("sp-empty")
+    first = tenant.add_job("sp1", template_id="AWS")
+    second = tenant.add_job("sp1", "scim.abc.def", status=quarantined_job_status())
+    third = tenant.add_job("sp1", "scim.ghi.jkl", status=job_status("Paused"))
+
+    page_one = (await client.get(jobs_path("sp1"))).json()
+    page_two = (await client.get(page_one["@odata.nextLink"])).json()
+    single = (await client.get(f"{jobs_path('sp1')}/scim.abc.def")).json()
+    empty = (await client.get(jobs_path("sp-empty"))).json()
+
+    assert page_one["@odata.context"] == (
+        f"{tenant.url}/v1.0/$metadata#servicePrincipals('sp1')/synchronization/jobs"
+    )
+    assert page_one["@odata.nextLink"].startswith(f"{tenant.url}{jobs_path('sp1')}?$skiptoken=")
+    assert [job["id"] for job in page_one["value"] + page_two["value"]] == [first, second, third]
+    assert "@odata.nextLink" not in page_two
+    assert re.fullmatch(r"AWS\.[0-9a-f]{32}\.[0-9a-f]{32}", first)
+    job = page_one["value"][0]
+    assert set(job) == {"id", "templateId", "schedule", "status", "synchronizationJobSettings"}
+    assert job["templateId"] == "AWS"
+    assert job["schedule"] == {"expiration": None, "interval": "PT40M", "state": "Active"}
+    assert all(set(s) == {"name", "value"} for s in job["synchronizationJobSettings"])
+    assert job["status"]["code"] == "Active"
+    assert_full_status(job["status"])
+    assert single["@odata.context"] == (
+        f"{tenant.url}/v1.0/$metadata#servicePrincipals('sp1')/synchronization/jobs/$entity"
+    )
+    assert single["status"]["code"] == "Quarantine"
+    assert page_two["value"][0]["schedule"]["state"] == "Paused"
+    assert empty["value"] == []
+
+
+async def test_unknown_service_principals_and_jobs_get_graph_404s(
+    tenant: SimulatedTenant, client: httpx.AsyncClient
+) -> None:
+    tenant.add_job("sp1", "job1")
+
+    missing_sp = await client.get(jobs_path("nope"), headers={"client-request-id": "c-1"})
+    missing_job = await client.get(f"{jobs_path('sp1')}/job2")
+    missing_sp_job = await client.get(f"{jobs_path('nope')}/job1")
+
+    for response, object_id in ((missing_sp, "nope"), (missing_job, "job2")):
+        assert response.status_code == 404
+        assert response.headers["content-type"] == "application/json"
+        error = response.json()["error"]
+        assert error["code"] == "Request_ResourceNotFound"
+        assert error["message"] == (
+            f"Resource '{object_id}' does not exist or one of its queried "
+            "reference-property objects are not present."
+        )
+    assert missing_sp.json()["error"]["innerError"]["client-request-id"] == "c-1"
+    assert missing_sp_job.status_code == 404
+
+
+async def test_job_status_is_verbatim_merged_and_removed(
+    tenant: SimulatedTenant, client: httpx.AsyncClient
+) -> None:
+    status = {"code": "SomeFutureCode", "countSuccessiveCompleteFailures": 2**63 - 1}
+    tenant.add_job("sp1", "job1", status=status)
+    status["code"] = "changed"  # the tenant keeps its own copy
+
+    verbatim = await client.get(f"{jobs_path('sp1')}/job1")
+    tenant.set_job_status("sp1", "job1", code="Quarantine", escrowsPruned=True)
+    merged = tenant.get_job("sp1", "job1")["status"]
+    snapshot = tenant.service_principals
+    snapshot["sp1"]["job1"]["status"]["code"] = "tampered"
+    tenant.remove_job("sp1", "job1")
+    gone = await client.get(f"{jobs_path('sp1')}/job1")
+    listing = (await client.get(jobs_path("sp1"))).json()
+    tenant.remove_service_principal("sp1")
+
+    assert "9223372036854775807" in verbatim.text
+    assert verbatim.json()["status"]["code"] == "SomeFutureCode"
+    assert merged == {
+        "code": "Quarantine",
+        "countSuccessiveCompleteFailures": 2**63 - 1,
+        "escrowsPruned": True,
+    }
+    assert gone.status_code == 404
+    assert listing["value"] == []
+    assert tenant.service_principals == {}
+    with pytest.raises(KeyError):
+        tenant.set_job_status("sp1", "job1", code="Active")
+
+
+def test_job_status_builders_have_every_property_and_their_trouble() -> None:
+    healthy = healthy_job_status()
+    quarantined = quarantined_job_status()
+    on_demand = quarantined_job_status("QuarantinedOnDemand")
+    failed = failed_job_status()
+    escrows = entry_level_errors_job_status()
+
+    for status in (healthy, quarantined, on_demand, failed, escrows):
+        assert_full_status(status)
+    assert healthy["code"] == "Active"
+    assert healthy["lastExecution"]["state"] == "Succeeded"
+    assert healthy["quarantine"] is None
+    assert quarantined["code"] == "Quarantine"
+    quarantine = quarantined["quarantine"]
+    assert quarantine["reason"] == "EncounteredEscrowProportionThreshold"
+    assert set(quarantine) == {
+        "currentBegan",
+        "nextAttempt",
+        "reason",
+        "seriesBegan",
+        "seriesCount",
+        "error",
+    }
+    assert set(quarantine["error"]) == {"code", "message", "tenantActionable"}
+    assert quarantine["nextAttempt"] > quarantine["currentBegan"]
+    assert quarantined["lastExecution"]["state"] == "EntryLevelErrors"
+    assert on_demand["lastExecution"]["state"] == "Failed"
+    assert failed["lastExecution"]["state"] == "Failed"
+    assert failed["lastExecution"]["error"]["tenantActionable"] is True
+    assert failed["countSuccessiveCompleteFailures"] > 0
+    assert escrows["lastExecution"]["state"] == "EntryLevelErrors"
+    assert escrows["lastExecution"]["countEscrowed"] > 0
+    for code in ("Paused", "NotRun", "NotConfigured"):
+        status = job_status(code)
+        assert_full_status(status)
+        assert status["code"] == code
+    assert job_status("NotRun")["lastExecution"] is None
+    assert job_status("Paused")["progress"][0]["completedUnits"] > 0
+
+
+# -- Industry Data runs ----------------------------------------------------------------------
+
+
+async def test_runs_are_listed_newest_first_and_paged(
+    tenant: SimulatedTenant, client: httpx.AsyncClient
+) -> None:
+    tenant.add_run("old", status="completed", start="2026-01-01T00:00:00Z")
+    tenant.add_run(
+        "newest", start="2026-01-03T00:00:00.1234567Z", display_name="Run 2026-01-03 00:00 UTC"
+    )
+    tenant.add_run(
+        "middle",
+        status="failed",
+        start="2026-01-02T00:00:00.5Z",
+        end="2026-01-02T01:00:00Z",
+        blocking_error=blocking_error(),
+    )
+
+    first = (await client.get(RUNS)).json()
+    second = (await client.get(first["@odata.nextLink"])).json()
+    single = (await client.get(f"{RUNS}/middle")).json()
+    missing = await client.get(f"{RUNS}/nope")
+
+    assert first["@odata.context"] == f"{tenant.url}/beta/$metadata#external/industryData/runs"
+    assert [run["id"] for run in first["value"] + second["value"]] == ["newest", "middle", "old"]
+    assert "@odata.nextLink" not in second
+    running = first["value"][0]
+    assert running["displayName"] == "Run 2026-01-03 00:00 UTC"
+    assert running["status"] == "running"
+    assert running["endDateTime"] is None
+    assert running["blockingError"] is None
+    assert single["@odata.context"].endswith("#external/industryData/runs/$entity")
+    assert single["blockingError"] == {
+        "code": "SourceSystemUnreachable",
+        "message": single["blockingError"]["message"],
+        "target": None,
+        "details": [],
+        "innerError": None,
+    }
+    assert missing.status_code == 404
+    assert missing.json()["error"]["code"] == "ResourceNotFound"
+
+
+async def test_run_changes_reorder_the_listing(
+    tenant: SimulatedTenant, client: httpx.AsyncClient
+) -> None:
+    started = tenant.add_run(display_name="Now")
+    tenant.add_run("older", start="2020-01-01T00:00:00.0000000Z")
+
+    before = (await client.get(RUNS)).json()["value"]
+    tenant.set_run("older", start="ignored", startDateTime="2999-01-01T00:00:00.0000000Z")
+    after = (await client.get(RUNS)).json()["value"]
+    tenant.remove_run("older")
+    last = (await client.get(RUNS)).json()["value"]
+
+    assert GRAPH_TIMESTAMP.fullmatch(before[0]["startDateTime"])
+    assert [run["id"] for run in before] == [started, "older"]
+    assert [run["id"] for run in after] == ["older", started]
+    assert [run["id"] for run in last] == [started]
+    assert tenant.newest_run_id() == started
+
+
+async def test_get_statistics_answers_stored_or_zero_statistics(
+    tenant: SimulatedTenant, client: httpx.AsyncClient
+) -> None:
+    tenant.add_run("done", status="completedWithErrors", statistics=run_statistics(errors=7))
+    tenant.add_run("running")
+
+    done = (await client.get(f"{RUNS}/done/getStatistics")).json()
+    running = (await client.get(f"{RUNS}/running/getStatistics")).json()
+    tenant.set_run_statistics("running", run_statistics(warnings=2, run_id="running"))
+    counted = (await client.get(f"{RUNS}/running/getStatistics")).json()
+    missing = await client.get(f"{RUNS}/nope/getStatistics")
+
+    context = f"{tenant.url}/beta/$metadata#microsoft.graph.industryData.industryDataRunStatistics"
+    assert done["@odata.context"] == context
+    assert done["runId"] == "done"  # filled in: the builder was given no run id
+    assert done["status"] == "completedWithErrors"
+    totals = done["inboundTotals"]
+    assert totals["errors"] == 7
+    assert totals["warnings"] == 0
+    assert isinstance(totals["people"], int) and totals["people"] > 0
+    assert {m["role"] for m in totals["matchedPeopleByRole"]} >= {"student", "teacher"}
+    activity = done["activityStatistics"][0]
+    assert activity["@odata.type"] == "#microsoft.graph.industryData.inboundActivityResults"
+    assert activity["errors"] == 7
+    assert activity["status"] == "completedWithErrors"
+    assert set(activity["people"]) == {"active", "inactive", "total"}
+    assert running == {
+        "@odata.context": context,
+        "runId": "running",
+        "status": "running",
+        "activityStatistics": [],
+        "inboundTotals": {
+            "errors": 0,
+            "warnings": 0,
+            "groups": 0,
+            "matchedPeopleByRole": [],
+            "memberships": 0,
+            "organizations": 0,
+            "people": 0,
+            "unmatchedPeopleByRole": [],
+        },
+    }
+    assert counted["status"] == "completedWithWarnings"
+    assert counted["inboundTotals"]["warnings"] == 2
+    assert missing.status_code == 404
+
+
+@pytest.mark.parametrize(
+    ("source", "path", "segment"),
+    [
+        ("synchronization", jobs_path("sp1"), "synchronization"),
+        ("industryData", RUNS, "industryData"),
+    ],
+)
+async def test_new_sources_can_be_refused(
+    tenant: SimulatedTenant, client: httpx.AsyncClient, source: str, path: str, segment: str
+) -> None:
+    tenant.add_job("sp1", "job1")
+    tenant.add_run("r1")
+    tenant.add_profile("p1")
+    tenant.refuse_source(source)
+
+    refused = await client.get(path)
+    profile = await client.get(status_path("p1"))
+    tenant.restore_source(source)
+    restored = await client.get(path)
+
+    assert refused.status_code == 400
+    assert refused.json()["error"]["message"] == f"Resource not found for the segment '{segment}'."
+    assert profile.status_code == 200
+    assert restored.status_code == 200
+
+
+# -- JSON batching ---------------------------------------------------------------------------
+
+
+async def post_batch(client: httpx.AsyncClient, requests: Any, version: str = "v1.0") -> Any:
+    return await client.post(f"/{version}/$batch", json={"requests": requests})
+
+
+async def test_batch_answers_mixed_sub_requests_in_order(
+    tenant: SimulatedTenant, client: httpx.AsyncClient
+) -> None:
+    tenant.add_job("sp1", "job1")
+    tenant.add_profile("p1")
+    tenant.latency = 0.2
+
+    started = time.monotonic()
+    response = await post_batch(
+        client,
+        [
+            {"id": "jobs", "method": "GET", "url": "/servicePrincipals/sp1/synchronization/jobs"},
+            {
+                "id": "missing",
+                "method": "GET",
+                "url": "servicePrincipals/nope/synchronization/jobs",
+            },
+            {
+                "id": "top",
+                "method": "GET",
+                "url": "/servicePrincipals/sp1/synchronization/jobs?$top=0",
+            },
+            {"id": "wrong-api", "method": "GET", "url": "/education/synchronizationProfiles"},
+        ],
+    )
+    elapsed = time.monotonic() - started
+    beta = await post_batch(
+        client,
+        [{"id": "1", "method": "GET", "url": "/education/synchronizationProfiles/p1"}],
+        "beta",
+    )
+
+    assert response.status_code == 200
+    assert 0.2 <= elapsed < 0.6  # latency once per $batch, not per sub-request
+    answers = response.json()["responses"]
+    assert [(a["id"], a["status"]) for a in answers] == [
+        ("jobs", 200),
+        ("missing", 404),
+        ("top", 400),
+        ("wrong-api", 404),  # v1.0 has no education profiles here
+    ]
+    assert answers[0]["body"]["value"][0]["id"] == "job1"
+    assert answers[0]["body"]["@odata.context"].startswith(f"{tenant.url}/v1.0/$metadata#")
+    assert answers[0]["headers"]["Content-Type"].startswith("application/json")
+    assert answers[1]["body"]["error"]["code"] == "Request_ResourceNotFound"
+    assert beta.json()["responses"][0]["body"]["id"] == "p1"
+    recorded = [(r.method, r.path, r.batched) for r in tenant.requests]
+    assert recorded[:3] == [
+        ("POST", "/v1.0/$batch", False),
+        ("GET", jobs_path("sp1"), True),
+        ("GET", jobs_path("nope"), True),
+    ]
+    assert tenant.requests[3].query == {"$top": "0"}
+    assert tenant.requests[1].to_json()["batched"] is True
+
+
+@pytest.mark.parametrize(
+    ("body", "message"),
+    [
+        ({"requests": [{"id": str(n), "method": "GET", "url": "/x"} for n in range(21)]}, "20"),
+        ({"requests": [{"id": "1", "method": "GET", "url": "/x"}] * 2}, "'1'"),
+        ({"requests": [{"id": "1", "url": "/x"}]}, "'method'"),
+        ({"requests": [{"id": "1", "method": "GET"}]}, "'url'"),
+        ({"requests": [{"method": "GET", "url": "/x"}]}, "'id'"),
+        (
+            {"requests": [{"id": "1", "method": "GET", "url": "https://graph.microsoft.com/x"}]},
+            "relative",
+        ),
+        ({"requests": []}, "requests"),
+        ({"value": []}, "requests"),
+    ],
+)
+async def test_invalid_batches_are_bad_requests(
+    tenant: SimulatedTenant, client: httpx.AsyncClient, body: Any, message: str
+) -> None:
+    response = await client.post("/v1.0/$batch", json=body)
+
+    assert response.status_code == 400
+    error = response.json()["error"]
+    assert error["code"] == "BadRequest"
+    assert message in error["message"]
+    assert tenant.subrequest_count == 0
+
+
+async def test_twenty_requests_are_accepted_and_get_is_not(client: httpx.AsyncClient) -> None:
+    twenty = [
+        {"id": str(n), "method": "GET", "url": f"/servicePrincipals/s{n}/synchronization/jobs"}
+        for n in range(20)
+    ]
+
+    response = await post_batch(client, twenty)
+    wrong_method = await client.get("/v1.0/$batch")
+    not_json = await client.post("/v1.0/$batch", content=b"{")
+
+    assert response.status_code == 200
+    assert len(response.json()["responses"]) == 20
+    assert wrong_method.status_code == 405
+    assert not_json.status_code == 400
+
+
+async def test_a_fault_answers_one_sub_request_only(
+    tenant: SimulatedTenant, client: httpx.AsyncClient
+) -> None:
+    tenant.add_job("sp1", "job1")
+    tenant.add_job("sp2", "job2")
+    tenant.add_fault(jobs_path("sp2"), status=503, retry_after=4)
+    tenant.add_fault(f"{jobs_path('sp1')}/job1", malformed=True)
+
+    answers = (
+        await post_batch(
+            client,
+            [
+                {"id": "a", "method": "GET", "url": "/servicePrincipals/sp1/synchronization/jobs"},
+                {"id": "b", "method": "GET", "url": "/servicePrincipals/sp2/synchronization/jobs"},
+                {
+                    "id": "c",
+                    "method": "GET",
+                    "url": "/servicePrincipals/sp1/synchronization/jobs/job1",
+                },
+            ],
+        )
+    ).json()["responses"]
+
+    assert [a["status"] for a in answers] == [200, 503, 200]
+    assert answers[1]["headers"]["Retry-After"] == "4"
+    assert answers[1]["body"]["error"]["code"] == "ServiceUnavailable"
+    assert isinstance(answers[2]["body"], str)  # not JSON: embedded as text
+    with pytest.raises(json.JSONDecodeError):
+        json.loads(answers[2]["body"])
+
+
+async def test_a_fault_can_fail_the_whole_batch(
+    tenant: SimulatedTenant, client: httpx.AsyncClient
+) -> None:
+    fault = tenant.add_fault(r"/v1\.0/\$batch", method="POST", status=503, retry_after=2)
+    request = [{"id": "1", "method": "GET", "url": "/servicePrincipals/sp/synchronization/jobs"}]
+
+    failed = await post_batch(client, request)
+    recovered = await post_batch(client, request)
+
+    assert failed.status_code == 503
+    assert failed.headers["Retry-After"] == "2"
+    assert failed.json()["error"]["code"] == "ServiceUnavailable"
+    assert recovered.status_code == 200
+    assert fault.hits == 1
+    assert tenant.subrequest_count == 1
+
+
+async def test_prefer_header_applies_per_sub_request(
+    tenant: SimulatedTenant, client: httpx.AsyncClient
+) -> None:
+    tenant.add_profile("p1", status={"id": "p1", "status": "extracting"})
+    url = "/education/synchronizationProfiles/p1/profileStatus"
+
+    response = await client.post(
+        "/beta/$batch",
+        headers={"Prefer": "include-unknown-enum-members"},  # the envelope's: not inherited
+        json={
+            "requests": [
+                {"id": "plain", "method": "GET", "url": url},
+                {
+                    "id": "opted-in",
+                    "method": "GET",
+                    "url": url,
+                    "headers": {"Prefer": "include-unknown-enum-members"},
+                },
+            ]
+        },
+    )
+
+    statuses = {a["id"]: a["body"]["status"] for a in response.json()["responses"]}
+    assert statuses == {"plain": "unknownFutureValue", "opted-in": "extracting"}
+
+
+async def test_refusals_apply_to_sub_requests_and_batches_do_not_nest(
+    tenant: SimulatedTenant, client: httpx.AsyncClient
+) -> None:
+    tenant.add_run("r1")
+    tenant.refuse_source("industryData", status=410, code="Gone")
+
+    answers = (
+        await post_batch(
+            client,
+            [
+                {"id": "1", "method": "GET", "url": "/external/industryData/runs"},
+                {"id": "2", "method": "POST", "url": "/$batch", "body": {"requests": []}},
+            ],
+            "beta",
+        )
+    ).json()["responses"]
+
+    assert [a["status"] for a in answers] == [410, 400]
+    assert answers[0]["body"]["error"]["code"] == "Gone"
+
+
+# -- throttling ------------------------------------------------------------------------------
+
+
+async def test_a_burst_beyond_the_rate_limit_is_throttled() -> None:
+    async with SimulatedTenant(rate_limit=5) as tenant:
+        tenant.add_job("sp1", "job1")
+        async with httpx.AsyncClient(base_url=tenant.url, trust_env=False) as client:
+            responses = [await client.get(jobs_path("sp1")) for _ in range(20)]
+            await client.get("/_tenant/health")  # control calls are not Graph requests
+
+        throttled = [r for r in responses if r.status_code == 429]
+        assert 20 - 7 <= len(throttled) <= 20 - 5  # a burst of 5, maybe a refill or two
+        assert all(r.status_code == 200 for r in responses[:5])
+        for response in throttled:
+            assert int(response.headers["Retry-After"]) >= 1
+            assert response.json()["error"]["code"] == "TooManyRequests"
+        assert tenant.request_count == 20
+        assert tenant.subrequest_count == 0
+        assert tenant.throttled_count == len(throttled)
+        tenant.reset_counters()
+        assert (tenant.request_count, tenant.throttled_count) == (0, 0)
+
+
+async def test_retry_after_covers_the_wait_for_the_next_token() -> None:
+    async with (
+        SimulatedTenant(rate_limit=0.2, throttle_retry_after=2) as tenant,
+        httpx.AsyncClient(base_url=tenant.url, trust_env=False) as client,
+    ):
+        first = await client.get(RUNS)
+        second = await client.get(RUNS)
+        tenant.throttle_retry_after = 9
+        third = await client.get(RUNS)
+        tenant.rate_limit = None
+        unlimited = [await client.get(RUNS) for _ in range(10)]
+
+    assert first.status_code == 200
+    assert second.status_code == 429
+    assert int(second.headers["Retry-After"]) in (4, 5)  # 1 token per 5 s
+    assert third.headers["Retry-After"] == "9"
+    assert {r.status_code for r in unlimited} == {200}
+    with pytest.raises(ValueError, match="rate_limit"):
+        tenant.rate_limit = -1
+    with pytest.raises(ValueError, match="throttle_retry_after"):
+        tenant.throttle_retry_after = 0
+
+
+async def test_batched_sub_requests_are_throttled_one_by_one() -> None:
+    async with SimulatedTenant(rate_limit=3, throttle_retry_after=2) as tenant:
+        tenant.add_job("sp1", "job1")
+        async with httpx.AsyncClient(base_url=tenant.url, trust_env=False) as client:
+            url = "/servicePrincipals/sp1/synchronization/jobs"
+            response = await post_batch(
+                client, [{"id": str(n), "method": "GET", "url": url} for n in range(5)]
+            )
+            top_level = await client.get(jobs_path("sp1"))
+
+        assert response.status_code == 200  # the envelope itself is not counted
+        answers = response.json()["responses"]
+        assert [a["status"] for a in answers] == [200, 200, 200, 429, 429]
+        for answer in answers[3:]:
+            assert answer["headers"]["Retry-After"] == "2"
+            assert answer["body"]["error"]["code"] == "TooManyRequests"
+        assert top_level.status_code == 429
+        assert tenant.request_count == 2
+        assert tenant.subrequest_count == 5
+        assert tenant.throttled_count == 3
+        assert len(tenant.requests) == 7
+
+
+async def test_rate_limit_zero_throttles_everything(
+    tenant: SimulatedTenant, client: httpx.AsyncClient
+) -> None:
+    tenant.rate_limit = 0
+    tenant.throttle_retry_after = 3
+
+    response = await client.get(RUNS)
+
+    assert response.status_code == 429
+    assert response.headers["Retry-After"] == "3"
+
+
+# -- control API for jobs, runs, throttling --------------------------------------------------
+
+
+async def test_control_api_manages_jobs(tenant: SimulatedTenant, client: httpx.AsyncClient) -> None:
+    created = await client.put(
+        "/_tenant/servicePrincipals/sp1/jobs/job1",
+        json={"templateId": "Workday", "status": {"code": "Active", "countEscrowed": 1}},
+    )
+    replaced = await client.put("/_tenant/servicePrincipals/sp1/jobs/job1", json={})
+    patched = await client.patch(
+        "/_tenant/servicePrincipals/sp1/jobs/job1", json={"code": "Quarantine"}
+    )
+    served = (await client.get(f"{jobs_path('sp1')}/job1")).json()
+    listed = (await client.get("/_tenant/servicePrincipals")).json()["value"]
+    bad = await client.put("/_tenant/servicePrincipals/sp1/jobs/job2", json={"status": 3})
+    unknown_key = await client.put("/_tenant/servicePrincipals/sp1/jobs/job2", json={"x": 1})
+    patched_missing = await client.patch("/_tenant/servicePrincipals/sp9/jobs/job1", json={})
+    added_sp = await client.put("/_tenant/servicePrincipals/sp2")
+    deleted = await client.delete("/_tenant/servicePrincipals/sp1/jobs/job1")
+    deleted_again = await client.delete("/_tenant/servicePrincipals/sp1/jobs/job1")
+    deleted_sp = await client.delete("/_tenant/servicePrincipals/sp1")
+    deleted_sp_again = await client.delete("/_tenant/servicePrincipals/sp1")
+
+    assert created.status_code == 201
+    assert created.json()["templateId"] == "Workday"
+    assert created.json()["status"] == {"code": "Active", "countEscrowed": 1}
+    assert replaced.status_code == 200
+    assert replaced.json()["templateId"] == "scim"
+    assert replaced.json()["status"]["code"] == "Active"
+    assert patched.status_code == 200
+    assert patched.json()["status"]["code"] == "Quarantine"
+    assert patched.json()["status"]["lastExecution"] == replaced.json()["status"]["lastExecution"]
+    assert served["status"]["code"] == "Quarantine"
+    assert listed == [{"id": "sp1", "jobs": [patched.json()]}]
+    assert bad.status_code == 400
+    assert unknown_key.status_code == 400
+    assert patched_missing.status_code == 404
+    assert added_sp.status_code == 201
+    assert added_sp.json() == {"id": "sp2", "jobs": []}
+    assert deleted.status_code == 204
+    assert deleted_again.status_code == 404
+    assert deleted_sp.status_code == 204
+    assert deleted_sp_again.status_code == 404
+    assert tenant.service_principals == {"sp2": {}}
+
+
+async def test_control_api_manages_runs(tenant: SimulatedTenant, client: httpx.AsyncClient) -> None:
+    created = await client.put(
+        "/_tenant/runs/r1",
+        json={"displayName": "Nightly", "startDateTime": "2026-01-01T00:00:00.0000000Z"},
+    )
+    patched = await client.patch(
+        "/_tenant/runs/r1",
+        json={
+            "status": "completedWithErrors",
+            "endDateTime": "2026-01-01T01:00:00.0000000Z",
+            "statistics": run_statistics(errors=3, run_id="r1"),
+        },
+    )
+    served = (await client.get(f"{RUNS}/r1")).json()
+    statistics = (await client.get(f"{RUNS}/r1/getStatistics")).json()
+    cleared = await client.patch("/_tenant/runs/r1", json={"statistics": None})
+    listed = (await client.get("/_tenant/runs")).json()["value"]
+    bad = await client.put("/_tenant/runs/r2", json={"statistics": "x"})
+    unknown_key = await client.put("/_tenant/runs/r2", json={"state": "running"})
+    patched_missing = await client.patch("/_tenant/runs/r9", json={"status": "failed"})
+    deleted = await client.delete("/_tenant/runs/r1")
+    deleted_again = await client.delete("/_tenant/runs/r1")
+
+    assert created.status_code == 201
+    assert created.json()["run"]["status"] == "running"
+    assert created.json()["run"]["endDateTime"] is None
+    assert created.json()["statistics"] is None
+    assert patched.status_code == 200
+    assert served["status"] == "completedWithErrors"
+    assert served["endDateTime"] == "2026-01-01T01:00:00.0000000Z"
+    assert served["displayName"] == "Nightly"
+    assert statistics["inboundTotals"]["errors"] == 3
+    assert cleared.json()["statistics"] is None
+    assert listed[0]["run"]["id"] == "r1"
+    assert bad.status_code == 400
+    assert unknown_key.status_code == 400
+    assert patched_missing.status_code == 404
+    assert deleted.status_code == 204
+    assert deleted_again.status_code == 404
+    assert tenant.runs == {}
+
+
+async def test_control_api_sets_the_rate_limit_and_reports_counters(
+    tenant: SimulatedTenant, client: httpx.AsyncClient
+) -> None:
+    limited = await client.put("/_tenant/rateLimit", json={"rateLimit": 2, "retryAfter": 7})
+    answers = [await client.get(RUNS) for _ in range(4)]
+    await post_batch(client, [{"id": "1", "method": "GET", "url": "/external/industryData/runs"}])
+    counters = (await client.get("/_tenant/counters")).json()
+    bad_rate = await client.put("/_tenant/rateLimit", json={"rateLimit": "fast"})
+    bad_retry = await client.put("/_tenant/rateLimit", json={"rateLimit": 1, "retryAfter": 0})
+    missing = await client.put("/_tenant/rateLimit", json={"retryAfter": 3})
+    unlimited = await client.put("/_tenant/rateLimit", json={"rateLimit": None})
+    current = (await client.get("/_tenant/rateLimit")).json()
+    reset = await client.delete("/_tenant/counters")
+    after = (await client.get("/_tenant/counters")).json()
+
+    assert limited.json() == {"rateLimit": 2, "retryAfter": 7}
+    assert [a.status_code for a in answers[:2]] == [200, 200]
+    assert answers[-1].status_code == 429
+    assert answers[-1].headers["Retry-After"] == "7"
+    assert counters["requestCount"] == 5
+    assert counters["subrequestCount"] == 1
+    assert counters["throttledCount"] == sum(a.status_code == 429 for a in answers) + 1
+    assert bad_rate.status_code == 400
+    assert bad_retry.status_code == 400
+    assert missing.status_code == 400
+    assert tenant.throttle_retry_after == 7  # a rejected update changes nothing
+    assert unlimited.json() == {"rateLimit": None, "retryAfter": 7}
+    assert current == {"rateLimit": None, "retryAfter": 7}
+    assert reset.status_code == 204
+    assert after == {"requestCount": 0, "subrequestCount": 0, "throttledCount": 0}
+
+
+# -- generated jobs and runs, demo -----------------------------------------------------------
+
+
+def test_generated_jobs_and_runs_are_deterministic_and_varied() -> None:
+    first, second = SimulatedTenant(), SimulatedTenant()
+
+    sp_ids = populate_jobs(first, 25, seed=3)
+    same_sp_ids = populate_jobs(second, 25, seed=3)
+    run_ids = populate_runs(first, 12, seed=3)
+    same_run_ids = populate_runs(second, 12, seed=3)
+
+    assert sp_ids == same_sp_ids
+    assert len(sp_ids) == 3  # 10 jobs to a service principal
+    principals = first.service_principals
+    assert [len(principals[sp_id]) for sp_id in sp_ids] == [10, 10, 5]
+    assert list(principals[sp_ids[0]]) == list(second.service_principals[sp_ids[0]])
+    codes = [job["status"]["code"] for jobs in principals.values() for job in jobs.values()]
+    assert len(set(codes)) >= 2
+    for jobs in principals.values():
+        for job in jobs.values():
+            assert_full_status(job["status"])
+    assert run_ids == same_run_ids
+    runs = first.runs
+    assert first.newest_run_id() == run_ids[0]
+    starts = [runs[run_id]["run"]["startDateTime"] for run_id in run_ids]
+    assert starts == sorted(starts, reverse=True)
+    for entry in runs.values():
+        run = entry["run"]
+        assert GRAPH_TIMESTAMP.fullmatch(run["endDateTime"])
+        assert (run["status"] == "failed") == (run["blockingError"] is not None)
+        assert (run["status"] == "failed") == (entry["statistics"] is None)
+    assert populate_jobs(SimulatedTenant(), 0, seed=3) == []
+
+
+def test_demo_adds_service_principals_with_every_kind_of_job_and_runs() -> None:
+    tenant = SimulatedTenant()
+
+    populate_demo(tenant, random.Random(1))
+
+    assert len(DEMO_SERVICE_PRINCIPAL_IDS) == 2
+    assert all(re.fullmatch(r"[0-9a-f-]{36}", sp_id) for sp_id in DEMO_SERVICE_PRINCIPAL_IDS)
+    principals = tenant.service_principals
+    assert list(principals) == list(DEMO_SERVICE_PRINCIPAL_IDS)
+    statuses = [job["status"] for jobs in principals.values() for job in jobs.values()]
+    assert [status["code"] for status in statuses] == ["Active", "Quarantine", "Active", "Paused"]
+    assert statuses[1]["quarantine"]["reason"] == "EncounteredEscrowProportionThreshold"
+    assert statuses[2]["lastExecution"]["state"] == "EntryLevelErrors"
+    assert statuses[2]["lastExecution"]["countEscrowed"] > 0
+    runs = tenant.runs
+    newest = runs[tenant.newest_run_id() or ""]
+    assert newest["run"]["status"] == "running"
+    assert newest["run"]["endDateTime"] is None
+    finished = {entry["run"]["status"]: entry for entry in runs.values()}
+    assert set(finished) == {"running", "completed", "completedWithWarnings", "failed"}
+    assert finished["completedWithWarnings"]["statistics"]["inboundTotals"]["warnings"] > 0
+    assert finished["failed"]["run"]["blockingError"]["code"]
+    again = SimulatedTenant()
+    populate_demo(again, random.Random(2))
+    assert list(again.service_principals) == list(principals)
+    assert list(again.runs) == list(runs)
+
+
+async def test_demo_ticks_finish_the_running_run_with_errors_then_start_another(
+    tenant: SimulatedTenant, client: httpx.AsyncClient
+) -> None:
+    rng = random.Random(4)
+    ids = populate_demo(tenant, rng)
+    running_id = tenant.newest_run_id() or ""
+
+    demo_tick(tenant, ids, rng)
+    partial = (await client.get(f"{RUNS}/{running_id}/getStatistics")).json()
+    still_running = (await client.get(f"{RUNS}/{running_id}")).json()
+    demo_tick(tenant, ids, rng)
+    finished = (await client.get(f"{RUNS}/{running_id}")).json()
+    statistics = (await client.get(f"{RUNS}/{running_id}/getStatistics")).json()
+    for _ in range(20):
+        demo_tick(tenant, ids, rng)
+        if tenant.newest_run_id() != running_id:
+            break
+    listing = (await client.get(RUNS, params={"$top": "999"})).json()["value"]
+
+    assert partial["status"] == "running"
+    assert still_running["status"] == "running"
+    assert still_running["endDateTime"] is None
+    assert finished["status"] == "completedWithErrors"
+    assert GRAPH_TIMESTAMP.fullmatch(finished["endDateTime"])
+    assert statistics["status"] == "completedWithErrors"
+    assert statistics["inboundTotals"]["errors"] > 0
+    assert listing[0]["id"] != running_id
+    assert listing[0]["status"] == "running"
+    assert listing[1]["id"] == running_id
+
+
+def test_command_line_generates_jobs_and_runs() -> None:
+    process = subprocess.Popen(
+        [sys.executable, "-m", "tools.graph_tenant", "--port", "0", "--jobs", "12", "--runs", "3"],
+        cwd=REPO_ROOT,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert process.stdout is not None
+        url = process.stdout.readline().strip().partition("=")[2]
+        name, _, value = process.stdout.readline().strip().partition("=")
+        assert name == "PROVISIONING_SERVICE_PRINCIPAL_IDS"
+        sp_ids = value.split(",")
+        assert len(sp_ids) == 2
+        with httpx.Client(base_url=url, timeout=5, trust_env=False) as http:
+            jobs = [len(http.get(jobs_path(sp_id)).json()["value"]) for sp_id in sp_ids]
+            runs = http.get(RUNS).json()["value"]
+        process.send_signal(signal.SIGTERM)
+        _, stderr = process.communicate(timeout=10)
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.communicate()
+
+    assert process.returncode == 0, stderr
+    assert jobs == [10, 2]
+    assert len(runs) == 3
+
+
+def test_command_line_without_jobs_prints_only_the_url() -> None:
+    process = subprocess.Popen(
+        [sys.executable, "-m", "tools.graph_tenant", "--port", "0", "--profiles", "1"],
+        cwd=REPO_ROOT,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
+    try:
+        assert process.stdout is not None
+        first = process.stdout.readline()
+        process.send_signal(signal.SIGTERM)
+        rest, stderr = process.communicate(timeout=10)
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.communicate()
+
+    assert first.startswith(b"GRAPH_TENANT_URL=")
+    assert rest == b"", stderr
