@@ -1523,8 +1523,9 @@ class SimulatedTenant:
     async def _serve_run_statistics(self, call: GraphCall, match: re.Match[str]) -> GraphAnswer:
         """The run's statistics; before any are set, zero totals under the run's status.
 
-        getStatistics is a function every run has, so Graph answers it for a run that has
-        counted nothing yet rather than 404. Missing ``runId``/``status`` come from the run.
+        getStatistics is a function bound to every run, so a run that has counted nothing yet
+        gets zero totals rather than a 404 (Graph documents no error for that case). Missing
+        or empty ``runId``/``status`` come from the run.
         """
         run_id = match["id"]
         entry = self._runs.get(run_id)

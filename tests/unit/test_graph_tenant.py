@@ -1322,7 +1322,8 @@ async def test_a_burst_beyond_the_rate_limit_is_throttled() -> None:
             await client.get("/_tenant/health")  # control calls are not Graph requests
 
         throttled = [r for r in responses if r.status_code == 429]
-        assert 20 - 7 <= len(throttled) <= 20 - 5  # a burst of 5, maybe a refill or two
+        # A burst of 5, then one more per 0.2 s: a slow machine may earn a few refills.
+        assert 10 <= len(throttled) <= 20 - 5
         assert all(r.status_code == 200 for r in responses[:5])
         for response in throttled:
             assert int(response.headers["Retry-After"]) >= 1
@@ -1497,8 +1498,9 @@ async def test_control_api_sets_the_rate_limit_and_reports_counters(
 
     assert limited.json() == {"rateLimit": 2, "retryAfter": 7}
     assert [a.status_code for a in answers[:2]] == [200, 200]
-    assert answers[-1].status_code == 429
-    assert answers[-1].headers["Retry-After"] == "7"
+    throttled = [a for a in answers if a.status_code == 429]
+    assert throttled
+    assert {a.headers["Retry-After"] for a in throttled} == {"7"}
     assert counters["requestCount"] == 5
     assert counters["subrequestCount"] == 1
     assert counters["throttledCount"] == sum(a.status_code == 429 for a in answers) + 1
