@@ -10,10 +10,13 @@ members they do not know, where the cache must keep what Graph sent.
 
 from __future__ import annotations
 
+import asyncio
+import json
 import logging
-from collections.abc import AsyncIterator
+import time
+from collections.abc import AsyncIterator, Mapping, Sequence
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import quote, urlsplit
 
 import httpx
 from azure.core.exceptions import ClientAuthenticationError
@@ -36,6 +39,14 @@ logger = logging.getLogger(__name__)
 # and `validating`) behind `unknownFutureValue`.
 INCLUDE_UNKNOWN_ENUM_MEMBERS = "include-unknown-enum-members"
 
+# JSON batching: Graph takes at most 20 requests per $batch.
+MAX_BATCH_REQUESTS = 20
+# Sub-responses to ask again for, after the Retry-After Graph gives (or a back-off).
+_RETRYABLE_STATUSES = frozenset({429, 503, 504})
+MAX_SUBREQUEST_ATTEMPTS = 5
+# Like the SDK's retry middleware: a Retry-After this long means "not in this poll".
+MAX_RETRY_AFTER_SECONDS = 180.0
+
 # Error bodies are parsed into ODataError (code and message) only with this map and a JSON
 # parse node factory registered.
 _ERROR_MAP: dict[str, Any] = {"XXX": ODataError}
@@ -44,11 +55,20 @@ _ERROR_MAP: dict[str, Any] = {"XXX": ODataError}
 class GraphError(Exception):
     """A Graph call that failed: HTTP status (None when no answer came), code and message."""
 
-    def __init__(self, status: int | None, code: str, message: str) -> None:
+    def __init__(
+        self, status: int | None, code: str, message: str, *, retry_after: float | None = None
+    ) -> None:
         super().__init__(f"{status or 'no response'} {code}: {message}")
         self.status = status
         self.code = code
         self.message = message
+        # Seconds Graph asked us to wait (a 429's or 503's Retry-After), if it said.
+        self.retry_after = retry_after
+
+    @property
+    def is_retryable(self) -> bool:
+        """Throttled or briefly unavailable: the same request may succeed later."""
+        return self.status in _RETRYABLE_STATUSES
 
     @property
     def is_refusal(self) -> bool:
@@ -92,9 +112,18 @@ class GraphClient:
     closes them when the poll ends.
     """
 
-    def __init__(self, adapter: GraphRequestAdapter, http_client: httpx.AsyncClient) -> None:
+    def __init__(
+        self,
+        adapter: GraphRequestAdapter,
+        http_client: httpx.AsyncClient,
+        *,
+        max_concurrency: int = 16,
+    ) -> None:
         self._adapter = adapter
         self._http_client = http_client
+        # Requests (a $batch counts one) in flight at once, across everything this client sends.
+        self._in_flight = asyncio.Semaphore(max_concurrency)
+        self._throttle = Throttle()
 
     @classmethod
     def from_settings(cls, settings: Settings) -> GraphClient:
@@ -104,7 +133,8 @@ class GraphClient:
             limits=httpx.Limits(max_connections=connections, max_keepalive_connections=connections),
             http2=True,
         )
-        return cls(create_graph_adapter(settings, http_client), http_client)
+        adapter = create_graph_adapter(settings, http_client)
+        return cls(adapter, http_client, max_concurrency=settings.graph_max_concurrency)
 
     async def close(self) -> None:
         await self._http_client.aclose()
@@ -120,6 +150,17 @@ class GraphClient:
     def list_synchronization_profiles(self) -> AsyncIterator[list[dict[str, Any]]]:
         """Pages of ``GET /beta/education/synchronizationProfiles``, following nextLink."""
         return self.get_pages("{+baseurl}/beta/education/synchronizationProfiles", {})
+
+    async def get_profile_statuses(
+        self, profile_ids: Sequence[str]
+    ) -> list[dict[str, Any] | GraphError]:
+        """Each profile's profileStatus (or the GraphError it failed with), in order, through
+        JSON batching: one HTTP request per 20 profiles."""
+        paths = [
+            f"/education/synchronizationProfiles/{quote(profile_id, safe='')}/profileStatus"
+            for profile_id in profile_ids
+        ]
+        return await self.get_many("beta", paths)
 
     async def get_profile_status(self, profile_id: str) -> dict[str, Any]:
         """``GET /beta/education/synchronizationProfiles/{id}/profileStatus``, every member of
@@ -152,6 +193,94 @@ class GraphClient:
             "{+baseurl}/beta/external/industryData/runs/{id}/getStatistics", {"id": run_id}
         )
 
+    # -- JSON batching ----------------------------------------------------------------------
+
+    async def get_many(
+        self, version: str, paths: Sequence[str]
+    ) -> list[dict[str, Any] | GraphError]:
+        """GET each path (relative to ``/{version}``) through ``$batch``, 20 per batch, up to
+        the client's concurrency in flight; results (a JSON object or a GraphError) in order.
+
+        Graph throttles each sub-request on its own and the SDK's retry middleware only sees
+        the batch's own status, so throttled sub-requests are retried here, after the
+        Retry-After they carry, and every other request of this client waits too: the poll
+        slows down as told instead of retrying in a storm. The batch is sent as raw JSON
+        through the same adapter and middleware: msgraph-core's BatchRequestBuilder loses the
+        sub-responses' JSON bodies (msgraph-sdk-python-core#835, kiota-python#737).
+        """
+        chunks = [
+            list(range(start, min(start + MAX_BATCH_REQUESTS, len(paths))))
+            for start in range(0, len(paths), MAX_BATCH_REQUESTS)
+        ]
+        results: list[dict[str, Any] | GraphError | None] = [None] * len(paths)
+
+        async def run(chunk: list[int]) -> None:
+            for index, result in zip(
+                chunk, await self._batch(version, [paths[i] for i in chunk]), strict=True
+            ):
+                results[index] = result
+
+        await asyncio.gather(*(run(chunk) for chunk in chunks))
+        return [result for result in results if result is not None]
+
+    async def _batch(self, version: str, paths: list[str]) -> list[dict[str, Any] | GraphError]:
+        """One batch of at most 20 GETs, retrying throttled sub-requests as Graph says."""
+        results: dict[int, dict[str, Any] | GraphError] = {}
+        pending = list(range(len(paths)))
+        for attempt in range(1, MAX_SUBREQUEST_ATTEMPTS + 1):
+            requests = [
+                {
+                    "id": str(index),
+                    "method": "GET",
+                    "url": paths[index],
+                    "headers": {"Prefer": INCLUDE_UNKNOWN_ENUM_MEMBERS},
+                }
+                for index in pending
+            ]
+            try:
+                envelope = await self._send_json(
+                    Method.POST, f"{{+baseurl}}/{version}/$batch", body={"requests": requests}
+                )
+                answered = _sub_responses(envelope, pending)
+            except GraphError as error:
+                # The batch as a whole failed (timed out on one slow request, say): ask one by
+                # one, so that one bad item does not fail the other nineteen.
+                logger.info(
+                    "A $batch failed (%s); sending its %d requests alone", error, len(pending)
+                )
+                answered = dict(
+                    zip(
+                        pending,
+                        await asyncio.gather(
+                            *(self._get_alone(version, paths[index]) for index in pending)
+                        ),
+                        strict=True,
+                    )
+                )
+            retry: list[int] = []
+            wait = 0.0
+            for index, result in answered.items():
+                last_attempt = attempt == MAX_SUBREQUEST_ATTEMPTS
+                if isinstance(result, GraphError) and result.is_retryable and not last_attempt:
+                    delay = result.retry_after if result.retry_after is not None else 2.0**attempt
+                    if delay < MAX_RETRY_AFTER_SECONDS:
+                        retry.append(index)
+                        wait = max(wait, delay)
+                        continue
+                results[index] = result
+            if not retry:
+                break
+            logger.info("Graph throttled %d of a batch; retrying in %.1f s", len(retry), wait)
+            self._throttle.hold(wait)
+            pending = retry
+        return [results[index] for index in range(len(paths))]
+
+    async def _get_alone(self, version: str, path: str) -> dict[str, Any] | GraphError:
+        try:
+            return await self.get_json(url=f"{self._adapter.base_url}/{version}{path}")
+        except GraphError as error:
+            return error
+
     # -- generic requests -------------------------------------------------------------------
 
     async def get_pages(
@@ -183,7 +312,21 @@ class GraphClient:
         headers: dict[str, str] | None = None,
     ) -> dict[str, Any]:
         """GET a JSON object; any failure (HTTP error, timeout, bad JSON) is a GraphError."""
-        info = RequestInformation(Method.GET, url_template, path_parameters)
+        return await self._send_json(
+            Method.GET, url_template, path_parameters, url=url, headers=headers
+        )
+
+    async def _send_json(
+        self,
+        method: Method,
+        url_template: str | None,
+        path_parameters: dict[str, str] | None = None,
+        *,
+        url: str | None = None,
+        headers: dict[str, str] | None = None,
+        body: Any = None,
+    ) -> dict[str, Any]:
+        info = RequestInformation(method, url_template, path_parameters)
         if url is not None:
             info.url = url  # an absolute link Graph gave (nextLink), used as is
         info.headers.try_add("Accept", "application/json")
@@ -191,8 +334,12 @@ class GraphClient:
         info.headers.try_add("Prefer", INCLUDE_UNKNOWN_ENUM_MEMBERS)
         for name, value in (headers or {}).items():
             info.headers.try_add(name, value)
+        if body is not None:
+            info.set_stream_content(json.dumps(body).encode(), "application/json")
+        await self._throttle.wait()
         try:
-            body = await self._adapter.send_primitive_async(info, "bytes", _ERROR_MAP)
+            async with self._in_flight:
+                payload = await self._adapter.send_primitive_async(info, "bytes", _ERROR_MAP)
         except APIError as error:
             raise _graph_error(error) from error
         except ClientAuthenticationError as error:
@@ -208,7 +355,7 @@ class GraphClient:
                 None, "connectionError", f"Graph could not be reached: {error}."
             ) from error
         try:
-            document = parse_json(body or b"")
+            document = parse_json(payload or b"")
         except ValueError as error:
             raise GraphError(
                 200, "invalidJson", f"Graph sent a body that is not JSON: {error}."
@@ -218,9 +365,88 @@ class GraphClient:
         return document
 
 
+class Throttle:
+    """Holds every request of a client until the latest Retry-After Graph gave has passed."""
+
+    def __init__(self) -> None:
+        self._resume_at = 0.0
+
+    def hold(self, seconds: float) -> None:
+        self._resume_at = max(self._resume_at, time.monotonic() + seconds)
+
+    async def wait(self) -> None:
+        # A loop, not an Event: another Retry-After may push the time on while we sleep.
+        while (remaining := self._resume_at - time.monotonic()) > 0:  # noqa: ASYNC110
+            await asyncio.sleep(remaining)
+
+
 def _graph_error(error: APIError) -> GraphError:
     status = error.response_status_code
     main = getattr(error, "error", None)  # ODataError's MainError, when the body parsed
     code = getattr(main, "code", None) or f"http{status}"
     message = getattr(main, "message", None) or f"Graph answered HTTP {status}."
-    return GraphError(status, code, message)
+    headers = error.response_headers or {}
+    return GraphError(status, code, message, retry_after=_retry_after(headers))
+
+
+def _retry_after(headers: Mapping[str, Any]) -> float | None:
+    """Retry-After in seconds (Graph sends whole seconds), None when absent or not a number."""
+    for name, value in headers.items():
+        if name.lower() == "retry-after":
+            text = value[0] if isinstance(value, list | tuple) and value else value
+            try:
+                seconds = float(str(text).strip())
+            except ValueError:
+                return None
+            return seconds if seconds >= 0 else None
+    return None
+
+
+def _sub_response_body(body: Any) -> dict[str, Any] | GraphError:
+    """A successful sub-response's JSON object. Graph embeds JSON bodies as JSON, and other
+    bodies as strings: a string is read as JSON, as the same answer outside a batch would be."""
+    if isinstance(body, str):
+        try:
+            body = parse_json(body.encode())
+        except ValueError as error:
+            return GraphError(200, "invalidJson", f"Graph sent a body that is not JSON: {error}.")
+    if not isinstance(body, dict):
+        return GraphError(200, "invalidResponse", "Graph sent JSON that is not an object.")
+    return body
+
+
+def _sub_responses(
+    envelope: dict[str, Any], pending: list[int]
+) -> dict[int, dict[str, Any] | GraphError]:
+    """Each pending sub-request's answer in a $batch response: its JSON body on 2xx, else
+    a GraphError with its status, code, message and Retry-After."""
+    answers: dict[int, dict[str, Any] | GraphError] = {}
+    responses = envelope.get("responses")
+    if not isinstance(responses, list):
+        raise GraphError(200, "invalidResponse", "A $batch response has no 'responses' array.")
+    wanted = {str(index): index for index in pending}
+    for response in responses:
+        if not isinstance(response, dict) or response.get("id") not in wanted:
+            continue
+        index = wanted[response["id"]]
+        status = response.get("status")
+        body = response.get("body")
+        headers = response.get("headers") if isinstance(response.get("headers"), dict) else {}
+        if not isinstance(status, int):
+            answers[index] = GraphError(200, "invalidResponse", "A sub-response has no status.")
+        elif 200 <= status < 300:
+            answers[index] = _sub_response_body(body)
+        else:
+            error = body.get("error") if isinstance(body, dict) else None
+            error = error if isinstance(error, dict) else {}
+            answers[index] = GraphError(
+                status,
+                str(error.get("code") or f"http{status}"),
+                str(error.get("message") or f"Graph answered HTTP {status}."),
+                retry_after=_retry_after(headers),
+            )
+    for index in pending:
+        answers.setdefault(
+            index, GraphError(200, "invalidResponse", "The $batch response left a request out.")
+        )
+    return answers

@@ -131,10 +131,10 @@ async def poll_school_data_sync(
         if not seen.error and not seen.failures:
             listed = {profile.id for profile in profiles}
             seen.removable = lambda item_id: item_id not in listed
-        statuses = await _bounded(
-            (_read_profile_status(graph, profile.id) for profile in profiles),
-            settings.graph_max_concurrency,
-        )
+        statuses = [
+            _checked_status(result)
+            for result in await graph.get_profile_statuses([profile.id for profile in profiles])
+        ]
         for profile, result in zip(profiles, statuses, strict=True):
             if isinstance(result, GraphError):
                 seen.failures[profile.id] = result.code
@@ -146,16 +146,16 @@ async def poll_school_data_sync(
     return await _poll_source(store, SDS_PROFILES, observe)
 
 
-async def _read_profile_status(graph: GraphClient, profile_id: str) -> dict[str, Any] | GraphError:
+def _checked_status(result: dict[str, Any] | GraphError) -> dict[str, Any] | GraphError:
+    """A profileStatus fit to cache, or why it is not."""
+    if isinstance(result, GraphError):
+        return result
     try:
-        status = await graph.get_profile_status(profile_id)
-        EducationSynchronizationProfileStatus.model_validate(status)
-        _check_storable(status)
-    except GraphError as error:
-        return error
+        EducationSynchronizationProfileStatus.model_validate(result)
+        _check_storable(result)
     except ValueError as error:  # ValidationError included
         return GraphError(200, "invalidResponse", _first_problem(error))
-    return status
+    return result
 
 
 def _profile_entry(

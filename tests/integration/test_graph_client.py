@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 from typing import Any
 
 import httpx
@@ -118,3 +119,78 @@ async def test_a_next_link_that_loops_ends_the_listing_as_an_error() -> None:
         assert raised.value.code == "invalidResponse"
     finally:
         await runner.cleanup()
+
+
+# -- JSON batching ----------------------------------------------------------------------------
+
+
+async def test_statuses_come_twenty_to_a_batch_in_order(tenant: Any) -> None:
+    ids = [f"p{index:02}" for index in range(45)]
+    for profile_id in ids:
+        tenant.add_profile(profile_id)
+    tenant.set_status("p07", status="extracting")  # shown only to callers that send Prefer
+    async with GraphClient.from_settings(settings_for(tenant)) as graph:
+        statuses = await graph.get_profile_statuses([*ids, "missing"])
+    assert tenant.request_count == 3  # ceil(46 / 20) HTTP requests
+    assert tenant.subrequest_count == 46
+    assert [status["id"] for status in statuses[:-1]] == ids
+    assert statuses[7]["status"] == "extracting"
+    missing = statuses[-1]
+    assert isinstance(missing, GraphError) and missing.status == 404
+    assert missing.code == "ResourceNotFound"
+
+
+async def test_a_throttled_sub_request_waits_its_retry_after_and_lands(tenant: Any) -> None:
+    for index in range(3):
+        tenant.add_profile(f"p{index}")
+    tenant.add_fault(
+        "/beta/education/synchronizationProfiles/p1/profileStatus",
+        status=429,
+        retry_after=1,
+        times=1,
+    )
+    async with GraphClient.from_settings(settings_for(tenant)) as graph:
+        statuses = await graph.get_profile_statuses(["p0", "p1", "p2"])
+    assert [status["id"] for status in statuses] == ["p0", "p1", "p2"]
+    batches = [r for r in tenant.requests if r.path.endswith("/$batch")]
+    assert len(batches) == 2  # the first batch, then one with p1 alone
+    assert batches[1].time - batches[0].time >= 0.95
+    retried = [r for r in tenant.requests if r.batched and r.path.endswith("/p1/profileStatus")]
+    assert len(retried) == 2
+
+
+async def test_a_throttling_tenant_slows_the_poll_down_instead_of_a_storm(tenant: Any) -> None:
+    ids = [f"p{index:03}" for index in range(120)]
+    for profile_id in ids:
+        tenant.add_profile(profile_id)
+    tenant.rate_limit = 40  # sub-requests per second; more get 429 + Retry-After: 1
+    tenant.throttle_retry_after = 1
+    async with GraphClient.from_settings(settings_for(tenant)) as graph:
+        statuses = await graph.get_profile_statuses(ids)
+    assert all(not isinstance(status, GraphError) for status in statuses)
+    batches = sorted(r.time for r in tenant.requests if r.path.endswith("/$batch"))
+    # Each round of retries waited the Retry-After: rounds are at least a second apart.
+    rounds = [batches[0]]
+    for at in batches[1:]:
+        if at - rounds[-1] >= 0.5:
+            rounds.append(at)
+    assert len(rounds) >= 3
+    assert all(b - a >= 0.95 for a, b in itertools.pairwise(rounds))
+    # Throttled sub-requests are asked again, never more than they were refused.
+    assert tenant.subrequest_count == len(ids) + tenant.throttled_count
+
+
+async def test_a_batch_that_times_out_falls_back_to_single_requests(tenant: Any) -> None:
+    for index in range(4):
+        tenant.add_profile(f"p{index}")
+    tenant.add_fault(
+        "/beta/education/synchronizationProfiles/p2/profileStatus",
+        status=200,
+        delay=3.0,
+        times=None,
+    )  # GRAPH_TIMEOUT_SECONDS is 2: the whole batch times out
+    async with GraphClient.from_settings(settings_for(tenant)) as graph:
+        statuses = await graph.get_profile_statuses(["p0", "p1", "p2", "p3"])
+    failed = statuses[2]
+    assert isinstance(failed, GraphError) and failed.code == "timeout"
+    assert [statuses[i]["id"] for i in (0, 1, 3)] == ["p0", "p1", "p3"]
