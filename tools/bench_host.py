@@ -1,6 +1,8 @@
-"""How much the local host adds to a request: one cached status, through the host vs in-process.
+"""How much the local host adds to a request: one cached status, through the host vs in-process;
+and the cold start: from starting the host to the first answered GET, for this app and for an
+empty v2 app beside it (the baseline: what the host and azure-functions cost alone).
 
-``python -m tools.bench_host [--requests 2000] [--concurrency 8]``
+``python -m tools.bench_host [--requests 2000] [--concurrency 8] [--cold-starts 5]``
 
 Both sides run the same real handler (``get_profile_status``) against the same Azurite
 table, so the difference is the host: HTTP parsing on loopback, routing, the key check, the
@@ -18,9 +20,12 @@ import asyncio
 import contextlib
 import os
 import statistics
+import subprocess
 import sys
 import tempfile
 import time
+import urllib.error
+import urllib.request
 import uuid
 from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import dataclass
@@ -41,6 +46,8 @@ from tools.processes import (
 )
 
 PROFILES = "/api/education/synchronizationProfiles"
+# The baseline of the cold start: the local host's test app, a handful of trivial functions.
+BASELINE_APP = REPO / "tests" / "unit" / "sample_app"
 HANDLER = "get_profile_status"
 START_TIMEOUT = 30.0
 
@@ -102,6 +109,88 @@ def running_stack(workdir: Path) -> Iterator[tuple[str, dict[str, str]]]:
     finally:
         for child in reversed(children):
             child.stop()
+
+
+@dataclass(frozen=True)
+class ColdStart:
+    name: str
+    import_seconds: float
+    import_rss_mb: float
+    first_get_seconds: float
+
+
+def cold_starts(workdir: Path, settings: dict[str, str], repeats: int) -> list[ColdStart]:
+    """Best of ``repeats`` for each app: a fresh interpreter importing its function_app, and a
+    fresh host from spawn to the first GET answered 200."""
+    apps = [
+        ("SyncStatus", REPO, "/api/statuses"),
+        ("empty v2 app (baseline)", BASELINE_APP, "/api/echo/cold"),
+    ]
+    env = {k: v for k, v in os.environ.items() if not k.startswith("FUNCTIONS_")} | settings
+    env["SAMPLE_SCHEDULE"] = "0 0 0 1 1 *"  # the baseline's timer: never due during the run
+    results = []
+    for name, app_dir, path in apps:
+        imports = [_import_cost(app_dir, env) for _ in range(repeats)]
+        firsts = [_first_get(workdir, app_dir, path, env) for _ in range(repeats)]
+        best = min(imports)
+        results.append(ColdStart(name, best[0], best[1], min(firsts)))
+    return results
+
+
+def _import_cost(app_dir: Path, env: dict[str, str]) -> tuple[float, float]:
+    """(seconds, peak RSS MB) of ``import function_app`` in a fresh interpreter."""
+    # VmHWM, not ru_maxrss: the latter keeps the parent's peak across fork and exec.
+    code = (
+        "import re, sys, time; sys.path.insert(0, sys.argv[1]); t = time.perf_counter(); "
+        "import function_app; s = time.perf_counter() - t; "
+        "hwm = re.search(r'VmHWM:\\s+(\\d+)', open('/proc/self/status').read()).group(1); "
+        "print(s, int(hwm) / 1024)"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code, str(app_dir)],
+        cwd=app_dir, env=env, capture_output=True, text=True, check=True, timeout=60,
+    )  # fmt: skip
+    seconds, rss = done.stdout.split()
+    return float(seconds), float(rss)
+
+
+def _first_get(workdir: Path, app_dir: Path, path: str, env: dict[str, str]) -> float:
+    """Seconds from spawning the host to the first 200 on ``path``."""
+    port = free_port()
+    command = [sys.executable, "-m", "tools.local_host", "--app-dir", str(app_dir)]
+    started = time.perf_counter()
+    host = Child("cold-host", [*command, "--port", str(port)], env=env, log_dir=workdir)
+    try:
+        deadline = started + START_TIMEOUT
+        while time.perf_counter() < deadline:
+            try:
+                with urllib.request.urlopen(f"http://127.0.0.1:{port}{path}", timeout=5) as reply:
+                    if reply.status == 200:
+                        return time.perf_counter() - started
+            except (OSError, urllib.error.HTTPError):
+                pass
+            time.sleep(0.005)
+        raise SystemExit(f"{app_dir} did not answer {path} within {START_TIMEOUT:.0f} s")
+    finally:
+        host.stop()
+
+
+def _report_cold_starts(results: list[ColdStart], repeats: int) -> None:
+    print(f"Cold start, best of {repeats}:")
+    header = ("", "import s", "import RSS MB", "spawn to first GET s")
+    print(f"  {header[0]:<26}" + "".join(f"{cell:>22}" for cell in header[1:]))
+    for result in results:
+        cells = (
+            f"{result.import_seconds:.2f}",
+            f"{result.import_rss_mb:.0f}",
+            f"{result.first_get_seconds:.2f}",
+        )
+        print(f"  {result.name:<26}" + "".join(f"{cell:>22}" for cell in cells))
+    app, baseline = results
+    print(
+        f"  the app's own share: {app.first_get_seconds - baseline.first_get_seconds:.2f} s "
+        f"and {app.import_rss_mb - baseline.import_rss_mb:.0f} MB over the baseline"
+    )
 
 
 async def seed(session: aiohttp.ClientSession) -> str:
@@ -220,6 +309,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--requests", type=int, default=2000, help="measured requests per side")
     parser.add_argument("--concurrency", type=int, default=8, help="requests in flight at most")
     parser.add_argument("--warmup", type=int, default=200, help="unmeasured requests per side")
+    parser.add_argument("--cold-starts", type=int, default=5, help="cold starts per app (0: none)")
     args = parser.parse_args(argv)
     if args.requests < 2 or args.concurrency < 1 or args.warmup < 0:
         parser.error("--requests must be 2 or more, --concurrency 1 or more")
@@ -231,6 +321,10 @@ def main(argv: list[str] | None = None) -> int:
             running_stack(Path(workdir)) as (host_url, settings),
         ):
             asyncio.run(bench(host_url, settings, args))
+            if args.cold_starts > 0:
+                _report_cold_starts(
+                    cold_starts(Path(workdir), settings, args.cold_starts), args.cold_starts
+                )
     except ChildFailed as error:  # the stack is stopped by now
         raise SystemExit(str(error)) from None
     return 0
