@@ -236,3 +236,90 @@ def _describe(error: Any) -> str:
         return f"Property 'errorCount' must be a whole number from 0 to {INT64_MAX}."
     message = str(error["msg"]).removeprefix("Value error, ")
     return f"Property '{name}' {message}." if kind == "value_error" else f"'{name}': {message}."
+
+
+# -- change history and notifications ---------------------------------------------------------
+
+Health = Literal["healthy", "warning", "error", "unknown"]
+SourceName = Literal["educationSynchronizationProfiles", "synchronizationJobs", "industryDataRuns"]
+
+
+class StatusChange(BaseModel):
+    """One change of an item's status or health, as history keeps it and events carry it."""
+
+    source: SourceName
+    id: str
+    displayName: str | None = None
+    previousStatus: str | None = Field(description="The raw status before; null when new.")
+    status: str | None = Field(description="The raw status now; null when the item is gone.")
+    previousHealth: Health | None = None
+    health: Health
+    changedDateTime: str = Field(description="When the poll (or a PATCH) saw the change.")
+    reason: str | None = Field(default=None, description="One sentence saying why.")
+    path: str = Field(description="Where the API serves the item.")
+
+
+class ChangeEvent(StatusChange):
+    """The JSON body POSTed to a subscriber for each change."""
+
+    eventId: str = Field(description="Unique per change; the same on every retry of it.")
+    subscriptionId: str | None = Field(
+        default=None, description="The subscription it was sent for; null for NOTIFY_WEBHOOK_URLS."
+    )
+
+
+class SubscriptionFilter(BaseModel):
+    """Which changes a subscription receives; each list left out (or empty) matches all."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    health: list[Health] | None = Field(default=None, max_length=4)
+    sources: list[SourceName] | None = Field(default=None, max_length=3)
+    ids: list[Annotated[StrictStr, Field(min_length=1, max_length=512)]] | None = Field(
+        default=None, max_length=100
+    )
+
+    def matches(self, change: StatusChange) -> bool:
+        return (
+            (not self.health or change.health in self.health)
+            and (not self.sources or change.source in self.sources)
+            and (not self.ids or change.id in self.ids)
+        )
+
+
+class SubscriptionRequest(BaseModel):
+    """The body of ``POST /api/subscriptions``: where to POST events, and which ones."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    notificationUrl: StrictStr = Field(
+        min_length=1, max_length=2048, description="The URL each change is POSTed to."
+    )
+    filter: SubscriptionFilter | None = None
+
+
+class Subscription(BaseModel):
+    """A webhook subscription as the API answers it."""
+
+    id: str
+    notificationUrl: str
+    filter: SubscriptionFilter | None = None
+    status: Literal["active", "disabled"]
+    createdDateTime: str
+    disabledReason: str | None = None
+
+
+def parse_subscription_request(body: Any) -> SubscriptionRequest:
+    """Validate a subscribe body; raise a 400 ApiError naming the offending property."""
+    if not isinstance(body, dict):
+        raise bad_request("The request body must be a JSON object.")
+    try:
+        return SubscriptionRequest.model_validate(body)
+    except ValidationError as error:
+        first = error.errors()[0]
+        name = _location(first)
+        if first["type"] == "extra_forbidden":
+            message = f"Property '{name}' is not allowed. Allowed: notificationUrl, filter."
+        else:
+            message = f"'{name}': {str(first['msg']).removeprefix('Value error, ')}."
+        raise bad_request(message, target=name) from None
