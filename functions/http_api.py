@@ -77,3 +77,32 @@ async def get_industry_data_run(req: func.HttpRequest) -> func.HttpResponse:
 @bp.route(route=_RUNS + "/{id}/getStatistics", methods=["GET"])
 async def get_industry_data_run_statistics(req: func.HttpRequest) -> func.HttpResponse:
     return await respond(api.get_industry_data_run_statistics(req.route_params.get("id", "")))
+
+
+@bp.route(route="statuses/{source}/{id}/history", methods=["GET"])
+async def get_status_history(req: func.HttpRequest) -> func.HttpResponse:
+    source, item_id = req.route_params.get("source", ""), req.route_params.get("id", "")
+    return await respond(api.get_status_history(source, item_id, req.url, req.params))
+
+
+@bp.route(route="subscriptions", methods=["POST"])
+async def create_subscription(req: func.HttpRequest) -> func.HttpResponse:
+    async def create() -> func.HttpResponse:
+        return await api.create_subscription(req.url, read_json_body(req))
+
+    return await respond(create())
+
+
+@bp.route(route="subscriptions", methods=["GET"])
+async def list_subscriptions(req: func.HttpRequest) -> func.HttpResponse:
+    return await respond(api.list_subscriptions())
+
+
+@bp.route(route="subscriptions/{id}", methods=["GET"])
+async def get_subscription(req: func.HttpRequest) -> func.HttpResponse:
+    return await respond(api.get_subscription(req.route_params.get("id", "")))
+
+
+@bp.route(route="subscriptions/{id}", methods=["DELETE"])
+async def delete_subscription(req: func.HttpRequest) -> func.HttpResponse:
+    return await respond(api.delete_subscription(req.route_params.get("id", "")))

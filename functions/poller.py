@@ -23,6 +23,13 @@ async def poll_sync_statuses(timer: func.TimerRequest) -> None:
     if timer.past_due:
         logger.info("The poll is running later than scheduled.")
     # Imported here: the Graph SDK is only needed by the poll, not by the HTTP routes' cold start.
+    from shared.notifications import deliver_pending
     from shared.poller import poll_sync_statuses as poll
 
-    await poll(get_settings(), get_status_store())
+    settings, store = get_settings(), get_status_store()
+    try:
+        await poll(settings, store)
+    finally:
+        # After the poll is recorded, and even when a source could not record its run:
+        # events already queued go out. Delivery never raises.
+        await deliver_pending(store, settings)

@@ -8,12 +8,14 @@ import asyncio
 import base64
 import binascii
 import json
+import logging
 import random
 import re
+import uuid
 from collections.abc import Mapping
 from datetime import UTC, datetime, timedelta
 from typing import Any
-from urllib.parse import quote, urlencode, urlsplit, urlunsplit
+from urllib.parse import urlencode, urlsplit, urlunsplit
 
 import azure.functions as func
 from azure.core.exceptions import ResourceModifiedError, ResourceNotFoundError
@@ -30,11 +32,16 @@ from shared.errors import (
 from shared.health import Health
 from shared.http import json_response
 from shared.models import (
+    StatusChange,
+    Subscription,
+    item_path,
     newest_first_key,
     parse_profile_status_patch,
+    parse_subscription_request,
     parse_timestamp,
     utc_now,
 )
+from shared.notifications import WebhookUrlError, check_url_target, record_changes
 from shared.schedule import next_run_after
 from shared.settings import (
     INDUSTRY_DATA_RUNS,
@@ -53,6 +60,8 @@ from shared.store import (
     job_key,
     validate_key,
 )
+
+logger = logging.getLogger(__name__)
 
 DEFAULT_PAGE_SIZE = 100
 MAX_PAGE_SIZE = 999
@@ -214,11 +223,13 @@ async def update_profile_status(
         if not changes:
             return _status_response(profile, profile.etag)
         health_before = profile.health[0]
+        before_patch = dict(profile.status)
         profile.status.update(changes)
         profile.updated_by = "patch"
         profile.updated_date_time = utc_now()
         if profile.health[0] != health_before or not profile.health_since:
             profile.health_since = profile.updated_date_time
+        status_before = before_patch.get("status")
         try:
             etag = await store.replace_profile(profile, etag=profile.etag)
         except ResourceNotFoundError:
@@ -231,8 +242,102 @@ async def update_profile_status(
             pause = random.uniform(0, _PATCH_RETRY_PAUSE * (attempt + 1))  # noqa: S311 - jitter
             await asyncio.sleep(pause)
             continue
+        health_after, reason = profile.health
+        if (status_before, health_before) != (profile.status.get("status"), health_after):
+            change = StatusChange(
+                source=SDS_PROFILES,
+                id=profile_id,
+                displayName=profile.display_name,
+                previousStatus=status_before,
+                status=profile.status.get("status"),
+                previousHealth=str(health_before),  # type: ignore[arg-type]
+                health=str(health_after),  # type: ignore[arg-type]
+                changedDateTime=profile.updated_date_time,
+                reason=f"Changed through the API. {reason}",
+                path=item_path(SDS_PROFILES, profile_id),
+            )
+            await _record_quietly(change)
         return _status_response(profile, etag)
     raise service_unavailable("The status kept changing during the update; try again.")
+
+
+async def _record_quietly(change: StatusChange) -> None:
+    """Keep a PATCH's change in the history and queue its events (sent after the next poll).
+    The PATCH itself has landed: a storage hiccup here is logged, not answered with an error."""
+    try:
+        await record_changes(get_status_store(), get_settings(), [change])
+    except StorageUnavailableError as error:
+        logger.warning("The change of %s was not kept in history: %s", change.id, error)
+
+
+async def get_status_history(
+    source: str, item_id: str, url: str, params: Mapping[str, str]
+) -> func.HttpResponse:
+    """``GET /api/statuses/{source}/{id}/history``: the item's changes, newest first."""
+    if source not in SOURCES:
+        raise bad_request(f"'{source}' is not a source; use one of: {', '.join(SOURCES)}.")
+    validate_key(item_id)
+    top = _page_size(params.get("$top"))
+    continuation = _decode_skiptoken(params.get("$skiptoken"))
+    changes, continuation = await get_status_store().list_history(
+        source, item_id, top=top, continuation=continuation
+    )
+    body: dict[str, Any] = {"value": [change.model_dump() for change in changes]}
+    if continuation:
+        body["@odata.nextLink"] = _next_link(url, params, top, continuation, {})
+    return json_response(body)
+
+
+async def create_subscription(url: str, body: Any) -> func.HttpResponse:
+    """``POST /api/subscriptions``: POST every matching change to ``notificationUrl`` from
+    now on; 201 with a Location to DELETE (what a Power Automate trigger does)."""
+    request = parse_subscription_request(body)
+    settings = get_settings()
+    try:
+        await check_url_target(
+            request.notificationUrl, allow_insecure=settings.allow_insecure_webhooks
+        )
+    except WebhookUrlError as error:
+        raise bad_request(
+            f"The notificationUrl cannot be used: {error}.", target="notificationUrl"
+        ) from None
+    subscription = Subscription(
+        id=str(uuid.uuid4()),
+        notificationUrl=request.notificationUrl,
+        filter=request.filter,
+        status="active",
+        createdDateTime=utc_now(),
+    )
+    await get_status_store().save_subscription(subscription)
+    scheme, netloc, *_rest = urlsplit(url)
+    location = urlunsplit((scheme, netloc, f"/api/subscriptions/{subscription.id}", "", ""))
+    return json_response(subscription.model_dump(), status=201, headers={"Location": location})
+
+
+async def list_subscriptions() -> func.HttpResponse:
+    subscriptions = await get_status_store().list_subscriptions()
+    subscriptions.sort(key=lambda subscription: (subscription.createdDateTime, subscription.id))
+    return json_response({"value": [subscription.model_dump() for subscription in subscriptions]})
+
+
+async def get_subscription(subscription_id: str) -> func.HttpResponse:
+    validate_key(subscription_id)
+    subscription = await get_status_store().get_subscription(subscription_id)
+    if subscription is None:
+        raise _unknown_subscription(subscription_id)
+    return json_response(subscription.model_dump())
+
+
+async def delete_subscription(subscription_id: str) -> func.HttpResponse:
+    """``DELETE /api/subscriptions/{id}``: no more events; the waiting ones are dropped."""
+    validate_key(subscription_id)
+    if not await get_status_store().delete_subscription(subscription_id):
+        raise _unknown_subscription(subscription_id)
+    return func.HttpResponse(status_code=204)
+
+
+def _unknown_subscription(subscription_id: str) -> ApiError:
+    return not_found(f"No subscription with id '{subscription_id}'.")
 
 
 async def health() -> func.HttpResponse:
@@ -292,16 +397,6 @@ def _source_health(run: PollRun, schedule: str, now: datetime) -> dict[str, Any]
     return {"source": run.source, "status": status, "lastPoll": last_poll}
 
 
-# Where each source's items are served, for the `path` of a /api/statuses row.
-def _item_path(source: str, item_id: str) -> str:
-    if source == SDS_PROFILES:
-        return f"/api/education/synchronizationProfiles/{quote(item_id, safe='')}/profileStatus"
-    if source == PROVISIONING_JOBS:
-        sp_id, _separator, job_id = item_id.partition(JOB_KEY_SEPARATOR)
-        return f"/api/servicePrincipals/{sp_id}/synchronization/jobs/{quote(job_id, safe='')}"
-    return f"/api/external/industryData/runs/{quote(item_id, safe='')}"
-
-
 def _status_row_json(row: StatusRow, listed: str | None) -> dict[str, Any]:
     # An item the poll could read was read at its source's last complete listing at least;
     # one it could not read keeps the time it was last read.
@@ -318,7 +413,7 @@ def _status_row_json(row: StatusRow, listed: str | None) -> dict[str, Any]:
         "lastCheckedDateTime": checked,
         "reason": row.reason,
         "pollError": row.poll_error,
-        "path": _item_path(row.source, row.id),
+        "path": item_path(row.source, row.id),
     }
 
 

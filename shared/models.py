@@ -12,6 +12,7 @@ import re
 from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Annotated, Any, Literal
+from urllib.parse import quote
 
 from pydantic import (
     AfterValidator,
@@ -257,6 +258,16 @@ class StatusChange(BaseModel):
     changedDateTime: str = Field(description="When the poll (or a PATCH) saw the change.")
     reason: str | None = Field(default=None, description="One sentence saying why.")
     path: str = Field(description="Where the API serves the item.")
+
+
+def item_path(source: str, item_id: str) -> str:
+    """Where the API serves an item of a source (the ``path`` of rows, changes and events)."""
+    if source == "educationSynchronizationProfiles":
+        return f"/api/education/synchronizationProfiles/{quote(item_id, safe='')}/profileStatus"
+    if source == "synchronizationJobs":
+        sp_id, _separator, job_id = item_id.partition(":")
+        return f"/api/servicePrincipals/{sp_id}/synchronization/jobs/{quote(job_id, safe='')}"
+    return f"/api/external/industryData/runs/{quote(item_id, safe='')}"
 
 
 class ChangeEvent(StatusChange):

@@ -24,6 +24,7 @@ import logging
 from collections import Counter
 from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
 from typing import Any, TypeVar
 
 from pydantic import BaseModel, ValidationError
@@ -34,10 +35,14 @@ from shared.models import (
     EducationSynchronizationProfile,
     EducationSynchronizationProfileStatus,
     IndustryDataRun,
+    StatusChange,
     SynchronizationJob,
+    item_path,
     newest_first_key,
+    parse_timestamp,
     utc_now,
 )
+from shared.notifications import record_changes
 from shared.settings import INDUSTRY_DATA_RUNS, PROVISIONING_JOBS, SDS_PROFILES, Settings
 from shared.store import (
     JOB_KEY_SEPARATOR,
@@ -45,6 +50,7 @@ from shared.store import (
     CachedProfile,
     Change,
     PollRun,
+    StatusRow,
     StatusStore,
     job_key,
     put_document,
@@ -79,10 +85,36 @@ async def poll_sync_statuses(settings: Settings, store: StatusStore) -> list[Pol
             *(pollers[source](graph, store, settings) for source in settings.enabled_sources),
             return_exceptions=True,
         )
+    await prune_history(store, settings)
     for result in results:
         if isinstance(result, BaseException):
             raise result
     return [result for result in results if isinstance(result, PollRun)]
+
+
+# The poll-run row that records when the history was last pruned (once a day is enough).
+HISTORY_PRUNE = "historyRetention"
+_PRUNE_EVERY = timedelta(days=1)
+
+
+async def prune_history(store: StatusStore, settings: Settings) -> int:
+    """Delete history older than HISTORY_RETENTION_DAYS, at most once a day; never raises."""
+    now = datetime.now(UTC)
+    try:
+        last = {run.source: run for run in await store.list_poll_runs()}.get(HISTORY_PRUNE)
+        if last is not None and parse_timestamp(last.started_date_time) > now - _PRUNE_EVERY:
+            return 0
+        started = utc_now()
+        cutoff = now - timedelta(days=settings.history_retention_days)
+        removed = await store.prune_history(cutoff.strftime("%Y-%m-%dT%H:%M:%S.%f0Z"))
+        record = PollRun(HISTORY_PRUNE, "succeeded", started, utc_now(), {"removed": removed})
+        await store.save_poll_run(record)
+    except StorageUnavailableError as error:
+        logger.warning("History not pruned this time: %s", error)
+        return 0
+    if removed:
+        logger.info("Pruned %d changes older than %s from the history", removed, cutoff)
+    return removed
 
 
 @dataclass
@@ -143,7 +175,7 @@ async def poll_school_data_sync(
                 seen.entries[profile.id] = _profile_entry(profile, result)
         return seen
 
-    return await _poll_source(store, SDS_PROFILES, observe)
+    return await _poll_source(store, settings, SDS_PROFILES, observe)
 
 
 def _checked_status(result: dict[str, Any] | GraphError) -> dict[str, Any] | GraphError:
@@ -222,7 +254,7 @@ async def poll_provisioning_jobs(
         seen.removable = removable
         return seen
 
-    return await _poll_source(store, PROVISIONING_JOBS, observe)
+    return await _poll_source(store, settings, PROVISIONING_JOBS, observe)
 
 
 async def _list_jobs(graph: GraphClient, sp_id: str) -> list[Any] | GraphError:
@@ -281,7 +313,7 @@ async def poll_industry_data_runs(
         seen.entries = {entry.id: entry for entry in entries}
         return seen
 
-    return await _poll_source(store, INDUSTRY_DATA_RUNS, observe)
+    return await _poll_source(store, settings, INDUSTRY_DATA_RUNS, observe)
 
 
 async def _read_statistics(graph: GraphClient, run_id: str) -> dict[str, Any] | GraphError:
@@ -300,7 +332,10 @@ async def _read_statistics(graph: GraphClient, run_id: str) -> dict[str, Any] | 
 
 
 async def _poll_source(
-    store: StatusStore, source: str, observe: Callable[[dict[str, Any]], Awaitable[Observation]]
+    store: StatusStore,
+    settings: Settings,
+    source: str,
+    observe: Callable[[dict[str, Any]], Awaitable[Observation]],
 ) -> PollRun:
     """Read the cache, observe Graph, and write what changed: the rules of the module."""
     run = PollRun(source=source, outcome="failed", started_date_time=utc_now())
@@ -353,6 +388,21 @@ async def _poll_source(
     ]
     written = await store.write_source(changes)
     failures = seen.failures | written.failed
+    history = [
+        change
+        for change in (
+            _status_change(source, write, cached, now)
+            for write in changes
+            if write.entity["RowKey"] not in written.failed
+        )
+        if change is not None
+    ]
+    try:
+        # A source's first poll finds every item new: history only, no flood of events.
+        await record_changes(store, settings, history, notify=previous is not None)
+    except StorageUnavailableError as error:
+        logger.warning("%d changes of %s not kept in history: %s", len(history), source, error)
+        failures["#history"] = "historyNotRecorded"
 
     if seen.complete:
         run.listed_date_time = now
@@ -414,6 +464,41 @@ def _stale_columns(entry: CacheEntry, current: dict[str, Any], now: str) -> dict
         columns["pollError"] = ""
         columns["lastCheckedDateTime"] = now
     return columns
+
+
+def _status_change(
+    source: str, write: Change, cached: dict[str, Any], now: str
+) -> StatusChange | None:
+    """The change of status or health a cache write makes, if it makes one."""
+    item_id = write.entity["RowKey"]
+    current = cached.get(item_id)
+    before = StatusRow.from_entity(current) if current is not None else None
+    if write.kind == "delete":
+        if before is None:
+            return None
+        after_status, after_health = None, "unknown"
+        reason, display_name = "Removed: Graph no longer lists it.", before.display_name
+    else:
+        merged = {**(current or {}), **write.entity}
+        after = StatusRow.from_entity(merged)
+        after_status, after_health = after.status, after.health
+        reason, display_name = after.reason, after.display_name
+    if before is not None and (before.status, before.health) == (after_status, after_health):
+        return None
+    if current is not None and "health" not in current and before.status == after_status:
+        return None  # a row cached before health existed gains its health: not a change
+    return StatusChange(
+        source=source,  # type: ignore[arg-type]
+        id=item_id,
+        displayName=display_name,
+        previousStatus=before.status if before else None,
+        status=after_status,
+        previousHealth=before.health if before else None,  # type: ignore[arg-type]
+        health=after_health,  # type: ignore[arg-type]
+        changedDateTime=now,
+        reason=reason,
+        path=item_path(source, item_id),
+    )
 
 
 def _mark_failing(current: dict[str, Any], code: str, previous: PollRun | None) -> Change | None:

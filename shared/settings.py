@@ -21,6 +21,7 @@ DEFAULT_TABLE_PREFIX = "SyncStatus"
 DEFAULT_GRAPH_MAX_CONCURRENCY = 16
 DEFAULT_GRAPH_TIMEOUT_SECONDS = 30.0
 DEFAULT_INDUSTRY_DATA_RUNS_KEPT = 50
+DEFAULT_HISTORY_RETENTION_DAYS = 90
 
 # The sources a poll can read, by the name the cache, /api/health and /api/statuses use.
 SDS_PROFILES = "educationSynchronizationProfiles"
@@ -33,8 +34,8 @@ _OBJECT_ID = re.compile(
 )
 
 # Table names are 3-63 alphanumerics starting with a letter; the longest suffix the app adds
-# is "PollRuns" (8 characters), so the prefix may use the rest.
-_TABLE_PREFIX = re.compile(r"[A-Za-z][A-Za-z0-9]{0,54}")
+# is "Subscriptions" (13 characters), so the prefix may use the rest.
+_TABLE_PREFIX = re.compile(r"[A-Za-z][A-Za-z0-9]{0,49}")
 
 
 class SettingsError(ValueError):
@@ -67,6 +68,11 @@ class Settings:
     provisioning_jobs_enabled: bool = False
     industry_data_runs_enabled: bool = False
     industry_data_runs_kept: int = DEFAULT_INDUSTRY_DATA_RUNS_KEPT
+    history_retention_days: int = DEFAULT_HISTORY_RETENTION_DAYS
+    # Webhooks every change is POSTed to, besides the subscriptions made through the API.
+    notify_webhook_urls: tuple[str, ...] = ()
+    # Lets webhooks use http and private or loopback addresses: local runs and tests only.
+    allow_insecure_webhooks: bool = False
 
     @property
     def enabled_sources(self) -> tuple[str, ...]:
@@ -83,6 +89,7 @@ class Settings:
         """Build settings from app settings (environment variables); raise SettingsError."""
         env = os.environ if env is None else env
         service_principals = _service_principal_ids(env)
+        insecure = _flag(env, "ALLOW_INSECURE_WEBHOOKS", default=False)
         settings = cls(
             storage=_storage_settings(env),
             graph_base_url=_graph_base_url(env),
@@ -102,6 +109,11 @@ class Settings:
             industry_data_runs_kept=int(
                 _number(env, "INDUSTRY_DATA_RUNS_KEPT", DEFAULT_INDUSTRY_DATA_RUNS_KEPT, 1, 999)
             ),
+            history_retention_days=int(
+                _number(env, "HISTORY_RETENTION_DAYS", DEFAULT_HISTORY_RETENTION_DAYS, 1, 3650)
+            ),
+            notify_webhook_urls=_webhook_urls(env, insecure),
+            allow_insecure_webhooks=insecure,
         )
         if not settings.enabled_sources:
             raise SettingsError(
@@ -185,6 +197,27 @@ def _provisioning_enabled(env: Mapping[str, str], service_principals: tuple[str,
     return enabled
 
 
+def _webhook_urls(env: Mapping[str, str], insecure: bool) -> tuple[str, ...]:
+    """NOTIFY_WEBHOOK_URLS: comma-separated https URLs (a Teams workflow's or a flow's "When
+    an HTTP request is received" URL). Their addresses are checked again at each delivery."""
+    from shared.notifications import WebhookUrlError, check_url_form
+
+    urls: list[str] = []
+    for part in env.get("NOTIFY_WEBHOOK_URLS", "").split(","):
+        url = part.strip()
+        if not url:
+            continue
+        try:
+            check_url_form(url, allow_insecure=insecure)
+        except WebhookUrlError as error:
+            # The URL itself may carry a secret (a flow's sig=...): name only its host.
+            raise SettingsError(
+                f"NOTIFY_WEBHOOK_URLS holds a URL that cannot be used: {error}"
+            ) from None
+        urls.append(url)
+    return tuple(dict.fromkeys(urls))
+
+
 def _schedule(env: Mapping[str, str]) -> str:
     value = _text(env, "POLL_SCHEDULE", DEFAULT_POLL_SCHEDULE)
     try:
@@ -214,7 +247,7 @@ def _table_prefix(env: Mapping[str, str]) -> str:
     if not _TABLE_PREFIX.fullmatch(value):
         raise SettingsError(
             "STATUS_TABLE_PREFIX must start with a letter and hold only letters and digits "
-            f"(at most 55); got {value!r}."
+            f"(at most 50); got {value!r}."
         )
     return value
 

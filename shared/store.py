@@ -5,6 +5,11 @@ Tables (created on first use, named with STATUS_TABLE_PREFIX):
   (``educationSynchronizationProfiles``, ``synchronizationJobs``, ``industryDataRuns``),
   RowKey the item's id (a job's is ``{servicePrincipalId}:{jobId}``).
 - ``{prefix}PollRuns``: one entity per source, the last poll run, for /api/health.
+- ``{prefix}History``: every change of an item's status or health; PartitionKey the source,
+  RowKey the item's (escaped) id and an inverted time, so an item's history reads newest first.
+- ``{prefix}Outbox``: change events not yet delivered; PartitionKey the delivery target (a
+  subscription, or a NOTIFY_WEBHOOK_URLS entry), RowKey the time and event id (oldest first).
+- ``{prefix}Subscriptions``: the webhook subscriptions made through the API.
 
 Every item carries the same summary columns, which /api/statuses filters and serves:
 ``displayName``, ``status`` (raw), ``health``, ``healthSince``, ``reason``,
@@ -50,7 +55,14 @@ from azure.data.tables.aio import TableClient, TableServiceClient
 
 from shared.errors import StorageUnavailableError, bad_request
 from shared.health import Health, assess
-from shared.models import PROFILE_STATUS_PROPERTIES
+from shared.models import (
+    PROFILE_STATUS_PROPERTIES,
+    ChangeEvent,
+    StatusChange,
+    Subscription,
+    SubscriptionFilter,
+    parse_timestamp,
+)
 from shared.settings import (
     PROVISIONING_JOBS,
     SDS_PROFILES,
@@ -487,6 +499,9 @@ class StatusStore:
         self._service = service
         self._statuses: TableClient = service.get_table_client(f"{table_prefix}Statuses")
         self._poll_runs: TableClient = service.get_table_client(f"{table_prefix}PollRuns")
+        self._history: TableClient = service.get_table_client(f"{table_prefix}History")
+        self._outbox: TableClient = service.get_table_client(f"{table_prefix}Outbox")
+        self._subscriptions: TableClient = service.get_table_client(f"{table_prefix}Subscriptions")
         self._tables_ready = False
         self._tables_lock = asyncio.Lock()
 
@@ -580,6 +595,8 @@ class StatusStore:
         parameters: dict[str, Any],
         top: int,
         continuation: dict[str, str] | None,
+        *,
+        table: TableClient | None = None,
     ) -> tuple[list[dict[str, Any]], dict[str, str] | None]:
         """Up to ``top`` entities and the continuation after them.
 
@@ -589,9 +606,11 @@ class StatusStore:
         found: list[dict[str, Any]] = []
         async with self._storage_call():
             while True:
-                pages = self._statuses.query_entities(
-                    query, parameters=parameters, results_per_page=top - len(found)
-                ).by_page(continuation_token=continuation)
+                pages = (
+                    (table or self._statuses)
+                    .query_entities(query, parameters=parameters, results_per_page=top - len(found))
+                    .by_page(continuation_token=continuation)
+                )
                 page = await anext(pages)
                 found.extend([entity async for entity in page])
                 continuation = pages.continuation_token
@@ -686,14 +705,177 @@ class StatusStore:
             )
             return [PollRun.from_entity(entity) async for entity in entities]
 
+    # -- change history ---------------------------------------------------------------------
+
+    async def record_history(self, changes: list[StatusChange], event_ids: list[str]) -> None:
+        """Add changes to the history, as batch transactions per source."""
+        operations: list[_Operation] = []
+        for change, event_id in zip(changes, event_ids, strict=True):
+            entity = {
+                "PartitionKey": change.source,
+                "RowKey": _history_key(change.id, change.changedDateTime, event_id),
+                "changedDateTime": change.changedDateTime,
+            }
+            _put_text(entity, "change", change.model_dump_json())
+            operations.append(("upsert", entity, {"mode": UpdateMode.REPLACE}))
+        await self._submit_all(self._history, operations)
+
+    async def list_history(
+        self, source: str, item_id: str, *, top: int, continuation: dict[str, str] | None
+    ) -> tuple[list[StatusChange], dict[str, str] | None]:
+        """One page of an item's changes, newest first."""
+        prefix = _escape_history_id(item_id) + _HISTORY_SEPARATOR
+        query = "PartitionKey eq @source and RowKey ge @low and RowKey lt @high"
+        parameters = {"source": source, "low": prefix, "high": prefix[:-1] + _HISTORY_AFTER}
+        entities, continuation = await self._query_page(
+            query, parameters, top, continuation, table=self._history
+        )
+        changes = [
+            StatusChange.model_validate_json(_get_text(e, "change") or "{}") for e in entities
+        ]
+        return changes, continuation
+
+    async def prune_history(self, before: str) -> int:
+        """Delete changes older than ``before`` (a timestamp); return how many."""
+        async with self._storage_call():
+            old = self._history.query_entities(
+                "changedDateTime lt @before",
+                parameters={"before": before},
+                select=["PartitionKey", "RowKey"],
+            )
+            operations: list[_Operation] = [
+                ("delete", {"PartitionKey": e["PartitionKey"], "RowKey": e["RowKey"]}, {})
+                async for e in old
+            ]
+        await self._submit_all(self._history, operations)
+        return len(operations)
+
+    # -- outbox ------------------------------------------------------------------------------
+
+    async def add_to_outbox(self, target: str, events: list[ChangeEvent]) -> None:
+        """Queue events for one delivery target, in the order given."""
+        operations: list[_Operation] = []
+        for event in events:
+            entity = {"PartitionKey": target, "RowKey": _outbox_key(event), "attempts": 0}
+            _put_text(entity, "event", event.model_dump_json())
+            operations.append(("upsert", entity, {"mode": UpdateMode.REPLACE}))
+        await self._submit_all(self._outbox, operations)
+
+    async def outbox_targets(self) -> list[str]:
+        """The delivery targets that have events waiting."""
+        async with self._storage_call():
+            entities = self._outbox.query_entities("attempts ge 0", select=["PartitionKey"])
+            return list(dict.fromkeys([entity["PartitionKey"] async for entity in entities]))
+
+    async def read_outbox(
+        self, target: str, limit: int
+    ) -> list[tuple[ChangeEvent, dict[str, Any]]]:
+        """The oldest waiting events of a target, with their entities (to delete or update)."""
+        async with self._storage_call():
+            pages = self._outbox.query_entities(
+                "PartitionKey eq @target", parameters={"target": target}, results_per_page=limit
+            ).by_page()
+            page = await anext(pages, None)
+            entities = [entity async for entity in page] if page is not None else []
+        return [
+            (ChangeEvent.model_validate_json(_get_text(entity, "event") or "{}"), entity)
+            for entity in entities[:limit]
+        ]
+
+    async def settle_outbox(self, entity: dict[str, Any], *, delivered: bool) -> None:
+        """Remove an event once delivered (or given up on); else count the failed attempt."""
+        async with self._storage_call():
+            if delivered:
+                with suppress(ResourceNotFoundError):
+                    await self._outbox.delete_entity(entity["PartitionKey"], entity["RowKey"])
+                return
+            keys = {"PartitionKey": entity["PartitionKey"], "RowKey": entity["RowKey"]}
+            attempts = int(entity.get("attempts", 0)) + 1
+            with suppress(ResourceNotFoundError):
+                await self._outbox.update_entity(
+                    keys | {"attempts": attempts}, mode=UpdateMode.MERGE
+                )
+
+    async def clear_outbox(self, target: str) -> None:
+        """Drop every event waiting for a target (its subscription is gone or disabled)."""
+        async with self._storage_call():
+            waiting = self._outbox.query_entities(
+                "PartitionKey eq @target", parameters={"target": target}, select=["RowKey"]
+            )
+            operations: list[_Operation] = [
+                ("delete", {"PartitionKey": target, "RowKey": e["RowKey"]}, {})
+                async for e in waiting
+            ]
+        await self._submit_all(self._outbox, operations)
+
+    # -- subscriptions -----------------------------------------------------------------------
+
+    async def save_subscription(self, subscription: Subscription) -> None:
+        entity = {
+            "PartitionKey": "subscription",
+            "RowKey": subscription.id,
+            "notificationUrl": subscription.notificationUrl,
+            "status": subscription.status,
+            "createdDateTime": subscription.createdDateTime,
+        }
+        if subscription.filter is not None:
+            entity["filter"] = subscription.filter.model_dump_json(exclude_none=True)
+        _put_optional(entity, "disabledReason", subscription.disabledReason)
+        async with self._storage_call():
+            await self._subscriptions.upsert_entity(entity, mode=UpdateMode.REPLACE)
+
+    async def get_subscription(self, subscription_id: str) -> Subscription | None:
+        async with self._storage_call():
+            try:
+                entity = await self._subscriptions.get_entity("subscription", subscription_id)
+            except ResourceNotFoundError:
+                return None
+        return _subscription(entity)
+
+    async def list_subscriptions(self) -> list[Subscription]:
+        async with self._storage_call():
+            entities = self._subscriptions.query_entities(
+                "PartitionKey eq @kind", parameters={"kind": "subscription"}
+            )
+            return [_subscription(entity) async for entity in entities]
+
+    async def delete_subscription(self, subscription_id: str) -> bool:
+        """Delete a subscription; False when there was none."""
+        async with self._storage_call():
+            try:
+                await self._subscriptions.get_entity("subscription", subscription_id)
+            except ResourceNotFoundError:
+                return False
+            with suppress(ResourceNotFoundError):
+                await self._subscriptions.delete_entity("subscription", subscription_id)
+        await self.clear_outbox(subscription_id)
+        return True
+
     # -- plumbing ---------------------------------------------------------------------------
+
+    async def _submit_all(self, table: TableClient, operations: list[_Operation]) -> None:
+        """Operations as batch transactions: one partition each, within the limits."""
+        by_partition: dict[str, list[_Operation]] = {}
+        for operation in operations:
+            by_partition.setdefault(operation[1]["PartitionKey"], []).append(operation)
+        async with self._storage_call():
+            for group in by_partition.values():
+                for batch in _batches(group):
+                    await table.submit_transaction(batch)
 
     async def _ensure_tables(self) -> None:
         if self._tables_ready:
             return
         async with self._tables_lock:
             if not self._tables_ready:
-                for table in (self._statuses, self._poll_runs):
+                tables = (
+                    self._statuses,
+                    self._poll_runs,
+                    self._history,
+                    self._outbox,
+                    self._subscriptions,
+                )
+                for table in tables:
                     with suppress(ResourceExistsError):
                         await self._service.create_table(table.table_name)
                 self._tables_ready = True
@@ -722,6 +904,43 @@ class StatusStore:
             ):
                 raise StorageUnavailableError(str(error)) from error
             raise
+
+
+# A history RowKey: the item id (with % and ~ escaped), ~, then an inverted time, so that an
+# item's changes sort together, newest first. "~" is the highest printable ASCII character.
+_HISTORY_SEPARATOR = "~"
+_HISTORY_AFTER = "\x7f"
+_NS_CEILING = 10**20
+
+
+def _escape_history_id(item_id: str) -> str:
+    return item_id.replace("%", "%25").replace("~", "%7E")
+
+
+def _history_key(item_id: str, changed: str, event_id: str) -> str:
+    inverted = _NS_CEILING - _timestamp_ns(changed)
+    return f"{_escape_history_id(item_id)}{_HISTORY_SEPARATOR}{inverted:020d}-{event_id}"
+
+
+def _outbox_key(event: ChangeEvent) -> str:
+    return f"{_timestamp_ns(event.changedDateTime):020d}-{event.eventId}"
+
+
+def _timestamp_ns(value: str) -> int:
+    moment = parse_timestamp(value)
+    return int(moment.timestamp()) * 10**9 + moment.microsecond * 1000
+
+
+def _subscription(entity: dict[str, Any]) -> Subscription:
+    raw_filter = entity.get("filter")
+    return Subscription(
+        id=entity["RowKey"],
+        notificationUrl=entity["notificationUrl"],
+        filter=SubscriptionFilter.model_validate_json(raw_filter) if raw_filter else None,
+        status=entity.get("status", "active"),
+        createdDateTime=entity.get("createdDateTime", ""),
+        disabledReason=entity.get("disabledReason"),
+    )
 
 
 def _any_of(column: str, prefix: str, values: list[str], parameters: dict[str, Any]) -> str:

@@ -1,0 +1,308 @@
+"""Change history and webhook notifications: every change of an item's status or health is
+kept in the history and queued as an event for each matching subscriber, then POSTed.
+
+Events wait in the outbox table until a subscriber acknowledges them with a 2xx, so nothing
+is lost when a subscriber is down and nothing acknowledged is sent again. Delivery runs after
+a poll has recorded its results, within a time budget, and never fails the poll: what is
+left waits for the next one. Webhook URLs are checked against server-side request forgery:
+https only, and no loopback, private or link-local address, unless ALLOW_INSECURE_WEBHOOKS.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import ipaddress
+import logging
+import random
+import time
+import uuid
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Literal
+from urllib.parse import urlsplit
+
+from shared.errors import StorageUnavailableError
+from shared.models import ChangeEvent, StatusChange, Subscription
+from shared.settings import Settings
+
+if TYPE_CHECKING:
+    import httpx
+
+    from shared.store import StatusStore
+
+logger = logging.getLogger(__name__)
+
+# One POST may take this long; a delivery round (after a poll) at most DELIVERY_BUDGET.
+WEBHOOK_TIMEOUT_SECONDS = 10.0
+DELIVERY_BUDGET_SECONDS = 60.0
+# Tries of one event within a round (429, 5xx and timeouts are retried after a back-off or
+# the Retry-After the receiver gave, if it is short); rounds before an event is given up.
+TRIES_PER_ROUND = 3
+MAX_ROUNDS = 20
+MAX_RETRY_AFTER_SECONDS = 30.0
+# Events read from one target's queue per round; targets served at once.
+EVENTS_PER_ROUND = 100
+TARGETS_AT_ONCE = 8
+USER_AGENT = "SyncStatus-Webhooks/1.0"
+
+
+class WebhookUrlError(ValueError):
+    """A webhook URL that may not be used; the message names the host, never the URL (a
+    flow's URL carries its signature)."""
+
+
+# -- server-side request forgery guard --------------------------------------------------------
+
+
+def check_url_form(url: str, *, allow_insecure: bool) -> None:
+    """The URL's own form: https, a host, no user info; an IP literal must be public."""
+    try:
+        parts = urlsplit(url)
+        port = parts.port
+    except ValueError:
+        raise WebhookUrlError("it is not a valid URL") from None
+    host = parts.hostname or ""
+    if parts.scheme not in (("https", "http") if allow_insecure else ("https",)):
+        raise WebhookUrlError("only https URLs are allowed")
+    if not host:
+        raise WebhookUrlError("it has no host")
+    if parts.username or parts.password:
+        raise WebhookUrlError(f"it carries user credentials (host {host})")
+    if port == 0:
+        raise WebhookUrlError(f"port 0 is not a port (host {host})")
+    if allow_insecure:
+        return
+    if host == "localhost" or host.endswith((".localhost", ".local", ".internal")):
+        raise WebhookUrlError(f"host {host} is a local name")
+    try:
+        address = ipaddress.ip_address(host)
+    except ValueError:
+        return  # a name: its addresses are checked before each delivery
+    if not _is_public(address):
+        raise WebhookUrlError(f"address {host} is not a public address")
+
+
+async def check_url_target(url: str, *, allow_insecure: bool) -> None:
+    """The URL's form and every address its host resolves to now (DNS may have changed
+    since it was accepted)."""
+    check_url_form(url, allow_insecure=allow_insecure)
+    if allow_insecure:
+        return
+    parts = urlsplit(url)
+    host = parts.hostname or ""
+    try:
+        infos = await asyncio.get_running_loop().getaddrinfo(host, parts.port or 443)
+    except OSError:
+        raise WebhookUrlError(f"host {host} does not resolve") from None
+    for info in infos:
+        address = ipaddress.ip_address(info[4][0])
+        if not _is_public(address):
+            raise WebhookUrlError(f"host {host} resolves to {address}, not a public address")
+
+
+def _is_public(address: ipaddress.IPv4Address | ipaddress.IPv6Address) -> bool:
+    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
+        address = address.ipv4_mapped
+    return address.is_global and not address.is_multicast
+
+
+# -- recording changes --------------------------------------------------------------------------
+
+
+def static_target(url: str) -> str:
+    """The outbox key of a NOTIFY_WEBHOOK_URLS entry (the URL itself is a secret)."""
+    return "url-" + hashlib.sha256(url.encode()).hexdigest()[:32]
+
+
+async def record_changes(
+    store: StatusStore, settings: Settings, changes: list[StatusChange], *, notify: bool = True
+) -> None:
+    """Keep ``changes`` in the history and queue an event per matching subscriber.
+
+    ``notify=False`` records history only (a source's first poll: every item is new, and a
+    subscriber wants to hear of changes, not of the whole tenant at once).
+    """
+    if not changes:
+        return
+    event_ids = [str(uuid.uuid4()) for _ in changes]
+    await store.record_history(changes, event_ids)
+    if not notify:
+        return
+    targets: dict[str, list[ChangeEvent]] = {}
+    for subscription in await store.list_subscriptions():
+        if subscription.status != "active":
+            continue
+        chosen = [
+            ChangeEvent(**change.model_dump(), eventId=event_id, subscriptionId=subscription.id)
+            for change, event_id in zip(changes, event_ids, strict=True)
+            if subscription.filter is None or subscription.filter.matches(change)
+        ]
+        if chosen:
+            targets[subscription.id] = chosen
+    for url in settings.notify_webhook_urls:
+        targets[static_target(url)] = [
+            ChangeEvent(**change.model_dump(), eventId=event_id)
+            for change, event_id in zip(changes, event_ids, strict=True)
+        ]
+    for target, events in targets.items():
+        await store.add_to_outbox(target, events)
+
+
+# -- delivering -----------------------------------------------------------------------------------
+
+
+Outcome = Literal["delivered", "retry", "gone", "refused"]
+
+
+@dataclass
+class DeliveryReport:
+    """What a delivery round did, for the log."""
+
+    delivered: int = 0
+    waiting: int = 0
+    dropped: int = 0
+    disabled: list[str] = field(default_factory=list)
+
+
+async def deliver_pending(
+    store: StatusStore,
+    settings: Settings,
+    *,
+    budget_seconds: float = DELIVERY_BUDGET_SECONDS,
+    client: httpx.AsyncClient | None = None,
+) -> DeliveryReport:
+    """POST the waiting events of every target, oldest first, within ``budget_seconds``.
+
+    Never raises: a storage outage or a subscriber's failure leaves the events waiting.
+    """
+    import httpx  # here: the HTTP routes' cold start does not need it
+
+    report = DeliveryReport()
+    deadline = time.monotonic() + budget_seconds
+    own_client = client is None
+    http = client or httpx.AsyncClient(
+        timeout=WEBHOOK_TIMEOUT_SECONDS,
+        follow_redirects=False,  # a redirect could lead to an address the guard refuses
+        headers={"User-Agent": USER_AGENT},
+    )
+    try:
+        targets = await store.outbox_targets()
+        subscriptions = {s.id: s for s in await store.list_subscriptions()}
+        static = {static_target(url): url for url in settings.notify_webhook_urls}
+        limit = asyncio.Semaphore(TARGETS_AT_ONCE)
+
+        async def serve(target: str) -> None:
+            async with limit:
+                await _deliver_target(
+                    store, settings, http, target, subscriptions.get(target),
+                    static.get(target), deadline, report,
+                )  # fmt: skip
+
+        await asyncio.gather(*(serve(target) for target in targets))
+    except StorageUnavailableError as error:
+        logger.warning("Events not delivered now, Table Storage is unavailable: %s", error)
+    finally:
+        if own_client:
+            await http.aclose()
+    if report.delivered or report.waiting or report.dropped:
+        logger.info(
+            "Webhooks: %d delivered, %d waiting, %d dropped, disabled %s",
+            report.delivered, report.waiting, report.dropped, report.disabled or "none",
+        )  # fmt: skip
+    return report
+
+
+async def _deliver_target(
+    store: StatusStore,
+    settings: Settings,
+    http: httpx.AsyncClient,
+    target: str,
+    subscription: Subscription | None,
+    static_url: str | None,
+    deadline: float,
+    report: DeliveryReport,
+) -> None:
+    """Deliver one target's events in order, stopping at the first that must wait."""
+    if subscription is not None and subscription.status == "active":
+        url = subscription.notificationUrl
+    elif static_url is not None:
+        url = static_url
+    else:  # unsubscribed, disabled, or no longer in NOTIFY_WEBHOOK_URLS
+        await store.clear_outbox(target)
+        return
+    for event, entity in await store.read_outbox(target, EVENTS_PER_ROUND):
+        outcome = await post_event(http, url, event, settings, deadline)
+        if outcome == "delivered":
+            await store.settle_outbox(entity, delivered=True)
+            report.delivered += 1
+            continue
+        if outcome == "gone" and subscription is not None:
+            subscription.status = "disabled"
+            subscription.disabledReason = (
+                "The notification URL kept answering 404 or 410, so the subscription was "
+                "disabled; subscribe again to receive events."
+            )
+            await store.save_subscription(subscription)
+            await store.clear_outbox(target)
+            report.disabled.append(subscription.id)
+            logger.warning("Subscription %s disabled: its URL is gone", subscription.id)
+            return
+        if outcome == "retry" and int(entity.get("attempts", 0)) + 1 < MAX_ROUNDS:
+            await store.settle_outbox(entity, delivered=False)
+            report.waiting += 1
+            return  # keep the order: later events wait behind this one
+        # Refused (another 4xx, or an address the guard refuses), gone for a static URL,
+        # or retried for MAX_ROUNDS rounds: the receiver will not take it.
+        logger.error("Event %s for %s dropped after outcome %s", event.eventId, target, outcome)
+        await store.settle_outbox(entity, delivered=True)
+        report.dropped += 1
+
+
+async def post_event(
+    http: httpx.AsyncClient, url: str, event: ChangeEvent, settings: Settings, deadline: float
+) -> Outcome:
+    """POST one event, retrying 429, 5xx and timeouts within this round; 404 and 410 too,
+    to tell a receiver that is gone from one that blinked."""
+    import httpx
+
+    body = event.model_dump_json().encode()
+    outcome: Outcome = "retry"
+    for attempt in range(TRIES_PER_ROUND):
+        try:
+            await check_url_target(url, allow_insecure=settings.allow_insecure_webhooks)
+        except WebhookUrlError as error:
+            logger.warning("Webhook for event %s refused: %s", event.eventId, error)
+            return "refused"
+        retry_after: float | None = None
+        try:
+            reply = await http.post(url, content=body, headers={"Content-Type": "application/json"})
+        except httpx.HTTPError as error:
+            logger.info("Webhook POST failed (%s); attempt %d", type(error).__name__, attempt + 1)
+            outcome = "retry"
+        else:
+            if 200 <= reply.status_code < 300:
+                return "delivered"
+            if reply.status_code in (404, 410):
+                outcome = "gone"
+            elif reply.status_code in (408, 429) or reply.status_code >= 500:
+                outcome = "retry"
+                retry_after = _retry_after(reply.headers.get("Retry-After"))
+            else:
+                logger.warning("Webhook answered %d to event %s", reply.status_code, event.eventId)
+                return "refused"
+        pause = retry_after if retry_after is not None else 2.0**attempt
+        pause += random.uniform(0, 0.25)  # noqa: S311 - jitter, not security
+        if attempt + 1 == TRIES_PER_ROUND or time.monotonic() + pause > deadline:
+            break
+        await asyncio.sleep(pause)
+    return outcome
+
+
+def _retry_after(value: str | None) -> float | None:
+    try:
+        seconds = float(value) if value is not None else None
+    except ValueError:
+        return None
+    if seconds is None or seconds < 0:
+        return None
+    return min(seconds, MAX_RETRY_AFTER_SECONDS)
