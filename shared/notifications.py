@@ -61,7 +61,7 @@ def check_url_form(url: str, *, allow_insecure: bool) -> None:
         port = parts.port
     except ValueError:
         raise WebhookUrlError("it is not a valid URL") from None
-    host = parts.hostname or ""
+    host = (parts.hostname or "").rstrip(".").lower()  # "localhost." is localhost too
     if parts.scheme not in (("https", "http") if allow_insecure else ("https",)):
         raise WebhookUrlError("only https URLs are allowed")
     if not host:
