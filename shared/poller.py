@@ -398,8 +398,10 @@ async def _poll_source(
         if change is not None
     ]
     try:
-        # A source's first poll finds every item new: history only, no flood of events.
-        await record_changes(store, settings, history, notify=previous is not None)
+        # Until a source has been read once, every item is new: history only, no flood of
+        # events (a source whose first polls failed counts as not read yet).
+        baseline = not cached and (previous is None or previous.listed_date_time is None)
+        await record_changes(store, settings, history, notify=not baseline)
     except StorageUnavailableError as error:
         logger.warning("%d changes of %s not kept in history: %s", len(history), source, error)
         failures["#history"] = "historyNotRecorded"
