@@ -50,6 +50,47 @@ param graphMaxConcurrency int = 16
 @maxValue(600)
 param graphTimeoutSeconds int = 30
 
+// Sources: which Graph data a poll reads. Each needs its own Graph application permission,
+// granted by scripts/grant-graph-permissions.sh, which reads these same azd variables.
+@description('SDS_PROFILES_ENABLED app setting: poll School Data Sync (classic) profiles; needs EduAdministration.Read.All.')
+@allowed([
+  'true'
+  'false'
+])
+param sdsProfilesEnabled string = 'true'
+
+@description('PROVISIONING_SERVICE_PRINCIPAL_IDS app setting: object ids of the service principals whose Entra ID provisioning jobs are polled, comma-separated (Graph has no tenant-wide list of jobs).')
+param provisioningServicePrincipalIds string = ''
+
+@description('PROVISIONING_JOBS_ENABLED app setting: poll Entra ID provisioning jobs; needs Synchronization.Read.All. Empty: on exactly when provisioningServicePrincipalIds names any; true needs them.')
+@allowed([
+  ''
+  'true'
+  'false'
+])
+param provisioningJobsEnabled string = ''
+
+@description('INDUSTRY_DATA_RUNS_ENABLED app setting: poll Microsoft Graph industry data runs; needs IndustryData-Run.Read.All.')
+@allowed([
+  'true'
+  'false'
+])
+param industryDataRunsEnabled string = 'false'
+
+@description('INDUSTRY_DATA_RUNS_KEPT app setting: newest industry data runs kept in the cache.')
+@minValue(1)
+@maxValue(999)
+param industryDataRunsKept int = 50
+
+@description('HISTORY_RETENTION_DAYS app setting: days the change history is kept before the poll prunes it.')
+@minValue(1)
+@maxValue(3650)
+param historyRetentionDays int = 90
+
+@description('NOTIFY_WEBHOOK_URLS app setting: https URLs every change is POSTed to, comma-separated. Secure: a flow\'s URL carries its signature.')
+@secure()
+param notifyWebhookUrls string = ''
+
 @description('AzureFunctionsWebHost__hostid: empty derives a unique id from the app name. Set a distinct one per instance when several share a storage account.')
 @maxLength(32)
 param hostId string = ''
@@ -155,6 +196,13 @@ module api 'app/api.bicep' = {
     statusTablePrefix: statusTablePrefix
     graphMaxConcurrency: graphMaxConcurrency
     graphTimeoutSeconds: graphTimeoutSeconds
+    sdsProfilesEnabled: sdsProfilesEnabled
+    provisioningServicePrincipalIds: provisioningServicePrincipalIds
+    provisioningJobsEnabled: provisioningJobsEnabled
+    industryDataRunsEnabled: industryDataRunsEnabled
+    industryDataRunsKept: industryDataRunsKept
+    historyRetentionDays: historyRetentionDays
+    notifyWebhookUrls: notifyWebhookUrls
     hostId: effectiveHostId
   }
 }

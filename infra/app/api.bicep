@@ -1,8 +1,10 @@
 // The function app: a Flex Consumption plan (FC1, Linux) and the Python 3.11 app on it, running
-// as the user-assigned identity. Every connection is identity-based, so there is no secret among
-// the app settings. FUNCTIONS_WORKER_RUNTIME and WEBSITE_RUN_FROM_PACKAGE are deliberately absent:
-// Flex Consumption takes the runtime from functionAppConfig.runtime and the package from
-// functionAppConfig.deployment, and rejects those settings.
+// as the user-assigned identity. Every connection to Azure is identity-based, so no app setting
+// holds a key; the one that may hold a secret is NOTIFY_WEBHOOK_URLS (a flow URL carries its
+// signature), which therefore comes from a @secure() parameter. FUNCTIONS_WORKER_RUNTIME and
+// WEBSITE_RUN_FROM_PACKAGE are deliberately absent: Flex Consumption takes the runtime from
+// functionAppConfig.runtime and the package from functionAppConfig.deployment, and rejects those
+// settings. ALLOW_INSECURE_WEBHOOKS is absent too: it is for local runs and tests only.
 
 @description('Function app name (also the default host name prefix).')
 param name string
@@ -72,6 +74,45 @@ param graphMaxConcurrency int
 @description('GRAPH_TIMEOUT_SECONDS: timeout of one Graph request during a poll.')
 @minValue(1)
 param graphTimeoutSeconds int
+
+@description('SDS_PROFILES_ENABLED: poll School Data Sync (classic) profiles.')
+@allowed([
+  'true'
+  'false'
+])
+param sdsProfilesEnabled string
+
+@description('PROVISIONING_SERVICE_PRINCIPAL_IDS: service principal object ids whose provisioning jobs are polled, comma-separated.')
+param provisioningServicePrincipalIds string
+
+@description('PROVISIONING_JOBS_ENABLED: poll Entra ID provisioning jobs; empty lets the app decide (on when service principals are named).')
+@allowed([
+  ''
+  'true'
+  'false'
+])
+param provisioningJobsEnabled string
+
+@description('INDUSTRY_DATA_RUNS_ENABLED: poll industry data runs.')
+@allowed([
+  'true'
+  'false'
+])
+param industryDataRunsEnabled string
+
+@description('INDUSTRY_DATA_RUNS_KEPT: newest industry data runs kept in the cache.')
+@minValue(1)
+@maxValue(999)
+param industryDataRunsKept int
+
+@description('HISTORY_RETENTION_DAYS: days the change history is kept.')
+@minValue(1)
+@maxValue(3650)
+param historyRetentionDays int
+
+@description('NOTIFY_WEBHOOK_URLS: https URLs every change is POSTed to, comma-separated (may carry signatures).')
+@secure()
+param notifyWebhookUrls string
 
 @description('AzureFunctionsWebHost__hostid: keys the host\'s blob leases (timer singleton) and timer state; unique per app sharing the storage account.')
 @minLength(1)
@@ -221,6 +262,36 @@ resource functionApp 'Microsoft.Web/sites@2024-04-01' = {
         {
           name: 'GRAPH_TIMEOUT_SECONDS'
           value: string(graphTimeoutSeconds)
+        }
+        // Sources a poll reads (the grant script grants the Graph permission of each).
+        {
+          name: 'SDS_PROFILES_ENABLED'
+          value: sdsProfilesEnabled
+        }
+        {
+          name: 'PROVISIONING_SERVICE_PRINCIPAL_IDS'
+          value: provisioningServicePrincipalIds
+        }
+        {
+          name: 'PROVISIONING_JOBS_ENABLED'
+          value: provisioningJobsEnabled
+        }
+        {
+          name: 'INDUSTRY_DATA_RUNS_ENABLED'
+          value: industryDataRunsEnabled
+        }
+        {
+          name: 'INDUSTRY_DATA_RUNS_KEPT'
+          value: string(industryDataRunsKept)
+        }
+        // Change history and webhooks.
+        {
+          name: 'HISTORY_RETENTION_DAYS'
+          value: string(historyRetentionDays)
+        }
+        {
+          name: 'NOTIFY_WEBHOOK_URLS'
+          value: notifyWebhookUrls
         }
       ]
     }

@@ -12,6 +12,12 @@ readonly ROLE_SDS="EduAdministration.Read.All"         # School Data Sync profil
 readonly ROLE_PROVISIONING="Synchronization.Read.All"  # Entra ID provisioning (synchronization) jobs
 readonly ROLE_INDUSTRY_DATA="IndustryData-Run.Read.All" # Industry Data runs
 
+# azd environment variables that enable each source (infra/main.parameters.json -> app settings).
+readonly ENV_SDS="SDS_PROFILES_ENABLED"
+readonly ENV_PROVISIONING="PROVISIONING_JOBS_ENABLED"
+readonly ENV_PROVISIONING_IDS="PROVISIONING_SERVICE_PRINCIPAL_IDS"
+readonly ENV_INDUSTRY_DATA="INDUSTRY_DATA_RUNS_ENABLED"
+
 prog="$(basename "$0")"
 
 usage() {
@@ -24,11 +30,17 @@ service principal (appId $GRAPH_APP_ID). A role the identity
 already holds is skipped, so the script is safe to run again. Graph roles the identity holds
 but the chosen sources do not need are reported (not removed).
 
-Sources (default: --sds only, the source the app polls today):
+Sources (any of these flags replaces the default):
   --sds             School Data Sync profiles          -> $ROLE_SDS
   --provisioning    Entra ID provisioning jobs         -> $ROLE_PROVISIONING
   --industry-data   Industry Data runs                 -> $ROLE_INDUSTRY_DATA
   --all             all three sources
+Default: the sources the deployment enables, read with \`azd env get-value\` from the
+variables infra/main.parameters.json passes to the app (unset ones take the app's defaults):
+  $ENV_SDS          default true
+  $ENV_PROVISIONING     default true when $ENV_PROVISIONING_IDS is set
+  $ENV_INDUSTRY_DATA    default false
+Without azd on PATH: the app's defaults, i.e. School Data Sync only.
 
 Options:
   --principal-id ID  object (principal) id of the managed identity; also accepted as the
@@ -43,10 +55,30 @@ of Microsoft Graph, e.g. Privileged Role Administrator (or Global Administrator)
 client id is not its principal id: use the object id (azd output $AZD_OUTPUT).
 
 Examples:
-  $prog                  # SDS only, principal id from the azd environment
+  $prog                  # sources and principal id from the azd environment
   $prog --all --dry-run  # what all three sources would need
   $prog --sds --provisioning 11111111-2222-3333-4444-555555555555
 EOF
+}
+
+lower() { # bash 3.2 (macOS) has no ${var,,}
+    printf '%s' "$1" | tr '[:upper:]' '[:lower:]'
+}
+
+azd_value() { # NAME -> its value in the azd environment; empty when unset or unreadable
+    azd env get-value "$1" 2>/dev/null </dev/null || true
+}
+
+# NAME VALUE DEFAULT -> true/false, read the way the app reads a flag (shared/settings.py).
+env_flag() {
+    local value
+    value="$(lower "$2" | tr -d '[:space:]')"
+    case "$value" in
+        "") echo "$3" ;;
+        true | 1 | yes) echo true ;;
+        false | 0 | no) echo false ;;
+        *) die "$1 in the azd environment is '$2', not true or false (the app would refuse it too)" ;;
+    esac
 }
 
 die() {
@@ -62,6 +94,7 @@ usage_error() {
 
 principal_id=""
 dry_run=false
+sources_given=false
 want_sds=false
 want_provisioning=false
 want_industry_data=false
@@ -72,10 +105,11 @@ while [[ $# -gt 0 ]]; do
             usage
             exit 0
             ;;
-        --sds) want_sds=true ;;
-        --provisioning) want_provisioning=true ;;
-        --industry-data) want_industry_data=true ;;
+        --sds) want_sds=true sources_given=true ;;
+        --provisioning) want_provisioning=true sources_given=true ;;
+        --industry-data) want_industry_data=true sources_given=true ;;
         --all)
+            sources_given=true
             want_sds=true
             want_provisioning=true
             want_industry_data=true
@@ -96,14 +130,40 @@ while [[ $# -gt 0 ]]; do
     shift
 done
 
-if ! $want_sds && ! $want_provisioning && ! $want_industry_data; then
-    want_sds=true
+if $sources_given; then
+    sources_from="the command line"
+else
+    # The app's defaults, as deployed from the azd environment when there is one.
+    sds_value="" provisioning_value="" provisioning_ids="" industry_data_value=""
+    if command -v azd >/dev/null 2>&1; then
+        sources_from="the azd environment"
+        sds_value="$(azd_value "$ENV_SDS")"
+        provisioning_value="$(azd_value "$ENV_PROVISIONING")"
+        provisioning_ids="$(azd_value "$ENV_PROVISIONING_IDS" | tr -d ', \t')"
+        industry_data_value="$(azd_value "$ENV_INDUSTRY_DATA")"
+    else
+        sources_from="the app's defaults (no azd)"
+    fi
+    ids_given=false
+    [[ -n "$provisioning_ids" ]] && ids_given=true
+    want_sds="$(env_flag "$ENV_SDS" "$sds_value" true)"
+    want_provisioning="$(env_flag "$ENV_PROVISIONING" "$provisioning_value" "$ids_given")"
+    want_industry_data="$(env_flag "$ENV_INDUSTRY_DATA" "$industry_data_value" false)"
+    if $want_provisioning && ! $ids_given; then
+        echo "$prog: warning: $ENV_PROVISIONING is true but $ENV_PROVISIONING_IDS is empty; the app refuses that until service principals are named" >&2
+    fi
+    if ! $want_sds && ! $want_provisioning && ! $want_industry_data; then
+        die "$sources_from enables no source ($ENV_SDS, $ENV_PROVISIONING, $ENV_INDUSTRY_DATA), which the app refuses; enable one there, or choose with --sds, --provisioning or --industry-data"
+    fi
 fi
 
 roles=()
-$want_sds && roles+=("$ROLE_SDS")
-$want_provisioning && roles+=("$ROLE_PROVISIONING")
-$want_industry_data && roles+=("$ROLE_INDUSTRY_DATA")
+sources=()
+$want_sds && roles+=("$ROLE_SDS") && sources+=("School Data Sync")
+$want_provisioning && roles+=("$ROLE_PROVISIONING") && sources+=("provisioning jobs")
+$want_industry_data && roles+=("$ROLE_INDUSTRY_DATA") && sources+=("Industry Data runs")
+sources_text="$(IFS=,; echo "${sources[*]}")"
+sources_text="Sources (from $sources_from): ${sources_text//,/, }"
 
 if [[ -z "$principal_id" ]]; then
     if command -v azd >/dev/null 2>&1; then
@@ -120,6 +180,7 @@ if ! command -v az >/dev/null 2>&1; then
     $dry_run || die "the Azure CLI (az) is needed; install it and run 'az login'"
     echo "Dry run without az: nothing looked up, nothing changed."
     echo "Principal: $principal_id"
+    echo "$sources_text"
     for role in "${roles[@]}"; do
         echo "would assign Microsoft Graph application role $role:"
         echo "  POST $GRAPH/servicePrincipals/$principal_id/appRoleAssignments"
@@ -144,6 +205,7 @@ existing="$(graph_get "$GRAPH/servicePrincipals/$principal_id/appRoleAssignments
     "value[?resourceId=='$graph_sp_id'].[id, appRoleId]")"
 
 echo "Principal: $principal_name ($principal_id)"
+echo "$sources_text"
 $dry_run && echo "Dry run: nothing will be changed."
 
 wanted_ids=()
@@ -151,7 +213,7 @@ for role in "${roles[@]}"; do
     role_id="$(graph_get "$GRAPH/servicePrincipals/$graph_sp_id?\$select=appRoles" \
         "appRoles[?value=='$role' && contains(allowedMemberTypes, 'Application')].id | [0]")"
     [[ -n "$role_id" && "$role_id" != "None" ]] || die "Microsoft Graph has no application role $role"
-    wanted_ids+=("$role_id")
+    wanted_ids+=("$(lower "$role_id")")
 
     if grep -qiF -- "$role_id" <<<"$existing"; then
         echo "skip   $role ($role_id): already assigned"
@@ -172,8 +234,9 @@ done
 while IFS=$'\t' read -r assignment_id app_role_id; do
     [[ -n "$assignment_id" ]] || continue
     needed=false
+    app_role_id_lower="$(lower "$app_role_id")"
     for id in "${wanted_ids[@]}"; do
-        [[ "${id,,}" == "${app_role_id,,}" ]] && needed=true
+        [[ "$id" == "$app_role_id_lower" ]] && needed=true
     done
     $needed && continue
     value="$(graph_get "$GRAPH/servicePrincipals/$graph_sp_id?\$select=appRoles" \

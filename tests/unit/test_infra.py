@@ -48,16 +48,52 @@ API_VERSIONS = {
     "Microsoft.Web/sites/basicPublishingCredentialsPolicies": "2024-04-01",
 }
 
-# The app's settings (DESIGN.md, Configuration, plus the two the deployment adds): setting ->
-# (main.bicep parameter, its default, azd environment variable in main.parameters.json).
-APP_SETTINGS = {
-    "GRAPH_BASE_URL": ("graphBaseUrl", "https://graph.microsoft.com", "GRAPH_BASE_URL"),
-    "GRAPH_AUTH": ("graphAuth", "azure", "GRAPH_AUTH"),
-    "POLL_SCHEDULE": ("pollSchedule", "0 */5 * * * *", "POLL_SCHEDULE"),
-    "STATUS_TABLE_PREFIX": ("statusTablePrefix", "SyncStatus", "STATUS_TABLE_PREFIX"),
-    "GRAPH_MAX_CONCURRENCY": ("graphMaxConcurrency", 16, "GRAPH_MAX_CONCURRENCY"),
-    "GRAPH_TIMEOUT_SECONDS": ("graphTimeoutSeconds", 30, "GRAPH_TIMEOUT_SECONDS"),
+# The settings the app reads, taken from shared/settings.py itself so that a new setting without
+# a deployment parameter fails here: the first string argument of env.get(...) and of the
+# _flag/_number/_text/_choice(env, ...) helpers, and `name = "..."` assignments.
+SETTINGS_SOURCE = ROOT / "shared" / "settings.py"
+_SETTING_NAME = re.compile(
+    r'(?:\benv\.get\(|\b_(?:flag|number|text|choice)\(\s*env\s*,)\s*"(\w+)"'
+    r'|\bname\s*=\s*"(\w+)"'
+)
+
+
+def settings_read_by_app() -> set[str]:
+    return {first or second for first, second in _SETTING_NAME.findall(SETTINGS_SOURCE.read_text())}
+
+
+# AzureWebJobsStorage*: identity-based host storage, asserted in test_host_storage_is_identity_based.
+# The rest each have a main.bicep parameter, an api.bicep app setting and an azd variable.
+APP_SETTINGS = sorted(
+    name for name in settings_read_by_app() if not name.startswith("AzureWebJobsStorage")
+)
+# Read by the app but never deployed: setting -> why.
+NOT_DEPLOYED = {
+    "ALLOW_INSECURE_WEBHOOKS": "lets webhooks reach http and private addresses: local runs only",
 }
+DEPLOYED_SETTINGS = [name for name in APP_SETTINGS if name not in NOT_DEPLOYED]
+# App settings the deployment adds for the platform, not read by shared/settings.py.
+PLATFORM_SETTINGS = {
+    "AzureFunctionsWebHost__hostid",
+    "APPLICATIONINSIGHTS_CONNECTION_STRING",
+    "APPLICATIONINSIGHTS_AUTHENTICATION_STRING",
+    "AZURE_CLIENT_ID",
+}
+# Deployment settings Graph permissions depend on: the grant script reads these azd variables.
+SOURCE_SWITCHES = {
+    "SDS_PROFILES_ENABLED",
+    "PROVISIONING_JOBS_ENABLED",
+    "PROVISIONING_SERVICE_PRINCIPAL_IDS",
+    "INDUSTRY_DATA_RUNS_ENABLED",
+}
+
+
+def parameter_name(setting: str) -> str:
+    """The main.bicep parameter (and api.bicep parameter) of a setting: GRAPH_BASE_URL ->
+    graphBaseUrl. The azd variable in main.parameters.json is the setting's own name."""
+    first, *rest = setting.lower().split("_")
+    return first + "".join(word.capitalize() for word in rest)
+
 
 GUID = "11111111-2222-3333-4444-555555555555"
 GRAPH_SP_ID = "99999999-0000-0000-0000-000000000001"
@@ -350,29 +386,111 @@ def test_https_only_tls_12_no_ftp_no_basic_auth() -> None:
     }
 
 
+FLEX_REJECTED_SETTINGS = (
+    "FUNCTIONS_WORKER_RUNTIME",
+    "WEBSITE_RUN_FROM_PACKAGE",
+    # Azure Files content share of the classic Consumption plan; Flex has none.
+    "WEBSITE_CONTENTAZUREFILECONNECTIONSTRING",
+    "WEBSITE_CONTENTSHARE",
+)
+
+
 def test_no_settings_that_flex_consumption_rejects() -> None:
-    assert "FUNCTIONS_WORKER_RUNTIME" not in app_settings()
-    assert "WEBSITE_RUN_FROM_PACKAGE" not in app_settings()
-    for path in BICEP_FILES:
-        for text in strings(parsed(path.relative_to(INFRA).as_posix())):
-            assert "FUNCTIONS_WORKER_RUNTIME" not in text, path.name
-            assert "WEBSITE_RUN_FROM_PACKAGE" not in text, path.name
+    for setting in FLEX_REJECTED_SETTINGS:
+        assert setting not in app_settings()
+        for path in BICEP_FILES:
+            for text in strings(parsed(path.relative_to(INFRA).as_posix())):
+                assert setting not in text, path.name
 
 
-@pytest.mark.parametrize("setting", sorted(APP_SETTINGS))
-def test_app_setting_is_a_parameter_with_its_default(setting: str) -> None:
-    parameter, default, env_var = APP_SETTINGS[setting]
+def test_app_settings_are_derived_from_the_app() -> None:
+    derived = set(APP_SETTINGS)
+    # The regex finds each way settings.py reads a setting (so this cannot pass empty).
+    assert {
+        "POLL_SCHEDULE",  # _text
+        "GRAPH_AUTH",  # _choice
+        "INDUSTRY_DATA_RUNS_KEPT",  # _number
+        "SDS_PROFILES_ENABLED",  # _flag
+        "NOTIFY_WEBHOOK_URLS",  # env.get
+        "PROVISIONING_SERVICE_PRINCIPAL_IDS",  # name = "..."
+    } <= derived
+    assert derived >= SOURCE_SWITCHES
+    assert {"AzureWebJobsStorage", "AzureWebJobsStorage__credential"} <= settings_read_by_app()
+    assert set(NOT_DEPLOYED) <= derived, "stale NOT_DEPLOYED entry"
+
+
+@pytest.mark.parametrize("setting", DEPLOYED_SETTINGS)
+def test_app_setting_is_a_parameter_passed_to_the_app(setting: str) -> None:
+    parameter = parameter_name(setting)
     main = parsed("main.bicep")
-    assert param_default(main, parameter) == default
+    assert parameter in main["parameters"], f"main.bicep has no parameter {parameter}"
+    assert decorators(main, "parameters", parameter)["description"].startswith(setting)
     assert main_module_params("api")[parameter] == parameter
+    api = parsed("app/api.bicep")
+    assert parameter in api["parameters"], f"api.bicep has no parameter {parameter}"
+    assert api["parameters"][parameter]["type"] == main["parameters"][parameter]["type"]
+    assert setting in app_settings(), f"api.bicep sets no app setting {setting}"
     value = app_settings()[setting]
-    if isinstance(default, int):
+    if main["parameters"][parameter]["type"] == "int":
         assert function(value, "string")["value_to_convert"] == parameter
     else:
         assert value == parameter
-    # azd: overridable per environment (`azd env set NAME value`), same default.
+    # azd: overridable per environment (`azd env set NAME value`), with the same default.
+    default = param_default(main, parameter)
     parameters = json.loads((INFRA / "main.parameters.json").read_text())["parameters"]
-    assert parameters[parameter]["value"] == f"${{{env_var}={default}}}"
+    expected = f"${{{setting}={default}}}" if default != "" else f"${{{setting}}}"
+    assert parameters[parameter]["value"] == expected
+
+
+def test_parameter_defaults_are_the_apps_defaults() -> None:
+    """Deploying every parameter's default configures the app exactly as leaving it unset."""
+    from shared.settings import Settings
+
+    main = parsed("main.bicep")
+    storage = {"AzureWebJobsStorage": "UseDevelopmentStorage=true"}
+    deployed = {
+        setting: str(param_default(main, parameter_name(setting))) for setting in DEPLOYED_SETTINGS
+    }
+    assert Settings.from_env({**storage, **deployed}) == Settings.from_env(storage)
+
+
+def test_boolean_parameters_allow_only_true_or_false() -> None:
+    main = parsed("main.bicep")
+    for setting in DEPLOYED_SETTINGS:
+        parameter = parameter_name(setting)
+        if not setting.endswith("_ENABLED"):
+            continue
+        assert main["parameters"][parameter]["type"] == "string", parameter
+        allowed = decorators(main, "parameters", parameter)["allowed"]
+        # PROVISIONING_JOBS_ENABLED may stay empty: the app decides from the service principals.
+        assert set(allowed) - {""} == {"true", "false"}, parameter
+        assert param_default(main, parameter) in allowed, parameter
+
+
+def test_webhook_urls_are_a_secure_parameter() -> None:
+    # A flow's "When an HTTP request is received" URL carries its signature.
+    for tree in (parsed("main.bicep"), parsed("app/api.bicep")):
+        assert "secure" in decorators(tree, "parameters", "notifyWebhookUrls")
+
+
+@pytest.mark.parametrize("setting", sorted(NOT_DEPLOYED))
+def test_local_only_setting_is_not_deployed(setting: str) -> None:
+    assert setting not in app_settings()
+    assert parameter_name(setting) not in parsed("main.bicep")["parameters"]
+    for path in BICEP_FILES:
+        for text in strings(parsed(path.relative_to(INFRA).as_posix())):
+            assert setting not in text, path.name
+
+
+def test_every_app_setting_is_read_by_the_app_or_the_platform() -> None:
+    unknown = {
+        name
+        for name in app_settings()
+        if name not in APP_SETTINGS
+        and name not in PLATFORM_SETTINGS
+        and not name.startswith("AzureWebJobsStorage__")
+    }
+    assert not unknown, f"app settings nothing reads: {sorted(unknown)}"
 
 
 def test_graph_auth_is_restricted_to_known_values() -> None:
@@ -477,12 +595,26 @@ else:
 """
 
 
+# azd: `azd env get-value NAME` answers from FAKE_AZD_ENV (JSON), and fails for unset names as
+# azd does ("key ... not found in the environment values").
+FAKE_AZD = r"""
+import json, os, sys
+
+args = sys.argv[1:]
+assert args[:2] == ["env", "get-value"] and len(args) == 3, args
+values = json.loads(os.environ.get("FAKE_AZD_ENV", "{}"))
+if args[2] not in values:
+    sys.exit(f"ERROR: key '{args[2]}' not found in the environment values")
+print(values[args[2]])
+"""
+
+
 @pytest.fixture
 def script_env(tmp_path: Path) -> dict[str, str]:
     """A PATH with only what the script needs (so no real az or azd), plus the fake's state."""
     bin_dir = tmp_path / "bin"
     bin_dir.mkdir()
-    for tool in ("bash", "basename", "cat", "grep"):
+    for tool in ("bash", "basename", "cat", "grep", "tr"):
         found = shutil.which(tool)
         assert found, tool
         (bin_dir / tool).symlink_to(found)
@@ -560,13 +692,15 @@ def test_grant_script_rejects_bad_input(script_env: dict[str, str]) -> None:
     assert "API_IDENTITY_PRINCIPAL_ID" in result.stderr
 
 
+def planned_roles(result: subprocess.CompletedProcess[str]) -> list[str]:
+    assert result.returncode == 0, result.stderr
+    return re.findall(r"would assign Microsoft Graph application role (\S+):", result.stdout)
+
+
 def test_grant_script_dry_run_without_az_prints_the_plan(script_env: dict[str, str]) -> None:
     # The principal id comes from the azd environment when not given.
-    install_fake(
-        script_env,
-        "azd",
-        f"import sys\nassert sys.argv[1:] == ['env', 'get-value', 'API_IDENTITY_PRINCIPAL_ID']\nprint('{GUID}')",
-    )
+    install_fake(script_env, "azd", FAKE_AZD)
+    script_env["FAKE_AZD_ENV"] = json.dumps({"API_IDENTITY_PRINCIPAL_ID": GUID})
     result = run_script(script_env, "--all", "--dry-run")
     assert result.returncode == 0, result.stderr
     assert f"Principal: {GUID}" in result.stdout
@@ -577,10 +711,94 @@ def test_grant_script_dry_run_without_az_prints_the_plan(script_env: dict[str, s
         "IndustryData-Run.Read.All",
     ]
 
-    result = run_script(script_env, "--dry-run", GUID)  # default: School Data Sync only
-    assert re.findall(r"application role (\S+):", result.stdout) == ["EduAdministration.Read.All"]
+    # Nothing set in the azd environment: the app's defaults, School Data Sync only.
+    result = run_script(script_env, "--dry-run", GUID)
+    assert planned_roles(result) == ["EduAdministration.Read.All"]
+    assert "Sources (from the azd environment): School Data Sync" in result.stdout
     # Without --dry-run, az is required.
     assert run_script(script_env, GUID).returncode == 1
+
+
+def test_grant_script_without_azd_uses_the_apps_defaults(script_env: dict[str, str]) -> None:
+    result = run_script(script_env, "--dry-run", GUID)
+    assert planned_roles(result) == ["EduAdministration.Read.All"]
+    assert "Sources (from the app's defaults (no azd)): School Data Sync" in result.stdout
+
+
+@pytest.mark.parametrize(
+    ("azd_env", "roles"),
+    [
+        (
+            {"SDS_PROFILES_ENABLED": "false", "INDUSTRY_DATA_RUNS_ENABLED": "true"},
+            ["IndustryData-Run.Read.All"],
+        ),
+        # Provisioning is on when service principals are named, unless switched off.
+        (
+            {"PROVISIONING_SERVICE_PRINCIPAL_IDS": f"{GUID}, {GUID.upper()}"},
+            ["EduAdministration.Read.All", "Synchronization.Read.All"],
+        ),
+        (
+            {"PROVISIONING_SERVICE_PRINCIPAL_IDS": GUID, "PROVISIONING_JOBS_ENABLED": "False"},
+            ["EduAdministration.Read.All"],
+        ),
+        ({"PROVISIONING_SERVICE_PRINCIPAL_IDS": " , "}, ["EduAdministration.Read.All"]),
+        # The app's other spellings of true and false.
+        (
+            {"SDS_PROFILES_ENABLED": "no", "INDUSTRY_DATA_RUNS_ENABLED": "1"},
+            ["IndustryData-Run.Read.All"],
+        ),
+        (
+            {
+                "SDS_PROFILES_ENABLED": "TRUE",
+                "PROVISIONING_SERVICE_PRINCIPAL_IDS": GUID,
+                "INDUSTRY_DATA_RUNS_ENABLED": "yes",
+            },
+            [
+                "EduAdministration.Read.All",
+                "Synchronization.Read.All",
+                "IndustryData-Run.Read.All",
+            ],
+        ),
+    ],
+)
+def test_grant_script_follows_the_sources_in_the_azd_environment(
+    script_env: dict[str, str], azd_env: dict[str, str], roles: list[str]
+) -> None:
+    install_fake(script_env, "azd", FAKE_AZD)
+    script_env["FAKE_AZD_ENV"] = json.dumps({"API_IDENTITY_PRINCIPAL_ID": GUID, **azd_env})
+    assert set(azd_env) <= SOURCE_SWITCHES  # the variables main.parameters.json reads
+    assert planned_roles(run_script(script_env, "--dry-run")) == roles
+
+
+def test_grant_script_flags_override_the_azd_environment(script_env: dict[str, str]) -> None:
+    install_fake(script_env, "azd", FAKE_AZD)
+    script_env["FAKE_AZD_ENV"] = json.dumps(
+        {"SDS_PROFILES_ENABLED": "false", "INDUSTRY_DATA_RUNS_ENABLED": "bogus"}
+    )
+    result = run_script(script_env, "--dry-run", "--sds", GUID)
+    assert planned_roles(result) == ["EduAdministration.Read.All"]
+    assert "Sources (from the command line): School Data Sync" in result.stdout
+
+
+def test_grant_script_refuses_an_azd_environment_the_app_would_refuse(
+    script_env: dict[str, str],
+) -> None:
+    install_fake(script_env, "azd", FAKE_AZD)
+    script_env["FAKE_AZD_ENV"] = json.dumps({"INDUSTRY_DATA_RUNS_ENABLED": "maybe"})
+    result = run_script(script_env, "--dry-run", GUID)
+    assert result.returncode == 1
+    assert "INDUSTRY_DATA_RUNS_ENABLED" in result.stderr
+
+    script_env["FAKE_AZD_ENV"] = json.dumps({"SDS_PROFILES_ENABLED": "false"})
+    result = run_script(script_env, "--dry-run", GUID)
+    assert result.returncode == 1
+    assert "enables no source" in result.stderr
+
+    # Switched on without service principals: granted, with a warning (the app needs the ids).
+    script_env["FAKE_AZD_ENV"] = json.dumps({"PROVISIONING_JOBS_ENABLED": "true"})
+    result = run_script(script_env, "--dry-run", GUID)
+    assert planned_roles(result) == ["EduAdministration.Read.All", "Synchronization.Read.All"]
+    assert "PROVISIONING_SERVICE_PRINCIPAL_IDS is empty" in result.stderr
 
 
 def test_grant_script_assigns_missing_roles_and_skips_held_ones(script_env: dict[str, str]) -> None:
@@ -616,9 +834,10 @@ def test_grant_script_is_idempotent_and_dry_run_changes_nothing(
     script_env: dict[str, str],
 ) -> None:
     install_fake(script_env, "az", FAKE_AZ)
-    script_env["FAKE_EXISTING"] = "\n".join(
-        f"a-{n}\t{GRAPH_ROLE_IDS[role]}"
-        for n, role in enumerate(("EduAdministration.Read.All", "Synchronization.Read.All"))
+    # Role ids compare case-insensitively (one held id in upper case here).
+    script_env["FAKE_EXISTING"] = (
+        f"a-0\t{GRAPH_ROLE_IDS['EduAdministration.Read.All']}\n"
+        f"a-1\t{GRAPH_ROLE_IDS['Synchronization.Read.All'].upper()}"
     )
     result = run_script(script_env, "--sds", "--provisioning", GUID)
     assert result.returncode == 0, result.stderr
