@@ -148,8 +148,9 @@ class GraphClient:
     # -- School Data Sync (classic), Graph beta ---------------------------------------------
 
     def list_synchronization_profiles(self) -> AsyncIterator[list[dict[str, Any]]]:
-        """Pages of ``GET /beta/education/synchronizationProfiles``, following nextLink."""
-        return self.get_pages("{+baseurl}/beta/education/synchronizationProfiles", {})
+        """Pages of ``GET /beta/education/synchronizationProfiles``, following nextLink, at
+        the largest page Graph takes: ten times fewer round trips than its default of 100."""
+        return self.get_pages("{+baseurl}/beta/education/synchronizationProfiles?%24top=999", {})
 
     async def get_profile_statuses(
         self, profile_ids: Sequence[str]
@@ -336,9 +337,11 @@ class GraphClient:
             info.headers.try_add(name, value)
         if body is not None:
             info.set_stream_content(json.dumps(body).encode(), "application/json")
-        await self._throttle.wait()
         try:
             async with self._in_flight:
+                # Inside the slot: requests queued for one must still wait for a Retry-After
+                # that arrived while they queued.
+                await self._throttle.wait()
                 payload = await self._adapter.send_primitive_async(info, "bytes", _ERROR_MAP)
         except APIError as error:
             raise _graph_error(error) from error

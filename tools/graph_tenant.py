@@ -915,7 +915,9 @@ class RequestBudget:
 class SimulatedTenant:
     """An in-memory Graph tenant served over HTTP by aiohttp.
 
-    ``page_size`` is the listing page size when the client sends no ``$top``; ``latency`` is
+    ``page_size`` is the listing page size when the client sends no ``$top``, and
+    ``max_page_size`` the largest page it serves whatever ``$top`` asks (server-driven paging,
+    as Graph does: a client must follow nextLinks even after asking for 999); ``latency`` is
     the number of seconds added to every Graph HTTP response (once per ``$batch``, not per
     sub-request). ``rate_limit`` is the throttling budget in requests per second (None: no
     limit): every Graph request beyond it, top-level or batched, answers 429 with a
@@ -932,6 +934,7 @@ class SimulatedTenant:
         if not 1 <= page_size <= MAX_TOP:
             raise ValueError(f"page_size must be 1 to {MAX_TOP}, not {page_size}.")
         self.page_size = page_size
+        self.max_page_size = MAX_TOP
         self.latency = latency
         self._budget: RequestBudget | None = None
         self.rate_limit = rate_limit
@@ -1435,13 +1438,14 @@ class SimulatedTenant:
         return call.answer(200, payload)
 
     def _page_window(self, query: Mapping[str, str]) -> tuple[int, int]:
-        """(offset, page size): the skiptoken carries both; an explicit $top overrides size."""
+        """(offset, page size): the skiptoken carries both; an explicit $top overrides size,
+        up to ``max_page_size``."""
         offset, top = 0, self.page_size
         if "$skiptoken" in query:
             offset, top = decode_skiptoken(query["$skiptoken"])
         if "$top" in query:
             top = parse_top(query["$top"])
-        return offset, top
+        return offset, min(top, self.max_page_size)
 
     async def _serve_profile(self, call: GraphCall, match: re.Match[str]) -> GraphAnswer:
         entry = self._profiles.get(match["id"])

@@ -39,7 +39,7 @@ def settings_for(tenant: Any) -> Settings:
 
 
 async def test_listing_follows_next_links(tenant: Any) -> None:
-    tenant.page_size = 2
+    tenant.max_page_size = 2  # the app asks for 999; the tenant serves 2 a page
     for index in range(5):
         tenant.add_profile(f"p{index}")
     async with GraphClient.from_settings(settings_for(tenant)) as graph:

@@ -153,7 +153,7 @@ async def test_a_failing_profile_keeps_its_last_value_and_shows_in_health(
 
 
 async def test_a_failing_second_page_removes_nothing(app: App, tenant: Any) -> None:
-    tenant.page_size = 2
+    tenant.max_page_size = 2  # the app asks for 999; the tenant serves 2 a page
     for index in range(5):
         tenant.add_profile(f"p{index}")
     await app.poll()

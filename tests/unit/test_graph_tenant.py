@@ -1656,3 +1656,15 @@ def test_command_line_without_jobs_prints_only_the_url() -> None:
 
     assert first.startswith(b"GRAPH_TENANT_URL=")
     assert rest == b"", stderr
+
+
+async def test_the_server_caps_the_page_whatever_top_asks() -> None:
+    async with SimulatedTenant() as running:
+        for index in range(5):
+            running.add_profile(f"p{index}")
+        running.max_page_size = 2
+        async with httpx.AsyncClient(base_url=running.url) as client:
+            first = (await client.get(PROFILES, params={"$top": "999"})).json()
+            assert [p["id"] for p in first["value"]] == ["p0", "p1"]
+            second = (await client.get(first["@odata.nextLink"])).json()
+            assert [p["id"] for p in second["value"]] == ["p2", "p3"]
