@@ -1,7 +1,7 @@
 """HTTP routes (under host.json's routePrefix, ``/api``): thin handlers over ``shared.api``.
 
 Every route needs a function key (the app's default auth level) except /api/health, which
-monitors call anonymously and which shows no tenant data.
+monitors call anonymously and which shows no tenant data, and /api/openapi.json.
 """
 
 from __future__ import annotations
@@ -106,3 +106,12 @@ async def get_subscription(req: func.HttpRequest) -> func.HttpResponse:
 @bp.route(route="subscriptions/{id}", methods=["DELETE"])
 async def delete_subscription(req: func.HttpRequest) -> func.HttpResponse:
     return await respond(api.delete_subscription(req.route_params.get("id", "")))
+
+
+@bp.route(route="openapi.json", methods=["GET"], auth_level=func.AuthLevel.ANONYMOUS)
+async def get_openapi_document(req: func.HttpRequest) -> func.HttpResponse:
+    """The OpenAPI 2.0 description: the same bytes as infra/connector/apiDefinition.swagger.json.
+    Anonymous, like /api/health: it describes the API and holds no tenant data."""
+    from shared.openapi import document_json  # built on first use, not at cold start
+
+    return func.HttpResponse(document_json(), mimetype="application/json", charset="utf-8")

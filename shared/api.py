@@ -48,6 +48,7 @@ from shared.settings import (
     PROVISIONING_JOBS,
     SDS_PROFILES,
     SOURCES,
+    SettingsError,
     get_settings,
 )
 from shared.store import (
@@ -348,11 +349,16 @@ async def health() -> func.HttpResponse:
     now = datetime.now(UTC)
     checked = utc_now()
     try:
+        settings = get_settings()
+    except SettingsError as error:
+        body = {"status": "unhealthy", "checkedDateTime": checked, "storage": "unavailable"}
+        body |= {"sources": [], "configurationError": str(error)}
+        return json_response(body, status=503, headers={"Retry-After": str(RETRY_AFTER_SECONDS)})
+    try:
         runs = await get_status_store().list_poll_runs()
     except StorageUnavailableError:
         body = {"status": "unhealthy", "checkedDateTime": checked, "storage": "unavailable"}
         return json_response(body, status=503, headers={"Retry-After": str(RETRY_AFTER_SECONDS)})
-    settings = get_settings()
     polled = {run.source: run for run in runs}
     sources = [
         _source_health(polled[source], settings.poll_schedule, now)

@@ -56,7 +56,7 @@ class EducationSynchronizationStatus(StrEnum):
     VALIDATING = "validating"
 
 
-_ISO_8601 = re.compile(
+ISO_8601 = re.compile(
     r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d{1,7})?)?(Z|[+-]\d{2}:\d{2})", re.ASCII
 )
 
@@ -64,7 +64,7 @@ _ISO_8601 = re.compile(
 def parse_timestamp(value: str) -> datetime:
     """Check an ISO 8601 timestamp with an offset or ``Z`` (up to 7 fractional digits, as
     Graph writes them) and return it as an aware datetime (cut to microseconds)."""
-    if not _ISO_8601.fullmatch(value):
+    if not ISO_8601.fullmatch(value):
         raise ValueError("must be an ISO 8601 date and time with an offset or Z")
     head, dot, rest = value.partition(".")
     if dot:  # datetime keeps 6 fractional digits; the 7th only matters to the string kept.
@@ -192,14 +192,14 @@ class ProfileStatusPatch(BaseModel):
 
 # Properties a PATCH may not set to null: a status always has a status and a count, and id
 # and @odata.type, if sent, must name this status.
-_NOT_NULLABLE = ("status", "errorCount", "id", "@odata.type")
+NOT_NULLABLE = ("status", "errorCount", "id", "@odata.type")
 
 
 def parse_profile_status_patch(body: Any, profile_id: str) -> ProfileStatusPatch:
     """Validate a PATCH body; raise a 400 ApiError that names the offending property."""
     if not isinstance(body, dict):
         raise bad_request("The request body must be a JSON object.")
-    for name in _NOT_NULLABLE:
+    for name in NOT_NULLABLE:
         if name in body and body[name] is None:
             raise bad_request(f"Property '{name}' cannot be null.", target=name)
     try:
