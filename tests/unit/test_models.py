@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import pytest
 
 from shared.errors import ApiError
@@ -126,3 +128,27 @@ def test_graph_status_keeps_unknown_members_and_properties() -> None:
     status = EducationSynchronizationProfileStatus.model_validate(sent)
     assert status.status == "reticulating"
     assert status.model_extra == {"futureProperty": {"a": 1}}
+
+
+def test_the_sdks_typed_job_model_would_not_keep_what_graph_sent() -> None:
+    """Why jobs are read as raw JSON through the adapter, not msgraph-sdk's typed v1.0
+    builders: their model rewrites timestamps and drops enum members it does not know."""
+    from kiota_serialization_json.json_parse_node import JsonParseNode
+    from kiota_serialization_json.json_serialization_writer import JsonSerializationWriter
+    from msgraph.generated.models.synchronization_job import SynchronizationJob
+
+    sent = {
+        "id": "scim.1",
+        "status": {
+            "code": "Quarantine",
+            "lastExecution": {"state": "SomethingNew", "timeBegan": "2021-07-13T20:55:17.6475128Z"},
+        },
+    }
+    typed = JsonParseNode(json.loads(json.dumps(sent))).get_object_value(SynchronizationJob)
+    writer = JsonSerializationWriter()
+    writer.write_object_value(None, typed)
+    round_trip = json.loads(writer.get_serialized_content())
+    execution = round_trip["status"]["lastExecution"]
+    assert "state" not in execution  # the member it does not know is gone
+    assert execution["timeBegan"] == "2021-07-13T20:55:17.647512+00:00"  # 7th digit and Z lost
+    assert round_trip != sent
