@@ -18,6 +18,7 @@ import random
 import time
 import uuid
 from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Literal
 from urllib.parse import urlsplit
 
@@ -43,12 +44,19 @@ MAX_RETRY_AFTER_SECONDS = 30.0
 # Events read from one target's queue per round; targets served at once.
 EVENTS_PER_ROUND = 100
 TARGETS_AT_ONCE = 8
+# An event not delivered within this long is dropped (logged): a receiver that stays away
+# does not make its queue grow without end.
+MAX_EVENT_AGE = timedelta(days=3)
 USER_AGENT = "SyncStatus-Webhooks/1.0"
 
 
 class WebhookUrlError(ValueError):
     """A webhook URL that may not be used; the message names the host, never the URL (a
-    flow's URL carries its signature)."""
+    flow's URL carries its signature). ``transient``: it may work later (DNS failed)."""
+
+    def __init__(self, message: str, *, transient: bool = False) -> None:
+        super().__init__(message)
+        self.transient = transient
 
 
 # -- server-side request forgery guard --------------------------------------------------------
@@ -70,6 +78,7 @@ def check_url_form(url: str, *, allow_insecure: bool) -> None:
         raise WebhookUrlError(f"it carries user credentials (host {host})")
     if port == 0:
         raise WebhookUrlError(f"port 0 is not a port (host {host})")
+    _check_httpx_accepts(url, host)
     if allow_insecure:
         return
     if host == "localhost" or host.endswith((".localhost", ".local", ".internal")):
@@ -82,27 +91,65 @@ def check_url_form(url: str, *, allow_insecure: bool) -> None:
         raise WebhookUrlError(f"address {host} is not a public address")
 
 
-async def check_url_target(url: str, *, allow_insecure: bool) -> None:
+async def check_url_target(url: str, *, allow_insecure: bool) -> str | None:
     """The URL's form and every address its host resolves to now (DNS may have changed
-    since it was accepted)."""
+    since it was accepted). Returns the address to connect to (None for an IP literal or in
+    insecure mode): the POST goes to that very address, so a second lookup cannot swap in
+    a private one."""
     check_url_form(url, allow_insecure=allow_insecure)
-    if allow_insecure:
-        return
     parts = urlsplit(url)
-    host = parts.hostname or ""
+    host = (parts.hostname or "").rstrip(".")
+    if allow_insecure or _is_ip_literal(host):
+        return None
     try:
         infos = await asyncio.get_running_loop().getaddrinfo(host, parts.port or 443)
     except OSError:
-        raise WebhookUrlError(f"host {host} does not resolve") from None
-    for info in infos:
-        address = ipaddress.ip_address(info[4][0])
+        raise WebhookUrlError(f"host {host} does not resolve", transient=True) from None
+    addresses = [ipaddress.ip_address(info[4][0]) for info in infos]
+    for address in addresses:
         if not _is_public(address):
             raise WebhookUrlError(f"host {host} resolves to {address}, not a public address")
+    if not addresses:
+        raise WebhookUrlError(f"host {host} does not resolve", transient=True)
+    return str(addresses[0])
+
+
+def _is_ip_literal(host: str) -> bool:
+    try:
+        ipaddress.ip_address(host)
+    except ValueError:
+        return False
+    return True
+
+
+def _check_httpx_accepts(url: str, host: str) -> None:
+    """Refuse what the HTTP client would refuse at send time (control characters, say)."""
+    import httpx
+
+    try:
+        httpx.URL(url)
+    except (httpx.InvalidURL, ValueError):
+        raise WebhookUrlError(f"it is not a URL the HTTP client accepts (host {host})") from None
+
+
+# IPv6 ranges that carry an IPv4 address a router may reach: NAT64 (64:ff9b::/96 and the
+# local-use 64:ff9b:1::/48), and the deprecated IPv4-compatible ::/96.
+_EMBEDDING_IPV4 = (
+    ipaddress.ip_network("64:ff9b::/96"),
+    ipaddress.ip_network("64:ff9b:1::/48"),
+    ipaddress.ip_network("::/96"),
+)
 
 
 def _is_public(address: ipaddress.IPv4Address | ipaddress.IPv6Address) -> bool:
-    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
-        address = address.ipv4_mapped
+    if isinstance(address, ipaddress.IPv6Address):
+        embedded = address.ipv4_mapped or address.sixtofour
+        if embedded is None and address.teredo is not None:
+            embedded = address.teredo[1]
+        if embedded is None and any(address in net for net in _EMBEDDING_IPV4):
+            embedded = ipaddress.IPv4Address(int(address) & 0xFFFFFFFF)
+        if embedded is not None:
+            return _is_public(embedded)
     return address.is_global and not address.is_multicast
 
 
@@ -193,10 +240,14 @@ async def deliver_pending(
 
         async def serve(target: str) -> None:
             async with limit:
-                await _deliver_target(
-                    store, settings, http, target, subscriptions.get(target),
-                    static.get(target), deadline, report,
-                )  # fmt: skip
+                try:
+                    await _deliver_target(
+                        store, settings, http, target, subscriptions.get(target),
+                        static.get(target), deadline, report,
+                    )  # fmt: skip
+                except Exception:
+                    # One receiver's trouble (or a bug) must not stop the others, nor the poll.
+                    logger.exception("Delivery to %s stopped; its events wait", target)
 
         await asyncio.gather(*(serve(target) for target in targets))
     except StorageUnavailableError as error:
@@ -230,7 +281,18 @@ async def _deliver_target(
     else:  # unsubscribed, disabled, or no longer in NOTIFY_WEBHOOK_URLS
         await store.clear_outbox(target)
         return
+    oldest_kept = _timestamp_before(MAX_EVENT_AGE)
     for event, entity in await store.read_outbox(target, EVENTS_PER_ROUND):
+        if event.changedDateTime < oldest_kept:
+            logger.error(
+                "Event %s for %s dropped: older than %s", event.eventId, target, MAX_EVENT_AGE
+            )
+            await store.settle_outbox(entity, delivered=True)
+            report.dropped += 1
+            continue
+        if time.monotonic() >= deadline:
+            report.waiting += 1
+            return  # the round's budget is spent: the rest waits for the next poll
         outcome = await post_event(http, url, event, settings, deadline)
         if outcome == "delivered":
             await store.settle_outbox(entity, delivered=True)
@@ -268,34 +330,68 @@ async def post_event(
     body = event.model_dump_json().encode()
     outcome: Outcome = "retry"
     for attempt in range(TRIES_PER_ROUND):
-        try:
-            await check_url_target(url, allow_insecure=settings.allow_insecure_webhooks)
-        except WebhookUrlError as error:
-            logger.warning("Webhook for event %s refused: %s", event.eventId, error)
-            return "refused"
         retry_after: float | None = None
         try:
-            reply = await http.post(url, content=body, headers={"Content-Type": "application/json"})
-        except httpx.HTTPError as error:
-            logger.info("Webhook POST failed (%s); attempt %d", type(error).__name__, attempt + 1)
-            outcome = "retry"
-        else:
-            if 200 <= reply.status_code < 300:
-                return "delivered"
-            if reply.status_code in (404, 410):
-                outcome = "gone"
-            elif reply.status_code in (408, 429) or reply.status_code >= 500:
-                outcome = "retry"
-                retry_after = _retry_after(reply.headers.get("Retry-After"))
-            else:
-                logger.warning("Webhook answered %d to event %s", reply.status_code, event.eventId)
+            address = await check_url_target(url, allow_insecure=settings.allow_insecure_webhooks)
+        except WebhookUrlError as error:
+            if not error.transient:
+                logger.warning("Webhook for event %s refused: %s", event.eventId, error)
                 return "refused"
+            logger.info("Webhook for event %s waits: %s", event.eventId, error)
+            outcome = "retry"  # DNS did not answer: ask again after a pause
+        else:
+            remaining = max(1.0, deadline - time.monotonic())
+            try:
+                reply = await http.send(_pinned_request(http, url, body, address, remaining))
+            except httpx.HTTPError as error:
+                logger.info("Webhook POST failed (%s); try %d", type(error).__name__, attempt + 1)
+                outcome = "retry"
+            else:
+                if 200 <= reply.status_code < 300:
+                    return "delivered"
+                if reply.status_code in (404, 410):
+                    outcome = "gone"
+                elif reply.status_code in (408, 429) or reply.status_code >= 500:
+                    outcome = "retry"
+                    retry_after = _retry_after(reply.headers.get("Retry-After"))
+                else:
+                    logger.warning(
+                        "Webhook answered %d to event %s", reply.status_code, event.eventId
+                    )
+                    return "refused"
         pause = retry_after if retry_after is not None else 2.0**attempt
         pause += random.uniform(0, 0.25)  # noqa: S311 - jitter, not security
         if attempt + 1 == TRIES_PER_ROUND or time.monotonic() + pause > deadline:
             break
         await asyncio.sleep(pause)
     return outcome
+
+
+def _pinned_request(
+    http: httpx.AsyncClient, url: str, body: bytes, address: str | None, timeout: float
+) -> httpx.Request:
+    """A POST to ``url``, connecting to ``address`` (the one the guard checked) while TLS and
+    the Host header still name the URL's host, so the certificate is checked against it."""
+    import httpx
+
+    headers = {"Content-Type": "application/json"}
+    timeouts = httpx.Timeout(min(WEBHOOK_TIMEOUT_SECONDS, timeout))
+    if address is None:
+        return http.build_request("POST", url, content=body, headers=headers, timeout=timeouts)
+    target = httpx.URL(url)
+    headers["Host"] = target.netloc.decode("ascii")
+    return http.build_request(
+        "POST",
+        target.copy_with(host=address),
+        content=body,
+        headers=headers,
+        timeout=timeouts,
+        extensions={"sni_hostname": target.host},
+    )
+
+
+def _timestamp_before(age: timedelta) -> str:
+    return (datetime.now(UTC) - age).strftime("%Y-%m-%dT%H:%M:%S.%f0Z")
 
 
 def _retry_after(value: str | None) -> float | None:

@@ -44,6 +44,10 @@ def test_public_https_urls_pass(url: str) -> None:
         ("https://[::ffff:10.0.0.1]/hook", "not a public address"),
         ("https://0.0.0.0/hook", "not a public address"),
         ("https://example.com:99999/", "not a valid URL"),
+        ("https://[64:ff9b::a9fe:a9fe]/hook", "not a public address"),  # NAT64 169.254.169.254
+        ("https://[2002:0a00:0001::1]/hook", "not a public address"),  # 6to4 of 10.0.0.1
+        ("https://[::7f00:1]/hook", "not a public address"),  # IPv4-compatible 127.0.0.1
+        ("https://example.com/a\x01b", "HTTP client accepts"),
     ],
 )
 def test_unsafe_urls_are_refused(url: str, why: str) -> None:
@@ -82,3 +86,17 @@ def test_static_webhook_urls_are_checked_without_echoing_them() -> None:
     assert "NOTIFY_WEBHOOK_URLS" in str(raised.value)
     assert "topsecret" not in str(raised.value)
     assert Settings.from_env(LOCAL).history_retention_days == 90
+
+
+def test_the_post_goes_to_the_address_that_was_checked() -> None:
+    import httpx
+
+    from shared.notifications import _pinned_request
+
+    client = httpx.AsyncClient()
+    request = _pinned_request(
+        client, "https://hooks.example.com:8443/x?sig=s", b"{}", "203.0.113.9", 5
+    )
+    assert str(request.url) == "https://203.0.113.9:8443/x?sig=s"
+    assert request.headers["Host"] == "hooks.example.com:8443"
+    assert request.extensions["sni_hostname"] == "hooks.example.com"  # TLS checks the name
