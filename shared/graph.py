@@ -82,20 +82,22 @@ class GraphError(Exception):
         return {"status": self.status, "code": self.code, "message": self.message}
 
 
-def create_graph_adapter(settings: Settings, http_client: httpx.AsyncClient) -> GraphRequestAdapter:
+def create_graph_adapter(
+    settings: Settings, http_client: httpx.AsyncClient, credential: Any = None
+) -> GraphRequestAdapter:
     """The request adapter every Graph call goes through: the Graph middleware pipeline on
-    ``http_client``, with a token from azure-identity (or none, for the simulated tenant)."""
+    ``http_client``, with a token from ``credential`` (azure-identity; None with GRAPH_AUTH
+    none, for the simulated tenant)."""
     register_default_deserializer(JsonParseNodeFactory)
-    if settings.graph_auth == "none":
+    if settings.graph_auth == "none" or credential is None:
         auth: Any = AnonymousAuthenticationProvider()
     else:
-        from azure.identity.aio import DefaultAzureCredential
         from kiota_authentication_azure.azure_identity_authentication_provider import (
             AzureIdentityAuthenticationProvider,
         )
 
         auth = AzureIdentityAuthenticationProvider(
-            DefaultAzureCredential(),
+            credential,
             scopes=[f"{settings.graph_base_url}/.default"],
             allowed_hosts=[urlsplit(settings.graph_base_url).hostname or ""],
         )
@@ -124,6 +126,7 @@ class GraphClient:
         # Requests (a $batch counts one) in flight at once, across everything this client sends.
         self._in_flight = asyncio.Semaphore(max_concurrency)
         self._throttle = Throttle()
+        self._credential: Any = None
 
     @classmethod
     def from_settings(cls, settings: Settings) -> GraphClient:
@@ -133,11 +136,20 @@ class GraphClient:
             limits=httpx.Limits(max_connections=connections, max_keepalive_connections=connections),
             http2=True,
         )
-        adapter = create_graph_adapter(settings, http_client)
-        return cls(adapter, http_client, max_concurrency=settings.graph_max_concurrency)
+        credential = None
+        if settings.graph_auth == "azure":
+            from azure.identity.aio import DefaultAzureCredential
+
+            credential = DefaultAzureCredential()
+        adapter = create_graph_adapter(settings, http_client, credential)
+        client = cls(adapter, http_client, max_concurrency=settings.graph_max_concurrency)
+        client._credential = credential
+        return client
 
     async def close(self) -> None:
         await self._http_client.aclose()
+        if self._credential is not None:  # its own HTTP session, and the cached tokens
+            await self._credential.close()
 
     async def __aenter__(self) -> GraphClient:
         return self
@@ -244,20 +256,12 @@ class GraphClient:
                 )
                 answered = _sub_responses(envelope, pending)
             except GraphError as error:
-                # The batch as a whole failed (timed out on one slow request, say): ask one by
-                # one, so that one bad item does not fail the other nineteen.
-                logger.info(
-                    "A $batch failed (%s); sending its %d requests alone", error, len(pending)
-                )
-                answered = dict(
-                    zip(
-                        pending,
-                        await asyncio.gather(
-                            *(self._get_alone(version, paths[index]) for index in pending)
-                        ),
-                        strict=True,
-                    )
-                )
+                if error.is_retryable or error.status in (401, 403):
+                    # Throttled, or no access: every request of it shares the answer (and a
+                    # throttled batch is sent again after its Retry-After, below).
+                    answered = dict.fromkeys(pending, error)
+                else:
+                    answered = await self._one_by_one(version, paths, pending, error)
             retry: list[int] = []
             wait = 0.0
             for index, result in answered.items():
@@ -275,6 +279,15 @@ class GraphClient:
             self._throttle.hold(wait)
             pending = retry
         return [results[index] for index in range(len(paths))]
+
+    async def _one_by_one(
+        self, version: str, paths: list[str], pending: list[int], error: GraphError
+    ) -> dict[int, dict[str, Any] | GraphError]:
+        """A batch that failed as a whole (timed out on one slow request, say, or answered
+        something unreadable): ask one by one, so one bad item does not fail nineteen."""
+        logger.info("A $batch failed (%s); sending its %d requests alone", error, len(pending))
+        answers = await asyncio.gather(*(self._get_alone(version, paths[i]) for i in pending))
+        return dict(zip(pending, answers, strict=True))
 
     async def _get_alone(self, version: str, path: str) -> dict[str, Any] | GraphError:
         try:

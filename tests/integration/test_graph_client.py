@@ -194,3 +194,19 @@ async def test_a_batch_that_times_out_falls_back_to_single_requests(tenant: Any)
     failed = statuses[2]
     assert isinstance(failed, GraphError) and failed.code == "timeout"
     assert [statuses[i]["id"] for i in (0, 1, 3)] == ["p0", "p1", "p3"]
+
+
+async def test_a_throttled_batch_is_sent_again_not_split_into_single_requests(
+    tenant: Any,
+) -> None:
+    for index in range(20):
+        tenant.add_profile(f"p{index:02}")
+    tenant.add_fault(r"/beta/\$batch", method="POST", status=429, retry_after=1, times=1)
+    async with GraphClient.from_settings(settings_for(tenant)) as graph:
+        statuses = await graph.get_profile_statuses([f"p{index:02}" for index in range(20)])
+    assert all(not isinstance(status, GraphError) for status in statuses)
+    batches = [r for r in tenant.requests if r.path == "/beta/$batch"]
+    assert len(batches) == 2
+    assert batches[1].time - batches[0].time >= 0.95
+    singles = [r for r in tenant.requests if r.path.endswith("/profileStatus") and not r.batched]
+    assert singles == []
