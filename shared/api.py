@@ -350,12 +350,13 @@ async def health() -> func.HttpResponse:
     checked = utc_now()
     try:
         settings = get_settings()
+        store = get_status_store()
     except SettingsError as error:
         body = {"status": "unhealthy", "checkedDateTime": checked, "storage": "unavailable"}
         body |= {"sources": [], "configurationError": str(error)}
         return json_response(body, status=503, headers={"Retry-After": str(RETRY_AFTER_SECONDS)})
     try:
-        runs = await get_status_store().list_poll_runs()
+        runs = await store.list_poll_runs()
     except StorageUnavailableError:
         body = {"status": "unhealthy", "checkedDateTime": checked, "storage": "unavailable"}
         return json_response(body, status=503, headers={"Retry-After": str(RETRY_AFTER_SECONDS)})

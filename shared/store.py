@@ -514,9 +514,16 @@ class StatusStore:
         # Fail fast instead of the SDK's long default back-off: callers answer 503 + Retry-After.
         options: dict[str, Any] = {"retry_total": 2, "connection_timeout": 5, "read_timeout": 20}
         if storage.connection_string:
-            service = TableServiceClient.from_connection_string(
-                storage.connection_string, **options
-            )
+            try:
+                service = TableServiceClient.from_connection_string(
+                    storage.connection_string, **options
+                )
+            except ValueError:
+                # Not echoed: a connection string may carry an account key.
+                raise SettingsError(
+                    "AzureWebJobsStorage is not a storage connection string (expected "
+                    "UseDevelopmentStorage=true or AccountName=...;TableEndpoint=... parts)."
+                ) from None
         elif storage.table_service_uri:
             service = TableServiceClient(
                 storage.table_service_uri, credential=_storage_credential(settings), **options

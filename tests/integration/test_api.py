@@ -337,3 +337,16 @@ async def test_health_is_stale_when_polls_stop_coming(seeded: App) -> None:
     assert reply.status == 503
     assert reply.json()["status"] == "unhealthy"
     assert reply.json()["sources"][0]["status"] == "stale"
+
+
+async def test_a_connection_string_that_is_not_one_is_503_naming_the_setting(
+    app: App, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("AzureWebJobsStorage", "garbage-with-a-secret")
+    get_settings.cache_clear()
+    error = assert_graph_error(await app.get_status(SEED_ID), 503, "ServiceNotConfigured")
+    assert "AzureWebJobsStorage" in error["message"]
+    assert "secret" not in error["message"]
+    health = await app.health()
+    assert health.status == 503
+    assert "AzureWebJobsStorage" in health.json()["configurationError"]
