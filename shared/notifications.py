@@ -156,6 +156,15 @@ def _is_public(address: ipaddress.IPv4Address | ipaddress.IPv6Address) -> bool:
 # -- recording changes --------------------------------------------------------------------------
 
 
+_EVENT_NAMESPACE = uuid.UUID("2b0c4e0a-5f0e-4d7e-9a7c-6f3f1f1d9c55")
+
+
+def event_id(change: StatusChange) -> str:
+    """The same id for the same change, so recording it again (after a failure part-way)
+    rewrites its history entry and finds its queued events instead of adding new ones."""
+    return str(uuid.uuid5(_EVENT_NAMESPACE, change.model_dump_json()))
+
+
 def static_target(url: str) -> str:
     """The outbox key of a NOTIFY_WEBHOOK_URLS entry (the URL itself is a secret)."""
     return "url-" + hashlib.sha256(url.encode()).hexdigest()[:32]
@@ -171,7 +180,7 @@ async def record_changes(
     """
     if not changes:
         return
-    event_ids = [str(uuid.uuid4()) for _ in changes]
+    event_ids = [event_id(change) for change in changes]
     await store.record_history(changes, event_ids)
     if not notify:
         return

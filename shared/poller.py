@@ -23,6 +23,7 @@ import json
 import logging
 from collections import Counter
 from collections.abc import Awaitable, Callable, Iterable
+from contextlib import suppress
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any, TypeVar
@@ -52,6 +53,7 @@ from shared.store import (
     PollRun,
     StatusRow,
     StatusStore,
+    get_text,
     job_key,
     put_document,
     status_from_columns,
@@ -95,6 +97,7 @@ async def poll_sync_statuses(settings: Settings, store: StatusStore) -> list[Pol
 # The poll-run row that records when the history was last pruned (once a day is enough).
 HISTORY_PRUNE = "historyRetention"
 _PRUNE_EVERY = timedelta(days=1)
+_DELIVERED_MARKERS_KEPT = timedelta(days=7)
 
 
 async def prune_history(store: StatusStore, settings: Settings) -> int:
@@ -107,10 +110,14 @@ async def prune_history(store: StatusStore, settings: Settings) -> int:
         started = utc_now()
         cutoff = now - timedelta(days=settings.history_retention_days)
         removed = await store.prune_history(cutoff.strftime("%Y-%m-%dT%H:%M:%S.%f0Z"))
-        record = PollRun(HISTORY_PRUNE, "succeeded", started, utc_now(), {"removed": removed})
-        await store.save_poll_run(record)
-    except StorageUnavailableError as error:
-        logger.warning("History not pruned this time: %s", error)
+        # Delivered events stay a week as markers (so a change recorded again after a
+        # failure is not sent twice), then go.
+        markers = (now - _DELIVERED_MARKERS_KEPT).strftime("%Y-%m-%dT%H:%M:%S.%f0Z")
+        settled = await store.prune_outbox(markers)
+        counts = {"removed": removed, "deliveredEventsRemoved": settled}
+        await store.save_poll_run(PollRun(HISTORY_PRUNE, "succeeded", started, utc_now(), counts))
+    except Exception:  # pruning is housekeeping: it never fails the poll
+        logger.exception("History not pruned this time")
         return 0
     if removed:
         logger.info("Pruned %d changes older than %s from the history", removed, cutoff)
@@ -388,7 +395,9 @@ async def _poll_source(
     ]
     written = await store.write_source(changes)
     failures = seen.failures | written.failed
-    history = [
+    # Changes an earlier poll could not record come first: they happened first.
+    pending = _pending_changes(cached)
+    history = pending + [
         change
         for change in (
             _status_change(source, write, cached, now)
@@ -402,9 +411,15 @@ async def _poll_source(
         # events (a source whose first polls failed counts as not read yet).
         baseline = not cached and (previous is None or previous.listed_date_time is None)
         await record_changes(store, settings, history, notify=not baseline)
-    except StorageUnavailableError as error:
-        logger.warning("%d changes of %s not kept in history: %s", len(history), source, error)
+        await store.clear_pending_changes(source, {change.id for change in pending})
+    except Exception as error:
+        # The cache already holds the new values, so no later poll would see these changes
+        # again: they wait on their items, and the next poll records them (same event ids,
+        # so whatever did get queued is not queued twice).
+        logger.warning("%d changes of %s not recorded now: %s", len(history), source, error)
         failures["#history"] = "historyNotRecorded"
+        with suppress(Exception):
+            await store.keep_pending_changes(source, history)
 
     if seen.complete:
         run.listed_date_time = now
@@ -468,6 +483,17 @@ def _stale_columns(entry: CacheEntry, current: dict[str, Any], now: str) -> dict
     return columns
 
 
+def _pending_changes(cached: dict[str, Any]) -> list[StatusChange]:
+    """Changes an earlier poll kept on their items because it could not record them."""
+    pending: list[StatusChange] = []
+    for entity in cached.values():
+        text = get_text(entity, "pendingChanges")
+        if text:
+            with suppress(ValueError):
+                pending += [StatusChange.model_validate(c) for c in json.loads(text)]
+    return sorted(pending, key=lambda change: change.changedDateTime)
+
+
 def _status_change(
     source: str, write: Change, cached: dict[str, Any], now: str
 ) -> StatusChange | None:
@@ -476,7 +502,9 @@ def _status_change(
     current = cached.get(item_id)
     before = StatusRow.from_entity(current) if current is not None else None
     if write.kind == "delete":
-        if before is None:
+        # A run leaves the cache when newer ones push it out of the window kept: that is
+        # not a change of its status.
+        if before is None or source == INDUSTRY_DATA_RUNS:
             return None
         after_status, after_health = None, "unknown"
         reason, display_name = "Removed: Graph no longer lists it.", before.display_name

@@ -31,6 +31,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import hashlib
 import json
 import logging
 import re
@@ -394,6 +395,11 @@ def _put_text(entity: dict[str, Any], name: str, value: str) -> None:
     entity[name] = chunks[0]
     for number, chunk in enumerate(chunks[1:], start=2):
         entity[f"{name}_{number}"] = chunk
+
+
+def get_text(entity: dict[str, Any], name: str) -> str | None:
+    """Text ``_put_text`` stored in ``name`` (and its continuations), None when absent."""
+    return _get_text(entity, name)
 
 
 def _get_text(entity: dict[str, Any], name: str) -> str | None:
@@ -768,48 +774,106 @@ class StatusStore:
     # -- outbox ------------------------------------------------------------------------------
 
     async def add_to_outbox(self, target: str, events: list[ChangeEvent]) -> None:
-        """Queue events for one delivery target, in the order given."""
+        """Queue events for one delivery target. An event already queued (the same eventId,
+        queued again after a failure part-way) is left as it is, delivered or not, so an
+        acknowledged event is never sent twice."""
         operations: list[_Operation] = []
         for event in events:
-            entity = {"PartitionKey": target, "RowKey": _outbox_key(event), "attempts": 0}
+            entity: dict[str, Any] = {
+                "PartitionKey": target,
+                "RowKey": _outbox_key(event),
+                "attempts": 0,
+                "delivered": False,
+                "changedDateTime": event.changedDateTime,
+            }
             _put_text(entity, "event", event.model_dump_json())
-            operations.append(("upsert", entity, {"mode": UpdateMode.REPLACE}))
-        await self._submit_all(self._outbox, operations)
+            operations.append(("create", entity, {}))
+        try:
+            await self._submit_all(self._outbox, operations)
+        except TableTransactionError:
+            # Some were there already (a batch is all or nothing): one by one, keeping those.
+            for _kind, entity, _options in operations:
+                async with self._storage_call():
+                    with suppress(ResourceExistsError):
+                        await self._outbox.create_entity(entity)
 
     async def outbox_targets(self) -> list[str]:
         """The delivery targets that have events waiting."""
         async with self._storage_call():
-            entities = self._outbox.query_entities("attempts ge 0", select=["PartitionKey"])
+            entities = self._outbox.query_entities("delivered eq false", select=["PartitionKey"])
             return list(dict.fromkeys([entity["PartitionKey"] async for entity in entities]))
 
     async def read_outbox(
         self, target: str, limit: int
     ) -> list[tuple[ChangeEvent, dict[str, Any]]]:
-        """The oldest waiting events of a target, with their entities (to delete or update)."""
+        """The oldest waiting events of a target, with their entities (to settle)."""
         async with self._storage_call():
             pages = self._outbox.query_entities(
-                "PartitionKey eq @target", parameters={"target": target}, results_per_page=limit
+                "PartitionKey eq @target and delivered eq false",
+                parameters={"target": target},
+                results_per_page=limit,
             ).by_page()
-            page = await anext(pages, None)
-            entities = [entity async for entity in page] if page is not None else []
+            entities: list[dict[str, Any]] = []
+            async for page in pages:
+                entities += [entity async for entity in page]
+                if len(entities) >= limit:
+                    break
         return [
             (ChangeEvent.model_validate_json(_get_text(entity, "event") or "{}"), entity)
             for entity in entities[:limit]
         ]
 
     async def settle_outbox(self, entity: dict[str, Any], *, delivered: bool) -> None:
-        """Remove an event once delivered (or given up on); else count the failed attempt."""
+        """Mark an event delivered (or given up on), keeping it as a marker until the daily
+        prune so it is never queued again; else count the failed attempt."""
+        keys = {"PartitionKey": entity["PartitionKey"], "RowKey": entity["RowKey"]}
+        if delivered:
+            columns: dict[str, Any] = {"delivered": True}
+        else:
+            columns = {"attempts": int(entity.get("attempts", 0)) + 1}
         async with self._storage_call():
-            if delivered:
-                with suppress(ResourceNotFoundError):
-                    await self._outbox.delete_entity(entity["PartitionKey"], entity["RowKey"])
-                return
-            keys = {"PartitionKey": entity["PartitionKey"], "RowKey": entity["RowKey"]}
-            attempts = int(entity.get("attempts", 0)) + 1
             with suppress(ResourceNotFoundError):
-                await self._outbox.update_entity(
-                    keys | {"attempts": attempts}, mode=UpdateMode.MERGE
-                )
+                await self._outbox.update_entity(keys | columns, mode=UpdateMode.MERGE)
+
+    async def prune_outbox(self, before: str) -> int:
+        """Delete delivered events (and markers) older than ``before``; return how many."""
+        async with self._storage_call():
+            old = self._outbox.query_entities(
+                "delivered eq true and changedDateTime lt @before",
+                parameters={"before": before},
+                select=["PartitionKey", "RowKey"],
+            )
+            operations: list[_Operation] = [
+                ("delete", {"PartitionKey": e["PartitionKey"], "RowKey": e["RowKey"]}, {})
+                async for e in old
+            ]
+        await self._submit_all(self._outbox, operations)
+        return len(operations)
+
+    async def keep_pending_changes(self, source: str, changes: list[StatusChange]) -> int:
+        """Attach changes that could not be recorded to their items, for the next poll to
+        record; return how many found their item (a removed item's change cannot be kept)."""
+        by_item: dict[str, list[str]] = {}
+        for change in changes:
+            by_item.setdefault(change.id, []).append(change.model_dump_json())
+        kept = 0
+        for item_id, pending in by_item.items():
+            entity = {"PartitionKey": source, "RowKey": item_id}
+            _put_text(entity, "pendingChanges", "[" + ",".join(pending) + "]")
+            async with self._storage_call():
+                try:
+                    await self._statuses.update_entity(entity, mode=UpdateMode.MERGE)
+                except ResourceNotFoundError:
+                    continue
+            kept += len(pending)
+        return kept
+
+    async def clear_pending_changes(self, source: str, item_ids: Iterable[str]) -> None:
+        for item_id in item_ids:
+            entity = {"PartitionKey": source, "RowKey": item_id, "pendingChanges": ""}
+            async with self._storage_call():
+                with suppress(ResourceNotFoundError):
+                    await self._statuses.update_entity(entity, mode=UpdateMode.MERGE)
 
     async def clear_outbox(self, target: str) -> None:
         """Drop every event waiting for a target (its subscription is gone or disabled)."""
@@ -933,7 +997,12 @@ _NS_CEILING = 10**20
 
 
 def _escape_history_id(item_id: str) -> str:
-    return item_id.replace("%", "%25").replace("~", "%7E")
+    escaped = item_id.replace("%", "%25").replace("~", "%7E").replace("=", "%3D")
+    # A RowKey holds 1 KiB (UTF-16) and the time and event id take 58 characters: a long id
+    # is named by its digest instead ("=" starts no escaped id, so the two cannot meet).
+    if len(escaped.encode("utf-16-le")) > 800:
+        return "=" + hashlib.sha256(item_id.encode("utf-8", "surrogatepass")).hexdigest()
+    return escaped
 
 
 def _history_key(item_id: str, changed: str, event_id: str) -> str:

@@ -12,7 +12,7 @@ import functools
 import json
 import os
 import uuid
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlencode
@@ -306,3 +306,42 @@ def _no_stray_settings(monkeypatch: pytest.MonkeyPatch) -> None:
     for name in list(os.environ):
         if name.startswith("AzureWebJobsStorage") or name.startswith("GRAPH_"):
             monkeypatch.delenv(name, raising=False)
+
+
+HOP_HEADERS = {"content-length", "transfer-encoding", "connection", "content-encoding"}
+
+
+@contextlib.asynccontextmanager
+async def azurite_proxy(azurite: Azurite, busy: Callable[[str, bytes], bool]) -> AsyncIterator[str]:
+    """Azurite behind a real HTTP proxy that answers 503 ServerBusy (as Table Storage does
+    when it throttles) to the requests ``busy(path, body)`` picks; yields its connection
+    string. Everything else passes through as signed."""
+    from aiohttp import ClientSession, web
+    from yarl import URL
+
+    upstream = f"http://127.0.0.1:{azurite.port}"
+
+    async def forward(request: web.Request) -> web.Response:
+        body = await request.read()
+        if busy(request.path, body):
+            return web.json_response({"odata.error": {"code": "ServerBusy"}}, status=503)
+        async with (
+            ClientSession() as session,
+            session.request(
+                request.method,
+                URL(upstream + request.raw_path, encoded=True),  # as signed: not re-encoded
+                headers={k: v for k, v in request.headers.items() if k.lower() != "host"},
+                data=body or None,  # b"" would add a Content-Type: not as signed
+            ) as answer,
+        ):
+            headers = {k: v for k, v in answer.headers.items() if k.lower() not in HOP_HEADERS}
+            return web.Response(status=answer.status, headers=headers, body=await answer.read())
+
+    runner = web.ServerRunner(web.Server(forward))
+    await runner.setup()
+    port = free_port()
+    await web.TCPSite(runner, "127.0.0.1", port).start()
+    try:
+        yield azurite_connection_string(port)
+    finally:
+        await runner.cleanup()

@@ -14,7 +14,7 @@ from aiohttp import web
 from shared.models import StatusChange
 from shared.settings import get_settings
 from shared.store import get_status_store
-from tests.conftest import SEED, SEED_ID, App, free_port
+from tests.conftest import SEED, SEED_ID, App, azurite_proxy, free_port
 
 
 class Receiver:
@@ -278,3 +278,37 @@ async def test_history_older_than_the_retention_is_pruned(
     changes = (await history(app, SDS, "a"))["value"]
     assert [c["status"] for c in changes] == ["paused"]
     assert json.dumps(changes)  # plain JSON
+
+
+@pytest.mark.usefixtures("insecure_webhooks")
+async def test_a_change_that_could_not_be_recorded_is_sent_at_the_next_poll_once(
+    app: App,
+    tenant: Any,
+    receiver: Receiver,
+    azurite: Any,
+    app_settings: dict[str, str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    tenant.add_profile("a")
+    await subscribe(app, receiver.url)
+    await app.poll()
+    tenant.set_status("a", status="error")
+
+    def history_writes(path: str, body: bytes) -> bool:
+        return path.endswith("/$batch") and b"History" in body
+
+    async with azurite_proxy(azurite, history_writes) as throttled_history:
+        monkeypatch.setenv("AzureWebJobsStorage", throttled_history)
+        get_settings.cache_clear()
+        await app.poll()  # the status lands; its history and event cannot be written
+        health = (await app.health()).json()["sources"][0]["lastPoll"]
+        assert {"code": "historyNotRecorded", "count": 1} in health["errors"]
+    assert receiver.events == []
+    monkeypatch.setenv("AzureWebJobsStorage", app_settings["AzureWebJobsStorage"])
+    get_settings.cache_clear()
+    assert (await app.call("list_statuses")).json()["value"][0]["status"] == "error"
+    await app.poll()  # Graph did not change again, yet the kept change is recorded now
+    await app.poll()
+    assert [(e["previousStatus"], e["status"]) for e in receiver.events] == [("success", "error")]
+    changes = (await history(app, SDS, "a"))["value"]
+    assert [c["status"] for c in changes] == ["error", "success"]

@@ -7,11 +7,9 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
-from aiohttp import ClientSession, web
-from yarl import URL
 
 from shared.settings import get_settings
-from tests.conftest import SEED, SEED_ID, App, azurite_connection_string, free_port
+from tests.conftest import SEED, SEED_ID, App, azurite_proxy
 
 STATUS_PATH = "/beta/education/synchronizationProfiles/{}/profileStatus"
 LIST_PATH = "/beta/education/synchronizationProfiles"
@@ -283,33 +281,8 @@ async def test_a_status_that_is_not_a_status_keeps_the_last_good_value(
 async def busy_batches(azurite: Any) -> AsyncIterator[str]:
     """Azurite behind a proxy that answers 503 ServerBusy to every batch transaction, as
     Table Storage does when it throttles; everything else passes through."""
-    upstream = f"http://127.0.0.1:{azurite.port}"
-
-    async def forward(request: web.Request) -> web.Response:
-        if request.path.endswith("/$batch"):
-            return web.json_response({"odata.error": {"code": "ServerBusy"}}, status=503)
-        async with (
-            ClientSession() as session,
-            session.request(
-                request.method,
-                URL(upstream + request.raw_path, encoded=True),  # as signed: not re-encoded
-                headers={k: v for k, v in request.headers.items() if k.lower() != "host"},
-                data=await request.read() or None,  # b"" would add a Content-Type: not as signed
-            ) as answer,
-        ):
-            headers = {k: v for k, v in answer.headers.items() if k.lower() not in HOP_HEADERS}
-            return web.Response(status=answer.status, headers=headers, body=await answer.read())
-
-    server = web.Server(forward)
-    runner = web.ServerRunner(server)
-    await runner.setup()
-    port = free_port()
-    await web.TCPSite(runner, "127.0.0.1", port).start()
-    yield azurite_connection_string(port)
-    await runner.cleanup()
-
-
-HOP_HEADERS = {"content-length", "transfer-encoding", "connection", "content-encoding"}
+    async with azurite_proxy(azurite, lambda path, _body: path.endswith("/$batch")) as proxied:
+        yield proxied
 
 
 async def test_throttled_writes_are_reported_and_land_at_the_next_poll(

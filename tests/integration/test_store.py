@@ -224,3 +224,33 @@ def test_a_document_too_large_even_compressed_is_refused() -> None:
     noise = os.urandom(900_000).hex()  # random hex compresses only to half
     with pytest.raises(ValueError, match="even compressed"):
         put_document({}, "resource", {"blob": noise})
+
+
+async def test_an_event_queued_again_after_delivery_is_not_sent_again(store: StatusStore) -> None:
+    from shared.models import ChangeEvent
+
+    event = ChangeEvent(
+        eventId="e-1", source="educationSynchronizationProfiles", id="p1",
+        previousStatus="success", status="error", health="error",
+        changedDateTime="2026-11-22T06:00:00.1234567Z", path="/api/x",
+    )  # fmt: skip
+    await store.add_to_outbox("sub-1", [event])
+    ((waiting, entity),) = await store.read_outbox("sub-1", 10)
+    assert waiting == event
+    await store.settle_outbox(entity, delivered=True)
+    await store.add_to_outbox("sub-1", [event])  # recorded again after a failure part-way
+    assert await store.read_outbox("sub-1", 10) == []
+    assert await store.outbox_targets() == []
+
+
+async def test_history_of_an_id_too_long_for_a_row_key_is_kept(store: StatusStore) -> None:
+    from shared.models import StatusChange
+
+    long_id = "é~%=" * 120  # escaped, far over 1 KiB of UTF-16
+    change = StatusChange(
+        source="industryDataRuns", id=long_id, previousStatus=None, status="failed",
+        health="error", changedDateTime="2026-11-22T06:00:00.1234567Z", path="/api/x",
+    )  # fmt: skip
+    await store.record_history([change], ["e-2"])
+    changes, _ = await store.list_history("industryDataRuns", long_id, top=10, continuation=None)
+    assert changes == [change]
