@@ -758,18 +758,9 @@ class StatusStore:
 
     async def prune_history(self, before: str) -> int:
         """Delete changes older than ``before`` (a timestamp); return how many."""
-        async with self._storage_call():
-            old = self._history.query_entities(
-                "changedDateTime lt @before",
-                parameters={"before": before},
-                select=["PartitionKey", "RowKey"],
-            )
-            operations: list[_Operation] = [
-                ("delete", {"PartitionKey": e["PartitionKey"], "RowKey": e["RowKey"]}, {})
-                async for e in old
-            ]
-        await self._submit_all(self._history, operations)
-        return len(operations)
+        return await self._delete_where(
+            self._history, "changedDateTime lt @before", {"before": before}
+        )
 
     # -- outbox ------------------------------------------------------------------------------
 
@@ -837,18 +828,8 @@ class StatusStore:
 
     async def prune_outbox(self, before: str) -> int:
         """Delete delivered events (and markers) older than ``before``; return how many."""
-        async with self._storage_call():
-            old = self._outbox.query_entities(
-                "delivered eq true and changedDateTime lt @before",
-                parameters={"before": before},
-                select=["PartitionKey", "RowKey"],
-            )
-            operations: list[_Operation] = [
-                ("delete", {"PartitionKey": e["PartitionKey"], "RowKey": e["RowKey"]}, {})
-                async for e in old
-            ]
-        await self._submit_all(self._outbox, operations)
-        return len(operations)
+        query = "delivered eq true and changedDateTime lt @before"
+        return await self._delete_where(self._outbox, query, {"before": before})
 
     async def keep_pending_changes(self, source: str, changes: list[StatusChange]) -> int:
         """Attach changes that could not be recorded to their items, for the next poll to
@@ -877,15 +858,7 @@ class StatusStore:
 
     async def clear_outbox(self, target: str) -> None:
         """Drop every event waiting for a target (its subscription is gone or disabled)."""
-        async with self._storage_call():
-            waiting = self._outbox.query_entities(
-                "PartitionKey eq @target", parameters={"target": target}, select=["RowKey"]
-            )
-            operations: list[_Operation] = [
-                ("delete", {"PartitionKey": target, "RowKey": e["RowKey"]}, {})
-                async for e in waiting
-            ]
-        await self._submit_all(self._outbox, operations)
+        await self._delete_where(self._outbox, "PartitionKey eq @target", {"target": target})
 
     # -- subscriptions -----------------------------------------------------------------------
 
@@ -931,6 +904,21 @@ class StatusStore:
         return True
 
     # -- plumbing ---------------------------------------------------------------------------
+
+    async def _delete_where(
+        self, table: TableClient, query: str, parameters: dict[str, Any]
+    ) -> int:
+        """Delete the entities ``query`` finds, as batch transactions; return how many."""
+        async with self._storage_call():
+            found = table.query_entities(
+                query, parameters=parameters, select=["PartitionKey", "RowKey"]
+            )
+            operations: list[_Operation] = [
+                ("delete", {"PartitionKey": e["PartitionKey"], "RowKey": e["RowKey"]}, {})
+                async for e in found
+            ]
+        await self._submit_all(table, operations)
+        return len(operations)
 
     async def _submit_all(self, table: TableClient, operations: list[_Operation]) -> None:
         """Operations as batch transactions: one partition each, within the limits."""
