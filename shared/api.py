@@ -32,6 +32,7 @@ from shared.errors import (
 from shared.health import Health
 from shared.http import json_response
 from shared.models import (
+    JOB_KEY_SEPARATOR,
     StatusChange,
     Subscription,
     item_path,
@@ -45,6 +46,7 @@ from shared.notifications import WebhookUrlError, check_url_target, record_chang
 from shared.schedule import next_run_after
 from shared.settings import (
     INDUSTRY_DATA_RUNS,
+    OBJECT_ID,
     PROVISIONING_JOBS,
     SDS_PROFILES,
     SOURCES,
@@ -52,7 +54,6 @@ from shared.settings import (
     get_settings,
 )
 from shared.store import (
-    JOB_KEY_SEPARATOR,
     CachedItem,
     CachedProfile,
     PollRun,
@@ -73,7 +74,6 @@ _PATCH_RETRY_PAUSE = 0.01
 # More names than the enum has members would only make Table Storage's query too long.
 _MAX_STATUS_NAMES = 16
 _STATUS_NAME = re.compile(r"[A-Za-z][A-Za-z0-9]{0,63}")
-_OBJECT_ID = re.compile(r"[0-9a-fA-F]{8}(-[0-9a-fA-F]{4}){3}-[0-9a-fA-F]{12}", re.ASCII)
 # Table Storage's continuation tokens are short printable ASCII (base64 and the like).
 _TOKEN_PART = re.compile(r"[\x21-\x7e]{1,1024}")
 
@@ -439,7 +439,7 @@ async def _cached_run(run_id: str) -> CachedItem:
 
 def _service_principal_id(raw: str) -> str:
     """Object ids are GUIDs, which Graph matches in any case; the cache keeps them lower."""
-    if not _OBJECT_ID.fullmatch(raw):
+    if not OBJECT_ID.fullmatch(raw):
         raise bad_request(f"'{raw}' is not a service principal object id (a GUID).", target="id")
     return raw.lower()
 

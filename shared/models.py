@@ -86,9 +86,14 @@ def _reject_constant(name: str) -> Any:
     raise ValueError(f"{name} is not a JSON value")
 
 
+def graph_timestamp(moment: datetime) -> str:
+    """A UTC time as Graph writes timestamps (ISO 8601, 7 fractional digits, Z)."""
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%f0Z")
+
+
 def utc_now() -> str:
-    """Now, as Graph writes timestamps (ISO 8601, 7 fractional digits, Z)."""
-    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%f0Z")
+    """Now, as Graph writes timestamps."""
+    return graph_timestamp(datetime.now(UTC))
 
 
 def _timestamp(value: str) -> str:
@@ -260,12 +265,17 @@ class StatusChange(BaseModel):
     path: str = Field(description="Where the API serves the item.")
 
 
+# A job's id (and RowKey) joins its service principal and its own id; an object id holds no
+# colon.
+JOB_KEY_SEPARATOR = ":"
+
+
 def item_path(source: str, item_id: str) -> str:
     """Where the API serves an item of a source (the ``path`` of rows, changes and events)."""
     if source == "educationSynchronizationProfiles":
         return f"/api/education/synchronizationProfiles/{quote(item_id, safe='')}/profileStatus"
     if source == "synchronizationJobs":
-        sp_id, _separator, job_id = item_id.partition(":")
+        sp_id, _separator, job_id = item_id.partition(JOB_KEY_SEPARATOR)
         return f"/api/servicePrincipals/{sp_id}/synchronization/jobs/{quote(job_id, safe='')}"
     return f"/api/external/industryData/runs/{quote(item_id, safe='')}"
 

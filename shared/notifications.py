@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING, Literal
 from urllib.parse import urlsplit
 
 from shared.errors import StorageUnavailableError
-from shared.models import ChangeEvent, StatusChange, Subscription
+from shared.models import ChangeEvent, StatusChange, Subscription, graph_timestamp
 from shared.settings import Settings
 
 if TYPE_CHECKING:
@@ -400,7 +400,7 @@ def _pinned_request(
 
 
 def _timestamp_before(age: timedelta) -> str:
-    return (datetime.now(UTC) - age).strftime("%Y-%m-%dT%H:%M:%S.%f0Z")
+    return graph_timestamp(datetime.now(UTC) - age)
 
 
 def _retry_after(value: str | None) -> float | None:

@@ -32,12 +32,15 @@ from pydantic import BaseModel, ValidationError
 
 from shared.errors import ApiError, StorageUnavailableError
 from shared.graph import GraphClient, GraphError
+from shared.health import assess
 from shared.models import (
+    JOB_KEY_SEPARATOR,
     EducationSynchronizationProfile,
     EducationSynchronizationProfileStatus,
     IndustryDataRun,
     StatusChange,
     SynchronizationJob,
+    graph_timestamp,
     item_path,
     newest_first_key,
     parse_timestamp,
@@ -46,7 +49,6 @@ from shared.models import (
 from shared.notifications import record_changes
 from shared.settings import INDUSTRY_DATA_RUNS, PROVISIONING_JOBS, SDS_PROFILES, Settings
 from shared.store import (
-    JOB_KEY_SEPARATOR,
     CachedItem,
     CachedProfile,
     Change,
@@ -71,7 +73,6 @@ RUN_STATUSES_WITH_STATISTICS = frozenset({"completedWithErrors", "completedWithW
 
 CacheEntry = CachedProfile | CachedItem
 Model = TypeVar("Model", bound=BaseModel)
-Result = TypeVar("Result")
 
 
 async def poll_sync_statuses(settings: Settings, store: StatusStore) -> list[PollRun]:
@@ -109,11 +110,10 @@ async def prune_history(store: StatusStore, settings: Settings) -> int:
             return 0
         started = utc_now()
         cutoff = now - timedelta(days=settings.history_retention_days)
-        removed = await store.prune_history(cutoff.strftime("%Y-%m-%dT%H:%M:%S.%f0Z"))
+        removed = await store.prune_history(graph_timestamp(cutoff))
         # Delivered events stay a week as markers (so a change recorded again after a
         # failure is not sent twice), then go.
-        markers = (now - _DELIVERED_MARKERS_KEPT).strftime("%Y-%m-%dT%H:%M:%S.%f0Z")
-        settled = await store.prune_outbox(markers)
+        settled = await store.prune_outbox(graph_timestamp(now - _DELIVERED_MARKERS_KEPT))
         counts = {"removed": removed, "deliveredEventsRemoved": settled}
         await store.save_poll_run(PollRun(HISTORY_PRUNE, "succeeded", started, utc_now(), counts))
     except Exception:  # pruning is housekeeping: it never fails the poll
@@ -230,9 +230,8 @@ async def poll_provisioning_jobs(
 
     async def observe(cached: dict[str, Any]) -> Observation:
         seen = Observation()
-        listings = await _bounded(
-            (_list_jobs(graph, sp_id) for sp_id in configured), settings.graph_max_concurrency
-        )
+        # The client itself keeps GRAPH_MAX_CONCURRENCY requests in flight at most.
+        listings = await asyncio.gather(*(_list_jobs(graph, sp_id) for sp_id in configured))
         covered: set[str] = set()
         errors: list[GraphError] = []
         for sp_id, listing in zip(configured, listings, strict=True):
@@ -307,9 +306,7 @@ async def poll_industry_data_runs(
             if entry.statistics is None
             and entry.resource.get("status") in RUN_STATUSES_WITH_STATISTICS
         ]
-        fetched = await _bounded(
-            (_read_statistics(graph, entry.id) for entry in wanted), settings.graph_max_concurrency
-        )
+        fetched = await asyncio.gather(*(_read_statistics(graph, entry.id) for entry in wanted))
         for entry, result in zip(wanted, fetched, strict=True):
             if isinstance(result, GraphError):
                 # The run is cached all the same; its statistics are asked for again next time.
@@ -466,8 +463,7 @@ def _stale_columns(entry: CacheEntry, current: dict[str, Any], now: str) -> dict
         if current.get("profile") != listing["profile"]:
             columns.update(listing)
         # The cached status may carry a PATCH: its health is judged as cached.
-        cached = CachedProfile("", None, None, status_from_columns(current))
-        health, reason = cached.health
+        health, reason = assess(SDS_PROFILES, status_from_columns(current))
     else:
         health, reason = entry.health
         has_statistics = "statistics" in current or "statisticsZ" in current
@@ -599,17 +595,6 @@ def _first_problem(error: ValueError) -> str:
         where = ".".join(str(part) for part in detail["loc"])
         return f"{where}: {detail['msg']}"
     return str(error)
-
-
-async def _bounded(calls: Iterable[Awaitable[Result]], limit: int) -> list[Result]:
-    """Await ``calls`` with at most ``limit`` in flight, results in order."""
-    semaphore = asyncio.Semaphore(limit)
-
-    async def one(call: Awaitable[Result]) -> Result:
-        async with semaphore:
-            return await call
-
-    return await asyncio.gather(*(one(call) for call in calls))
 
 
 async def _finish(store: StatusStore, run: PollRun) -> PollRun:

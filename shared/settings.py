@@ -29,7 +29,7 @@ PROVISIONING_JOBS = "synchronizationJobs"
 INDUSTRY_DATA_RUNS = "industryDataRuns"
 SOURCES = (SDS_PROFILES, PROVISIONING_JOBS, INDUSTRY_DATA_RUNS)
 
-_OBJECT_ID = re.compile(
+OBJECT_ID = re.compile(
     r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}"
 )
 
@@ -177,7 +177,7 @@ def _service_principal_ids(env: Mapping[str, str]) -> tuple[str, ...]:
         value = part.strip().lower()
         if not value:
             continue
-        if not _OBJECT_ID.fullmatch(value):
+        if not OBJECT_ID.fullmatch(value):
             raise SettingsError(
                 f"{name} holds service principal object ids (GUIDs), comma-separated; "
                 f"{part.strip()!r} is not one."

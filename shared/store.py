@@ -57,6 +57,7 @@ from azure.data.tables.aio import TableClient, TableServiceClient
 from shared.errors import StorageUnavailableError, bad_request
 from shared.health import Health, assess
 from shared.models import (
+    JOB_KEY_SEPARATOR,
     PROFILE_STATUS_PROPERTIES,
     ChangeEvent,
     StatusChange,
@@ -75,8 +76,6 @@ from shared.settings import (
 logger = logging.getLogger(__name__)
 
 PROFILES_SOURCE = SDS_PROFILES
-# A job's RowKey joins its service principal and its own id; an object id holds no colon.
-JOB_KEY_SEPARATOR = ":"
 
 # A key is at most 1 KiB (512 UTF-16 code units) and may not hold these characters.
 _MAX_KEY_LENGTH = 512
@@ -282,7 +281,7 @@ class StatusRow:
         source = entity["PartitionKey"]
         if source == SDS_PROFILES:
             display_name = json.loads(entity.get("profile") or "{}").get("displayName")
-            status = _get_text(entity, "status")
+            status = get_text(entity, "status")
         else:
             display_name = entity.get("displayName")
             status = entity.get("status")
@@ -320,7 +319,7 @@ def put_document(entity: dict[str, Any], name: str, document: Any) -> None:
 
 def get_document(entity: dict[str, Any], name: str) -> Any:
     """The JSON document ``put_document`` stored (None when there is none)."""
-    text = _get_text(entity, name)
+    text = get_text(entity, name)
     if text is not None:
         return json.loads(text)
     if f"{name}Z" not in entity:
@@ -361,7 +360,7 @@ def status_to_columns(status: dict[str, Any]) -> dict[str, Any]:
 
 def status_from_columns(entity: dict[str, Any]) -> dict[str, Any]:
     """Entity properties -> the profileStatus JSON object, in the order Graph sent it."""
-    extra_text = _get_text(entity, "statusExtra")
+    extra_text = get_text(entity, "statusExtra")
     extra = json.loads(extra_text) if extra_text else {}
     status: dict[str, Any] = {}
     for name in json.loads(entity.get("statusProperties") or "[]"):
@@ -372,7 +371,7 @@ def status_from_columns(entity: dict[str, Any]) -> dict[str, Any]:
             value = entity.get(column)
             status[name] = value.value if isinstance(value, EntityProperty) else value
         else:
-            status[name] = _get_text(entity, column)
+            status[name] = get_text(entity, column)
     return status
 
 
@@ -399,10 +398,6 @@ def _put_text(entity: dict[str, Any], name: str, value: str) -> None:
 
 def get_text(entity: dict[str, Any], name: str) -> str | None:
     """Text ``_put_text`` stored in ``name`` (and its continuations), None when absent."""
-    return _get_text(entity, name)
-
-
-def _get_text(entity: dict[str, Any], name: str) -> str | None:
     first = entity.get(name)
     if first is None:
         return None
@@ -448,7 +443,7 @@ class PollRun:
 
     @classmethod
     def from_entity(cls, entity: dict[str, Any]) -> PollRun:
-        source_error = _get_text(entity, "sourceError")
+        source_error = get_text(entity, "sourceError")
         return cls(
             source=entity["RowKey"],
             outcome=entity["outcome"],
@@ -752,7 +747,7 @@ class StatusStore:
             query, parameters, top, continuation, table=self._history
         )
         changes = [
-            StatusChange.model_validate_json(_get_text(e, "change") or "{}") for e in entities
+            StatusChange.model_validate_json(get_text(e, "change") or "{}") for e in entities
         ]
         return changes, continuation
 
@@ -810,7 +805,7 @@ class StatusStore:
                 if len(entities) >= limit:
                     break
         return [
-            (ChangeEvent.model_validate_json(_get_text(entity, "event") or "{}"), entity)
+            (ChangeEvent.model_validate_json(get_text(entity, "event") or "{}"), entity)
             for entity in entities[:limit]
         ]
 
