@@ -18,39 +18,34 @@ from typing import Any
 from urllib.parse import urlencode, urlsplit, urlunsplit
 
 import azure.functions as func
-from azure.core.exceptions import ResourceModifiedError, ResourceNotFoundError
 
-from shared.errors import (
-    RETRY_AFTER_SECONDS,
-    ApiError,
+from shared.core.changes import StatusChange
+from shared.core.errors import (
+    ContentionError,
+    InvalidInputError,
+    NotFoundError,
+    SettingsError,
     StorageUnavailableError,
-    bad_request,
-    not_found,
-    precondition_failed,
-    service_unavailable,
+    VersionConflictError,
 )
-from shared.health import Health
-from shared.http import json_response
+from shared.core.health import Health
+from shared.core.schedule import next_run_after
+from shared.core.subscriptions import Subscription, parse_subscription_request
+from shared.core.time import newest_first_key, parse_timestamp, utc_now
+from shared.core.urlguard import WebhookUrlError, check_url_target
+from shared.http import RETRY_AFTER_SECONDS, json_response
 from shared.models import (
     JOB_KEY_SEPARATOR,
-    StatusChange,
-    Subscription,
     item_path,
-    newest_first_key,
     parse_profile_status_patch,
-    parse_subscription_request,
-    parse_timestamp,
-    utc_now,
 )
-from shared.notifications import WebhookUrlError, check_url_target, record_changes
-from shared.schedule import next_run_after
+from shared.notifications import record_changes
 from shared.settings import (
     INDUSTRY_DATA_RUNS,
     OBJECT_ID,
     PROVISIONING_JOBS,
     SDS_PROFILES,
     SOURCES,
-    SettingsError,
     get_settings,
 )
 from shared.store import (
@@ -140,7 +135,7 @@ async def list_synchronization_jobs(service_principal_id: str) -> func.HttpRespo
     )
     if not jobs and sp_id not in get_settings().provisioning_service_principal_ids:
         message = f"The service principal '{sp_id}' is not monitored"
-        raise not_found(f"{message} (see PROVISIONING_SERVICE_PRINCIPAL_IDS).")
+        raise NotFoundError(f"{message} (see PROVISIONING_SERVICE_PRINCIPAL_IDS).")
     context = f"/v1.0/$metadata#servicePrincipals('{sp_id}')/synchronization/jobs"
     body = {
         "@odata.context": get_settings().graph_base_url + context,
@@ -155,7 +150,7 @@ async def get_synchronization_job(service_principal_id: str, job_id: str) -> fun
     key = validate_key(job_key(sp_id, job_id), name="jobId")
     job = await get_status_store().get_item(PROVISIONING_JOBS, key)
     if job is None:
-        raise not_found(f"No synchronization job '{job_id}' of '{sp_id}' is cached.")
+        raise NotFoundError(f"No synchronization job '{job_id}' of '{sp_id}' is cached.")
     context = f"/v1.0/$metadata#servicePrincipals('{sp_id}')/synchronization/jobs/$entity"
     return _item_response(job, context)
 
@@ -187,7 +182,7 @@ async def get_industry_data_run_statistics(run_id: str) -> func.HttpResponse:
     or warnings."""
     run = await _cached_run(run_id)
     if run.statistics is None:
-        raise not_found(
+        raise NotFoundError(
             f"No statistics of run '{run_id}' are cached: they are read once a run finishes "
             "with errors or warnings."
         )
@@ -233,11 +228,9 @@ async def update_profile_status(
         status_before = before_patch.get("status")
         try:
             etag = await store.replace_profile(profile, etag=profile.etag)
-        except ResourceNotFoundError:
-            raise _unknown_profile(profile_id) from None
-        except ResourceModifiedError:
+        except VersionConflictError:
             if expected is not None:
-                raise _precondition_failed(profile_id) from None
+                raise
             # Someone else wrote first: merge into their version, after a jittered pause
             # so that writers contending for one status take turns.
             pause = random.uniform(0, _PATCH_RETRY_PAUSE * (attempt + 1))  # noqa: S311 - jitter
@@ -259,7 +252,7 @@ async def update_profile_status(
             )
             await _record_quietly(change)
         return _status_response(profile, etag)
-    raise service_unavailable("The status kept changing during the update; try again.")
+    raise ContentionError("The status kept changing during the update; try again.")
 
 
 async def _record_quietly(change: StatusChange) -> None:
@@ -276,7 +269,7 @@ async def get_status_history(
 ) -> func.HttpResponse:
     """``GET /api/statuses/{source}/{id}/history``: the item's changes, newest first."""
     if source not in SOURCES:
-        raise bad_request(f"'{source}' is not a source; use one of: {', '.join(SOURCES)}.")
+        raise InvalidInputError(f"'{source}' is not a source; use one of: {', '.join(SOURCES)}.")
     validate_key(item_id)
     top = _page_size(params.get("$top"))
     continuation = _decode_skiptoken(params.get("$skiptoken"))
@@ -293,13 +286,14 @@ async def create_subscription(url: str, body: Any) -> func.HttpResponse:
     """``POST /api/subscriptions``: POST every matching change to ``notificationUrl`` from
     now on; 201 with a Location to DELETE (what a Power Automate trigger does)."""
     request = parse_subscription_request(body)
+    _check_filter_sources(request.filter.sources if request.filter else None)
     settings = get_settings()
     try:
         await check_url_target(
             request.notificationUrl, allow_insecure=settings.allow_insecure_webhooks
         )
     except WebhookUrlError as error:
-        raise bad_request(
+        raise InvalidInputError(
             f"The notificationUrl cannot be used: {error}.", target="notificationUrl"
         ) from None
     subscription = Subscription(
@@ -313,6 +307,20 @@ async def create_subscription(url: str, body: Any) -> func.HttpResponse:
     scheme, netloc, *_rest = urlsplit(url)
     location = urlunsplit((scheme, netloc, f"/api/subscriptions/{subscription.id}", "", ""))
     return json_response(subscription.model_dump(), status=201, headers={"Location": location})
+
+
+def _check_filter_sources(sources: list[str] | None) -> None:
+    """The filter's sources are sources the app polls, each named once at most."""
+    for index, name in enumerate(sources or []):
+        if name not in SOURCES:
+            raise InvalidInputError(
+                f"'{name}' is not a source; use one or more of: {', '.join(SOURCES)}.",
+                target=f"filter.sources.{index}",
+            )
+    if sources and len(sources) > len(SOURCES):
+        raise InvalidInputError(
+            f"The filter names more than {len(SOURCES)} sources.", target="filter.sources"
+        )
 
 
 async def list_subscriptions() -> func.HttpResponse:
@@ -337,8 +345,8 @@ async def delete_subscription(subscription_id: str) -> func.HttpResponse:
     return func.HttpResponse(status_code=204)
 
 
-def _unknown_subscription(subscription_id: str) -> ApiError:
-    return not_found(f"No subscription with id '{subscription_id}'.")
+def _unknown_subscription(subscription_id: str) -> NotFoundError:
+    return NotFoundError(f"No subscription with id '{subscription_id}'.")
 
 
 async def health() -> func.HttpResponse:
@@ -433,14 +441,16 @@ async def _cached_run(run_id: str) -> CachedItem:
     validate_key(run_id)
     run = await get_status_store().get_item(INDUSTRY_DATA_RUNS, run_id)
     if run is None:
-        raise not_found(f"No Industry Data run with id '{run_id}' is cached.")
+        raise NotFoundError(f"No Industry Data run with id '{run_id}' is cached.")
     return run
 
 
 def _service_principal_id(raw: str) -> str:
     """Object ids are GUIDs, which Graph matches in any case; the cache keeps them lower."""
     if not OBJECT_ID.fullmatch(raw):
-        raise bad_request(f"'{raw}' is not a service principal object id (a GUID).", target="id")
+        raise InvalidInputError(
+            f"'{raw}' is not a service principal object id (a GUID).", target="id"
+        )
     return raw.lower()
 
 
@@ -476,12 +486,12 @@ def _status_response(profile: CachedProfile, etag: str | None) -> func.HttpRespo
     return json_response({"@odata.context": context, **profile.status}, headers=headers)
 
 
-def _unknown_profile(profile_id: str) -> ApiError:
-    return not_found(f"No synchronization profile with id '{profile_id}' is cached.")
+def _unknown_profile(profile_id: str) -> NotFoundError:
+    return NotFoundError(f"No synchronization profile with id '{profile_id}' is cached.")
 
 
-def _precondition_failed(profile_id: str) -> ApiError:
-    return precondition_failed(
+def _precondition_failed(profile_id: str) -> VersionConflictError:
+    return VersionConflictError(
         f"The profileStatus of '{profile_id}' has changed since the ETag in If-Match; "
         "GET it again and retry with the new ETag."
     )
@@ -492,14 +502,16 @@ def _status_filter(raw: str | None) -> list[str] | None:
         return None
     names = [name.strip() for name in raw.split(",") if name.strip()]
     if not names:
-        raise bad_request("The status filter is empty; give one or more statuses.", target="status")
+        raise InvalidInputError(
+            "The status filter is empty; give one or more statuses.", target="status"
+        )
     for name in names:
         if not _STATUS_NAME.fullmatch(name):
-            raise bad_request(f"'{name}' is not a status name.", target="status")
+            raise InvalidInputError(f"'{name}' is not a status name.", target="status")
     names = list(dict.fromkeys(names))
     if len(names) > _MAX_STATUS_NAMES:
         message = f"The status filter names more than {_MAX_STATUS_NAMES} statuses."
-        raise bad_request(message, target="status")
+        raise InvalidInputError(message, target="status")
     return names
 
 
@@ -508,10 +520,12 @@ def _name_filter(raw: str | None, name: str, allowed: list[str]) -> list[str] | 
         return None
     values = list(dict.fromkeys(value.strip() for value in raw.split(",") if value.strip()))
     if not values:
-        raise bad_request(f"The {name} filter is empty; give one or more values.", target=name)
+        raise InvalidInputError(
+            f"The {name} filter is empty; give one or more values.", target=name
+        )
     for value in values:
         if value not in allowed:
-            raise bad_request(
+            raise InvalidInputError(
                 f"'{value}' is not a {name}; use one or more of: {', '.join(allowed)}.",
                 target=name,
             )
@@ -523,7 +537,9 @@ def _page_size(raw: str | None) -> int:
         return DEFAULT_PAGE_SIZE
     # Length first: int() refuses strings of over 4,300 digits with a ValueError.
     if not (raw.isascii() and raw.isdigit() and len(raw) <= 3 and 1 <= int(raw) <= MAX_PAGE_SIZE):
-        raise bad_request(f"$top must be a whole number from 1 to {MAX_PAGE_SIZE}.", target="$top")
+        raise InvalidInputError(
+            f"$top must be a whole number from 1 to {MAX_PAGE_SIZE}.", target="$top"
+        )
     return int(raw)
 
 
@@ -546,7 +562,7 @@ def _decode_skiptoken(raw: str | None) -> dict[str, str] | None:
         or not set(token) <= valid_keys
         or not all(isinstance(v, str) and _TOKEN_PART.fullmatch(v) for v in token.values())
     ):
-        raise bad_request(
+        raise InvalidInputError(
             "The $skiptoken is not valid; use the nextLink as given.", target="$skiptoken"
         )
     return token

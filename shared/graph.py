@@ -14,7 +14,7 @@ import asyncio
 import json
 import logging
 import time
-from collections.abc import AsyncIterator, Mapping, Sequence
+from collections.abc import AsyncIterator, Sequence
 from typing import Any
 from urllib.parse import quote, urlsplit
 
@@ -30,7 +30,8 @@ from msgraph.generated.models.o_data_errors.o_data_error import ODataError
 from msgraph.graph_request_adapter import GraphRequestAdapter
 from msgraph_core import GraphClientFactory
 
-from shared.models import parse_json
+from shared.core.jsontext import parse_json
+from shared.core.retry_after import MAX_RETRY_AFTER_SECONDS, retry_after_header
 from shared.settings import Settings
 
 logger = logging.getLogger(__name__)
@@ -44,8 +45,6 @@ MAX_BATCH_REQUESTS = 20
 # Sub-responses to ask again for, after the Retry-After Graph gives (or a back-off).
 _RETRYABLE_STATUSES = frozenset({429, 503, 504})
 MAX_SUBREQUEST_ATTEMPTS = 5
-# Like the SDK's retry middleware: a Retry-After this long means "not in this poll".
-MAX_RETRY_AFTER_SECONDS = 180.0
 
 # Error bodies are parsed into ODataError (code and message) only with this map and a JSON
 # parse node factory registered.
@@ -402,20 +401,7 @@ def _graph_error(error: APIError) -> GraphError:
     code = getattr(main, "code", None) or f"http{status}"
     message = getattr(main, "message", None) or f"Graph answered HTTP {status}."
     headers = error.response_headers or {}
-    return GraphError(status, code, message, retry_after=_retry_after(headers))
-
-
-def _retry_after(headers: Mapping[str, Any]) -> float | None:
-    """Retry-After in seconds (Graph sends whole seconds), None when absent or not a number."""
-    for name, value in headers.items():
-        if name.lower() == "retry-after":
-            text = value[0] if isinstance(value, list | tuple) and value else value
-            try:
-                seconds = float(str(text).strip())
-            except ValueError:
-                return None
-            return seconds if seconds >= 0 else None
-    return None
+    return GraphError(status, code, message, retry_after=retry_after_header(headers))
 
 
 def _sub_response_body(body: Any) -> dict[str, Any] | GraphError:
@@ -459,7 +445,7 @@ def _sub_responses(
                 status,
                 str(error.get("code") or f"http{status}"),
                 str(error.get("message") or f"Graph answered HTTP {status}."),
-                retry_after=_retry_after(headers),
+                retry_after=retry_after_header(headers),
             )
     for index in pending:
         answers.setdefault(

@@ -8,36 +8,21 @@ so a status Graph adds later is never reported as healthy by accident.
 
 from __future__ import annotations
 
-import re
-from collections.abc import Callable, Mapping
-from dataclasses import dataclass
-from enum import StrEnum
+from collections.abc import Callable
 from typing import Any
 
+from shared.core.health import (
+    Document,
+    Health,
+    HealthRule,
+    error_suffix,
+    first_matching_health,
+    has_text,
+    mapping,
+    one_line,
+    sentence,
+)
 from shared.settings import INDUSTRY_DATA_RUNS, PROVISIONING_JOBS, SDS_PROFILES
-
-
-class Health(StrEnum):
-    HEALTHY = "healthy"
-    WARNING = "warning"
-    ERROR = "error"
-    UNKNOWN = "unknown"
-
-
-Document = Mapping[str, Any]
-
-MAX_REASON_LENGTH = 400
-
-
-@dataclass(frozen=True)
-class HealthRule:
-    """One row of the mapping: for ``source``, when ``condition`` (as the README words it)
-    holds of the item, its health is ``health``."""
-
-    source: str
-    condition: str
-    health: Health
-    matches: Callable[[Document], bool]
 
 
 def _sds_status(document: Document) -> Any:
@@ -45,11 +30,11 @@ def _sds_status(document: Document) -> Any:
 
 
 def _job_code(document: Document) -> Any:
-    return _mapping(document.get("status")).get("code")
+    return mapping(document.get("status")).get("code")
 
 
 def _last_execution_state(document: Document) -> Any:
-    return _mapping(_mapping(document.get("status")).get("lastExecution")).get("state")
+    return mapping(mapping(document.get("status")).get("lastExecution")).get("state")
 
 
 def _run_status(document: Document) -> Any:
@@ -146,12 +131,9 @@ def assess(
     ``document`` is the JSON Graph sent (a profileStatus, a synchronizationJob, an
     industryDataRun); ``statistics`` is a finished run's getStatistics answer, if fetched.
     """
-    health = next(
-        (rule.health for rule in HEALTH_RULES if rule.source == source and rule.matches(document)),
-        Health.UNKNOWN,
-    )
+    health = first_matching_health([r for r in HEALTH_RULES if r.source == source], document)
     explain = _REASONS[source]
-    return health, _one_line(explain(document, statistics))
+    return health, one_line(explain(document, statistics))
 
 
 def _sds_reason(status: Document, _statistics: Document | None) -> str:
@@ -168,65 +150,65 @@ def _sds_reason(status: Document, _statistics: Document | None) -> str:
         "validating": "Validating data",
     }
     label = labels.get(value) if isinstance(value, str) else None
-    sentence = label or f"Unknown status {value!r}"
+    text = label or f"Unknown status {value!r}"
     errors = status.get("errorCount")
     if (
         isinstance(errors, int)
         and errors > 0
         and value in ("error", "validationError", "quarantined")
     ):
-        sentence += f" with {errors} {'error' if errors == 1 else 'errors'}"
+        text += f" with {errors} {'error' if errors == 1 else 'errors'}"
     if isinstance(message, str) and message.strip():
-        sentence += f": {message.strip()}"
-    return _sentence(sentence)
+        text += f": {message.strip()}"
+    return sentence(text)
 
 
 def _job_reason(job: Document, _statistics: Document | None) -> str:
-    status = _mapping(job.get("status"))
+    status = mapping(job.get("status"))
     code = status.get("code")
-    last = _mapping(status.get("lastExecution"))
+    last = mapping(status.get("lastExecution"))
     state = last.get("state")
     if code == "Quarantine":
-        quarantine = _mapping(status.get("quarantine"))
+        quarantine = mapping(status.get("quarantine"))
         reason = quarantine.get("reason")
         explanation = QUARANTINE_REASONS.get(reason) if isinstance(reason, str) else None
-        sentence = f"Quarantined: {reason or 'no reason given'}"
+        text = f"Quarantined: {reason or 'no reason given'}"
         if explanation:
-            sentence += f" ({explanation})"
-        detail = _mapping(quarantine.get("error")).get("message")
-        return _sentence(sentence) + (f" {_sentence(detail)}" if _has_text(detail) else "")
+            text += f" ({explanation})"
+        detail = mapping(quarantine.get("error")).get("message")
+        return sentence(text) + (f" {sentence(detail)}" if has_text(detail) else "")
     if state == "Failed":
-        return _sentence("Last run failed" + _error_suffix(last.get("error")))
+        return sentence("Last run failed" + error_suffix(last.get("error")))
     if state == "EntryLevelErrors":
         escrowed = last.get("countEscrowed")
         count = f": {escrowed} entries escrowed" if isinstance(escrowed, int) else ""
-        return _sentence(f"Last run finished with entry-level errors{count}")
+        return sentence(f"Last run finished with entry-level errors{count}")
     if code in ("Paused", "NotRun", "NotConfigured"):
         words = {"Paused": "paused", "NotRun": "has not run yet", "NotConfigured": "not configured"}
         verb = "" if code == "NotRun" else "is "
-        return _sentence(f"Provisioning {verb}{words[code]}")
+        return sentence(f"Provisioning {verb}{words[code]}")
     if code == "Active" and state == "Succeeded":
         ended = last.get("timeEnded")
-        return _sentence("Active; the last run succeeded" + (f" at {ended}" if ended else ""))
-    return _sentence(f"Status code {code!r} with last run state {state!r}")
+        return sentence("Active; the last run succeeded" + (f" at {ended}" if ended else ""))
+    return sentence(f"Status code {code!r} with last run state {state!r}")
 
 
 def _run_reason(run: Document, statistics: Document | None) -> str:
     value = run.get("status")
     if value == "failed":
-        return _sentence("Run failed" + _error_suffix(run.get("blockingError")))
+        return sentence("Run failed" + error_suffix(run.get("blockingError")))
     if value in ("completedWithErrors", "completedWithWarnings"):
-        totals = _mapping(_mapping(statistics).get("inboundTotals"))
+        totals = mapping(mapping(statistics).get("inboundTotals"))
         errors, warnings = totals.get("errors"), totals.get("warnings")
         kind = "errors" if value == "completedWithErrors" else "warnings"
         if isinstance(errors, int) and isinstance(warnings, int):
-            return _sentence(f"Completed with {errors} errors and {warnings} warnings")
-        return _sentence(f"Completed with {kind}")
+            return sentence(f"Completed with {errors} errors and {warnings} warnings")
+        return sentence(f"Completed with {kind}")
     if value == "running":
-        return _sentence(f"Running since {run.get('startDateTime')}")
+        return sentence(f"Running since {run.get('startDateTime')}")
     if value == "completed":
-        return _sentence(f"Completed at {run.get('endDateTime')}")
-    return _sentence(f"Unknown run status {value!r}")
+        return sentence(f"Completed at {run.get('endDateTime')}")
+    return sentence(f"Unknown run status {value!r}")
 
 
 _REASONS: dict[str, Callable[[Document, Document | None], str]] = {
@@ -234,32 +216,3 @@ _REASONS: dict[str, Callable[[Document, Document | None], str]] = {
     PROVISIONING_JOBS: _job_reason,
     INDUSTRY_DATA_RUNS: _run_reason,
 }
-
-
-def _error_suffix(error: Any) -> str:
-    error = _mapping(error)
-    code, message = error.get("code"), error.get("message")
-    parts = [str(part) for part in (code, message) if _has_text(part)]
-    return f": {': '.join(parts)}" if parts else ""
-
-
-def _mapping(value: Any) -> Mapping[str, Any]:
-    return value if isinstance(value, Mapping) else {}
-
-
-def _has_text(value: Any) -> bool:
-    return isinstance(value, str) and bool(value.strip())
-
-
-def _sentence(text: str) -> str:
-    text = text.strip()
-    return text if text.endswith((".", "!", "?")) else f"{text}."
-
-
-def _one_line(text: str) -> str:
-    """Graph's messages carry line breaks (\\r\\n); a reason is one line, and a summary:
-    past MAX_REASON_LENGTH it ends with an ellipsis (the whole message stays in the item)."""
-    text = re.sub(r"\s+", " ", text).strip()
-    if len(text) > MAX_REASON_LENGTH:
-        text = text[: MAX_REASON_LENGTH - 1].rstrip() + "\N{HORIZONTAL ELLIPSIS}"
-    return text

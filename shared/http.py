@@ -6,23 +6,67 @@ from __future__ import annotations
 import json
 import logging
 from collections.abc import Awaitable
+from dataclasses import dataclass, field
 from typing import Any
 
 import azure.functions as func
 
-from shared.errors import (
-    ApiError,
+from shared.core.api import ApiCall
+from shared.core.errors import (
+    ContentionError,
+    DomainError,
+    InvalidInputError,
+    NotFoundError,
+    RequestTooLargeError,
+    SettingsError,
     StorageUnavailableError,
-    bad_request,
-    payload_too_large,
-    service_unavailable,
+    VersionConflictError,
 )
-from shared.models import parse_json
-from shared.settings import SettingsError
 
 logger = logging.getLogger(__name__)
 
-MAX_BODY_BYTES = 64 * 1024
+# Seconds a caller should wait when a dependency (storage, Graph) is unavailable.
+RETRY_AFTER_SECONDS = 30
+
+
+@dataclass
+class ApiError:
+    """An answer other than success: HTTP status, Graph-style code and message."""
+
+    status: int
+    code: str
+    message: str
+    target: str | None = None
+    headers: dict[str, str] = field(default_factory=dict)
+
+    def to_json(self) -> dict[str, Any]:
+        error: dict[str, Any] = {"code": self.code, "message": self.message}
+        if self.target:
+            error["target"] = self.target
+        return {"error": error}
+
+
+def _unavailable(code: str, message: str) -> ApiError:
+    return ApiError(503, code, message, headers={"Retry-After": str(RETRY_AFTER_SECONDS)})
+
+
+def api_error(error: DomainError) -> ApiError:
+    """The one mapping from a domain error to its HTTP status and Graph error code."""
+    if isinstance(error, RequestTooLargeError):
+        return ApiError(413, "RequestEntityTooLarge", error.message)
+    if isinstance(error, InvalidInputError):
+        return ApiError(400, "BadRequest", error.message, error.target)
+    if isinstance(error, NotFoundError):
+        return ApiError(404, "ResourceNotFound", error.message)
+    if isinstance(error, VersionConflictError):
+        return ApiError(412, "PreconditionFailed", error.message)
+    if isinstance(error, SettingsError):
+        return _unavailable("ServiceNotConfigured", error.message)
+    if isinstance(error, StorageUnavailableError):
+        return _unavailable("ServiceUnavailable", "Table Storage is unavailable; try again later.")
+    if isinstance(error, ContentionError):
+        return _unavailable("ServiceUnavailable", error.message)
+    return ApiError(500, "InternalServerError", "An unexpected error occurred; it was logged.")
 
 
 def json_response(
@@ -49,14 +93,12 @@ async def respond(action: Awaitable[func.HttpResponse]) -> func.HttpResponse:
     """Await a route's work and answer every failure in Graph's error shape."""
     try:
         return await action
-    except ApiError as error:
-        return error_response(error)
-    except StorageUnavailableError as error:
-        logger.warning("Table Storage unavailable: %s", error)
-        return error_response(service_unavailable("Table Storage is unavailable; try again later."))
-    except SettingsError as error:
-        logger.error("Configuration error: %s", error)
-        return error_response(service_unavailable(str(error), code="ServiceNotConfigured"))
+    except DomainError as error:
+        if isinstance(error, StorageUnavailableError):
+            logger.warning("Table Storage unavailable: %s", error)
+        elif isinstance(error, SettingsError):
+            logger.error("Configuration error: %s", error)
+        return error_response(api_error(error))
     except Exception:
         # A bug, not the caller's fault: log the stack trace, answer without it.
         logger.exception("Unhandled error")
@@ -67,19 +109,4 @@ async def respond(action: Awaitable[func.HttpResponse]) -> func.HttpResponse:
 
 def read_json_body(req: func.HttpRequest) -> Any:
     """The request's JSON body: 413 when over 64 KiB, 400 when it is not JSON."""
-    body = req.get_body() or b""
-    if len(body) > MAX_BODY_BYTES:
-        raise payload_too_large(MAX_BODY_BYTES)
-    try:
-        document = parse_json(body)
-        # JSON may escape lone surrogates ("\ud800"), which no storage or response can encode.
-        json.dumps(document, ensure_ascii=False).encode()
-    except UnicodeEncodeError:
-        raise bad_request(
-            "The request body holds a lone surrogate, which is not Unicode."
-        ) from None
-    except RecursionError:
-        raise bad_request("The request body is nested too deeply.") from None
-    except ValueError as error:
-        raise bad_request(f"The request body is not valid JSON: {error}.") from None
-    return document
+    return ApiCall(url=req.url, body=req.get_body() or b"").json_body()

@@ -12,18 +12,19 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
-import ipaddress
 import logging
 import random
 import time
-import uuid
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Literal
-from urllib.parse import urlsplit
 
-from shared.errors import StorageUnavailableError
-from shared.models import ChangeEvent, StatusChange, Subscription, graph_timestamp
+from shared.core.changes import ChangeEvent, StatusChange, event_id
+from shared.core.errors import StorageUnavailableError
+from shared.core.retry_after import parse_retry_after
+from shared.core.subscriptions import Subscription
+from shared.core.time import graph_timestamp
+from shared.core.urlguard import WebhookUrlError, check_url_target
 from shared.settings import Settings
 
 if TYPE_CHECKING:
@@ -37,10 +38,10 @@ logger = logging.getLogger(__name__)
 WEBHOOK_TIMEOUT_SECONDS = 10.0
 DELIVERY_BUDGET_SECONDS = 60.0
 # Tries of one event within a round (429, 5xx and timeouts are retried after a back-off or
-# the Retry-After the receiver gave, if it is short); rounds before an event is given up.
+# the Retry-After the receiver gave, if it ends within the round); rounds before an event is
+# given up.
 TRIES_PER_ROUND = 3
 MAX_ROUNDS = 20
-MAX_RETRY_AFTER_SECONDS = 30.0
 # Events read from one target's queue per round; targets served at once.
 EVENTS_PER_ROUND = 100
 TARGETS_AT_ONCE = 8
@@ -50,119 +51,7 @@ MAX_EVENT_AGE = timedelta(days=3)
 USER_AGENT = "SyncStatus-Webhooks/1.0"
 
 
-class WebhookUrlError(ValueError):
-    """A webhook URL that may not be used; the message names the host, never the URL (a
-    flow's URL carries its signature). ``transient``: it may work later (DNS failed)."""
-
-    def __init__(self, message: str, *, transient: bool = False) -> None:
-        super().__init__(message)
-        self.transient = transient
-
-
-# -- server-side request forgery guard --------------------------------------------------------
-
-
-def check_url_form(url: str, *, allow_insecure: bool) -> None:
-    """The URL's own form: https, a host, no user info; an IP literal must be public."""
-    try:
-        parts = urlsplit(url)
-        port = parts.port
-    except ValueError:
-        raise WebhookUrlError("it is not a valid URL") from None
-    host = (parts.hostname or "").rstrip(".").lower()  # "localhost." is localhost too
-    if parts.scheme not in (("https", "http") if allow_insecure else ("https",)):
-        raise WebhookUrlError("only https URLs are allowed")
-    if not host:
-        raise WebhookUrlError("it has no host")
-    if parts.username or parts.password:
-        raise WebhookUrlError(f"it carries user credentials (host {host})")
-    if port == 0:
-        raise WebhookUrlError(f"port 0 is not a port (host {host})")
-    _check_httpx_accepts(url, host)
-    if allow_insecure:
-        return
-    if host == "localhost" or host.endswith((".localhost", ".local", ".internal")):
-        raise WebhookUrlError(f"host {host} is a local name")
-    try:
-        address = ipaddress.ip_address(host)
-    except ValueError:
-        return  # a name: its addresses are checked before each delivery
-    if not _is_public(address):
-        raise WebhookUrlError(f"address {host} is not a public address")
-
-
-async def check_url_target(url: str, *, allow_insecure: bool) -> str | None:
-    """The URL's form and every address its host resolves to now (DNS may have changed
-    since it was accepted). Returns the address to connect to (None for an IP literal or in
-    insecure mode): the POST goes to that very address, so a second lookup cannot swap in
-    a private one."""
-    check_url_form(url, allow_insecure=allow_insecure)
-    parts = urlsplit(url)
-    host = (parts.hostname or "").rstrip(".")
-    if allow_insecure or _is_ip_literal(host):
-        return None
-    try:
-        infos = await asyncio.get_running_loop().getaddrinfo(host, parts.port or 443)
-    except OSError:
-        raise WebhookUrlError(f"host {host} does not resolve", transient=True) from None
-    addresses = [ipaddress.ip_address(info[4][0]) for info in infos]
-    for address in addresses:
-        if not _is_public(address):
-            raise WebhookUrlError(f"host {host} resolves to {address}, not a public address")
-    if not addresses:
-        raise WebhookUrlError(f"host {host} does not resolve", transient=True)
-    return str(addresses[0])
-
-
-def _is_ip_literal(host: str) -> bool:
-    try:
-        ipaddress.ip_address(host)
-    except ValueError:
-        return False
-    return True
-
-
-def _check_httpx_accepts(url: str, host: str) -> None:
-    """Refuse what the HTTP client would refuse at send time (control characters, say)."""
-    import httpx
-
-    try:
-        httpx.URL(url)
-    except (httpx.InvalidURL, ValueError):
-        raise WebhookUrlError(f"it is not a URL the HTTP client accepts (host {host})") from None
-
-
-# IPv6 ranges that carry an IPv4 address a router may reach: NAT64 (64:ff9b::/96 and the
-# local-use 64:ff9b:1::/48), and the deprecated IPv4-compatible ::/96.
-_EMBEDDING_IPV4 = (
-    ipaddress.ip_network("64:ff9b::/96"),
-    ipaddress.ip_network("64:ff9b:1::/48"),
-    ipaddress.ip_network("::/96"),
-)
-
-
-def _is_public(address: ipaddress.IPv4Address | ipaddress.IPv6Address) -> bool:
-    if isinstance(address, ipaddress.IPv6Address):
-        embedded = address.ipv4_mapped or address.sixtofour
-        if embedded is None and address.teredo is not None:
-            embedded = address.teredo[1]
-        if embedded is None and any(address in net for net in _EMBEDDING_IPV4):
-            embedded = ipaddress.IPv4Address(int(address) & 0xFFFFFFFF)
-        if embedded is not None:
-            return _is_public(embedded)
-    return address.is_global and not address.is_multicast
-
-
 # -- recording changes --------------------------------------------------------------------------
-
-
-_EVENT_NAMESPACE = uuid.UUID("2b0c4e0a-5f0e-4d7e-9a7c-6f3f1f1d9c55")
-
-
-def event_id(change: StatusChange) -> str:
-    """The same id for the same change, so recording it again (after a failure part-way)
-    rewrites its history entry and finds its queued events instead of adding new ones."""
-    return str(uuid.uuid5(_EVENT_NAMESPACE, change.model_dump_json()))
 
 
 def static_target(url: str) -> str:
@@ -189,16 +78,16 @@ async def record_changes(
         if subscription.status != "active":
             continue
         chosen = [
-            ChangeEvent(**change.model_dump(), eventId=event_id, subscriptionId=subscription.id)
-            for change, event_id in zip(changes, event_ids, strict=True)
+            ChangeEvent(**change.model_dump(), eventId=eid, subscriptionId=subscription.id)
+            for change, eid in zip(changes, event_ids, strict=True)
             if subscription.filter is None or subscription.filter.matches(change)
         ]
         if chosen:
             targets[subscription.id] = chosen
     for url in settings.notify_webhook_urls:
         targets[static_target(url)] = [
-            ChangeEvent(**change.model_dump(), eventId=event_id)
-            for change, event_id in zip(changes, event_ids, strict=True)
+            ChangeEvent(**change.model_dump(), eventId=eid)
+            for change, eid in zip(changes, event_ids, strict=True)
         ]
     for target, events in targets.items():
         await store.add_to_outbox(target, events)
@@ -362,7 +251,7 @@ async def post_event(
                     outcome = "gone"
                 elif reply.status_code in (408, 429) or reply.status_code >= 500:
                     outcome = "retry"
-                    retry_after = _retry_after(reply.headers.get("Retry-After"))
+                    retry_after = parse_retry_after(reply.headers.get("Retry-After"))
                 else:
                     logger.warning(
                         "Webhook answered %d to event %s", reply.status_code, event.eventId
@@ -401,13 +290,3 @@ def _pinned_request(
 
 def _timestamp_before(age: timedelta) -> str:
     return graph_timestamp(datetime.now(UTC) - age)
-
-
-def _retry_after(value: str | None) -> float | None:
-    try:
-        seconds = float(value) if value is not None else None
-    except ValueError:
-        return None
-    if seconds is None or seconds < 0:
-        return None
-    return min(seconds, MAX_RETRY_AFTER_SECONDS)

@@ -24,22 +24,20 @@ from typing import Annotated, Any, Literal, get_args
 from pydantic import BaseModel, ConfigDict, Field
 from pydantic.json_schema import WithJsonSchema, models_json_schema
 
+from shared.core.changes import ChangeEvent, StatusChange
+from shared.core.health import HealthField
+from shared.core.subscriptions import Subscription, SubscriptionRequest
+from shared.core.time import ISO_8601
 from shared.models import (
     INT64_MAX,
-    ISO_8601,
     NOT_NULLABLE,
-    ChangeEvent,
     EducationSynchronizationProfileStatus,
-    Health,
     ProfileStatusPatch,
-    SourceName,
-    StatusChange,
-    Subscription,
-    SubscriptionRequest,
     Timestamp,
 )
 from shared.models import IndustryDataRun as CheckedIndustryDataRun
 from shared.models import SynchronizationJob as CheckedSynchronizationJob
+from shared.settings import SOURCES
 
 PLACEHOLDER_HOST = "your-function-app.invalid"
 BASE_PATH = "/api"
@@ -103,13 +101,13 @@ class SynchronizationProfileList(BaseModel):
 class StatusRow(BaseModel):
     """One monitored item of any source: is it broken, since when, and why."""
 
-    source: SourceName = Field(description="The source the item comes from.")
+    source: str = Field(description="The source the item comes from.")
     id: str = Field(description="The item's ID (a job's is servicePrincipalId:jobId).")
     displayName: str | None = Field(description="The item's name.")
     status: str | None = Field(
         description="The raw status (a profile's status, a job's status.code, a run's status)."
     )
-    health: Health = Field(description="healthy, warning, error or unknown.")
+    health: HealthField = Field(description="healthy, warning, error or unknown.")
     healthSince: str | None = Field(description="When the health last changed.")
     lastCheckedDateTime: str | None = Field(description="When the poll last read the item.")
     reason: str | None = Field(description="One sentence saying why the item has its health.")
@@ -405,7 +403,7 @@ class LastPoll(BaseModel):
 class SourceHealth(BaseModel):
     """The health of one enabled source."""
 
-    source: SourceName = Field(description="The source.")
+    source: str = Field(description="The source.")
     status: Literal["healthy", "degraded", "unavailable", "stale", "notPolledYet"] = Field(
         description="healthy, degraded, unavailable, stale or notPolledYet."
     )
@@ -686,6 +684,12 @@ class _Converter:
             schema["x-ms-visibility"] = _PROPERTY_VISIBILITY.get((model, name), _visibility(name))
         if name == "notificationUrl" and model == "SubscriptionRequest":
             schema["x-ms-notification-url"] = True
+        # The models hold source names as plain strings; the document lists the sources.
+        if name == "source":
+            schema["enum"] = list(SOURCES)
+        elif name == "sources" and model == "SubscriptionFilter":
+            schema["maxItems"] = len(SOURCES)
+            schema["items"] = {"type": "string", "enum": list(SOURCES)}
         return _ordered(schema)
 
 
@@ -1012,7 +1016,7 @@ def _paths() -> dict[str, Any]:
                         "source",
                         "Source",
                         "The item's source.",
-                        enum=list(get_args(SourceName)),
+                        enum=list(SOURCES),
                     ),
                     _path_param(
                         "id",

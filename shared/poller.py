@@ -18,7 +18,6 @@ Rules (DESIGN.md):
 from __future__ import annotations
 
 import asyncio
-import hashlib
 import json
 import logging
 from collections import Counter
@@ -30,7 +29,10 @@ from typing import Any, TypeVar
 
 from pydantic import BaseModel, ValidationError
 
-from shared.errors import ApiError, StorageUnavailableError
+from shared.core.changes import StatusChange
+from shared.core.errors import InvalidKeyError, StorageUnavailableError
+from shared.core.jsontext import ensure_storable, fingerprint, first_problem
+from shared.core.time import graph_timestamp, newest_first_key, parse_timestamp, utc_now
 from shared.graph import GraphClient, GraphError
 from shared.health import assess
 from shared.models import (
@@ -38,13 +40,8 @@ from shared.models import (
     EducationSynchronizationProfile,
     EducationSynchronizationProfileStatus,
     IndustryDataRun,
-    StatusChange,
     SynchronizationJob,
-    graph_timestamp,
     item_path,
-    newest_first_key,
-    parse_timestamp,
-    utc_now,
 )
 from shared.notifications import record_changes
 from shared.settings import INDUSTRY_DATA_RUNS, PROVISIONING_JOBS, SDS_PROFILES, Settings
@@ -191,9 +188,9 @@ def _checked_status(result: dict[str, Any] | GraphError) -> dict[str, Any] | Gra
         return result
     try:
         EducationSynchronizationProfileStatus.model_validate(result)
-        _check_storable(result)
+        ensure_storable(result)
     except ValueError as error:  # ValidationError included
-        return GraphError(200, "invalidResponse", _first_problem(error))
+        return GraphError(200, "invalidResponse", first_problem(error))
     return result
 
 
@@ -207,7 +204,7 @@ def _profile_entry(
         display_name=profile.displayName,
         state=profile.state,
         status=status,
-        graph_hash=_fingerprint(status),
+        graph_hash=fingerprint(status),
         graph_context=context,
         updated_by="poll",
         updated_date_time=utc_now(),
@@ -323,11 +320,11 @@ async def poll_industry_data_runs(
 async def _read_statistics(graph: GraphClient, run_id: str) -> dict[str, Any] | GraphError:
     try:
         statistics = await graph.get_industry_data_run_statistics(run_id)
-        _check_storable(statistics)
+        ensure_storable(statistics)
     except GraphError as error:
         return error
     except ValueError as error:
-        return GraphError(200, "invalidResponse", _first_problem(error))
+        return GraphError(200, "invalidResponse", first_problem(error))
     statistics.pop("@odata.context", None)
     return statistics
 
@@ -553,8 +550,8 @@ def _usable(
         try:
             parsed = model.model_validate(item)
             validate_key(parsed.id)  # type: ignore[attr-defined]
-            _check_storable(item)
-        except (ValidationError, ApiError, ValueError) as error:
+            ensure_storable(item)
+        except (ValidationError, InvalidKeyError, ValueError) as error:
             # Logged only: the message may quote tenant data, which health must not show.
             logger.warning("A listed %s is not usable: %s", model.__name__, error)
             failures[f"#listing-{len(failures)}"] = "invalidResponse"
@@ -570,31 +567,9 @@ def _item_entry(source: str, item_id: str, resource: dict[str, Any]) -> CachedIt
         source=source,
         id=item_id,
         resource=resource,
-        graph_hash=_fingerprint(resource),
+        graph_hash=fingerprint(resource),
         graph_context=context,
     )
-
-
-def _fingerprint(document: dict[str, Any]) -> str:
-    return hashlib.sha256(
-        json.dumps(document, sort_keys=True, ensure_ascii=False).encode()
-    ).hexdigest()
-
-
-def _check_storable(document: Any) -> None:
-    """JSON that storage and responses can hold: no lone surrogate."""
-    try:
-        json.dumps(document, ensure_ascii=False).encode()
-    except UnicodeEncodeError:
-        raise ValueError("The document holds a lone surrogate.") from None
-
-
-def _first_problem(error: ValueError) -> str:
-    if isinstance(error, ValidationError):
-        detail = error.errors()[0]
-        where = ".".join(str(part) for part in detail["loc"])
-        return f"{where}: {detail['msg']}"
-    return str(error)
 
 
 async def _finish(store: StatusStore, run: PollRun) -> PollRun:

@@ -13,7 +13,9 @@ from dataclasses import dataclass
 from functools import lru_cache
 from typing import Literal
 
-from shared.schedule import validate_schedule
+from shared.core.errors import SettingsError
+from shared.core.schedule import validate_schedule
+from shared.core.urlguard import WebhookUrlError, check_url_form
 
 DEFAULT_GRAPH_BASE_URL = "https://graph.microsoft.com"
 DEFAULT_POLL_SCHEDULE = "0 */5 * * * *"
@@ -36,10 +38,6 @@ OBJECT_ID = re.compile(
 # Table names are 3-63 alphanumerics starting with a letter; the longest suffix the app adds
 # is "Subscriptions" (13 characters), so the prefix may use the rest.
 _TABLE_PREFIX = re.compile(r"[A-Za-z][A-Za-z0-9]{0,49}")
-
-
-class SettingsError(ValueError):
-    """A setting is missing or invalid; the message names it and says what is expected."""
 
 
 @dataclass(frozen=True)
@@ -200,8 +198,6 @@ def _provisioning_enabled(env: Mapping[str, str], service_principals: tuple[str,
 def _webhook_urls(env: Mapping[str, str], insecure: bool) -> tuple[str, ...]:
     """NOTIFY_WEBHOOK_URLS: comma-separated https URLs (a Teams workflow's or a flow's "When
     an HTTP request is received" URL). Their addresses are checked again at each delivery."""
-    from shared.notifications import WebhookUrlError, check_url_form
-
     urls: list[str] = []
     for part in env.get("NOTIFY_WEBHOOK_URLS", "").split(","):
         url = part.strip()

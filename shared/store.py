@@ -47,6 +47,7 @@ from azure.core.exceptions import (
     ClientAuthenticationError,
     HttpResponseError,
     ResourceExistsError,
+    ResourceModifiedError,
     ResourceNotFoundError,
     ServiceRequestError,
     ServiceResponseError,
@@ -54,24 +55,20 @@ from azure.core.exceptions import (
 from azure.data.tables import EdmType, EntityProperty, TableTransactionError, UpdateMode
 from azure.data.tables.aio import TableClient, TableServiceClient
 
-from shared.errors import StorageUnavailableError, bad_request
-from shared.health import Health, assess
-from shared.models import (
-    JOB_KEY_SEPARATOR,
-    PROFILE_STATUS_PROPERTIES,
-    ChangeEvent,
-    StatusChange,
-    Subscription,
-    SubscriptionFilter,
-    parse_timestamp,
-)
-from shared.settings import (
-    PROVISIONING_JOBS,
-    SDS_PROFILES,
-    Settings,
+from shared.core.changes import ChangeEvent, StatusChange
+from shared.core.errors import (
+    InvalidKeyError,
+    NotFoundError,
     SettingsError,
-    get_settings,
+    StorageUnavailableError,
+    VersionConflictError,
 )
+from shared.core.health import Health
+from shared.core.subscriptions import Subscription, SubscriptionFilter
+from shared.core.time import timestamp_ns
+from shared.health import assess
+from shared.models import JOB_KEY_SEPARATOR, PROFILE_STATUS_PROPERTIES
+from shared.settings import PROVISIONING_JOBS, SDS_PROFILES, Settings, get_settings
 
 logger = logging.getLogger(__name__)
 
@@ -105,16 +102,18 @@ def validate_key(value: str, *, name: str = "id") -> str:
     """Check that an id can be a PartitionKey or RowKey, so bad input is a 400, not a storage
     error (Azurite even answers 500 for some of these characters)."""
     if not value:
-        raise bad_request(f"The {name} must not be empty.", target=name)
+        raise InvalidKeyError(f"The {name} must not be empty.", target=name)
     match = _FORBIDDEN_KEY_CHARACTERS.search(value)
     if match:
-        raise bad_request(
+        raise InvalidKeyError(
             f"The {name} contains a character that is not allowed "
             f"({match.group()!r}): / \\ # ? and control characters cannot be used.",
             target=name,
         )
     if len(value.encode("utf-16-le")) > 2 * _MAX_KEY_LENGTH:
-        raise bad_request(f"The {name} is longer than {_MAX_KEY_LENGTH} characters.", target=name)
+        raise InvalidKeyError(
+            f"The {name} is longer than {_MAX_KEY_LENGTH} characters.", target=name
+        )
     return value
 
 
@@ -639,16 +638,26 @@ class StatusStore:
     async def replace_profile(self, profile: CachedProfile, *, etag: str) -> str:
         """Replace a cached profile if its ETag is still ``etag``; return the new ETag.
 
-        Raises ResourceModifiedError when another writer got there first, ResourceNotFoundError
-        when the profile was removed meanwhile.
+        Raises VersionConflictError when another writer got there first, NotFoundError when
+        the profile was removed meanwhile.
         """
         async with self._storage_call():
-            result = await self._statuses.update_entity(
-                profile.to_entity(),
-                mode=UpdateMode.REPLACE,
-                etag=etag,
-                match_condition=MatchConditions.IfNotModified,
-            )
+            try:
+                result = await self._statuses.update_entity(
+                    profile.to_entity(),
+                    mode=UpdateMode.REPLACE,
+                    etag=etag,
+                    match_condition=MatchConditions.IfNotModified,
+                )
+            except ResourceModifiedError:
+                raise VersionConflictError(
+                    f"The profileStatus of '{profile.id}' has changed since the ETag in "
+                    "If-Match; GET it again and retry with the new ETag."
+                ) from None
+            except ResourceNotFoundError:
+                raise NotFoundError(
+                    f"No synchronization profile with id '{profile.id}' is cached."
+                ) from None
         return result["etag"]
 
     async def write_source(self, changes: Iterable[Change]) -> WriteOutcome:
@@ -989,17 +998,12 @@ def _escape_history_id(item_id: str) -> str:
 
 
 def _history_key(item_id: str, changed: str, event_id: str) -> str:
-    inverted = _NS_CEILING - _timestamp_ns(changed)
+    inverted = _NS_CEILING - timestamp_ns(changed)
     return f"{_escape_history_id(item_id)}{_HISTORY_SEPARATOR}{inverted:020d}-{event_id}"
 
 
 def _outbox_key(event: ChangeEvent) -> str:
-    return f"{_timestamp_ns(event.changedDateTime):020d}-{event.eventId}"
-
-
-def _timestamp_ns(value: str) -> int:
-    moment = parse_timestamp(value)
-    return int(moment.timestamp()) * 10**9 + moment.microsecond * 1000
+    return f"{timestamp_ns(event.changedDateTime):020d}-{event.eventId}"
 
 
 def _subscription(entity: dict[str, Any]) -> Subscription:

@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 from aiohttp import web
 
-from shared.models import StatusChange
+from shared.core.changes import StatusChange
 from shared.settings import get_settings
 from shared.store import get_status_store
 from tests.conftest import SEED, SEED_ID, App, azurite_proxy, free_port

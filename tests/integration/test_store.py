@@ -6,9 +6,9 @@ import asyncio
 from collections.abc import AsyncIterator
 
 import pytest
-from azure.core.exceptions import ResourceModifiedError
 
-from shared.errors import ApiError, StorageUnavailableError
+from shared.core.errors import InvalidKeyError, StorageUnavailableError, VersionConflictError
+from shared.http import api_error
 from shared.settings import Settings
 from shared.store import (
     PROFILES_SOURCE,
@@ -77,7 +77,7 @@ async def test_replace_is_conditional_on_the_etag(store: StatusStore) -> None:
     cached.status["status"] = "paused"
     new_etag = await store.replace_profile(cached, etag=cached.etag)
     assert new_etag != cached.etag
-    with pytest.raises(ResourceModifiedError):
+    with pytest.raises(VersionConflictError):
         await store.replace_profile(cached, etag=cached.etag)
 
 
@@ -162,9 +162,9 @@ async def test_list_pages_with_a_status_filter(store: StatusStore) -> None:
     "bad", ["a/b", "a\\b", "a#b", "a?b", "a\x00b", "tab\tid", "del\x7f", "c1\x85", "", "x" * 513]
 )
 def test_bad_keys_are_rejected_before_storage(bad: str) -> None:
-    with pytest.raises(ApiError) as raised:
+    with pytest.raises(InvalidKeyError) as raised:
         validate_key(bad)
-    assert raised.value.status == 400
+    assert api_error(raised.value).status == 400
 
 
 async def test_unreachable_storage_is_storage_unavailable(table_prefix: str) -> None:
@@ -227,7 +227,7 @@ def test_a_document_too_large_even_compressed_is_refused() -> None:
 
 
 async def test_an_event_queued_again_after_delivery_is_not_sent_again(store: StatusStore) -> None:
-    from shared.models import ChangeEvent
+    from shared.core.changes import ChangeEvent
 
     event = ChangeEvent(
         eventId="e-1", source="educationSynchronizationProfiles", id="p1",
@@ -244,7 +244,7 @@ async def test_an_event_queued_again_after_delivery_is_not_sent_again(store: Sta
 
 
 async def test_history_of_an_id_too_long_for_a_row_key_is_kept(store: StatusStore) -> None:
-    from shared.models import StatusChange
+    from shared.core.changes import StatusChange
 
     long_id = "é~%=" * 120  # escaped, far over 1 KiB of UTF-16
     change = StatusChange(

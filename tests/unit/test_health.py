@@ -6,7 +6,8 @@ from typing import Any
 
 import pytest
 
-from shared.health import HEALTH_RULES, MAX_REASON_LENGTH, Health, assess
+from shared.core.health import MAX_REASON_LENGTH, Health
+from shared.health import HEALTH_RULES, assess
 from shared.settings import INDUSTRY_DATA_RUNS, PROVISIONING_JOBS, SDS_PROFILES
 
 

@@ -6,13 +6,14 @@ import json
 
 import pytest
 
-from shared.errors import ApiError
+from shared.core.errors import InvalidInputError
+from shared.core.time import parse_timestamp
+from shared.http import api_error
 from shared.models import (
     INT64_MAX,
     EducationSynchronizationProfileStatus,
     EducationSynchronizationStatus,
     parse_profile_status_patch,
-    parse_timestamp,
 )
 
 PROFILE = "86904b1e-c7d0-4ead-b13a-98f11fc400ee"
@@ -87,24 +88,25 @@ def test_only_the_properties_sent_are_changes() -> None:
     ],
 )  # fmt: skip
 def test_invalid_patches_are_400_naming_the_property(body: dict, target: str) -> None:
-    with pytest.raises(ApiError) as raised:
+    with pytest.raises(InvalidInputError) as raised:
         parse_profile_status_patch(body, PROFILE)
-    assert raised.value.status == 400
-    assert raised.value.code == "BadRequest"
-    assert raised.value.target == target
-    assert target in raised.value.message
+    error = api_error(raised.value)
+    assert error.status == 400
+    assert error.code == "BadRequest"
+    assert error.target == target
+    assert target in error.message
 
 
 @pytest.mark.parametrize("body", [[], "text", 3, None, True])
 def test_a_body_that_is_not_an_object_is_400(body: object) -> None:
-    with pytest.raises(ApiError) as raised:
+    with pytest.raises(InvalidInputError) as raised:
         parse_profile_status_patch(body, PROFILE)
-    assert raised.value.status == 400
+    assert api_error(raised.value).status == 400
     assert "JSON object" in raised.value.message
 
 
 def test_an_unknown_status_lists_the_allowed_members() -> None:
-    with pytest.raises(ApiError) as raised:
+    with pytest.raises(InvalidInputError) as raised:
         parse_profile_status_patch({"status": "eror"}, PROFILE)
     assert "validationError" in raised.value.message
     assert "'eror'" in raised.value.message

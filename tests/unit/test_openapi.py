@@ -15,14 +15,10 @@ import jsonschema
 import pytest
 from openapi_spec_validator import OpenAPIV2SpecValidator, validate
 
-from shared.errors import ApiError
-from shared.models import (
-    ChangeEvent,
-    ProfileStatusPatch,
-    SubscriptionRequest,
-    parse_profile_status_patch,
-    parse_subscription_request,
-)
+from shared.core.changes import ChangeEvent
+from shared.core.errors import InvalidInputError
+from shared.core.subscriptions import SubscriptionRequest, parse_subscription_request
+from shared.models import ProfileStatusPatch, parse_profile_status_patch
 from shared.openapi import build_document, document_json
 from tests.conftest import SEED, SEED_ID, SYNC_STATUS_EXAMPLE, registered_functions
 from tools import graph_tenant
@@ -273,7 +269,7 @@ def test_the_trigger_outputs_are_the_change_event(document: dict[str, Any]) -> N
 def model_accepts(parse: Any, body: Any) -> bool:
     try:
         parse(body)
-    except ApiError:
+    except InvalidInputError:
         return False
     return True
 

@@ -6,7 +6,7 @@ from datetime import UTC, datetime
 
 import pytest
 
-from shared.schedule import next_run_after
+from shared.core.schedule import next_run_after
 from shared.settings import Settings, SettingsError
 
 LOCAL = {"AzureWebJobsStorage": "UseDevelopmentStorage=true"}

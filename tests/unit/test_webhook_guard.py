@@ -6,7 +6,7 @@ import socket
 
 import pytest
 
-from shared.notifications import WebhookUrlError, check_url_form, check_url_target
+from shared.core.urlguard import WebhookUrlError, check_url_form, check_url_target
 from shared.settings import Settings, SettingsError
 
 LOCAL = {"AzureWebJobsStorage": "UseDevelopmentStorage=true"}

@@ -1,0 +1,86 @@
+"""Health: the one verdict every monitored item gets (``healthy | warning | error |
+unknown``), the rule type each source's mapping is written in, and the helpers its reason
+sentences share.
+
+Rules are tried in order and the first that matches wins; an item no rule matches is
+``unknown``, so a status Graph adds later is never reported as healthy by accident.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from enum import StrEnum
+from typing import Annotated, Any
+
+from pydantic import WithJsonSchema
+
+Document = Mapping[str, Any]
+
+MAX_REASON_LENGTH = 400
+
+
+class Health(StrEnum):
+    HEALTHY = "healthy"
+    WARNING = "warning"
+    ERROR = "error"
+    UNKNOWN = "unknown"
+
+
+# Health in the API's models: its schema is the enum itself, written in place (a flow maker
+# sees "healthy, warning, ..." on the property, not a reference to a Health definition).
+HealthField = Annotated[
+    Health, WithJsonSchema({"type": "string", "enum": [str(health) for health in Health]})
+]
+
+# (health, one sentence saying why)
+Assessment = tuple[Health, str]
+
+
+@dataclass(frozen=True)
+class HealthRule:
+    """One row of a source's mapping: for ``source``, when ``condition`` (as the README
+    words it) holds of the item, its health is ``health``."""
+
+    source: str
+    condition: str
+    health: Health
+    matches: Callable[[Document], bool]
+
+
+def first_matching_health(rules: Sequence[HealthRule], document: Document) -> Health:
+    return next((rule.health for rule in rules if rule.matches(document)), Health.UNKNOWN)
+
+
+# -- the words of a reason ----------------------------------------------------------------------
+
+
+def mapping(value: Any) -> Mapping[str, Any]:
+    """``value`` if it is a JSON object, else an empty one (Graph may send null)."""
+    return value if isinstance(value, Mapping) else {}
+
+
+def has_text(value: Any) -> bool:
+    return isinstance(value, str) and bool(value.strip())
+
+
+def sentence(text: str) -> str:
+    text = text.strip()
+    return text if text.endswith((".", "!", "?")) else f"{text}."
+
+
+def error_suffix(error: Any) -> str:
+    """``": code: message"`` of a Graph error object, or nothing when it says nothing."""
+    error = mapping(error)
+    parts = [str(part) for part in (error.get("code"), error.get("message")) if has_text(part)]
+    return f": {': '.join(parts)}" if parts else ""
+
+
+def one_line(text: str) -> str:
+    """Graph's messages carry line breaks (\\r\\n); a reason is one line, and a summary:
+    past MAX_REASON_LENGTH it ends with an ellipsis (the whole message stays in the item)."""
+    text = re.sub(r"\s+", " ", text).strip()
+    if len(text) > MAX_REASON_LENGTH:
+        text = text[: MAX_REASON_LENGTH - 1].rstrip() + "\N{HORIZONTAL ELLIPSIS}"
+    return text

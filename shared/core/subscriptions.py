@@ -1,0 +1,72 @@
+"""Webhook subscriptions: who receives which changes. The models validate what a caller
+sends (``POST /api/subscriptions``) and describe what the API answers."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, StrictStr, ValidationError
+
+from shared.core.changes import StatusChange
+from shared.core.errors import InvalidInputError
+from shared.core.health import HealthField
+from shared.core.validation import error_target, error_text, require_object
+
+
+class SubscriptionFilter(BaseModel):
+    """Which changes a subscription receives; each list left out (or empty) matches all.
+
+    ``sources`` are checked against the sources the app knows where a subscription is made
+    (``shared.webhooks.subscriptions``): this package knows no source by name.
+    """
+
+    model_config = ConfigDict(extra="forbid")
+
+    health: list[HealthField] | None = Field(default=None, max_length=4)
+    sources: list[StrictStr] | None = None
+    ids: list[Annotated[StrictStr, Field(min_length=1, max_length=512)]] | None = Field(
+        default=None, max_length=100
+    )
+
+    def matches(self, change: StatusChange) -> bool:
+        return (
+            (not self.health or change.health in self.health)
+            and (not self.sources or change.source in self.sources)
+            and (not self.ids or change.id in self.ids)
+        )
+
+
+class SubscriptionRequest(BaseModel):
+    """The body of ``POST /api/subscriptions``: where to POST events, and which ones."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    notificationUrl: StrictStr = Field(
+        min_length=1, max_length=2048, description="The URL each change is POSTed to."
+    )
+    filter: SubscriptionFilter | None = None
+
+
+class Subscription(BaseModel):
+    """A webhook subscription as the API answers it."""
+
+    id: str
+    notificationUrl: str
+    filter: SubscriptionFilter | None = None
+    status: Literal["active", "disabled"]
+    createdDateTime: str
+    disabledReason: str | None = None
+
+
+def parse_subscription_request(body: Any) -> SubscriptionRequest:
+    """Validate a subscribe body; raise InvalidInputError naming the offending property."""
+    try:
+        return SubscriptionRequest.model_validate(require_object(body))
+    except ValidationError as error:
+        first = error.errors()[0]
+        name = error_target(first)
+        if first["type"] == "extra_forbidden":
+            message = f"Property '{name}' is not allowed. Allowed: notificationUrl, filter."
+        else:
+            message = f"'{name}': {error_text(first)}."
+        raise InvalidInputError(message, target=name) from None
