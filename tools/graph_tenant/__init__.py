@@ -1,0 +1,82 @@
+"""A simulated Microsoft Graph tenant: School Data Sync profiles, Entra ID provisioning jobs and
+Industry Data runs.
+
+The real education synchronization API stopped returning data at the end of 2024, so the app
+can only be exercised against a stand-in. This one mirrors the parts of Graph the app relies
+on: paged listings with opaque ``@odata.nextLink`` tokens, the evolvable-enum rule behind
+``Prefer: include-unknown-enum-members``, Graph-shaped error bodies, JSON batching
+(``$batch``), a throttling budget answered with ``429`` and ``Retry-After``, and resources served
+byte for byte as stored (Int64 counts, 7-digit fractional timestamps, ``\\r\\n`` in messages).
+
+Each Graph API ("source", "area") is a module: ``education`` (SDS classic profiles and their
+``profileStatus``, beta), ``provisioning`` (synchronization jobs of service principals, v1.0:
+Graph has no tenant-wide list of jobs, so clients must know the service principals' ids) and
+``industry_data`` (Industry Data runs and their ``getStatistics``, beta). ``areas.AREAS`` lists
+them; a new Graph API is one more module and one more entry there.
+
+Tests steer the tenant in-process through :class:`SimulatedTenant` (same event loop as the code
+under test), or over HTTP through the ``/_tenant/`` control API when it runs as a subprocess
+(``python -m tools.graph_tenant``). Faults (throttling, server errors, slow or truncated
+answers) and the refusal of a retired API can be switched on per path. Every Graph answer,
+``$batch`` sub-requests included, takes the same path (``SimulatedTenant._answer``), so that
+each behaves exactly like a top-level request.
+"""
+
+from __future__ import annotations
+
+from tools.graph_tenant.areas import AREAS, Area
+from tools.graph_tenant.common import decode_skiptoken, graph_timestamp
+from tools.graph_tenant.demo import demo_tick, populate_demo
+from tools.graph_tenant.education import (
+    DEMO_SCHOOLS,
+    evolve_status,
+    next_demo_status,
+    populate_profiles,
+)
+from tools.graph_tenant.industry_data import populate_runs
+from tools.graph_tenant.industry_data_resources import (
+    blocking_error,
+    empty_run_statistics,
+    run_resource,
+    run_statistics,
+)
+from tools.graph_tenant.misbehaviour import Fault
+from tools.graph_tenant.provisioning import DEMO_SERVICE_PRINCIPAL_IDS, populate_jobs
+from tools.graph_tenant.provisioning_resources import (
+    entry_level_errors_job_status,
+    failed_job_status,
+    healthy_job_status,
+    job_resource,
+    job_status,
+    quarantined_job_status,
+)
+from tools.graph_tenant.server import RecordedRequest, SimulatedTenant
+
+__all__ = [
+    "AREAS",
+    "DEMO_SCHOOLS",
+    "DEMO_SERVICE_PRINCIPAL_IDS",
+    "Area",
+    "Fault",
+    "RecordedRequest",
+    "SimulatedTenant",
+    "blocking_error",
+    "decode_skiptoken",
+    "demo_tick",
+    "empty_run_statistics",
+    "entry_level_errors_job_status",
+    "evolve_status",
+    "failed_job_status",
+    "graph_timestamp",
+    "healthy_job_status",
+    "job_resource",
+    "job_status",
+    "next_demo_status",
+    "populate_demo",
+    "populate_jobs",
+    "populate_profiles",
+    "populate_runs",
+    "quarantined_job_status",
+    "run_resource",
+    "run_statistics",
+]

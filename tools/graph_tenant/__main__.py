@@ -1,0 +1,117 @@
+"""``python -m tools.graph_tenant``: serve a simulated tenant until SIGINT or SIGTERM.
+
+The URL is announced on stdout (``GRAPH_TENANT_URL=...``), then, when the tenant has jobs, the
+service principals to ask for them (``PROVISIONING_SERVICE_PRINCIPAL_IDS=...``): parent
+processes read these lines. Logs go to stderr.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import logging
+import random
+import signal
+import sys
+from collections.abc import Sequence
+
+from tools.graph_tenant.common import MAX_TOP
+from tools.graph_tenant.demo import populate_demo, run_demo
+from tools.graph_tenant.education import populate_profiles
+from tools.graph_tenant.industry_data import populate_runs
+from tools.graph_tenant.provisioning import DEMO_SERVICE_PRINCIPAL_IDS, populate_jobs
+from tools.graph_tenant.server import SimulatedTenant
+
+logger = logging.getLogger(__name__)
+
+
+def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(
+        prog="python -m tools.graph_tenant",
+        description=(
+            "Serve a simulated Microsoft Graph tenant: School Data Sync profiles, provisioning "
+            "jobs and Industry Data runs."
+        ),
+    )
+    parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument("--port", type=int, default=7072, help="0 picks a free port")
+    parser.add_argument("--profiles", type=int, default=0, help="generated profiles to add")
+    parser.add_argument(
+        "--jobs", type=int, default=0, help="generated provisioning jobs, 10 per service principal"
+    )
+    parser.add_argument("--runs", type=int, default=0, help="generated Industry Data runs")
+    parser.add_argument("--demo", action="store_true", help="add demo schools that change")
+    parser.add_argument("--demo-interval", type=float, default=20.0, help="seconds per change")
+    parser.add_argument("--page-size", type=int, default=100, help=f"1 to {MAX_TOP}")
+    parser.add_argument("--latency-ms", type=float, default=0.0, help="added to each answer")
+    parser.add_argument("--seed", type=int, default=1, help="seed of generated data")
+    args = parser.parse_args(argv)
+    if not 1 <= args.page_size <= MAX_TOP:
+        parser.error(f"--page-size must be 1 to {MAX_TOP}")
+    if min(args.profiles, args.jobs, args.runs, args.latency_ms) < 0 or args.demo_interval <= 0:
+        parser.error(
+            "--profiles, --jobs, --runs and --latency-ms cannot be negative, "
+            "--demo-interval must be > 0"
+        )
+    return args
+
+
+async def serve(args: argparse.Namespace) -> None:
+    """Run until SIGINT or SIGTERM, announcing the URL on stdout for the parent process."""
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(signum, stop.set)
+    tenant = SimulatedTenant(page_size=args.page_size, latency=args.latency_ms / 1000)
+    populate_profiles(tenant, args.profiles, args.seed)
+    sp_ids = populate_jobs(tenant, args.jobs, args.seed)
+    populate_runs(tenant, args.runs, args.seed)
+    rng = random.Random(args.seed)
+    demo_ids = populate_demo(tenant, rng) if args.demo else []
+    if args.demo:
+        sp_ids = [*DEMO_SERVICE_PRINCIPAL_IDS, *sp_ids]
+    url = await tenant.start(args.host, args.port)
+    print(f"GRAPH_TENANT_URL={url}", flush=True)
+    # Graph cannot list jobs tenant-wide, so clients are told which service principals to ask.
+    if sp_ids:
+        print(f"PROVISIONING_SERVICE_PRINCIPAL_IDS={','.join(sp_ids)}", flush=True)
+    logger.info(
+        "Serving %d profiles, %d service principals, %d runs; demo %s",
+        len(tenant.profiles),
+        len(sp_ids),
+        len(tenant.runs),
+        "on" if args.demo else "off",
+    )
+    demo = (
+        asyncio.create_task(run_demo(tenant, demo_ids, args.demo_interval, rng))
+        if demo_ids
+        else None
+    )
+    try:
+        await stop.wait()
+    finally:
+        if demo is not None:
+            demo.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await demo
+        await tenant.stop()
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = parse_args(argv)
+    logging.basicConfig(
+        level=logging.INFO,
+        stream=sys.stderr,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
+    try:
+        asyncio.run(serve(args))
+    except OSError as exc:
+        logger.error("Cannot serve on %s:%s: %s", args.host, args.port, exc)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

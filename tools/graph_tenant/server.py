@@ -1,0 +1,375 @@
+"""The simulated tenant's core: serving over aiohttp, the request log and counters, and the
+one path every Graph answer takes (:meth:`SimulatedTenant._answer`), where the throttling
+budget, faults and refusals of :class:`Misbehaviour` apply before routing.
+
+What the tenant serves comes from its areas (:data:`~tools.graph_tenant.areas.AREAS`): each
+simulated Graph API brings its data, its Graph routes and its ``/_tenant/`` control routes.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import functools
+import logging
+import re
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from types import TracebackType
+from typing import Any, Concatenate, ParamSpec, Self, TypeVar
+
+from aiohttp import web
+from multidict import CIMultiDict
+
+from tools.graph_tenant.areas import AREAS, Area
+from tools.graph_tenant.batch import BATCH_PATH, SubRequest, answer_batch
+from tools.graph_tenant.common import MAX_TOP, GraphAnswer, GraphCall, Route
+from tools.graph_tenant.control import ControlApi
+from tools.graph_tenant.education import EducationArea
+from tools.graph_tenant.industry_data import IndustryDataArea
+from tools.graph_tenant.misbehaviour import Misbehaviour
+from tools.graph_tenant.provisioning import ProvisioningArea
+
+logger = logging.getLogger(__name__)
+
+SHUTDOWN_TIMEOUT = 1.0
+
+
+AreaT = TypeVar("AreaT")
+Params = ParamSpec("Params")
+Result = TypeVar("Result")
+
+
+def area_method(
+    area: type[AreaT], method: Callable[Concatenate[AreaT, Params], Result]
+) -> Callable[Concatenate[SimulatedTenant, Params], Result]:
+    """``method`` of the tenant's ``area``, as a method of the tenant itself (same signature
+    and docstring), so that tests steer the areas' data through the tenant."""
+
+    @functools.wraps(method)
+    def on_tenant(
+        tenant: SimulatedTenant, /, *args: Params.args, **kwargs: Params.kwargs
+    ) -> Result:
+        return method(tenant.area(area), *args, **kwargs)
+
+    return on_tenant
+
+
+@dataclass(frozen=True)
+class RecordedRequest:
+    """One Graph request as the tenant received it, for tests that check what the app sent.
+
+    ``batched`` marks a sub-request of a ``$batch`` (the envelope is recorded too, unmarked).
+    """
+
+    method: str
+    path: str
+    query: dict[str, str]
+    headers: CIMultiDict[str]
+    time: float
+    batched: bool = False
+
+    def to_json(self) -> dict[str, Any]:
+        headers: dict[str, str] = {}
+        for name, value in self.headers.items():
+            headers[name] = f"{headers[name]}, {value}" if name in headers else value
+        return {
+            "method": self.method,
+            "path": self.path,
+            "query": self.query,
+            "headers": headers,
+            "time": self.time,
+            "batched": self.batched,
+        }
+
+
+class SimulatedTenant(Misbehaviour):
+    """An in-memory Graph tenant served over HTTP by aiohttp.
+
+    ``page_size`` is the listing page size when the client sends no ``$top``, and
+    ``max_page_size`` the largest page it serves whatever ``$top`` asks (server-driven paging,
+    as Graph does: a client must follow nextLinks even after asking for 999); ``latency`` is
+    the number of seconds added to every Graph HTTP response (once per ``$batch``, not per
+    sub-request). ``rate_limit`` is the throttling budget in requests per second (None: no
+    limit): every Graph request beyond it, top-level or batched, answers 429 with a
+    ``Retry-After`` of at least ``throttle_retry_after`` seconds. All may be changed at any time.
+    """
+
+    def __init__(
+        self,
+        page_size: int = 100,
+        latency: float = 0.0,
+        rate_limit: float | None = None,
+        throttle_retry_after: int = 1,
+    ) -> None:
+        if not 1 <= page_size <= MAX_TOP:
+            raise ValueError(f"page_size must be 1 to {MAX_TOP}, not {page_size}.")
+        self.page_size = page_size
+        self.max_page_size = MAX_TOP
+        self.latency = latency
+        self._areas = tuple(area(self) for area in AREAS)
+        super().__init__(self._areas, rate_limit, throttle_retry_after)
+        self._request_count = 0
+        self._subrequest_count = 0
+        self._throttled_count = 0
+        self._requests: list[RecordedRequest] = []
+        self._runner: web.AppRunner | None = None
+        self._url: str | None = None
+        # Set while stopping, so that slow answers end at once instead of holding shutdown.
+        self._stopping = asyncio.Event()
+        self._routes: tuple[Route, ...] = (
+            *(route for area in self._areas for route in area.graph_routes()),
+            Route("POST", BATCH_PATH, self._serve_batch),
+        )
+
+    # -- lifecycle ---------------------------------------------------------------------------
+
+    @property
+    def url(self) -> str:
+        """Base URL of the running tenant, without a version segment."""
+        if self._url is None:
+            raise RuntimeError("The simulated tenant is not running.")
+        return self._url
+
+    async def start(self, host: str = "127.0.0.1", port: int = 0) -> str:
+        """Serve on host:port (0 picks a free port) and return the base URL."""
+        if self._runner is not None:
+            raise RuntimeError("The simulated tenant is already running.")
+        self._stopping.clear()
+        runner = web.AppRunner(self._build_app(), shutdown_timeout=SHUTDOWN_TIMEOUT)
+        await runner.setup()
+        try:
+            await web.TCPSite(runner, host, port).start()
+        except OSError:
+            await runner.cleanup()
+            raise
+        self._runner = runner
+        bound_port = runner.addresses[0][1]
+        url_host = f"[{host}]" if ":" in host else host
+        self._url = f"http://{url_host}:{bound_port}"
+        logger.info("Simulated Graph tenant listening on %s", self._url)
+        return self._url
+
+    async def stop(self) -> None:
+        """Stop serving; requests still waiting on a delay or latency are answered at once."""
+        if self._runner is None:
+            return
+        self._stopping.set()
+        await self._runner.cleanup()
+        self._runner = None
+        self._url = None
+        logger.info("Simulated Graph tenant stopped")
+
+    async def __aenter__(self) -> Self:
+        await self.start()
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        await self.stop()
+
+    # -- tenant data -------------------------------------------------------------------------
+
+    @property
+    def areas(self) -> tuple[Area, ...]:
+        """The tenant's instance of each of :data:`AREAS`, in that order."""
+        return self._areas
+
+    def area(self, kind: type[AreaT]) -> AreaT:
+        """The tenant's instance of ``kind``, one of :data:`AREAS` (KeyError for another): how
+        tests steer an area whose methods the tenant does not carry."""
+        for area in self._areas:
+            if isinstance(area, kind):
+                return area
+        raise KeyError(kind)
+
+    # The first three areas' steering methods, carried by the tenant as tests have always
+    # called them; each is the area's own method (signature and docstring included).
+    add_profile = area_method(EducationArea, EducationArea.add_profile)
+    set_status = area_method(EducationArea, EducationArea.set_status)
+    get_profile = area_method(EducationArea, EducationArea.get_profile)
+    remove_profile = area_method(EducationArea, EducationArea.remove_profile)
+
+    @property
+    def profiles(self) -> dict[str, dict[str, dict[str, Any]]]:
+        """A snapshot: id -> {"profile": ..., "status": ...}, in insertion order."""
+        return self.area(EducationArea).profiles
+
+    add_service_principal = area_method(ProvisioningArea, ProvisioningArea.add_service_principal)
+    add_job = area_method(ProvisioningArea, ProvisioningArea.add_job)
+    set_job_status = area_method(ProvisioningArea, ProvisioningArea.set_job_status)
+    get_job = area_method(ProvisioningArea, ProvisioningArea.get_job)
+    get_service_principal = area_method(ProvisioningArea, ProvisioningArea.get_service_principal)
+    remove_job = area_method(ProvisioningArea, ProvisioningArea.remove_job)
+    remove_service_principal = area_method(
+        ProvisioningArea, ProvisioningArea.remove_service_principal
+    )
+
+    @property
+    def service_principals(self) -> dict[str, dict[str, dict[str, Any]]]:
+        """A snapshot: service principal id -> job id -> job, in insertion order."""
+        return self.area(ProvisioningArea).service_principals
+
+    add_run = area_method(IndustryDataArea, IndustryDataArea.add_run)
+    set_run = area_method(IndustryDataArea, IndustryDataArea.set_run)
+    set_run_statistics = area_method(IndustryDataArea, IndustryDataArea.set_run_statistics)
+    get_run = area_method(IndustryDataArea, IndustryDataArea.get_run)
+    remove_run = area_method(IndustryDataArea, IndustryDataArea.remove_run)
+    newest_run_id = area_method(IndustryDataArea, IndustryDataArea.newest_run_id)
+
+    @property
+    def runs(self) -> dict[str, dict[str, Any]]:
+        """A snapshot: id -> {"run": ..., "statistics": ...}, in insertion order."""
+        return self.area(IndustryDataArea).runs
+
+    @property
+    def request_count(self) -> int:
+        """Graph HTTP requests received (a ``$batch`` counts 1; control calls do not count)."""
+        return self._request_count
+
+    @property
+    def subrequest_count(self) -> int:
+        """Sub-requests received inside ``$batch`` requests."""
+        return self._subrequest_count
+
+    @property
+    def throttled_count(self) -> int:
+        """429 answers given: top-level and batched, from the budget or from a fault."""
+        return self._throttled_count
+
+    def reset_counters(self) -> None:
+        self._request_count = self._subrequest_count = self._throttled_count = 0
+
+    # -- request log -------------------------------------------------------------------------
+
+    @property
+    def requests(self) -> list[RecordedRequest]:
+        """Every Graph request received (control API calls excluded), oldest first."""
+        return list(self._requests)
+
+    def clear_requests(self) -> None:
+        self._requests.clear()
+
+    # -- HTTP plumbing -----------------------------------------------------------------------
+
+    def _build_app(self) -> web.Application:
+        app = web.Application()
+        app.add_routes(ControlApi(self).routes())
+        app.router.add_route("*", "/{tail:.*}", self._handle_graph)
+        return app
+
+    async def _handle_graph(self, request: web.Request) -> web.Response:
+        headers = CIMultiDict(request.headers)
+        query = dict(request.query)
+        self._requests.append(
+            RecordedRequest(request.method, request.path, query, headers, time.time())
+        )
+        self._request_count += 1
+        body = await request.read() if request.can_read_body else b""
+        await self._pause(self.latency)
+        answer = await self._answer(request.method, request.path, query, headers, body)
+        return web.Response(status=answer.status, headers=answer.headers, body=answer.body)
+
+    async def _pause(self, seconds: float) -> None:
+        """Sleep, but wake up as soon as the tenant stops."""
+        if seconds > 0:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._stopping.wait(), seconds)
+
+    # -- Graph -------------------------------------------------------------------------------
+
+    async def _answer(
+        self,
+        method: str,
+        path: str,
+        query: Mapping[str, str],
+        headers: Mapping[str, str],
+        body: bytes = b"",
+    ) -> GraphAnswer:
+        """Answer one Graph request, top-level or batched: the throttling budget first (a
+        throttled request never reaches the service), then an injected fault, then a refusal,
+        then the route. Every 429 it gives counts in :attr:`throttled_count`.
+
+        A ``$batch`` envelope does not use the budget: each of its sub-requests does, when the
+        batch handler answers it through this same method.
+        """
+        all_headers = CIMultiDict(headers)
+        call = GraphCall(
+            method.upper(), path, query, all_headers, self._base_url(all_headers), body
+        )
+        answer = await self._misbehave(call)
+        if answer is None:
+            answer = await self._route(call)
+        if answer.status == 429:
+            self._throttled_count += 1
+        return answer
+
+    async def _misbehave(self, call: GraphCall) -> GraphAnswer | None:
+        """The answer of the budget, a fault or a refusal to ``call``; None to route it."""
+        if BATCH_PATH.fullmatch(call.path) is None:
+            retry_after = self._throttled_for()
+            if retry_after is not None:
+                logger.info("Budget exhausted: %s %s throttled", call.method, call.path)
+                return call.error(429, retry_after=retry_after)
+        fault = self._due_fault(call.method, call.path)
+        if fault is not None:
+            logger.info("Fault %s answers %s %s", fault.id, call.method, call.path)
+            await self._pause(fault.delay)
+            if fault.malformed:
+                return call.malformed()
+            if fault.status != 200:
+                return call.error(
+                    fault.status, fault.code, fault.message, retry_after=fault.retry_after
+                )
+        refusal = self._refusal_for(call.path)
+        if refusal is not None:
+            return call.error(refusal.status, refusal.code, refusal.message)
+        return None
+
+    def _base_url(self, headers: CIMultiDict[str]) -> str:
+        """The origin the client used, so that nextLinks work whatever name it dialled."""
+        host = headers.get("Host")
+        return f"http://{host}" if host else self.url
+
+    async def _route(self, call: GraphCall) -> GraphAnswer:
+        path_known = False
+        for route in self._routes:
+            match = route.pattern.fullmatch(call.path)
+            if match is None:
+                continue
+            if route.method == call.method:
+                return await route.handler(call, match)
+            path_known = True
+        if path_known:
+            return call.error(405)
+        segment = call.path.rstrip("/").rsplit("/", 1)[-1]
+        return call.error(404, message=f"Resource not found for the segment '{segment}'.")
+
+    async def _serve_batch(self, call: GraphCall, match: re.Match[str]) -> GraphAnswer:
+        """Each sub-request is recorded and counted, then answered through :meth:`_answer`."""
+        return await answer_batch(
+            call, match["version"], self._record_subrequest, self._answer_subrequest
+        )
+
+    def _record_subrequest(self, request: SubRequest) -> None:
+        self._requests.append(
+            RecordedRequest(
+                request.method,
+                request.path,
+                request.query,
+                request.headers,
+                time.time(),
+                batched=True,
+            )
+        )
+        self._subrequest_count += 1
+
+    async def _answer_subrequest(self, request: SubRequest) -> GraphAnswer:
+        return await self._answer(
+            request.method, request.path, request.query, request.headers, request.body
+        )
