@@ -10,8 +10,7 @@ import logging
 
 import azure.functions as func
 
-from shared.settings import get_settings
-from shared.store import get_status_store
+from shared import composition
 
 logger = logging.getLogger(__name__)
 
@@ -23,12 +22,13 @@ async def poll_sync_statuses(timer: func.TimerRequest) -> None:
     if timer.past_due:
         logger.info("The poll is running later than scheduled.")
     # Imported here: the Graph SDK is only needed by the poll, not by the HTTP routes' cold start.
-    from shared.notifications import deliver_pending
-    from shared.poller import poll_sync_statuses as poll
+    from shared.polling.engine import poll_all_sources
+    from shared.webhooks.delivery import deliver_pending
 
-    settings, store = get_settings(), get_status_store()
+    settings, store = composition.services()
     try:
-        await poll(settings, store)
+        async with composition.graph_client(settings) as graph:
+            await poll_all_sources(settings, store, graph)
     finally:
         # After the poll is recorded, and even when a source could not record its run:
         # events already queued go out. Delivery never raises.

@@ -1,17 +1,18 @@
 """The app's settings: read once from the environment, validated, with errors naming the setting.
 
 Azure Functions exposes app settings (and, locally, ``local.settings.json`` Values) as
-environment variables, so the environment is the only source read here.
+environment variables, so the environment is the only source read here. The settings of one
+source (its switch and its own options) are read by that source, with the helpers below;
+``Settings.from_env`` asks each source it is given.
 """
 
 from __future__ import annotations
 
 import os
 import re
-from collections.abc import Mapping
-from dataclasses import dataclass
-from functools import lru_cache
-from typing import Literal
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Literal, Protocol
 
 from shared.core.errors import SettingsError
 from shared.core.schedule import validate_schedule
@@ -22,14 +23,7 @@ DEFAULT_POLL_SCHEDULE = "0 */5 * * * *"
 DEFAULT_TABLE_PREFIX = "SyncStatus"
 DEFAULT_GRAPH_MAX_CONCURRENCY = 16
 DEFAULT_GRAPH_TIMEOUT_SECONDS = 30.0
-DEFAULT_INDUSTRY_DATA_RUNS_KEPT = 50
 DEFAULT_HISTORY_RETENTION_DAYS = 90
-
-# The sources a poll can read, by the name the cache, /api/health and /api/statuses use.
-SDS_PROFILES = "educationSynchronizationProfiles"
-PROVISIONING_JOBS = "synchronizationJobs"
-INDUSTRY_DATA_RUNS = "industryDataRuns"
-SOURCES = (SDS_PROFILES, PROVISIONING_JOBS, INDUSTRY_DATA_RUNS)
 
 OBJECT_ID = re.compile(
     r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}"
@@ -38,6 +32,25 @@ OBJECT_ID = re.compile(
 # Table names are 3-63 alphanumerics starting with a letter; the longest suffix the app adds
 # is "Subscriptions" (13 characters), so the prefix may use the rest.
 _TABLE_PREFIX = re.compile(r"[A-Za-z][A-Za-z0-9]{0,49}")
+
+
+class SourceSettings(Protocol):
+    """What every source's settings say: whether a poll reads the source."""
+
+    @property
+    def enabled(self) -> bool: ...
+
+
+class SourceSettingsReader(Protocol):
+    """A source, as far as settings go: its name, how to switch it on, and its reader."""
+
+    @property
+    def name(self) -> str: ...
+
+    @property
+    def enable_hint(self) -> str: ...
+
+    def read_settings(self, env: Mapping[str, str]) -> SourceSettings: ...
 
 
 @dataclass(frozen=True)
@@ -60,87 +73,72 @@ class Settings:
     table_prefix: str = DEFAULT_TABLE_PREFIX
     graph_max_concurrency: int = DEFAULT_GRAPH_MAX_CONCURRENCY
     graph_timeout_seconds: float = DEFAULT_GRAPH_TIMEOUT_SECONDS
-    # Which sources a poll reads; School Data Sync (classic) is on unless switched off.
-    sds_profiles_enabled: bool = True
-    provisioning_service_principal_ids: tuple[str, ...] = ()
-    provisioning_jobs_enabled: bool = False
-    industry_data_runs_enabled: bool = False
-    industry_data_runs_kept: int = DEFAULT_INDUSTRY_DATA_RUNS_KEPT
     history_retention_days: int = DEFAULT_HISTORY_RETENTION_DAYS
     # Webhooks every change is POSTed to, besides the subscriptions made through the API.
     notify_webhook_urls: tuple[str, ...] = ()
     # Lets webhooks use http and private or loopback addresses: local runs and tests only.
     allow_insecure_webhooks: bool = False
+    # Each source's own settings, by source name, in the order the sources are listed.
+    sources: Mapping[str, Any] = field(default_factory=dict)
 
     @property
     def enabled_sources(self) -> tuple[str, ...]:
         """The sources a poll reads, in the order it reads them."""
-        enabled = {
-            SDS_PROFILES: self.sds_profiles_enabled,
-            PROVISIONING_JOBS: self.provisioning_jobs_enabled,
-            INDUSTRY_DATA_RUNS: self.industry_data_runs_enabled,
-        }
-        return tuple(source for source in SOURCES if enabled[source])
+        return tuple(name for name, settings in self.sources.items() if settings.enabled)
+
+    def source(self, name: str) -> Any:
+        """The settings of one source (its own dataclass, from its folder)."""
+        return self.sources[name]
 
     @classmethod
-    def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
+    def from_env(
+        cls, env: Mapping[str, str] | None = None, *, sources: Sequence[SourceSettingsReader]
+    ) -> Settings:
         """Build settings from app settings (environment variables); raise SettingsError."""
         env = os.environ if env is None else env
-        service_principals = _service_principal_ids(env)
-        insecure = _flag(env, "ALLOW_INSECURE_WEBHOOKS", default=False)
+        insecure = flag(env, "ALLOW_INSECURE_WEBHOOKS", default=False)
         settings = cls(
             storage=_storage_settings(env),
             graph_base_url=_graph_base_url(env),
-            graph_auth=_choice(env, "GRAPH_AUTH", ("azure", "none"), "azure"),
+            graph_auth=choice(env, "GRAPH_AUTH", ("azure", "none"), "azure"),  # type: ignore[arg-type]
             poll_schedule=_schedule(env),
             table_prefix=_table_prefix(env),
             graph_max_concurrency=int(
-                _number(env, "GRAPH_MAX_CONCURRENCY", DEFAULT_GRAPH_MAX_CONCURRENCY, 1, 256)
+                number(env, "GRAPH_MAX_CONCURRENCY", DEFAULT_GRAPH_MAX_CONCURRENCY, 1, 256)
             ),
-            graph_timeout_seconds=_number(
+            graph_timeout_seconds=number(
                 env, "GRAPH_TIMEOUT_SECONDS", DEFAULT_GRAPH_TIMEOUT_SECONDS, 1, 600
             ),
-            sds_profiles_enabled=_flag(env, "SDS_PROFILES_ENABLED", default=True),
-            provisioning_service_principal_ids=service_principals,
-            provisioning_jobs_enabled=_provisioning_enabled(env, service_principals),
-            industry_data_runs_enabled=_flag(env, "INDUSTRY_DATA_RUNS_ENABLED", default=False),
-            industry_data_runs_kept=int(
-                _number(env, "INDUSTRY_DATA_RUNS_KEPT", DEFAULT_INDUSTRY_DATA_RUNS_KEPT, 1, 999)
-            ),
             history_retention_days=int(
-                _number(env, "HISTORY_RETENTION_DAYS", DEFAULT_HISTORY_RETENTION_DAYS, 1, 3650)
+                number(env, "HISTORY_RETENTION_DAYS", DEFAULT_HISTORY_RETENTION_DAYS, 1, 3650)
             ),
             notify_webhook_urls=_webhook_urls(env, insecure),
             allow_insecure_webhooks=insecure,
+            sources={source.name: source.read_settings(env) for source in sources},
         )
         if not settings.enabled_sources:
-            raise SettingsError(
-                "No source is enabled: set SDS_PROFILES_ENABLED, PROVISIONING_JOBS_ENABLED "
-                "(with PROVISIONING_SERVICE_PRINCIPAL_IDS) or INDUSTRY_DATA_RUNS_ENABLED to true."
-            )
+            hints = [source.enable_hint for source in sources]
+            named = ", ".join(hints[:-1]) + " or " + hints[-1] if len(hints) > 1 else "".join(hints)
+            raise SettingsError(f"No source is enabled: set {named} to true.")
         return settings
 
 
-@lru_cache(maxsize=1)
-def get_settings() -> Settings:
-    """The process's settings, read on first use. Tests that change the environment call
-    ``get_settings.cache_clear()``."""
-    return Settings.from_env()
+# -- readers of one setting (the sources use them too) ------------------------------------------
 
 
-def _text(env: Mapping[str, str], name: str, default: str) -> str:
+def text(env: Mapping[str, str], name: str, default: str) -> str:
     value = env.get(name, "").strip()
     return value or default
 
 
-def _choice(env: Mapping[str, str], name: str, allowed: tuple[str, ...], default: str) -> str:
-    value = _text(env, name, default).lower()
+def choice(env: Mapping[str, str], name: str, allowed: tuple[str, ...], default: str) -> str:
+    value = text(env, name, default).lower()
     if value not in allowed:
         raise SettingsError(f"{name} must be one of {', '.join(allowed)}; got {value!r}.")
     return value
 
 
-def _number(
+def number(
     env: Mapping[str, str], name: str, default: float, minimum: float, maximum: float
 ) -> float:
     raw = env.get(name, "").strip()
@@ -155,7 +153,7 @@ def _number(
     return value
 
 
-def _flag(env: Mapping[str, str], name: str, *, default: bool) -> bool:
+def flag(env: Mapping[str, str], name: str, *, default: bool) -> bool:
     value = env.get(name, "").strip().lower()
     if not value:
         return default
@@ -166,10 +164,8 @@ def _flag(env: Mapping[str, str], name: str, *, default: bool) -> bool:
     raise SettingsError(f"{name} must be true or false; got {value!r}.")
 
 
-def _service_principal_ids(env: Mapping[str, str]) -> tuple[str, ...]:
-    """PROVISIONING_SERVICE_PRINCIPAL_IDS: object ids, comma-separated (Graph has no
-    tenant-wide list of provisioning jobs, so the service principals must be named)."""
-    name = "PROVISIONING_SERVICE_PRINCIPAL_IDS"
+def object_ids(env: Mapping[str, str], name: str, what: str) -> tuple[str, ...]:
+    """Object ids (GUIDs), comma-separated: lower-case, once each, in the order given."""
     ids: list[str] = []
     for part in env.get(name, "").split(","):
         value = part.strip().lower()
@@ -177,22 +173,14 @@ def _service_principal_ids(env: Mapping[str, str]) -> tuple[str, ...]:
             continue
         if not OBJECT_ID.fullmatch(value):
             raise SettingsError(
-                f"{name} holds service principal object ids (GUIDs), comma-separated; "
+                f"{name} holds {what} object ids (GUIDs), comma-separated; "
                 f"{part.strip()!r} is not one."
             )
         ids.append(value)
     return tuple(dict.fromkeys(ids))
 
 
-def _provisioning_enabled(env: Mapping[str, str], service_principals: tuple[str, ...]) -> bool:
-    """On when service principals are named, unless PROVISIONING_JOBS_ENABLED says otherwise."""
-    enabled = _flag(env, "PROVISIONING_JOBS_ENABLED", default=bool(service_principals))
-    if enabled and not service_principals:
-        raise SettingsError(
-            "PROVISIONING_JOBS_ENABLED is true but PROVISIONING_SERVICE_PRINCIPAL_IDS names no "
-            "service principal: give their object ids, comma-separated."
-        )
-    return enabled
+# -- the app's own settings -----------------------------------------------------------------------
 
 
 def _webhook_urls(env: Mapping[str, str], insecure: bool) -> tuple[str, ...]:
@@ -215,7 +203,7 @@ def _webhook_urls(env: Mapping[str, str], insecure: bool) -> tuple[str, ...]:
 
 
 def _schedule(env: Mapping[str, str]) -> str:
-    value = _text(env, "POLL_SCHEDULE", DEFAULT_POLL_SCHEDULE)
+    value = text(env, "POLL_SCHEDULE", DEFAULT_POLL_SCHEDULE)
     try:
         validate_schedule(value)
     except ValueError:
@@ -227,7 +215,7 @@ def _schedule(env: Mapping[str, str]) -> str:
 
 
 def _graph_base_url(env: Mapping[str, str]) -> str:
-    value = _text(env, "GRAPH_BASE_URL", DEFAULT_GRAPH_BASE_URL).rstrip("/")
+    value = text(env, "GRAPH_BASE_URL", DEFAULT_GRAPH_BASE_URL).rstrip("/")
     if not re.fullmatch(r"https?://[^/\s]+(/[^\s]*)?", value):
         raise SettingsError(f"GRAPH_BASE_URL must be an http(s) URL; got {value!r}.")
     if re.search(r"/(beta|v1\.0)$", value):
@@ -239,7 +227,7 @@ def _graph_base_url(env: Mapping[str, str]) -> str:
 
 
 def _table_prefix(env: Mapping[str, str]) -> str:
-    value = _text(env, "STATUS_TABLE_PREFIX", DEFAULT_TABLE_PREFIX)
+    value = text(env, "STATUS_TABLE_PREFIX", DEFAULT_TABLE_PREFIX)
     if not _TABLE_PREFIX.fullmatch(value):
         raise SettingsError(
             "STATUS_TABLE_PREFIX must start with a letter and hold only letters and digits "

@@ -270,11 +270,11 @@ def _in_process_handler(
     os.environ.update(settings)
     sys.path.insert(0, str(REPO))
     import function_app
-    from shared.store import get_status_store
+    from shared import composition
 
     functions = {f.get_function_name(): f for f in function_app.app.get_functions()}
     handler = functions[HANDLER].get_user_function()
-    return handler, lambda: get_status_store().close()
+    return handler, composition.close
 
 
 def _report(host: Result, direct: Result, args: argparse.Namespace) -> None:

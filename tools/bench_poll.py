@@ -16,7 +16,7 @@ tenant's counters (reset before each poll) give the Graph requests and 429s.
   unconditional ``upsert_entity``, one after the other. At 40 ms that is minutes for 10,000
   profiles, so it reads and writes only the first ``--naive-sample`` profiles (the listing
   is always whole) and its figures are scaled linearly to N, marked ``~``.
-* app: ``shared.poller.poll_sync_statuses`` on a ``StatusStore`` over the same Azurite, with
+* app: ``shared.polling.engine.poll_all_sources`` on a ``StatusStore`` over the same Azurite, with
   its own table prefix; the second poll runs against the cache the first one filled.
 
 Last, one more nothing-changed app poll at the largest N with the tenant's throttling budget
@@ -58,12 +58,12 @@ from tools.processes import (
 )
 
 PROFILES_PATH = "/beta/education/synchronizationProfiles"
-GRAPH_BATCH_SIZE = 20  # profileStatus requests per $batch, as shared.graph sends them
+GRAPH_BATCH_SIZE = 20  # profileStatus requests per $batch, as the app sends them (shared.graph)
 START_TIMEOUT = 60.0
 WORKER_TIMEOUT = 900.0
 RESULT_PREFIX = "BENCH_RESULT="
 NAIVE_TABLE_SUFFIX = "NaiveStatuses"
-POLL_RUNS_TABLE = "PollRuns"  # the app's table of poll-run records (shared.store)
+POLL_RUNS_TABLE = "PollRuns"  # the app's table of poll-run records (shared.storage)
 
 # -- the worker: one poll in its own process ---------------------------------------------------
 
@@ -178,11 +178,13 @@ async def naive_poll(graph_url: str, connection_string: str, table_name: str, sa
 
 async def app_poll(graph_url: str, connection_string: str, table_prefix: str) -> dict:
     """The app's own poll, on a StatusStore whose Table calls are counted."""
-    from shared.poller import poll_sync_statuses
-    from shared.settings import Settings
-    from shared.store import StatusStore
+    from shared.graph.client import GraphClient
+    from shared.polling.engine import poll_all_sources
+    from shared.sources import load_settings
+    from shared.storage.store import StatusStore
+    from shared.storage.tables import TableService
 
-    settings = Settings.from_env(
+    settings = load_settings(
         {
             "AzureWebJobsStorage": connection_string,
             "GRAPH_BASE_URL": graph_url,
@@ -191,10 +193,13 @@ async def app_poll(graph_url: str, connection_string: str, table_prefix: str) ->
         }
     )
     calls = TableCalls()
-    store = StatusStore(table_service(connection_string, calls), settings.table_prefix)
+    store = StatusStore(
+        TableService(table_service(connection_string, calls), settings.table_prefix)
+    )
     try:
         started = time.perf_counter()
-        runs = await poll_sync_statuses(settings, store)
+        async with GraphClient.from_settings(settings) as graph:
+            runs = await poll_all_sources(settings, store, graph)
         finished = time.perf_counter()
     finally:
         await store.close()

@@ -1,4 +1,4 @@
-"""Write the Power Automate connector's definition from ``shared.openapi``.
+"""Write the Power Automate connector's definition from ``shared.http.openapi``.
 
     python -m tools.export_connector           # writes infra/connector/apiDefinition.swagger.json
     python -m tools.export_connector --check   # exits 1 if the committed file is out of date
@@ -13,7 +13,7 @@ import logging
 import sys
 from pathlib import Path
 
-from shared.openapi import document_json
+from shared.http.openapi.document import document_json
 
 logger = logging.getLogger(__name__)
 
@@ -34,7 +34,7 @@ def main(argv: list[str] | None = None) -> int:
         current = args.output.read_text(encoding="utf-8") if args.output.exists() else None
         if current != expected:
             logger.error(
-                "%s is out of date with shared/openapi.py: run python -m tools.export_connector",
+                "%s is out of date with the app: run python -m tools.export_connector",
                 args.output,
             )
             return 1

@@ -49,8 +49,17 @@ class HealthRule:
     matches: Callable[[Document], bool]
 
 
-def first_matching_health(rules: Sequence[HealthRule], document: Document) -> Health:
-    return next((rule.health for rule in rules if rule.matches(document)), Health.UNKNOWN)
+Reason = Callable[[Document, Document | None], str]
+
+
+def assess(
+    rules: Sequence[HealthRule], reason: Reason, document: Document, extra: Document | None = None
+) -> Assessment:
+    """The health of one item by the first rule that matches (``unknown`` when none does),
+    and one line saying why. ``document`` is the JSON Graph sent; ``extra`` what else was
+    read about the item (a finished run's statistics)."""
+    health = next((rule.health for rule in rules if rule.matches(document)), Health.UNKNOWN)
+    return health, one_line(reason(document, extra))
 
 
 # -- the words of a reason ----------------------------------------------------------------------

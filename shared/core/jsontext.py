@@ -8,6 +8,9 @@ from typing import Any
 
 from pydantic import ValidationError
 
+# The largest Edm.Int64, which Graph's counts (errorCount, countEscrowed, ...) may reach.
+INT64_MAX = 2**63 - 1
+
 
 def parse_json(data: bytes) -> Any:
     """JSON from Graph or a caller. Python's json also reads NaN and Infinity, which are not

@@ -8,7 +8,9 @@ from __future__ import annotations
 
 import re
 from datetime import UTC, datetime
-from typing import Any
+from typing import Annotated, Any
+
+from pydantic import AfterValidator, StrictStr
 
 ISO_8601 = re.compile(
     r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d{1,7})?)?(Z|[+-]\d{2}:\d{2})", re.ASCII
@@ -28,6 +30,15 @@ def parse_timestamp(value: str) -> datetime:
         return datetime.fromisoformat(value)
     except ValueError as error:
         raise ValueError(f"is not a valid date and time ({error})") from None
+
+
+def _checked_timestamp(value: str) -> str:
+    parse_timestamp(value)
+    return value  # kept exactly as sent
+
+
+# A timestamp a caller sends: checked as one, kept as the text it was.
+Timestamp = Annotated[StrictStr, AfterValidator(_checked_timestamp)]
 
 
 def graph_timestamp(moment: datetime) -> str:

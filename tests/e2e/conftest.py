@@ -13,7 +13,6 @@ the order in which they run.
 
 from __future__ import annotations
 
-import os
 import secrets
 import sys
 import time
@@ -27,18 +26,13 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.conftest import Azurite, child_failures_fail
+from tests.support.azurite import Azurite, child_failures_fail
+from tests.support.environment import clean_env
 from tools.processes import Child, free_port
 
 POLL_FUNCTION = "poll_sync_statuses"
 PROFILES = "/api/education/synchronizationProfiles"
 START_TIMEOUT = 60.0
-# Settings a developer's shell might carry that must not leak into the stack under test.
-_STRAY_PREFIXES = ("AzureWebJobs", "GRAPH_", "FUNCTIONS_", "POLL_SCHEDULE", "STATUS_TABLE_PREFIX")
-
-
-def clean_env() -> dict[str, str]:
-    return {k: v for k, v in os.environ.items() if not k.startswith(_STRAY_PREFIXES)}
 
 
 @pytest.fixture(scope="session")

@@ -9,7 +9,7 @@ import sys
 
 import pytest
 
-from tests.e2e.conftest import clean_env
+from tests.support.environment import clean_env
 from tools.processes import REPO
 
 COMMAND = [

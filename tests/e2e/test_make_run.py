@@ -13,7 +13,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.e2e.conftest import clean_env
+from tests.support.environment import clean_env
 from tools.processes import REPO, Child, free_port
 
 # make run's fixed ports: UseDevelopmentStorage=true means 10002; the demo tenant is on 7072.

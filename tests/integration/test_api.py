@@ -9,8 +9,10 @@ from urllib.parse import parse_qsl, urlsplit
 
 import pytest
 
-from shared.settings import get_settings
-from tests.conftest import SEED, SEED_ID, App, azurite_connection_string, free_port
+from shared import composition
+from tests.support.app import App
+from tests.support.samples import SEED, SEED_ID
+from tools.processes import azurite_connection_string, free_port
 
 
 @pytest.fixture
@@ -281,7 +283,7 @@ async def test_unreachable_storage_is_503_with_retry_after(
     app: App, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("AzureWebJobsStorage", azurite_connection_string(free_port()))
-    get_settings.cache_clear()
+    composition.reload_settings()
     for reply in (
         await app.get_status(SEED_ID),
         await app.list_profiles(),
@@ -301,7 +303,7 @@ async def test_storage_that_refuses_the_app_is_503(
     """A wrong key here; in Azure, a role assignment missing or not yet propagated."""
     wrong_key = azurite.connection_string.replace("AccountKey=Eby8", "AccountKey=AAAA")
     monkeypatch.setenv("AzureWebJobsStorage", wrong_key)
-    get_settings.cache_clear()
+    composition.reload_settings()
     reply = await app.get_status(SEED_ID)
     assert_graph_error(reply, 503, "ServiceUnavailable")
     assert reply.headers["Retry-After"] == "30"
@@ -312,19 +314,19 @@ async def test_a_missing_setting_is_503_naming_it(
     app: App, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("GRAPH_AUTH", "certificate")
-    get_settings.cache_clear()
+    composition.reload_settings()
     error = assert_graph_error(await app.get_status(SEED_ID), 503, "ServiceNotConfigured")
     assert "GRAPH_AUTH" in error["message"]
 
 
 async def test_health_is_stale_when_polls_stop_coming(seeded: App) -> None:
     """The timer stopped (or every poll crashes): a green last poll must not hide that."""
-    from shared.store import PollRun, get_status_store
+    from shared.storage.poll_runs import PollRun
 
-    store = get_status_store()
-    runs = await store.list_poll_runs()
+    store = composition.services()[1]
+    runs = await store.poll_runs.list()
     run = next(run for run in runs if run.source == "educationSynchronizationProfiles")
-    await store.save_poll_run(
+    await store.poll_runs.save(
         PollRun(
             source=run.source,
             outcome="succeeded",
@@ -343,7 +345,7 @@ async def test_a_connection_string_that_is_not_one_is_503_naming_the_setting(
     app: App, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("AzureWebJobsStorage", "garbage-with-a-secret")
-    get_settings.cache_clear()
+    composition.reload_settings()
     error = assert_graph_error(await app.get_status(SEED_ID), 503, "ServiceNotConfigured")
     assert "AzureWebJobsStorage" in error["message"]
     assert "secret" not in error["message"]

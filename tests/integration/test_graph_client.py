@@ -13,9 +13,12 @@ from kiota_abstractions.authentication import AuthenticationProvider
 from msgraph.graph_request_adapter import GraphRequestAdapter
 from msgraph_core import GraphClientFactory
 
-from shared.graph import GraphClient, GraphError
+from shared.graph.client import GraphClient
+from shared.graph.errors import GraphError
 from shared.settings import Settings
-from tests.conftest import free_port
+from shared.sources import load_settings
+from shared.sources.school_data_sync.graph import get_profile_statuses, list_profiles
+from tools.processes import free_port
 
 
 class NoIdentity(AuthenticationProvider):
@@ -28,7 +31,7 @@ class NoIdentity(AuthenticationProvider):
 
 
 def settings_for(tenant: Any) -> Settings:
-    return Settings.from_env(
+    return load_settings(
         {
             "AzureWebJobsStorage": "UseDevelopmentStorage=true",
             "GRAPH_BASE_URL": tenant.url,
@@ -38,12 +41,19 @@ def settings_for(tenant: Any) -> Settings:
     )
 
 
+async def get_profile_status(graph: GraphClient, profile_id: str) -> dict[str, Any]:
+    """One profileStatus, alone (the app asks for them through $batch)."""
+    return await graph.get_json(
+        "{+baseurl}/beta/education/synchronizationProfiles/{id}/profileStatus", {"id": profile_id}
+    )
+
+
 async def test_listing_follows_next_links(tenant: Any) -> None:
     tenant.max_page_size = 2  # the app asks for 999; the tenant serves 2 a page
     for index in range(5):
         tenant.add_profile(f"p{index}")
     async with GraphClient.from_settings(settings_for(tenant)) as graph:
-        pages = [page async for page in graph.list_synchronization_profiles()]
+        pages = [page async for page in list_profiles(graph)]
     assert [[item["id"] for item in page] for page in pages] == [["p0", "p1"], ["p2", "p3"], ["p4"]]
 
 
@@ -51,7 +61,7 @@ async def test_graph_errors_carry_graphs_code_and_message(tenant: Any) -> None:
     tenant.refuse_source("education", status=403, code="Forbidden", message="Missing role")
     async with GraphClient.from_settings(settings_for(tenant)) as graph:
         with pytest.raises(GraphError) as raised:
-            await graph.get_profile_status("p1")
+            await get_profile_status(graph, "p1")
     assert (raised.value.status, raised.value.code, raised.value.message) == (
         403,
         "Forbidden",
@@ -66,7 +76,7 @@ async def test_a_retry_after_is_honoured_by_the_sdk_middleware(tenant: Any) -> N
         "/beta/education/synchronizationProfiles/p1/profileStatus", status=503, retry_after=1
     )
     async with GraphClient.from_settings(settings_for(tenant)) as graph:
-        status = await graph.get_profile_status("p1")
+        status = await get_profile_status(graph, "p1")
     assert status["id"] == "p1"
     first, second = tenant.requests
     assert second.time - first.time >= 0.9
@@ -80,7 +90,7 @@ async def test_a_missing_identity_is_a_graph_error_not_a_crash(tenant: Any) -> N
         )
         adapter.base_url = tenant.url
         with pytest.raises(GraphError) as raised:
-            await GraphClient(adapter, http_client).get_profile_status("p1")
+            await get_profile_status(GraphClient(adapter, http_client), "p1")
     assert raised.value.code == "authenticationFailed"
     assert not raised.value.is_refusal
     assert tenant.requests == []
@@ -98,7 +108,7 @@ async def test_a_next_link_that_loops_ends_the_listing_as_an_error() -> None:
     await web.TCPSite(runner, "127.0.0.1", port).start()
     try:
         graph = GraphClient.from_settings(
-            Settings.from_env(
+            load_settings(
                 {
                     "AzureWebJobsStorage": "UseDevelopmentStorage=true",
                     "GRAPH_BASE_URL": f"http://127.0.0.1:{port}",
@@ -109,7 +119,7 @@ async def test_a_next_link_that_loops_ends_the_listing_as_an_error() -> None:
         pages: list[Any] = []
 
         async def read_every_page() -> None:
-            async for page in graph.list_synchronization_profiles():
+            async for page in list_profiles(graph):
                 pages.append(page)
 
         async with graph:
@@ -130,7 +140,7 @@ async def test_statuses_come_twenty_to_a_batch_in_order(tenant: Any) -> None:
         tenant.add_profile(profile_id)
     tenant.set_status("p07", status="extracting")  # shown only to callers that send Prefer
     async with GraphClient.from_settings(settings_for(tenant)) as graph:
-        statuses = await graph.get_profile_statuses([*ids, "missing"])
+        statuses = await get_profile_statuses(graph, [*ids, "missing"])
     assert tenant.request_count == 3  # ceil(46 / 20) HTTP requests
     assert tenant.subrequest_count == 46
     assert [status["id"] for status in statuses[:-1]] == ids
@@ -150,7 +160,7 @@ async def test_a_throttled_sub_request_waits_its_retry_after_and_lands(tenant: A
         times=1,
     )
     async with GraphClient.from_settings(settings_for(tenant)) as graph:
-        statuses = await graph.get_profile_statuses(["p0", "p1", "p2"])
+        statuses = await get_profile_statuses(graph, ["p0", "p1", "p2"])
     assert [status["id"] for status in statuses] == ["p0", "p1", "p2"]
     batches = [r for r in tenant.requests if r.path.endswith("/$batch")]
     assert len(batches) == 2  # the first batch, then one with p1 alone
@@ -166,7 +176,7 @@ async def test_a_throttling_tenant_slows_the_poll_down_instead_of_a_storm(tenant
     tenant.rate_limit = 40  # sub-requests per second; more get 429 + Retry-After: 1
     tenant.throttle_retry_after = 1
     async with GraphClient.from_settings(settings_for(tenant)) as graph:
-        statuses = await graph.get_profile_statuses(ids)
+        statuses = await get_profile_statuses(graph, ids)
     assert all(not isinstance(status, GraphError) for status in statuses)
     batches = sorted(r.time for r in tenant.requests if r.path.endswith("/$batch"))
     # Each round of retries waited the Retry-After: rounds are at least a second apart.
@@ -190,7 +200,7 @@ async def test_a_batch_that_times_out_falls_back_to_single_requests(tenant: Any)
         times=None,
     )  # GRAPH_TIMEOUT_SECONDS is 2: the whole batch times out
     async with GraphClient.from_settings(settings_for(tenant)) as graph:
-        statuses = await graph.get_profile_statuses(["p0", "p1", "p2", "p3"])
+        statuses = await get_profile_statuses(graph, ["p0", "p1", "p2", "p3"])
     failed = statuses[2]
     assert isinstance(failed, GraphError) and failed.code == "timeout"
     assert [statuses[i]["id"] for i in (0, 1, 3)] == ["p0", "p1", "p3"]
@@ -203,7 +213,7 @@ async def test_a_throttled_batch_is_sent_again_not_split_into_single_requests(
         tenant.add_profile(f"p{index:02}")
     tenant.add_fault(r"/beta/\$batch", method="POST", status=429, retry_after=1, times=1)
     async with GraphClient.from_settings(settings_for(tenant)) as graph:
-        statuses = await graph.get_profile_statuses([f"p{index:02}" for index in range(20)])
+        statuses = await get_profile_statuses(graph, [f"p{index:02}" for index in range(20)])
     assert all(not isinstance(status, GraphError) for status in statuses)
     batches = [r for r in tenant.requests if r.path == "/beta/$batch"]
     assert len(batches) == 2

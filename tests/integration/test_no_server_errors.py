@@ -11,8 +11,9 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from shared.store import close_status_store
-from tests.conftest import SEED, SEED_ID, App
+from shared import composition
+from tests.support.app import App
+from tests.support.samples import SEED, SEED_ID
 
 # Lone surrogates included: JSON can carry them ("\ud800") and so can a decoded URL.
 ANY_CHARACTER = st.characters(exclude_categories=())
@@ -76,7 +77,7 @@ def run(app: App, call: Any) -> Any:
         try:
             return await call
         finally:
-            await close_status_store()
+            await composition.close()
 
     return asyncio.run(main())
 

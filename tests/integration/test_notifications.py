@@ -11,10 +11,12 @@ from typing import Any
 import pytest
 from aiohttp import web
 
+from shared import composition
 from shared.core.changes import StatusChange
-from shared.settings import get_settings
-from shared.store import get_status_store
-from tests.conftest import SEED, SEED_ID, App, azurite_proxy, free_port
+from tests.support.app import App
+from tests.support.azurite import azurite_proxy
+from tests.support.samples import SEED, SEED_ID
+from tools.processes import free_port
 
 
 class Receiver:
@@ -61,7 +63,7 @@ async def receiver() -> AsyncIterator[Receiver]:
 def insecure_webhooks(app_settings: dict[str, str], monkeypatch: pytest.MonkeyPatch) -> None:
     """The receiver is http on loopback, which only ALLOW_INSECURE_WEBHOOKS permits."""
     monkeypatch.setenv("ALLOW_INSECURE_WEBHOOKS", "true")
-    get_settings.cache_clear()
+    composition.reload_settings()
 
 
 async def subscribe(app: App, url: str, **extra: Any) -> dict[str, Any]:
@@ -208,7 +210,7 @@ async def test_static_webhook_urls_get_every_change(
 ) -> None:
     monkeypatch.setenv("ALLOW_INSECURE_WEBHOOKS", "true")
     monkeypatch.setenv("NOTIFY_WEBHOOK_URLS", receiver.url)
-    get_settings.cache_clear()
+    composition.reload_settings()
     tenant.add_profile("a")
     await app.poll()
     tenant.set_status("a", status="paused")
@@ -221,7 +223,7 @@ async def test_subscriptions_can_be_listed_read_and_deleted(
     app: App, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("ALLOW_INSECURE_WEBHOOKS", "true")
-    get_settings.cache_clear()
+    composition.reload_settings()
     first = await subscribe(app, "http://127.0.0.1:9/one", filter={"sources": [SDS]})
     second = await subscribe(app, "http://127.0.0.1:9/two")
     listed = (await app.call("list_subscriptions")).json()["value"]
@@ -266,13 +268,13 @@ async def test_history_older_than_the_retention_is_pruned(
     app: App, tenant: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("HISTORY_RETENTION_DAYS", "30")
-    get_settings.cache_clear()
+    composition.reload_settings()
     old = (datetime.now(UTC) - timedelta(days=45)).strftime("%Y-%m-%dT%H:%M:%S.%f0Z")
     ancient = StatusChange(
         source=SDS, id="a", previousStatus=None, status="success", health="healthy",
         changedDateTime=old, path="/api/education/synchronizationProfiles/a/profileStatus",
     )  # fmt: skip
-    await get_status_store().record_history([ancient], ["e-old"])
+    await composition.services()[1].history.record([ancient], ["e-old"])
     tenant.add_profile("a", status={**SEED, "id": "a", "status": "paused"})
     await app.poll()
     changes = (await history(app, SDS, "a"))["value"]
@@ -299,13 +301,13 @@ async def test_a_change_that_could_not_be_recorded_is_sent_at_the_next_poll_once
 
     async with azurite_proxy(azurite, history_writes) as throttled_history:
         monkeypatch.setenv("AzureWebJobsStorage", throttled_history)
-        get_settings.cache_clear()
+        composition.reload_settings()
         await app.poll()  # the status lands; its history and event cannot be written
         health = (await app.health()).json()["sources"][0]["lastPoll"]
         assert {"code": "historyNotRecorded", "count": 1} in health["errors"]
     assert receiver.events == []
     monkeypatch.setenv("AzureWebJobsStorage", app_settings["AzureWebJobsStorage"])
-    get_settings.cache_clear()
+    composition.reload_settings()
     assert (await app.call("list_statuses")).json()["value"][0]["status"] == "error"
     await app.poll()  # Graph did not change again, yet the kept change is recorded now
     await app.poll()

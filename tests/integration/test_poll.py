@@ -8,8 +8,10 @@ from typing import Any
 
 import pytest
 
-from shared.settings import get_settings
-from tests.conftest import SEED, SEED_ID, App, azurite_proxy
+from shared import composition
+from tests.support.app import App
+from tests.support.azurite import azurite_proxy
+from tests.support.samples import SEED, SEED_ID
 
 STATUS_PATH = "/beta/education/synchronizationProfiles/{}/profileStatus"
 LIST_PATH = "/beta/education/synchronizationProfiles"
@@ -309,4 +311,4 @@ async def test_throttled_writes_are_reported_and_land_at_the_next_poll(
 
 def use_storage(monkeypatch: pytest.MonkeyPatch, connection_string: str) -> None:
     monkeypatch.setenv("AzureWebJobsStorage", connection_string)
-    get_settings.cache_clear()
+    composition.reload_settings()

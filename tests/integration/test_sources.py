@@ -7,8 +7,9 @@ from typing import Any
 
 import pytest
 
-from shared.settings import get_settings
-from tests.conftest import SEED, SEED_ID, SYNC_STATUS_EXAMPLE, App
+from shared import composition
+from tests.support.app import App
+from tests.support.samples import SEED, SEED_ID, SYNC_STATUS_EXAMPLE
 from tools import graph_tenant as graph
 
 SP_A = "4f0c5b52-1f7a-4d59-9a53-0b1f0e7d2a11"
@@ -23,7 +24,7 @@ def all_sources(app_settings: dict[str, str], monkeypatch: pytest.MonkeyPatch) -
     monkeypatch.setenv("PROVISIONING_SERVICE_PRINCIPAL_IDS", f"{SP_A},{SP_B}")
     monkeypatch.setenv("INDUSTRY_DATA_RUNS_ENABLED", "true")
     monkeypatch.setenv("INDUSTRY_DATA_RUNS_KEPT", "3")
-    get_settings.cache_clear()
+    composition.reload_settings()
 
 
 pytestmark = pytest.mark.usefixtures("all_sources")
@@ -120,7 +121,7 @@ async def test_every_mapping_row_shows_in_statuses(
     app: App, tenant: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("INDUSTRY_DATA_RUNS_KEPT", str(len(RUN_CASES)))
-    get_settings.cache_clear()
+    composition.reload_settings()
     for status in SDS_CASES:
         tenant.add_profile(
             f"sds-{status}", status={**SEED, "id": f"sds-{status}", "status": status}
@@ -325,7 +326,7 @@ async def test_a_service_principal_no_longer_configured_loses_its_jobs(
     tenant.add_job(SP_B, "job.b")
     await app.poll()
     monkeypatch.setenv("PROVISIONING_SERVICE_PRINCIPAL_IDS", SP_B)
-    get_settings.cache_clear()
+    composition.reload_settings()
     await app.poll()
     assert set(await rows_by_id(app, source="synchronizationJobs")) == {f"{SP_B}:job.b"}
 

@@ -8,37 +8,38 @@ from collections.abc import AsyncIterator
 import pytest
 
 from shared.core.errors import InvalidKeyError, StorageUnavailableError, VersionConflictError
-from shared.http import api_error
-from shared.settings import Settings
-from shared.store import (
-    PROFILES_SOURCE,
-    CachedItem,
-    CachedProfile,
-    Change,
-    StatusStore,
-    job_key,
-    put_document,
-    validate_key,
-)
-from tests.conftest import (
-    SEED,
-    SYNC_STATUS_EXAMPLE,
-    Azurite,
-    azurite_connection_string,
-    free_port,
-)
+from shared.http.errors import api_error
+from shared.sources import load_settings, source_named
+from shared.sources.documents import CachedDocument
+from shared.sources.provisioning_jobs.poll import job_key
+from shared.sources.school_data_sync.entity import CachedProfile
+from shared.sources.school_data_sync.profiles import list_profiles
+from shared.storage.codec import put_document
+from shared.storage.keys import validate_key
+from shared.storage.statuses import CacheWrite
+from shared.storage.store import StatusStore
+from tests.support.azurite import Azurite
+from tests.support.samples import SEED, SYNC_STATUS_EXAMPLE
+from tools.processes import azurite_connection_string, free_port
 
+PROFILES_SOURCE = "educationSynchronizationProfiles"
+JOBS = source_named("synchronizationJobs")
 SP_ID = "4f0c5b52-1f7a-4d59-9a53-0b1f0e7d2a11"
 
 
 @pytest.fixture
 async def store(azurite: Azurite, table_prefix: str) -> AsyncIterator[StatusStore]:
-    settings = Settings.from_env(
+    settings = load_settings(
         {"AzureWebJobsStorage": azurite.connection_string, "STATUS_TABLE_PREFIX": table_prefix}
     )
     store = StatusStore.from_settings(settings)
     yield store
     await store.close()
+
+
+async def get_profile(store: StatusStore, profile_id: str) -> CachedProfile | None:
+    entity = await store.statuses.get(PROFILES_SOURCE, profile_id)
+    return None if entity is None else CachedProfile.from_entity(entity)
 
 
 def profile(profile_id: str, **status: object) -> CachedProfile:
@@ -53,9 +54,9 @@ def profile(profile_id: str, **status: object) -> CachedProfile:
 
 async def test_a_status_comes_back_from_storage_value_for_value(store: StatusStore) -> None:
     sent = profile(SEED["id"], errorCount=2**63 - 1, statusMessage="a\r\nb – ü ✓ 🙂")
-    outcome = await store.write_source([Change("create", sent.to_entity())])
+    outcome = await store.statuses.write([CacheWrite("create", sent.to_entity())])
     assert outcome.written == 1
-    back = await store.get_profile(SEED["id"])
+    back = await get_profile(store, SEED["id"])
     assert back is not None
     assert back.status == sent.status
     assert back.status["lastActivityDateTime"] == "2021-07-13T20:55:17.6475128Z"
@@ -65,81 +66,83 @@ async def test_a_status_comes_back_from_storage_value_for_value(store: StatusSto
 async def test_a_long_status_message_survives_storage(store: StatusStore) -> None:
     message = "Zeile 1\r\n" + "ö" * 50_000
     sent = profile("long", statusMessage=message)
-    await store.write_source([Change("create", sent.to_entity())])
-    back = await store.get_profile("long")
+    await store.statuses.write([CacheWrite("create", sent.to_entity())])
+    back = await get_profile(store, "long")
     assert back is not None and back.status["statusMessage"] == message
 
 
 async def test_replace_is_conditional_on_the_etag(store: StatusStore) -> None:
-    await store.write_source([Change("create", profile("p1").to_entity())])
-    cached = await store.get_profile("p1")
+    await store.statuses.write([CacheWrite("create", profile("p1").to_entity())])
+    cached = await get_profile(store, "p1")
     assert cached is not None and cached.etag
     cached.status["status"] = "paused"
-    new_etag = await store.replace_profile(cached, etag=cached.etag)
+    new_etag = await store.statuses.replace(cached.to_entity(), etag=cached.etag)
     assert new_etag != cached.etag
     with pytest.raises(VersionConflictError):
-        await store.replace_profile(cached, etag=cached.etag)
+        await store.statuses.replace(cached.to_entity(), etag=cached.etag)
 
 
 async def test_many_changes_go_in_batches_and_removals_apply(store: StatusStore) -> None:
-    outcome = await store.write_source(
-        [Change("create", profile(f"p{i:03}").to_entity()) for i in range(250)]
+    outcome = await store.statuses.write(
+        [CacheWrite("create", profile(f"p{i:03}").to_entity()) for i in range(250)]
     )
     assert outcome.written == 250 and not outcome.failed
-    cached = await store.read_source(PROFILES_SOURCE)
+    cached = await store.statuses.read_source(PROFILES_SOURCE)
     assert len(cached) == 250
     removals = [
-        Change("delete", e, e.metadata["etag"]) for key, e in cached.items() if key < "p100"
+        CacheWrite("delete", e, e.metadata["etag"]) for key, e in cached.items() if key < "p100"
     ]
-    outcome = await store.write_source(removals)
+    outcome = await store.statuses.write(removals)
     assert outcome.removed == 100
-    assert len(await store.read_source(PROFILES_SOURCE)) == 150
+    assert len(await store.statuses.read_source(PROFILES_SOURCE)) == 150
 
 
 async def test_a_batch_with_a_stale_etag_still_lands_every_write(store: StatusStore) -> None:
     """A PATCH between a poll's read and its write: the poll's (Graph's) value wins."""
-    await store.write_source(
-        [Change("create", profile(f"q{i}").to_entity()) for i in range(3)],
+    await store.statuses.write(
+        [CacheWrite("create", profile(f"q{i}").to_entity()) for i in range(3)],
     )
-    cached = await store.read_source(PROFILES_SOURCE)
-    patched = await store.get_profile("q1")
+    cached = await store.statuses.read_source(PROFILES_SOURCE)
+    patched = await get_profile(store, "q1")
     assert patched is not None and patched.etag
     patched.status["status"] = "paused"
-    await store.replace_profile(patched, etag=patched.etag)  # the ETag the poll read is stale now
+    await store.statuses.replace(
+        patched.to_entity(), etag=patched.etag
+    )  # the ETag the poll read is stale now
     replacements = [
-        Change("replace", profile(key, status="error").to_entity(), entity.metadata["etag"])
+        CacheWrite("replace", profile(key, status="error").to_entity(), entity.metadata["etag"])
         for key, entity in cached.items()
     ]
-    outcome = await store.write_source(replacements)
+    outcome = await store.statuses.write(replacements)
     assert outcome.written == 3 and not outcome.failed
     for key in cached:
-        back = await store.get_profile(key)
+        back = await get_profile(store, key)
         assert back is not None and back.status["status"] == "error"
 
 
 async def test_a_merge_of_the_listing_fields_keeps_a_patched_status(store: StatusStore) -> None:
     """A renamed profile whose status Graph did not change: the PATCH survives."""
-    await store.write_source([Change("create", profile("m1").to_entity())])
-    cached = await store.read_source(PROFILES_SOURCE)
-    patched = await store.get_profile("m1")
+    await store.statuses.write([CacheWrite("create", profile("m1").to_entity())])
+    cached = await store.statuses.read_source(PROFILES_SOURCE)
+    patched = await get_profile(store, "m1")
     assert patched is not None and patched.etag
     patched.status["statusMessage"] = "patched"
-    await store.replace_profile(patched, etag=patched.etag)  # after the poll's read
+    await store.statuses.replace(patched.to_entity(), etag=patched.etag)  # after the poll's read
     renamed = CachedProfile("m1", display_name=None, state="deleting", status={})
     keys = {"PartitionKey": PROFILES_SOURCE, "RowKey": "m1"}
-    merge = Change("merge", keys | renamed.profile_columns(), cached["m1"].metadata["etag"])
-    outcome = await store.write_source([merge])
+    merge = CacheWrite("merge", keys | renamed.profile_columns(), cached["m1"].metadata["etag"])
+    outcome = await store.statuses.write([merge])
     assert outcome.written == 1
-    back = await store.get_profile("m1")
+    back = await get_profile(store, "m1")
     assert back is not None
     assert (back.display_name, back.state) == (None, "deleting")
     assert back.status["statusMessage"] == "patched"
 
 
 async def test_list_pages_with_a_status_filter(store: StatusStore) -> None:
-    await store.write_source(
+    await store.statuses.write(
         [
-            Change(
+            CacheWrite(
                 "create", profile(f"r{i:02}", status="error" if i % 3 == 0 else "done").to_entity()
             )
             for i in range(30)
@@ -148,8 +151,8 @@ async def test_list_pages_with_a_status_filter(store: StatusStore) -> None:
     seen: list[str] = []
     continuation = None
     while True:
-        page, continuation = await store.list_profiles(
-            statuses=["error", "quarantined"], top=4, continuation=continuation
+        page, continuation = await list_profiles(
+            store, statuses=["error", "quarantined"], top=4, continuation=continuation
         )
         assert len(page) <= 4
         seen += [item.id for item in page]
@@ -168,7 +171,7 @@ def test_bad_keys_are_rejected_before_storage(bad: str) -> None:
 
 
 async def test_unreachable_storage_is_storage_unavailable(table_prefix: str) -> None:
-    settings = Settings.from_env(
+    settings = load_settings(
         {
             "AzureWebJobsStorage": azurite_connection_string(free_port()),
             "STATUS_TABLE_PREFIX": table_prefix,
@@ -177,14 +180,14 @@ async def test_unreachable_storage_is_storage_unavailable(table_prefix: str) -> 
     store = StatusStore.from_settings(settings)
     try:
         with pytest.raises(StorageUnavailableError):
-            await asyncio.wait_for(store.get_profile("p1"), timeout=30)
+            await asyncio.wait_for(get_profile(store, "p1"), timeout=30)
     finally:
         await store.close()
 
 
-def job_item(job_id: str, status: dict[str, object]) -> CachedItem:
+def job_item(job_id: str, status: dict[str, object]) -> CachedDocument:
     resource = {"id": job_id, "templateId": "scim", "status": status}
-    return CachedItem("synchronizationJobs", job_key(SP_ID, job_id), resource, graph_hash="h")
+    return CachedDocument(JOBS, job_key(SP_ID, job_id), resource, graph_hash="h")
 
 
 async def test_a_job_comes_back_from_storage_exactly_as_graph_sent_it(store: StatusStore) -> None:
@@ -195,12 +198,12 @@ async def test_a_job_comes_back_from_storage_exactly_as_graph_sent_it(store: Sta
         "troubleshootingUrl": None,
     }
     sent = job_item("scim.a1", status)
-    await store.write_source([Change("create", sent.to_entity())])
-    back = await store.get_item("synchronizationJobs", sent.id)
+    await store.statuses.write([CacheWrite("create", sent.to_entity())])
+    back = await JOBS.cached(store, sent.id)
     assert back is not None
     assert back.resource == sent.resource
     assert list(back.resource["status"]) == list(status)  # Graph's order
-    listed = await store.list_items("synchronizationJobs", id_prefix=f"{SP_ID}:")
+    listed = await JOBS.cached_items(store, id_prefix=f"{SP_ID}:")
     assert [item.id for item in listed] == [sent.id]
 
 
@@ -213,8 +216,8 @@ async def test_a_huge_job_is_compressed_not_cut(store: StatusStore) -> None:
     sent = job_item("scim.huge", {**SYNC_STATUS_EXAMPLE, "progress": progress})
     entity = sent.to_entity()
     assert "resource" not in entity and "resourceZ" in entity
-    await store.write_source([Change("create", entity)])
-    back = await store.get_item("synchronizationJobs", sent.id)
+    await store.statuses.write([CacheWrite("create", entity)])
+    back = await JOBS.cached(store, sent.id)
     assert back is not None and back.resource == sent.resource
 
 
@@ -234,13 +237,13 @@ async def test_an_event_queued_again_after_delivery_is_not_sent_again(store: Sta
         previousStatus="success", status="error", health="error",
         changedDateTime="2026-11-22T06:00:00.1234567Z", path="/api/x",
     )  # fmt: skip
-    await store.add_to_outbox("sub-1", [event])
-    ((waiting, entity),) = await store.read_outbox("sub-1", 10)
+    await store.outbox.add("sub-1", [event])
+    ((waiting, entity),) = await store.outbox.read("sub-1", 10)
     assert waiting == event
-    await store.settle_outbox(entity, delivered=True)
-    await store.add_to_outbox("sub-1", [event])  # recorded again after a failure part-way
-    assert await store.read_outbox("sub-1", 10) == []
-    assert await store.outbox_targets() == []
+    await store.outbox.settle(entity, delivered=True)
+    await store.outbox.add("sub-1", [event])  # recorded again after a failure part-way
+    assert await store.outbox.read("sub-1", 10) == []
+    assert await store.outbox.targets() == []
 
 
 async def test_history_of_an_id_too_long_for_a_row_key_is_kept(store: StatusStore) -> None:
@@ -251,6 +254,6 @@ async def test_history_of_an_id_too_long_for_a_row_key_is_kept(store: StatusStor
         source="industryDataRuns", id=long_id, previousStatus=None, status="failed",
         health="error", changedDateTime="2026-11-22T06:00:00.1234567Z", path="/api/x",
     )  # fmt: skip
-    await store.record_history([change], ["e-2"])
-    changes, _ = await store.list_history("industryDataRuns", long_id, top=10, continuation=None)
+    await store.history.record([change], ["e-2"])
+    changes, _ = await store.history.page("industryDataRuns", long_id, top=10, continuation=None)
     assert changes == [change]

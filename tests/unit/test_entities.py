@@ -4,8 +4,13 @@ from __future__ import annotations
 
 from azure.data.tables import EdmType, EntityProperty
 
-from shared.store import CachedProfile, PollRun, status_from_columns, status_to_columns
-from tests.conftest import SEED
+from shared.sources.school_data_sync.entity import (
+    CachedProfile,
+    status_from_columns,
+    status_to_columns,
+)
+from shared.storage.poll_runs import PollRun
+from tests.support.samples import SEED
 
 
 def test_the_seed_example_round_trips_in_order() -> None:

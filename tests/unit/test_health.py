@@ -6,9 +6,16 @@ from typing import Any
 
 import pytest
 
-from shared.core.health import MAX_REASON_LENGTH, Health
-from shared.health import HEALTH_RULES, assess
-from shared.settings import INDUSTRY_DATA_RUNS, PROVISIONING_JOBS, SDS_PROFILES
+from shared.core.health import MAX_REASON_LENGTH, Assessment, Health
+from shared.sources import HEALTH_RULES, source_named
+
+SDS_PROFILES = "educationSynchronizationProfiles"
+PROVISIONING_JOBS = "synchronizationJobs"
+INDUSTRY_DATA_RUNS = "industryDataRuns"
+
+
+def assess(source: str, document: dict[str, Any], statistics: Any = None) -> Assessment:
+    return source_named(source).assess(document, statistics)
 
 
 def job(code: str, state: str | None = "Succeeded", **status: Any) -> dict[str, Any]:

@@ -8,6 +8,7 @@ identifier both as plain strings, and an interpolated string verbatim ('x-${y}')
 from __future__ import annotations
 
 import functools
+import inspect
 import json
 import os
 import re
@@ -48,18 +49,30 @@ API_VERSIONS = {
     "Microsoft.Web/sites/basicPublishingCredentialsPolicies": "2024-04-01",
 }
 
-# The settings the app reads, taken from shared/settings.py itself so that a new setting without
-# a deployment parameter fails here: the first string argument of env.get(...) and of the
-# _flag/_number/_text/_choice(env, ...) helpers, and `name = "..."` assignments.
-SETTINGS_SOURCE = ROOT / "shared" / "settings.py"
+
+# The settings the app reads, taken from the settings modules themselves (the app's and each
+# registered source's) so that a new setting without a deployment parameter fails here: the
+# first string argument of env.get(...) and of the flag/number/text/choice/object_ids(env, ...)
+# helpers, and `name = "..."` or `..._SETTING = "..."` assignments.
+def settings_modules() -> list[Path]:
+    from shared.sources import SOURCES
+
+    folders = {Path(inspect.getfile(type(source))).parent for source in SOURCES}
+    return [ROOT / "shared" / "settings.py", *sorted(folder / "settings.py" for folder in folders)]
+
+
 _SETTING_NAME = re.compile(
-    r'(?:\benv\.get\(|\b_(?:flag|number|text|choice)\(\s*env\s*,)\s*"(\w+)"'
-    r'|\bname\s*=\s*"(\w+)"'
+    r'(?:\benv\.get\(|\b(?:flag|number|text|choice|object_ids)\(\s*env\s*,)\s*"(\w+)"'
+    r'|\b(?:name|[A-Z_]*SETTING)\s*=\s*"(\w+)"'
 )
 
 
 def settings_read_by_app() -> set[str]:
-    return {first or second for first, second in _SETTING_NAME.findall(SETTINGS_SOURCE.read_text())}
+    return {
+        first or second
+        for module in settings_modules()
+        for first, second in _SETTING_NAME.findall(module.read_text())
+    }
 
 
 # AzureWebJobsStorage*: identity-based host storage, asserted in test_host_storage_is_identity_based.
@@ -444,14 +457,14 @@ def test_app_setting_is_a_parameter_passed_to_the_app(setting: str) -> None:
 
 def test_parameter_defaults_are_the_apps_defaults() -> None:
     """Deploying every parameter's default configures the app exactly as leaving it unset."""
-    from shared.settings import Settings
+    from shared.sources import load_settings
 
     main = parsed("main.bicep")
     storage = {"AzureWebJobsStorage": "UseDevelopmentStorage=true"}
     deployed = {
         setting: str(param_default(main, parameter_name(setting))) for setting in DEPLOYED_SETTINGS
     }
-    assert Settings.from_env({**storage, **deployed}) == Settings.from_env(storage)
+    assert load_settings({**storage, **deployed}) == load_settings(storage)
 
 
 def test_boolean_parameters_allow_only_true_or_false() -> None:

@@ -7,10 +7,10 @@ import json
 import pytest
 
 from shared.core.errors import InvalidInputError
+from shared.core.jsontext import INT64_MAX
 from shared.core.time import parse_timestamp
-from shared.http import api_error
-from shared.models import (
-    INT64_MAX,
+from shared.http.errors import api_error
+from shared.sources.school_data_sync.models import (
     EducationSynchronizationProfileStatus,
     EducationSynchronizationStatus,
     parse_profile_status_patch,

@@ -18,9 +18,10 @@ from openapi_spec_validator import OpenAPIV2SpecValidator, validate
 from shared.core.changes import ChangeEvent
 from shared.core.errors import InvalidInputError
 from shared.core.subscriptions import SubscriptionRequest, parse_subscription_request
-from shared.models import ProfileStatusPatch, parse_profile_status_patch
-from shared.openapi import build_document, document_json
-from tests.conftest import SEED, SEED_ID, SYNC_STATUS_EXAMPLE, registered_functions
+from shared.http.openapi.document import build_document, document_json
+from shared.sources.school_data_sync.models import ProfileStatusPatch, parse_profile_status_patch
+from tests.support.app import registered_functions
+from tests.support.samples import SEED, SEED_ID, SYNC_STATUS_EXAMPLE
 from tools import graph_tenant
 from tools.export_connector import DEFINITION, main
 

@@ -6,14 +6,15 @@ from datetime import UTC, datetime
 
 import pytest
 
+from shared.core.errors import SettingsError
 from shared.core.schedule import next_run_after
-from shared.settings import Settings, SettingsError
+from shared.sources import load_settings
 
 LOCAL = {"AzureWebJobsStorage": "UseDevelopmentStorage=true"}
 
 
 def test_defaults_match_the_contract() -> None:
-    settings = Settings.from_env(LOCAL)
+    settings = load_settings(LOCAL)
     assert settings.graph_base_url == "https://graph.microsoft.com"
     assert settings.graph_auth == "azure"
     assert settings.poll_schedule == "0 */5 * * * *"
@@ -23,7 +24,7 @@ def test_defaults_match_the_contract() -> None:
 
 
 def test_identity_based_storage_from_the_account_name() -> None:
-    settings = Settings.from_env(
+    settings = load_settings(
         {
             "AzureWebJobsStorage__accountName": "stsync",
             "AzureWebJobsStorage__credential": "managedidentity",
@@ -38,7 +39,7 @@ def test_identity_based_storage_from_the_account_name() -> None:
 
 def test_identity_based_storage_from_the_table_uri() -> None:
     uri = "https://stsync.table.core.windows.net/"
-    settings = Settings.from_env({"AzureWebJobsStorage__tableServiceUri": uri})
+    settings = load_settings({"AzureWebJobsStorage__tableServiceUri": uri})
     assert settings.storage.table_service_uri == "https://stsync.table.core.windows.net"
     assert not settings.storage.use_managed_identity
 
@@ -58,12 +59,12 @@ def test_identity_based_storage_from_the_table_uri() -> None:
 )
 def test_invalid_settings_name_the_setting(values: dict[str, str], named: str) -> None:
     with pytest.raises(SettingsError, match=named):
-        Settings.from_env(values)
+        load_settings(values)
 
 
 @pytest.mark.parametrize("schedule", ["0 */5 * * * *", "*/30 * * * * *", "0 0 6 * * 1-5"])
 def test_ncrontab_schedules_are_accepted(schedule: str) -> None:
-    assert Settings.from_env({**LOCAL, "POLL_SCHEDULE": schedule}).poll_schedule == schedule
+    assert load_settings({**LOCAL, "POLL_SCHEDULE": schedule}).poll_schedule == schedule
 
 
 @pytest.mark.parametrize(
@@ -71,7 +72,7 @@ def test_ncrontab_schedules_are_accepted(schedule: str) -> None:
 )
 def test_a_bad_schedule_names_poll_schedule(schedule: str) -> None:
     with pytest.raises(SettingsError, match="POLL_SCHEDULE"):
-        Settings.from_env({**LOCAL, "POLL_SCHEDULE": schedule})
+        load_settings({**LOCAL, "POLL_SCHEDULE": schedule})
 
 
 def test_next_run_reads_seconds_first() -> None:
@@ -85,22 +86,22 @@ SP_B = "9E1D8C3B-2A4F-4B6E-8C7D-1A2B3C4D5E6F"
 
 
 def test_only_school_data_sync_is_polled_by_default() -> None:
-    settings = Settings.from_env(LOCAL)
+    settings = load_settings(LOCAL)
     assert settings.enabled_sources == ("educationSynchronizationProfiles",)
-    assert settings.industry_data_runs_kept == 50
+    assert settings.source("industryDataRuns").runs_kept == 50
 
 
 def test_naming_service_principals_turns_provisioning_on() -> None:
-    settings = Settings.from_env(
+    settings = load_settings(
         LOCAL | {"PROVISIONING_SERVICE_PRINCIPAL_IDS": f" {SP_A}, {SP_B},, {SP_A}"}
     )
     # Object ids are GUIDs: kept lower-case, once each, in the order given.
-    assert settings.provisioning_service_principal_ids == (SP_A, SP_B.lower())
+    assert settings.source("synchronizationJobs").service_principal_ids == (SP_A, SP_B.lower())
     assert settings.enabled_sources == ("educationSynchronizationProfiles", "synchronizationJobs")
 
 
 def test_each_source_can_be_switched() -> None:
-    settings = Settings.from_env(
+    settings = load_settings(
         LOCAL
         | {
             "SDS_PROFILES_ENABLED": "false",
@@ -111,7 +112,7 @@ def test_each_source_can_be_switched() -> None:
         }
     )
     assert settings.enabled_sources == ("industryDataRuns",)
-    assert settings.industry_data_runs_kept == 7
+    assert settings.source("industryDataRuns").runs_kept == 7
 
 
 @pytest.mark.parametrize(
@@ -129,4 +130,4 @@ def test_each_source_can_be_switched() -> None:
 )
 def test_bad_source_settings_name_the_setting(values: dict[str, str], named: str) -> None:
     with pytest.raises(SettingsError, match=named):
-        Settings.from_env(LOCAL | values)
+        load_settings(LOCAL | values)

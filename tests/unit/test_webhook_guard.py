@@ -6,8 +6,9 @@ import socket
 
 import pytest
 
+from shared.core.errors import SettingsError
 from shared.core.urlguard import WebhookUrlError, check_url_form, check_url_target
-from shared.settings import Settings, SettingsError
+from shared.sources import load_settings
 
 LOCAL = {"AzureWebJobsStorage": "UseDevelopmentStorage=true"}
 
@@ -77,21 +78,21 @@ def test_a_trailing_dot_does_not_hide_localhost() -> None:
 
 
 def test_static_webhook_urls_are_checked_without_echoing_them() -> None:
-    settings = Settings.from_env(
+    settings = load_settings(
         LOCAL | {"NOTIFY_WEBHOOK_URLS": "https://a.example/x, https://b.example/y"}
     )
     assert settings.notify_webhook_urls == ("https://a.example/x", "https://b.example/y")
     with pytest.raises(SettingsError) as raised:
-        Settings.from_env(LOCAL | {"NOTIFY_WEBHOOK_URLS": "http://10.0.0.1/hook?sig=topsecret"})
+        load_settings(LOCAL | {"NOTIFY_WEBHOOK_URLS": "http://10.0.0.1/hook?sig=topsecret"})
     assert "NOTIFY_WEBHOOK_URLS" in str(raised.value)
     assert "topsecret" not in str(raised.value)
-    assert Settings.from_env(LOCAL).history_retention_days == 90
+    assert load_settings(LOCAL).history_retention_days == 90
 
 
 def test_the_post_goes_to_the_address_that_was_checked() -> None:
     import httpx
 
-    from shared.notifications import _pinned_request
+    from shared.webhooks.delivery import _pinned_request
 
     client = httpx.AsyncClient()
     request = _pinned_request(

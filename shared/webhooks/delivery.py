@@ -1,17 +1,15 @@
-"""Change history and webhook notifications: every change of an item's status or health is
-kept in the history and queued as an event for each matching subscriber, then POSTed.
+"""Webhook delivery: the events waiting in the outbox are POSTed to their receivers, oldest
+first per receiver, until each acknowledges with a 2xx.
 
-Events wait in the outbox table until a subscriber acknowledges them with a 2xx, so nothing
-is lost when a subscriber is down and nothing acknowledged is sent again. Delivery runs after
-a poll has recorded its results, within a time budget, and never fails the poll: what is
-left waits for the next one. Webhook URLs are checked against server-side request forgery:
-https only, and no loopback, private or link-local address, unless ALLOW_INSECURE_WEBHOOKS.
+Nothing is lost when a receiver is down and nothing acknowledged is sent again. Delivery
+runs after a poll has recorded its results, within a time budget, and never fails the poll:
+what is left waits for the next one. Every POST goes to an address the URL guard checked just
+before (``shared.core.urlguard``), with TLS still checking the URL's host name.
 """
 
 from __future__ import annotations
 
 import asyncio
-import hashlib
 import logging
 import random
 import time
@@ -19,18 +17,18 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Literal
 
-from shared.core.changes import ChangeEvent, StatusChange, event_id
+from shared.core.changes import ChangeEvent
 from shared.core.errors import StorageUnavailableError
 from shared.core.retry_after import parse_retry_after
 from shared.core.subscriptions import Subscription
 from shared.core.time import graph_timestamp
 from shared.core.urlguard import WebhookUrlError, check_url_target
 from shared.settings import Settings
+from shared.storage.recording import static_target
+from shared.storage.store import StatusStore
 
 if TYPE_CHECKING:
     import httpx
-
-    from shared.store import StatusStore
 
 logger = logging.getLogger(__name__)
 
@@ -49,51 +47,6 @@ TARGETS_AT_ONCE = 8
 # does not make its queue grow without end.
 MAX_EVENT_AGE = timedelta(days=3)
 USER_AGENT = "SyncStatus-Webhooks/1.0"
-
-
-# -- recording changes --------------------------------------------------------------------------
-
-
-def static_target(url: str) -> str:
-    """The outbox key of a NOTIFY_WEBHOOK_URLS entry (the URL itself is a secret)."""
-    return "url-" + hashlib.sha256(url.encode()).hexdigest()[:32]
-
-
-async def record_changes(
-    store: StatusStore, settings: Settings, changes: list[StatusChange], *, notify: bool = True
-) -> None:
-    """Keep ``changes`` in the history and queue an event per matching subscriber.
-
-    ``notify=False`` records history only (a source's first poll: every item is new, and a
-    subscriber wants to hear of changes, not of the whole tenant at once).
-    """
-    if not changes:
-        return
-    event_ids = [event_id(change) for change in changes]
-    await store.record_history(changes, event_ids)
-    if not notify:
-        return
-    targets: dict[str, list[ChangeEvent]] = {}
-    for subscription in await store.list_subscriptions():
-        if subscription.status != "active":
-            continue
-        chosen = [
-            ChangeEvent(**change.model_dump(), eventId=eid, subscriptionId=subscription.id)
-            for change, eid in zip(changes, event_ids, strict=True)
-            if subscription.filter is None or subscription.filter.matches(change)
-        ]
-        if chosen:
-            targets[subscription.id] = chosen
-    for url in settings.notify_webhook_urls:
-        targets[static_target(url)] = [
-            ChangeEvent(**change.model_dump(), eventId=eid)
-            for change, eid in zip(changes, event_ids, strict=True)
-        ]
-    for target, events in targets.items():
-        await store.add_to_outbox(target, events)
-
-
-# -- delivering -----------------------------------------------------------------------------------
 
 
 Outcome = Literal["delivered", "retry", "gone", "refused"]
@@ -131,8 +84,8 @@ async def deliver_pending(
         headers={"User-Agent": USER_AGENT},
     )
     try:
-        targets = await store.outbox_targets()
-        subscriptions = {s.id: s for s in await store.list_subscriptions()}
+        targets = await store.outbox.targets()
+        subscriptions = {s.id: s for s in await store.subscriptions.list()}
         static = {static_target(url): url for url in settings.notify_webhook_urls}
         limit = asyncio.Semaphore(TARGETS_AT_ONCE)
 
@@ -177,15 +130,15 @@ async def _deliver_target(
     elif static_url is not None:
         url = static_url
     else:  # unsubscribed, disabled, or no longer in NOTIFY_WEBHOOK_URLS
-        await store.clear_outbox(target)
+        await store.outbox.clear(target)
         return
     oldest_kept = _timestamp_before(MAX_EVENT_AGE)
-    for event, entity in await store.read_outbox(target, EVENTS_PER_ROUND):
+    for event, entity in await store.outbox.read(target, EVENTS_PER_ROUND):
         if event.changedDateTime < oldest_kept:
             logger.error(
                 "Event %s for %s dropped: older than %s", event.eventId, target, MAX_EVENT_AGE
             )
-            await store.settle_outbox(entity, delivered=True)
+            await store.outbox.settle(entity, delivered=True)
             report.dropped += 1
             continue
         if time.monotonic() >= deadline:
@@ -193,7 +146,7 @@ async def _deliver_target(
             return  # the round's budget is spent: the rest waits for the next poll
         outcome = await post_event(http, url, event, settings, deadline)
         if outcome == "delivered":
-            await store.settle_outbox(entity, delivered=True)
+            await store.outbox.settle(entity, delivered=True)
             report.delivered += 1
             continue
         if outcome == "gone" and subscription is not None:
@@ -202,19 +155,19 @@ async def _deliver_target(
                 "The notification URL kept answering 404 or 410, so the subscription was "
                 "disabled; subscribe again to receive events."
             )
-            await store.save_subscription(subscription)
-            await store.clear_outbox(target)
+            await store.subscriptions.save(subscription)
+            await store.outbox.clear(target)
             report.disabled.append(subscription.id)
             logger.warning("Subscription %s disabled: its URL is gone", subscription.id)
             return
         if outcome == "retry" and int(entity.get("attempts", 0)) + 1 < MAX_ROUNDS:
-            await store.settle_outbox(entity, delivered=False)
+            await store.outbox.settle(entity, delivered=False)
             report.waiting += 1
             return  # keep the order: later events wait behind this one
         # Refused (another 4xx, or an address the guard refuses), gone for a static URL,
         # or retried for MAX_ROUNDS rounds: the receiver will not take it.
         logger.error("Event %s for %s dropped after outcome %s", event.eventId, target, outcome)
-        await store.settle_outbox(entity, delivered=True)
+        await store.outbox.settle(entity, delivered=True)
         report.dropped += 1
 
 

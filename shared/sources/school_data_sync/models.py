@@ -1,4 +1,5 @@
-"""Models of the Graph resources the app caches, and the validation of what callers send.
+"""The models of School Data Sync (classic): a listed profile and its profileStatus as Graph
+sends them, and the validation of what a PATCH may change.
 
 Graph's JSON is kept as sent: timestamps stay strings (Graph sends 7 fractional digits,
 Python's datetime keeps 6), ``status`` stays a string (an evolvable enum may gain members),
@@ -8,11 +9,9 @@ and properties this code does not know yet are carried along untouched.
 from __future__ import annotations
 
 from enum import StrEnum
-from typing import Annotated, Any, Literal
-from urllib.parse import quote
+from typing import Any, Literal
 
 from pydantic import (
-    AfterValidator,
     BaseModel,
     ConfigDict,
     Field,
@@ -22,10 +21,9 @@ from pydantic import (
 )
 
 from shared.core.errors import InvalidInputError
-from shared.core.time import parse_timestamp
+from shared.core.jsontext import INT64_MAX
+from shared.core.time import Timestamp
 from shared.core.validation import error_target, error_text, require_object
-
-INT64_MAX = 2**63 - 1
 
 PROFILE_STATUS_ODATA_TYPE = "#microsoft.graph.educationSynchronizationProfileStatus"
 
@@ -55,14 +53,6 @@ class EducationSynchronizationStatus(StrEnum):
     VALIDATING = "validating"
 
 
-def _timestamp(value: str) -> str:
-    parse_timestamp(value)
-    return value  # kept exactly as sent
-
-
-Timestamp = Annotated[StrictStr, AfterValidator(_timestamp)]
-
-
 class EducationSynchronizationProfile(BaseModel):
     """The part of a listed profile the app caches; everything else Graph sends is ignored."""
 
@@ -89,33 +79,6 @@ class EducationSynchronizationProfileStatus(BaseModel):
     lastActivityDateTime: StrictStr | None = None
     errorCount: StrictInt | None = Field(default=None, ge=0, le=INT64_MAX)
     statusMessage: StrictStr | None = None
-
-
-class SynchronizationJob(BaseModel):
-    """An Entra ID provisioning job (Graph v1.0), checked only for what the cache relies on:
-    an id, and a ``status`` that is an object when present. The JSON itself is kept whole.
-
-    msgraph-sdk's typed ``SynchronizationJob`` is not used to read it: its parse cuts
-    timestamps to microseconds and turns enum members it does not know into None.
-    """
-
-    model_config = ConfigDict(extra="allow")
-
-    id: StrictStr = Field(min_length=1)
-    templateId: StrictStr | None = None
-    status: dict[str, Any] | None = None
-
-
-class IndustryDataRun(BaseModel):
-    """An Industry Data run (Graph beta), checked for what the cache relies on."""
-
-    model_config = ConfigDict(extra="allow")
-
-    id: StrictStr = Field(min_length=1)
-    displayName: StrictStr | None = None
-    status: StrictStr | None = None
-    startDateTime: StrictStr | None = None
-    endDateTime: StrictStr | None = None
 
 
 class ProfileStatusPatch(BaseModel):
@@ -183,18 +146,3 @@ def _describe(error: Any) -> str:
         return f"Property 'errorCount' must be a whole number from 0 to {INT64_MAX}."
     message = error_text(error)
     return f"Property '{name}' {message}." if kind == "value_error" else f"'{name}': {message}."
-
-
-# A job's id (and RowKey) joins its service principal and its own id; an object id holds no
-# colon.
-JOB_KEY_SEPARATOR = ":"
-
-
-def item_path(source: str, item_id: str) -> str:
-    """Where the API serves an item of a source (the ``path`` of rows, changes and events)."""
-    if source == "educationSynchronizationProfiles":
-        return f"/api/education/synchronizationProfiles/{quote(item_id, safe='')}/profileStatus"
-    if source == "synchronizationJobs":
-        sp_id, _separator, job_id = item_id.partition(JOB_KEY_SEPARATOR)
-        return f"/api/servicePrincipals/{sp_id}/synchronization/jobs/{quote(job_id, safe='')}"
-    return f"/api/external/industryData/runs/{quote(item_id, safe='')}"

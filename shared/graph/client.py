@@ -1,11 +1,9 @@
-"""Microsoft Graph access: the one client factory and every Graph call the app makes.
-
-Requests go through msgraph-sdk's request adapter and the Graph middleware pipeline (auth,
-retries honouring Retry-After on 429/503/504, redirects, telemetry). They are raw JSON
-requests through that adapter, checked by ``shared.models``: the education endpoints were
-removed from the SDKs, and the typed v1.0 builders (``service_principals...synchronization
-.jobs``) would parse a job into models that cut timestamps to microseconds and drop enum
-members they do not know, where the cache must keep what Graph sent.
+"""The Graph client: every request goes through msgraph-sdk's request adapter and the Graph
+middleware pipeline (auth, retries honouring Retry-After on 429/503/504, redirects,
+telemetry), as raw JSON requests checked by the sources' models. The education endpoints
+were removed from the SDKs, and the typed v1.0 builders (``service_principals...
+synchronization.jobs``) would parse a job into models that cut timestamps to microseconds and
+drop enum members they do not know, where the cache must keep what Graph sent.
 """
 
 from __future__ import annotations
@@ -13,10 +11,9 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-import time
 from collections.abc import AsyncIterator, Sequence
 from typing import Any
-from urllib.parse import quote, urlsplit
+from urllib.parse import urlsplit
 
 import httpx
 from azure.core.exceptions import ClientAuthenticationError
@@ -32,6 +29,8 @@ from msgraph_core import GraphClientFactory
 
 from shared.core.jsontext import parse_json
 from shared.core.retry_after import MAX_RETRY_AFTER_SECONDS, retry_after_header
+from shared.graph.batch import MAX_BATCH_REQUESTS, Throttle, sub_responses
+from shared.graph.errors import GraphError
 from shared.settings import Settings
 
 logger = logging.getLogger(__name__)
@@ -40,45 +39,11 @@ logger = logging.getLogger(__name__)
 # and `validating`) behind `unknownFutureValue`.
 INCLUDE_UNKNOWN_ENUM_MEMBERS = "include-unknown-enum-members"
 
-# JSON batching: Graph takes at most 20 requests per $batch.
-MAX_BATCH_REQUESTS = 20
-# Sub-responses to ask again for, after the Retry-After Graph gives (or a back-off).
-_RETRYABLE_STATUSES = frozenset({429, 503, 504})
 MAX_SUBREQUEST_ATTEMPTS = 5
 
 # Error bodies are parsed into ODataError (code and message) only with this map and a JSON
 # parse node factory registered.
 _ERROR_MAP: dict[str, Any] = {"XXX": ODataError}
-
-
-class GraphError(Exception):
-    """A Graph call that failed: HTTP status (None when no answer came), code and message."""
-
-    def __init__(
-        self, status: int | None, code: str, message: str, *, retry_after: float | None = None
-    ) -> None:
-        super().__init__(f"{status or 'no response'} {code}: {message}")
-        self.status = status
-        self.code = code
-        self.message = message
-        # Seconds Graph asked us to wait (a 429's or 503's Retry-After), if it said.
-        self.retry_after = retry_after
-
-    @property
-    def is_retryable(self) -> bool:
-        """Throttled or briefly unavailable: the same request may succeed later."""
-        return self.status in _RETRYABLE_STATUSES
-
-    @property
-    def is_refusal(self) -> bool:
-        """Graph refused the request itself (retired API, missing permission, bad segment):
-        asking again will not help, unlike throttling, timeouts and server errors."""
-        return (
-            self.status is not None and 400 <= self.status < 500 and self.status not in (408, 429)
-        )
-
-    def to_json(self) -> dict[str, Any]:
-        return {"status": self.status, "code": self.code, "message": self.message}
 
 
 def create_graph_adapter(
@@ -107,7 +72,8 @@ def create_graph_adapter(
 
 
 class GraphClient:
-    """The Graph calls of the app, as raw JSON requests through the SDK's adapter.
+    """Raw JSON requests to Graph through the SDK's adapter: one object, a collection's
+    pages, or many objects through JSON batching.
 
     One per poll: it owns the HTTP connections (reused across the poll's requests) and
     closes them when the poll ends.
@@ -155,55 +121,6 @@ class GraphClient:
 
     async def __aexit__(self, *exc_info: object) -> None:
         await self.close()
-
-    # -- School Data Sync (classic), Graph beta ---------------------------------------------
-
-    def list_synchronization_profiles(self) -> AsyncIterator[list[dict[str, Any]]]:
-        """Pages of ``GET /beta/education/synchronizationProfiles``, following nextLink, at
-        the largest page Graph takes: ten times fewer round trips than its default of 100."""
-        return self.get_pages("{+baseurl}/beta/education/synchronizationProfiles?%24top=999", {})
-
-    async def get_profile_statuses(
-        self, profile_ids: Sequence[str]
-    ) -> list[dict[str, Any] | GraphError]:
-        """Each profile's profileStatus (or the GraphError it failed with), in order, through
-        JSON batching: one HTTP request per 20 profiles."""
-        paths = [
-            f"/education/synchronizationProfiles/{quote(profile_id, safe='')}/profileStatus"
-            for profile_id in profile_ids
-        ]
-        return await self.get_many("beta", paths)
-
-    async def get_profile_status(self, profile_id: str) -> dict[str, Any]:
-        """``GET /beta/education/synchronizationProfiles/{id}/profileStatus``, every member of
-        the evolvable status enum included."""
-        return await self.get_json(
-            "{+baseurl}/beta/education/synchronizationProfiles/{id}/profileStatus",
-            {"id": profile_id},
-        )
-
-    # -- Entra ID provisioning, Graph v1.0 --------------------------------------------------
-
-    def list_synchronization_jobs(
-        self, service_principal_id: str
-    ) -> AsyncIterator[list[dict[str, Any]]]:
-        """Pages of ``GET /v1.0/servicePrincipals/{id}/synchronization/jobs``."""
-        return self.get_pages(
-            "{+baseurl}/v1.0/servicePrincipals/{id}/synchronization/jobs",
-            {"id": service_principal_id},
-        )
-
-    # -- Industry Data, Graph beta ----------------------------------------------------------
-
-    def list_industry_data_runs(self) -> AsyncIterator[list[dict[str, Any]]]:
-        """Pages of ``GET /beta/external/industryData/runs``."""
-        return self.get_pages("{+baseurl}/beta/external/industryData/runs", {})
-
-    async def get_industry_data_run_statistics(self, run_id: str) -> dict[str, Any]:
-        """``GET /beta/external/industryData/runs/{id}/getStatistics``."""
-        return await self.get_json(
-            "{+baseurl}/beta/external/industryData/runs/{id}/getStatistics", {"id": run_id}
-        )
 
     # -- JSON batching ----------------------------------------------------------------------
 
@@ -253,7 +170,7 @@ class GraphClient:
                 envelope = await self._send_json(
                     Method.POST, f"{{+baseurl}}/{version}/$batch", body={"requests": requests}
                 )
-                answered = _sub_responses(envelope, pending)
+                answered = sub_responses(envelope, pending)
             except GraphError as error:
                 if error.is_retryable or error.status in (401, 403):
                     # Throttled, or no access: every request of it shares the answer (and a
@@ -380,21 +297,6 @@ class GraphClient:
         return document
 
 
-class Throttle:
-    """Holds every request of a client until the latest Retry-After Graph gave has passed."""
-
-    def __init__(self) -> None:
-        self._resume_at = 0.0
-
-    def hold(self, seconds: float) -> None:
-        self._resume_at = max(self._resume_at, time.monotonic() + seconds)
-
-    async def wait(self) -> None:
-        # A loop, not an Event: another Retry-After may push the time on while we sleep.
-        while (remaining := self._resume_at - time.monotonic()) > 0:  # noqa: ASYNC110
-            await asyncio.sleep(remaining)
-
-
 def _graph_error(error: APIError) -> GraphError:
     status = error.response_status_code
     main = getattr(error, "error", None)  # ODataError's MainError, when the body parsed
@@ -402,53 +304,3 @@ def _graph_error(error: APIError) -> GraphError:
     message = getattr(main, "message", None) or f"Graph answered HTTP {status}."
     headers = error.response_headers or {}
     return GraphError(status, code, message, retry_after=retry_after_header(headers))
-
-
-def _sub_response_body(body: Any) -> dict[str, Any] | GraphError:
-    """A successful sub-response's JSON object. Graph embeds JSON bodies as JSON, and other
-    bodies as strings: a string is read as JSON, as the same answer outside a batch would be."""
-    if isinstance(body, str):
-        try:
-            body = parse_json(body.encode())
-        except ValueError as error:
-            return GraphError(200, "invalidJson", f"Graph sent a body that is not JSON: {error}.")
-    if not isinstance(body, dict):
-        return GraphError(200, "invalidResponse", "Graph sent JSON that is not an object.")
-    return body
-
-
-def _sub_responses(
-    envelope: dict[str, Any], pending: list[int]
-) -> dict[int, dict[str, Any] | GraphError]:
-    """Each pending sub-request's answer in a $batch response: its JSON body on 2xx, else
-    a GraphError with its status, code, message and Retry-After."""
-    answers: dict[int, dict[str, Any] | GraphError] = {}
-    responses = envelope.get("responses")
-    if not isinstance(responses, list):
-        raise GraphError(200, "invalidResponse", "A $batch response has no 'responses' array.")
-    wanted = {str(index): index for index in pending}
-    for response in responses:
-        if not isinstance(response, dict) or response.get("id") not in wanted:
-            continue
-        index = wanted[response["id"]]
-        status = response.get("status")
-        body = response.get("body")
-        headers = response.get("headers") if isinstance(response.get("headers"), dict) else {}
-        if not isinstance(status, int):
-            answers[index] = GraphError(200, "invalidResponse", "A sub-response has no status.")
-        elif 200 <= status < 300:
-            answers[index] = _sub_response_body(body)
-        else:
-            error = body.get("error") if isinstance(body, dict) else None
-            error = error if isinstance(error, dict) else {}
-            answers[index] = GraphError(
-                status,
-                str(error.get("code") or f"http{status}"),
-                str(error.get("message") or f"Graph answered HTTP {status}."),
-                retry_after=retry_after_header(headers),
-            )
-    for index in pending:
-        answers.setdefault(
-            index, GraphError(200, "invalidResponse", "The $batch response left a request out.")
-        )
-    return answers

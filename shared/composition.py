@@ -1,0 +1,70 @@
+"""The composition root: the one place that builds what the app runs on, the settings (read
+once per process), the status store (one per event loop, reusing its connections) and the
+Graph client (one per poll), and hands them to the functions. Nothing else in the app keeps
+process-wide state: every other part is given what it needs.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import weakref
+from typing import TYPE_CHECKING
+
+from shared.settings import Settings
+from shared.sources import load_settings
+from shared.storage.store import StatusStore
+
+if TYPE_CHECKING:
+    from shared.graph.client import GraphClient
+
+_settings: Settings | None = None
+# One store per event loop: the SDK's aiohttp session belongs to the loop that created it.
+_stores: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, tuple[Settings, StatusStore]] = (
+    weakref.WeakKeyDictionary()
+)
+_closing: set[asyncio.Task[None]] = set()
+
+
+def settings() -> Settings:
+    """The app's settings, read from the environment on first use (SettingsError, naming
+    the setting, until they are valid)."""
+    global _settings
+    if _settings is None:
+        _settings = load_settings()
+    return _settings
+
+
+def services() -> tuple[Settings, StatusStore]:
+    """The settings and the running event loop's store: what an HTTP handler is given."""
+    current = settings()
+    loop = asyncio.get_running_loop()
+    cached = _stores.get(loop)
+    if cached is not None:
+        if cached[0] == current:
+            return cached
+        # Settings changed (tests do that): release the old connections.
+        _closing.add(closing := loop.create_task(cached[1].close()))
+        closing.add_done_callback(_closing.discard)
+    store = StatusStore.from_settings(current)
+    _stores[loop] = (current, store)
+    return current, store
+
+
+def graph_client(current: Settings) -> GraphClient:
+    """A Graph client for one poll (it owns the poll's connections and its credential)."""
+    from shared.graph.client import GraphClient  # the Graph SDK: only the poll needs it
+
+    return GraphClient.from_settings(current)
+
+
+def reload_settings() -> None:
+    """Forget the settings read so far: the next use reads the environment again."""
+    global _settings
+    _settings = None
+
+
+async def close() -> None:
+    """Close the running event loop's store, if it has one (on shutdown)."""
+    cached = _stores.pop(asyncio.get_running_loop(), None)
+    if cached is not None:
+        await cached[1].close()

@@ -1,0 +1,80 @@
+"""JSON batching and throttling: reading a ``$batch`` answer into one result per request,
+and holding every request of a client while Graph asks it to wait."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from typing import Any
+
+from shared.core.jsontext import parse_json
+from shared.core.retry_after import retry_after_header
+from shared.graph.errors import GraphError
+
+# JSON batching: Graph takes at most 20 requests per $batch.
+MAX_BATCH_REQUESTS = 20
+
+
+class Throttle:
+    """Holds every request of a client until the latest Retry-After Graph gave has passed."""
+
+    def __init__(self) -> None:
+        self._resume_at = 0.0
+
+    def hold(self, seconds: float) -> None:
+        self._resume_at = max(self._resume_at, time.monotonic() + seconds)
+
+    async def wait(self) -> None:
+        # A loop, not an Event: another Retry-After may push the time on while we sleep.
+        while (remaining := self._resume_at - time.monotonic()) > 0:  # noqa: ASYNC110
+            await asyncio.sleep(remaining)
+
+
+def _sub_response_body(body: Any) -> dict[str, Any] | GraphError:
+    """A successful sub-response's JSON object. Graph embeds JSON bodies as JSON, and other
+    bodies as strings: a string is read as JSON, as the same answer outside a batch would be."""
+    if isinstance(body, str):
+        try:
+            body = parse_json(body.encode())
+        except ValueError as error:
+            return GraphError(200, "invalidJson", f"Graph sent a body that is not JSON: {error}.")
+    if not isinstance(body, dict):
+        return GraphError(200, "invalidResponse", "Graph sent JSON that is not an object.")
+    return body
+
+
+def sub_responses(
+    envelope: dict[str, Any], pending: list[int]
+) -> dict[int, dict[str, Any] | GraphError]:
+    """Each pending sub-request's answer in a $batch response: its JSON body on 2xx, else
+    a GraphError with its status, code, message and Retry-After."""
+    answers: dict[int, dict[str, Any] | GraphError] = {}
+    responses = envelope.get("responses")
+    if not isinstance(responses, list):
+        raise GraphError(200, "invalidResponse", "A $batch response has no 'responses' array.")
+    wanted = {str(index): index for index in pending}
+    for response in responses:
+        if not isinstance(response, dict) or response.get("id") not in wanted:
+            continue
+        index = wanted[response["id"]]
+        status = response.get("status")
+        body = response.get("body")
+        headers = response.get("headers") if isinstance(response.get("headers"), dict) else {}
+        if not isinstance(status, int):
+            answers[index] = GraphError(200, "invalidResponse", "A sub-response has no status.")
+        elif 200 <= status < 300:
+            answers[index] = _sub_response_body(body)
+        else:
+            error = body.get("error") if isinstance(body, dict) else None
+            error = error if isinstance(error, dict) else {}
+            answers[index] = GraphError(
+                status,
+                str(error.get("code") or f"http{status}"),
+                str(error.get("message") or f"Graph answered HTTP {status}."),
+                retry_after=retry_after_header(headers),
+            )
+    for index in pending:
+        answers.setdefault(
+            index, GraphError(200, "invalidResponse", "The $batch response left a request out.")
+        )
+    return answers

@@ -1,0 +1,184 @@
+"""The OpenAPI 2.0 (Swagger) document of the API: what ``GET /api/openapi.json`` serves and
+what ``infra/connector/apiDefinition.swagger.json`` holds (the Power Automate custom
+connector's definition; ``python -m tools.export_connector`` writes it).
+
+It is put together from the app's own routes (statuses, history, subscriptions, health) and
+each source's part (``Source.openapi``). Request bodies come from the models that validate
+them; responses from models of the shapes the API answers.
+
+``host`` is a placeholder that cannot resolve (``.invalid``): the document is the same
+wherever it is served, and an admin sets the app's real host when importing the connector.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any, get_args
+
+from pydantic import BaseModel
+from pydantic.json_schema import models_json_schema
+
+from shared.core.changes import ChangeEvent
+from shared.core.openapi import OpenApiPart
+from shared.core.subscriptions import Subscription, SubscriptionRequest
+from shared.core.time import Timestamp
+from shared.http.openapi.converter import Presentation, SchemaConverter, referenced
+from shared.http.openapi.paths import app_paths
+from shared.http.openapi.schemas import (
+    Error,
+    HealthReport,
+    StatusHistory,
+    StatusList,
+    SubscriptionList,
+)
+from shared.sources import SOURCE_NAMES, SOURCES
+
+PLACEHOLDER_HOST = "your-function-app.invalid"
+BASE_PATH = "/api"
+API_KEY_HEADER = "x-functions-key"
+
+_REF = "#/definitions/{model}"
+
+# The app's own models, and how their properties are presented.
+_MODELS: tuple[type[BaseModel], ...] = (
+    SubscriptionRequest,
+    Subscription,
+    SubscriptionList,
+    ChangeEvent,
+    StatusList,
+    StatusHistory,
+    HealthReport,
+    Error,
+)
+_STATUS_CHANGE_TEXTS = {
+    "source": "The source the item comes from.",
+    "id": "The item's ID.",
+    "displayName": "The item's name.",
+    "previousHealth": "The health before; null when new.",
+    "health": "healthy, warning, error or unknown.",
+}
+_APP_HINTS = OpenApiPart(
+    paths=dict,
+    models=_MODELS,
+    summaries={
+        "id": "ID",
+        "@odata.context": "OData Context",
+        "@odata.nextLink": "Next Link",
+        "@odata.type": "OData Type",
+        "notificationUrl": "Notification URL",
+        "ids": "Item IDs",
+        "eventId": "Event ID",
+        "subscriptionId": "Subscription ID",
+    },
+    important=frozenset(
+        {
+            "id",
+            "displayName",
+            "status",
+            "health",
+            "healthSince",
+            "reason",
+            "source",
+            "previousStatus",
+            "previousHealth",
+            "changedDateTime",
+            "code",
+            "message",
+            "value",
+            "filter",
+            "sources",
+            "error",
+        }
+    ),
+    definition_texts={
+        "ChangeEvent": "The event POSTed to a subscriber for each change of an item's status "
+        "or health.",
+        "StatusChange": "One change of an item's status or health.",
+        "Subscription": "A webhook subscription.",
+        "SubscriptionFilter": "Which changes a subscription receives; each list left out (or "
+        "empty) matches all.",
+        "SubscriptionRequest": "Where to POST each change, and which changes.",
+    },
+    property_texts={
+        ("SubscriptionFilter", "health"): "Only changes to these healths.",
+        ("SubscriptionFilter", "sources"): "Only changes of items of these sources.",
+        ("SubscriptionFilter", "ids"): "Only changes of these items.",
+        ("SubscriptionRequest", "notificationUrl"): "The URL each change is POSTed to (Power "
+        "Automate fills it in).",
+        ("SubscriptionRequest", "filter"): "Which changes to send; all when left out.",
+        ("Subscription", "id"): "The subscription's ID.",
+        ("Subscription", "notificationUrl"): "The URL each change is POSTed to.",
+        ("Subscription", "filter"): "Which changes are sent; all when null.",
+        ("Subscription", "status"): "active, or disabled when the receiver kept answering 404 "
+        "or 410.",
+        ("Subscription", "createdDateTime"): "When the subscription was made.",
+        ("Subscription", "disabledReason"): "Why the subscription was disabled.",
+        **{("StatusChange", name): text for name, text in _STATUS_CHANGE_TEXTS.items()},
+        **{("ChangeEvent", name): text for name, text in _STATUS_CHANGE_TEXTS.items()},
+    },
+)
+# Properties Power Automate should neither ask for nor show.
+_INTERNAL = {"@odata.context", "@odata.type", "notificationUrl"}
+
+
+def build_document() -> dict[str, Any]:
+    """The Swagger 2.0 document of the API (a new dict on every call)."""
+    parts = [_APP_HINTS, *(source.openapi() for source in SOURCES)]
+    titles = ", ".join(source.title for source in SOURCES)
+    paths = app_paths(list(SOURCE_NAMES))
+    for part in parts:
+        paths |= part.paths()
+    return {
+        "swagger": "2.0",
+        "info": {
+            "title": "SyncStatus",
+            "description": f"Cached Microsoft Graph synchronization statuses ({titles}): is "
+            "any sync broken, since when, and why; and a trigger when a status changes.",
+            "version": "1.0",
+        },
+        "host": PLACEHOLDER_HOST,
+        "basePath": BASE_PATH,
+        "schemes": ["https"],
+        "consumes": ["application/json"],
+        "produces": ["application/json"],
+        "paths": paths,
+        "definitions": _definitions(parts),
+        "securityDefinitions": {
+            "api_key": {"type": "apiKey", "in": "header", "name": API_KEY_HEADER}
+        },
+        "security": [{"api_key": []}],
+    }
+
+
+def document_json() -> str:
+    """The document as served and as committed: 2-space indents, a trailing newline (built
+    anew each time: about 30 ms, for a route a connector import calls once)."""
+    return json.dumps(build_document(), indent=2) + "\n"
+
+
+def _definitions(parts: list[OpenApiPart]) -> dict[str, Any]:
+    models = [model for part in parts for model in part.models]
+    _, schema = models_json_schema([(model, "validation") for model in models], ref_template=_REF)
+    defs = schema["$defs"]
+    converter = SchemaConverter(defs, _presentation(parts, models), list(SOURCE_NAMES))
+    converted = {name: converter.definition(name) for name in defs}
+    used = referenced(converted, {model.__name__ for model in models})
+    return {name: converted[name] for name in sorted(used)}
+
+
+def _presentation(parts: list[OpenApiPart], models: list[type[BaseModel]]) -> Presentation:
+    hints = Presentation(internal=set(_INTERNAL))
+    for part in parts:
+        hints.summaries |= part.summaries
+        hints.important |= part.important
+        hints.definition_texts |= part.definition_texts
+        hints.property_texts |= part.property_texts
+        hints.property_visibility |= part.property_visibility
+        hints.not_null |= part.not_null
+    hints.timestamps = {
+        (model.__name__, field.alias or name)
+        for model in models
+        for name, field in model.model_fields.items()
+        if field.annotation == Timestamp or Timestamp in get_args(field.annotation)
+    }
+    return hints

@@ -1,0 +1,182 @@
+"""The paths of the app's own routes in the OpenAPI document: every source's items, an
+item's history, webhook subscriptions (and the trigger they make), health, and the
+document itself."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from shared.core.openapi import (
+    ITEM_KEY,
+    RETRY_AFTER,
+    SKIPTOKEN,
+    TOP,
+    operation,
+    param,
+    path_param,
+    ref,
+)
+
+
+def app_paths(source_names: list[str]) -> dict[str, Any]:
+    subscription_id = path_param("id", "Subscription ID", "The ID of the subscription.", **ITEM_KEY)
+    return {
+        "/statuses": {
+            "get": operation(
+                "ListStatuses",
+                "List the health of every monitored item",
+                "One row per monitored item of every enabled source: is it broken, since "
+                "when, and why. A page at a time.",
+                {200: {"description": "A page of items.", "schema": ref("StatusList")}},
+                (400, 503),
+                parameters=(
+                    param(
+                        "health",
+                        "query",
+                        "Health",
+                        "Only items with one of these healths, comma-separated: healthy, "
+                        "warning, error, unknown.",
+                        visibility="important",
+                    ),
+                    param(
+                        "source",
+                        "query",
+                        "Sources",
+                        f"Only items of these sources, comma-separated: {', '.join(source_names)}.",
+                    ),
+                    TOP,
+                    SKIPTOKEN,
+                ),
+            )
+        },
+        "/statuses/{source}/{id}/history": {
+            "get": operation(
+                "GetStatusHistory",
+                "Get the status history of an item",
+                "The changes of an item's status or health, newest first; a page at a time.",
+                {200: {"description": "A page of changes.", "schema": ref("StatusHistory")}},
+                (400, 404, 503),
+                parameters=(
+                    path_param(
+                        "source",
+                        "Source",
+                        "The item's source.",
+                        enum=source_names,
+                    ),
+                    path_param(
+                        "id",
+                        "Item ID",
+                        "The item's ID, as in the rows of ListStatuses.",
+                        **ITEM_KEY,
+                    ),
+                    TOP,
+                    SKIPTOKEN,
+                ),
+                visibility="advanced",
+            )
+        },
+        "/health": {
+            "get": operation(
+                "GetHealth",
+                "Get the health of the polls",
+                "The last poll of each enabled source and an overall verdict: 200 when "
+                "healthy, 503 otherwise. Counts and error codes only, no tenant data.",
+                {
+                    200: {
+                        "description": "Every source is healthy.",
+                        "schema": ref("HealthReport"),
+                    },
+                    503: {
+                        "description": "A source is not healthy or storage is unavailable "
+                        "(an app that is not configured answers an Error instead).",
+                        "schema": ref("HealthReport"),
+                        "headers": RETRY_AFTER,
+                    },
+                },
+                (),
+                visibility="advanced",
+                anonymous=True,
+            )
+        },
+        "/subscriptions": {
+            "x-ms-notification-content": {
+                "description": "The change of an item's status or health.",
+                "schema": ref("ChangeEvent"),
+            },
+            "post": operation(
+                "CreateSubscription",
+                "When a sync status changes",
+                "Triggers when a poll (or an update) changes the status or health of a "
+                "monitored item that matches the filter.",
+                {
+                    201: {
+                        "description": "Subscribed; DELETE the Location to unsubscribe.",
+                        "schema": ref("Subscription"),
+                        "headers": {
+                            "Location": {
+                                "type": "string",
+                                "description": "The subscription's URL.",
+                                "x-ms-summary": "Location",
+                            }
+                        },
+                    }
+                },
+                (400, 413, 503),
+                parameters=(
+                    {
+                        "name": "body",
+                        "in": "body",
+                        "required": True,
+                        "description": "Where to send changes, and which ones.",
+                        "x-ms-summary": "Subscription",
+                        "x-ms-visibility": "important",
+                        "schema": ref("SubscriptionRequest"),
+                    },
+                ),
+                **{
+                    "x-ms-trigger": "single",
+                    "x-ms-trigger-hint": "To see it work now, update a profile's status, "
+                    "then wait for the next poll.",
+                },
+            ),
+            "get": operation(
+                "ListSubscriptions",
+                "List webhook subscriptions",
+                "Lists every webhook subscription, active or disabled.",
+                {200: {"description": "The subscriptions.", "schema": ref("SubscriptionList")}},
+                (503,),
+                visibility="advanced",
+            ),
+        },
+        "/subscriptions/{id}": {
+            "get": operation(
+                "GetSubscription",
+                "Get a webhook subscription",
+                "Gets a webhook subscription.",
+                {200: {"description": "The subscription.", "schema": ref("Subscription")}},
+                (400, 404, 503),
+                parameters=(subscription_id,),
+                visibility="advanced",
+            ),
+            "delete": operation(
+                "DeleteSubscription",
+                "Delete a webhook subscription",
+                "Deletes a webhook subscription; the events waiting for it are dropped.",
+                {204: {"description": "Deleted."}},
+                (400, 404, 503),
+                parameters=(subscription_id,),
+                visibility="advanced",
+            ),
+        },
+        "/openapi.json": {
+            "get": operation(
+                "GetOpenApiDocument",
+                "Get this OpenAPI description",
+                "The OpenAPI 2.0 description of this API (the connector's definition).",
+                {200: {"description": "This document.", "schema": {"type": "object"}}},
+                (),
+                visibility="internal",
+                anonymous=True,
+            )
+        },
+    }

@@ -1,0 +1,91 @@
+"""Serving a route: the Functions request in, the handler's reply or error out, and the one
+place where errors become responses (so no input ever yields a 500 with a stack trace)."""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Callable, Iterable
+from typing import Any
+
+import azure.functions as func
+
+from shared.core.api import ApiCall, Reply
+from shared.core.errors import DomainError, SettingsError, StorageUnavailableError
+from shared.http.errors import UNEXPECTED, ApiError, api_error
+from shared.settings import Settings
+from shared.sources.base import Handler, Operation
+from shared.storage.store import StatusStore
+
+logger = logging.getLogger(__name__)
+
+# What a handler is given besides the request: built by the composition root.
+Resolve = Callable[[], tuple[Settings, StatusStore]]
+
+
+def add_routes(bp: func.Blueprint, operations: Iterable[Operation], resolve: Resolve) -> None:
+    """Register each operation as an HTTP function of the blueprint, under its own name."""
+    for operation in operations:
+        auth = func.AuthLevel.ANONYMOUS if operation.anonymous else None
+        route = bp.route(route=operation.route, methods=[operation.method], auth_level=auth)
+        bp.function_name(name=operation.name)(route(_function(operation.handler, resolve)))
+
+
+def _function(handler: Handler, resolve: Resolve) -> Callable[..., Any]:
+    async def function(req: func.HttpRequest) -> func.HttpResponse:
+        return await serve(req, handler, resolve)
+
+    return function
+
+
+async def serve(req: func.HttpRequest, handler: Handler, resolve: Resolve) -> func.HttpResponse:
+    """Run a handler on a request and answer its reply, or its failure in Graph's shape."""
+    try:
+        settings, store = resolve()
+        reply = await handler(api_call(req), settings, store)
+    except DomainError as error:
+        if isinstance(error, StorageUnavailableError):
+            logger.warning("Table Storage unavailable: %s", error)
+        elif isinstance(error, SettingsError):
+            logger.error("Configuration error: %s", error)
+        return error_response(api_error(error))
+    except Exception:
+        # A bug, not the caller's fault: log the stack trace, answer without it.
+        logger.exception("Unhandled error")
+        return error_response(UNEXPECTED)
+    return reply_response(reply)
+
+
+def api_call(req: func.HttpRequest) -> ApiCall:
+    return ApiCall(
+        url=req.url,
+        route=dict(req.route_params),
+        query=dict(req.params),
+        headers={name.lower(): value for name, value in req.headers.items()},
+        body=req.get_body() or b"",
+    )
+
+
+def reply_response(reply: Reply) -> func.HttpResponse:
+    """200 with the body (and its ETag), 201 with the Location of what was created, or 204."""
+    if reply.body is None:
+        return func.HttpResponse(status_code=204)
+    if reply.location is not None:
+        return json_response(reply.body, status=201, headers={"Location": reply.location})
+    return json_response(reply.body, headers={"ETag": reply.etag} if reply.etag else None)
+
+
+def json_response(
+    body: Any, *, status: int = 200, headers: dict[str, str] | None = None
+) -> func.HttpResponse:
+    try:
+        data = json.dumps(body, ensure_ascii=False).encode()
+    except UnicodeEncodeError:  # a lone surrogate echoed from the request: escape everything
+        data = json.dumps(body).encode()
+    return func.HttpResponse(
+        data, status_code=status, headers=headers, mimetype="application/json", charset="utf-8"
+    )
+
+
+def error_response(error: ApiError) -> func.HttpResponse:
+    return json_response(error.to_json(), status=error.status, headers=error.headers)

@@ -1,0 +1,208 @@
+"""What a source is: the contract every folder under ``shared/sources/`` fulfils, and what the
+poll engine, the API and the OpenAPI builder ask of it.
+
+A source reads one kind of Graph resource (``observe``), says how healthy an item is and why
+(``health_rules``, ``reason``), where the API serves an item (``item_path``), which routes it
+adds (``operations``) and how they are described (``openapi``), and which settings and
+Graph permission it needs. Everything that is specific to one source stays in its folder;
+the rest of the app works from the registry in ``shared/sources/__init__.py``.
+"""
+
+from __future__ import annotations
+
+import logging
+from abc import ABC, abstractmethod
+from collections.abc import Awaitable, Callable, Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, ClassVar, Protocol, TypeVar
+
+from pydantic import BaseModel, ValidationError
+
+from shared.core.api import ApiCall, Reply
+from shared.core.errors import InvalidKeyError
+from shared.core.health import Assessment, Document, Health, HealthRule, assess
+from shared.core.jsontext import ensure_storable
+from shared.graph.errors import GraphError
+from shared.settings import Settings, SourceSettings
+from shared.storage.codec import Entity, get_text
+from shared.storage.keys import validate_key
+from shared.storage.store import StatusStore
+
+if TYPE_CHECKING:
+    from shared.core.openapi import OpenApiPart
+    from shared.graph.client import GraphClient
+
+logger = logging.getLogger(__name__)
+
+Model = TypeVar("Model", bound=BaseModel)
+
+
+class CacheEntry(Protocol):
+    """An item as a poll read it from Graph, ready to be compared with the cache."""
+
+    id: str
+    # Fingerprint of what Graph sent: an item is rewritten only when it changes.
+    graph_hash: str
+    health_since: str
+    last_checked_date_time: str
+
+    @property
+    def health(self) -> Assessment: ...
+
+    def to_entity(self) -> Entity: ...
+
+    def refresh_columns(self, current: Entity) -> tuple[dict[str, Any], Assessment]:
+        """Columns of the cached entity that need writing although Graph sent the same data
+        (the listing's fields, statistics fetched since), and the health of what stays
+        cached (a PATCHed status is judged as cached)."""
+        ...
+
+
+@dataclass
+class Observation:
+    """What a poll read of one source from Graph, ready to compare with the cache."""
+
+    # Items read in full, by id, as they would be cached.
+    entries: dict[str, CacheEntry] = field(default_factory=dict)
+    # Items listed (or expected) but not read, by id (or a placeholder), with an error code.
+    failures: dict[str, str] = field(default_factory=dict)
+    # Cached items this poll could not read (beyond ``failures``), with the error code.
+    unread: dict[str, str] = field(default_factory=dict)
+    # Which cached ids the listing covered completely: those it no longer has are removed.
+    removable: Callable[[str], bool] = lambda _item_id: False
+    listed: int = 0
+    # A listing that failed (all of it, or from some page on).
+    error: GraphError | None = None
+
+    @property
+    def complete(self) -> bool:
+        return self.error is None and not self.failures
+
+
+@dataclass
+class ItemSummary:
+    """What /api/statuses, the history and the events say of an item, read from its entity."""
+
+    source: str
+    id: str
+    display_name: str | None
+    status: str | None
+    health: str
+    health_since: str | None
+    reason: str | None
+    last_checked_date_time: str | None
+    poll_error: str | None
+
+
+# A route's work: the request, and the app's settings and store, to a reply.
+Handler = Callable[[ApiCall, Settings, StatusStore], Awaitable[Reply]]
+
+
+@dataclass(frozen=True)
+class Operation:
+    """One route of the API: the function's name in the app, its route under ``/api``, its
+    method and its handler. ``anonymous`` routes need no function key."""
+
+    name: str
+    route: str
+    method: str
+    handler: Handler
+    anonymous: bool = False
+
+
+class Source(ABC):
+    """One kind of Graph resource the app monitors."""
+
+    # The name rows, history, events, health and ?source= use, and the cache's partition.
+    name: ClassVar[str]
+    # What the source is, in words (the README's and the health report's wording).
+    title: ClassVar[str]
+    # The least-privilege Graph application permission the poll needs.
+    permission: ClassVar[str]
+    # How to switch the source on, for the "no source is enabled" message.
+    enable_hint: ClassVar[str]
+    # The mapping from the item's raw status to its health, tried in order.
+    health_rules: ClassVar[tuple[HealthRule, ...]]
+    # Whether an item leaving the cache is a change (history, events). Not for items that
+    # only leave a window the app keeps (the newest runs).
+    reports_removals: ClassVar[bool] = True
+
+    @abstractmethod
+    def read_settings(self, env: Mapping[str, str]) -> SourceSettings:
+        """The source's own settings, from the app settings; SettingsError naming one."""
+
+    @abstractmethod
+    async def observe(
+        self, graph: GraphClient, cached: dict[str, Entity], settings: Settings
+    ) -> Observation:
+        """Read the source from Graph; ``cached`` is what the cache holds (by id)."""
+
+    @abstractmethod
+    def reason(self, document: Document, extra: Document | None) -> str:
+        """One sentence saying why the item has its health."""
+
+    @abstractmethod
+    def item_path(self, item_id: str) -> str:
+        """Where the API serves the item (the ``path`` of rows, changes and events)."""
+
+    @abstractmethod
+    def operations(self) -> tuple[Operation, ...]:
+        """The routes this source adds to the API."""
+
+    @abstractmethod
+    def openapi(self) -> OpenApiPart:
+        """How those routes and their answers are described in the OpenAPI document."""
+
+    def assess(self, document: Document, extra: Document | None = None) -> Assessment:
+        """The health of one item and one sentence saying why. ``document`` is the JSON
+        Graph sent; ``extra`` what else was read about it (a run's statistics)."""
+        return assess(self.health_rules, self.reason, document, extra)
+
+    def display_name_in(self, entity: Entity) -> str | None:
+        return entity.get("displayName")
+
+    def summarize(self, entity: Entity) -> ItemSummary:
+        return ItemSummary(
+            source=self.name,
+            id=entity["RowKey"],
+            display_name=self.display_name_in(entity),
+            status=get_text(entity, "status"),
+            health=entity.get("health") or str(Health.UNKNOWN),
+            health_since=entity.get("healthSince"),
+            reason=entity.get("reason"),
+            last_checked_date_time=entity.get("lastCheckedDateTime"),
+            poll_error=entity.get("pollError") or None,
+        )
+
+
+def usable_entries(
+    page: Iterable[Any], model: type[Model], failures: dict[str, str]
+) -> list[tuple[Model, dict[str, Any]]]:
+    """The entries of a listing page that can be cached, checked and as sent (the JSON is
+    what gets cached: a model dump would reorder it); the others are counted as failures
+    under a placeholder key (the listing is then incomplete: nothing is removed)."""
+    usable: list[tuple[Model, dict[str, Any]]] = []
+    for item in page:
+        try:
+            parsed = model.model_validate(item)
+            validate_key(parsed.id)  # type: ignore[attr-defined]
+            ensure_storable(item)
+        except (ValidationError, InvalidKeyError, ValueError) as error:
+            # Logged only: the message may quote tenant data, which health must not show.
+            logger.warning("A listed %s is not usable: %s", model.__name__, error)
+            failures[f"#listing-{len(failures)}"] = "invalidResponse"
+            continue
+        usable.append((parsed, item))
+    return usable
+
+
+def summary_columns(assessment: Assessment, health_since: str, last_checked: str) -> dict[str, str]:
+    """The columns every item has for /api/statuses (``pollError`` is cleared: whoever
+    writes a whole item has just read it)."""
+    health, reason = assessment
+    columns = {"health": str(health), "reason": reason, "pollError": ""}
+    if health_since:
+        columns["healthSince"] = health_since
+    if last_checked:
+        columns["lastCheckedDateTime"] = last_checked
+    return columns

@@ -1,0 +1,66 @@
+"""How a poll reads provisioning jobs: every configured service principal's jobs, side by
+side (the Graph client bounds how many requests are in flight)."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from typing import TYPE_CHECKING
+
+from shared.graph.errors import GraphError
+from shared.sources.base import Observation, usable_entries
+from shared.sources.documents import DocumentSource
+from shared.sources.provisioning_jobs.const import JOB_KEY_SEPARATOR
+from shared.sources.provisioning_jobs.graph import list_jobs
+from shared.sources.provisioning_jobs.models import CheckedSynchronizationJob
+from shared.storage.codec import Entity
+
+if TYPE_CHECKING:
+    from shared.graph.client import GraphClient
+
+logger = logging.getLogger(__name__)
+
+
+def job_key(service_principal_id: str, job_id: str) -> str:
+    """The RowKey (and /api/statuses id) of a provisioning job."""
+    return f"{service_principal_id}{JOB_KEY_SEPARATOR}{job_id}"
+
+
+async def observe_jobs(
+    source: DocumentSource,
+    graph: GraphClient,
+    cached: dict[str, Entity],
+    configured: tuple[str, ...],
+) -> Observation:
+    """The jobs of every configured service principal. One that fails keeps its jobs' last
+    values (unread, not removed); jobs of a service principal no longer configured are
+    removed; the source is an error as a whole only when not one answered."""
+    seen = Observation()
+    listings = await asyncio.gather(*(list_jobs(graph, sp_id) for sp_id in configured))
+    covered: set[str] = set()
+    errors: list[GraphError] = []
+    for sp_id, listing in zip(configured, listings, strict=True):
+        if isinstance(listing, GraphError):
+            seen.failures[sp_id] = listing.code
+            prefix = sp_id + JOB_KEY_SEPARATOR
+            seen.unread |= {key: listing.code for key in cached if key.startswith(prefix)}
+            errors.append(listing)
+            logger.warning("Jobs of service principal %s not updated: %s", sp_id, listing)
+            continue
+        seen.listed += len(listing)
+        failures_before = len(seen.failures)
+        for job, item in usable_entries(listing, CheckedSynchronizationJob, seen.failures):
+            key = job_key(sp_id, job.id)
+            seen.entries[key] = source.entry(key, item)
+        if len(seen.failures) == failures_before:
+            covered.add(sp_id)
+    if errors and len(errors) == len(configured):
+        seen.error = errors[0]  # not one service principal answered
+    listed = set(seen.entries)
+
+    def removable(item_id: str) -> bool:
+        sp_id = item_id.partition(JOB_KEY_SEPARATOR)[0]
+        return sp_id not in configured or (sp_id in covered and item_id not in listed)
+
+    seen.removable = removable
+    return seen

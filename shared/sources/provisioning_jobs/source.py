@@ -1,0 +1,67 @@
+"""Entra ID provisioning jobs as a source: what the registry lists."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any, ClassVar
+from urllib.parse import quote
+
+from shared.core.health import HealthRule
+from shared.settings import Settings
+from shared.sources.base import Observation, Operation
+from shared.sources.documents import CachedDocument, DocumentSource
+from shared.sources.provisioning_jobs.const import JOB_KEY_SEPARATOR, NAME
+from shared.sources.provisioning_jobs.health import HEALTH_RULES, job_reason
+from shared.sources.provisioning_jobs.poll import observe_jobs
+from shared.sources.provisioning_jobs.routes import JOBS_ROUTE, JobRoutes
+from shared.sources.provisioning_jobs.settings import (
+    ENABLE_SETTING,
+    SERVICE_PRINCIPALS_SETTING,
+    ProvisioningJobsSettings,
+    read_settings,
+)
+from shared.storage.codec import Entity
+
+if TYPE_CHECKING:
+    from shared.core.openapi import OpenApiPart
+    from shared.graph.client import GraphClient
+
+
+class ProvisioningJobs(DocumentSource):
+    name = NAME
+    title = "Entra ID provisioning jobs"
+    permission = "Synchronization.Read.All"
+    enable_hint = f"{ENABLE_SETTING} (with {SERVICE_PRINCIPALS_SETTING})"
+    health_rules: ClassVar[tuple[HealthRule, ...]] = HEALTH_RULES
+    reason = staticmethod(job_reason)
+    entry_type = CachedDocument
+
+    def read_settings(self, env: Mapping[str, str]) -> ProvisioningJobsSettings:
+        return read_settings(env)
+
+    async def observe(
+        self, graph: GraphClient, cached: dict[str, Entity], settings: Settings
+    ) -> Observation:
+        configured = settings.source(NAME).service_principal_ids
+        return await observe_jobs(self, graph, cached, configured)
+
+    def item_path(self, item_id: str) -> str:
+        sp_id, _separator, job_id = item_id.partition(JOB_KEY_SEPARATOR)
+        route = JOBS_ROUTE.replace("{servicePrincipalId}", sp_id)
+        return f"/api/{route}/{quote(job_id, safe='')}"
+
+    def operations(self) -> tuple[Operation, ...]:
+        return JobRoutes(self).operations()
+
+    def openapi(self) -> OpenApiPart:
+        from shared.sources.provisioning_jobs.openapi import OPENAPI  # built on first use
+
+        return OPENAPI
+
+    def display_name_of(self, resource: dict[str, Any]) -> str | None:
+        # A job has no name of its own; its template names the target system.
+        return resource.get("templateId") or resource.get("id")
+
+    def status_of(self, resource: dict[str, Any]) -> str | None:
+        status = resource.get("status")
+        return status.get("code") if isinstance(status, dict) else None

@@ -1,0 +1,31 @@
+"""What School Data Sync (classic) reads from Graph (beta): the profiles, then each one's
+profileStatus through JSON batching."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Sequence
+from typing import TYPE_CHECKING, Any
+from urllib.parse import quote
+
+from shared.graph.errors import GraphError
+
+if TYPE_CHECKING:
+    from shared.graph.client import GraphClient
+
+
+def list_profiles(graph: GraphClient) -> AsyncIterator[list[dict[str, Any]]]:
+    """Pages of ``GET /beta/education/synchronizationProfiles``, following nextLink, at the
+    largest page Graph takes: ten times fewer round trips than its default of 100."""
+    return graph.get_pages("{+baseurl}/beta/education/synchronizationProfiles?%24top=999", {})
+
+
+async def get_profile_statuses(
+    graph: GraphClient, profile_ids: Sequence[str]
+) -> list[dict[str, Any] | GraphError]:
+    """Each profile's profileStatus (or the GraphError it failed with), in order, through
+    JSON batching: one HTTP request per 20 profiles."""
+    paths = [
+        f"/education/synchronizationProfiles/{quote(profile_id, safe='')}/profileStatus"
+        for profile_id in profile_ids
+    ]
+    return await graph.get_many("beta", paths)

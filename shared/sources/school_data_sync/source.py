@@ -1,0 +1,57 @@
+"""School Data Sync (classic) as a source: what the registry lists."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, ClassVar
+
+from shared.core.health import HealthRule
+from shared.settings import Settings
+from shared.sources.base import Observation, Operation, Source
+from shared.sources.school_data_sync.const import NAME
+from shared.sources.school_data_sync.entity import display_name_in
+from shared.sources.school_data_sync.health import HEALTH_RULES, profile_reason
+from shared.sources.school_data_sync.poll import observe_profiles
+from shared.sources.school_data_sync.profiles import profile_path
+from shared.sources.school_data_sync.routes import OPERATIONS
+from shared.sources.school_data_sync.settings import (
+    ENABLE_SETTING,
+    SchoolDataSyncSettings,
+    read_settings,
+)
+from shared.storage.codec import Entity
+
+if TYPE_CHECKING:
+    from shared.core.openapi import OpenApiPart
+    from shared.graph.client import GraphClient
+
+
+class SchoolDataSync(Source):
+    name = NAME
+    title = "School Data Sync (classic) profiles"
+    permission = "EduAdministration.Read.All"
+    enable_hint = ENABLE_SETTING
+    health_rules: ClassVar[tuple[HealthRule, ...]] = HEALTH_RULES
+    reason = staticmethod(profile_reason)
+
+    def read_settings(self, env: Mapping[str, str]) -> SchoolDataSyncSettings:
+        return read_settings(env)
+
+    async def observe(
+        self, graph: GraphClient, cached: dict[str, Entity], settings: Settings
+    ) -> Observation:
+        return await observe_profiles(graph)
+
+    def item_path(self, item_id: str) -> str:
+        return profile_path(item_id)
+
+    def operations(self) -> tuple[Operation, ...]:
+        return OPERATIONS
+
+    def openapi(self) -> OpenApiPart:
+        from shared.sources.school_data_sync.openapi import OPENAPI  # built on first use
+
+        return OPENAPI
+
+    def display_name_in(self, entity: Entity) -> str | None:
+        return display_name_in(entity)

@@ -1,0 +1,115 @@
+"""How the cache keeps Graph's JSON exact in Table Storage entities.
+
+A string property holds at most 64 KiB of UTF-16, so longer text is split over numbered
+properties (``name``, ``name_2``, ...), never cut. Whole JSON documents are kept as their
+text (order, nulls, Int64 and 7-digit timestamps survive as they are), compressed past
+512 KiB so an entity stays under Table Storage's 1 MiB; one too large even then is a
+ValueError (reported as ``itemTooLarge`` by the poll), never cut.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import zlib
+from typing import Any
+
+from azure.data.tables import EdmType, EntityProperty
+
+_MAX_PROPERTY_UTF16_UNITS = 32 * 1024
+# JSON documents past this many UTF-16 units are compressed; past _MAX_DOCUMENT_BYTES
+# compressed, an item cannot be cached.
+_COMPRESS_ABOVE_UTF16_UNITS = 256 * 1024
+_MAX_BINARY_PROPERTY_BYTES = 64 * 1024
+_MAX_DOCUMENT_BYTES = 768 * 1024
+
+Entity = dict[str, Any]
+
+
+def etag_of(entity: Entity) -> str | None:
+    """The ETag an entity was read with (None for one built in memory)."""
+    return entity.metadata.get("etag") if hasattr(entity, "metadata") else None
+
+
+def int64(value: int) -> EntityProperty:
+    """An Int64 property: the SDK would send a plain int as Int32, which fails past 2^31."""
+    return EntityProperty(value, EdmType.INT64)
+
+
+def plain_value(value: Any) -> Any:
+    """A property's value as read: the SDK wraps typed values (Int64, binary) in
+    EntityProperty."""
+    return value.value if isinstance(value, EntityProperty) else value
+
+
+def put_optional(entity: Entity, name: str, value: str | None) -> None:
+    if value is not None:
+        put_text(entity, name, value)
+
+
+def put_text(entity: Entity, name: str, value: str) -> None:
+    """Store text in ``name``, continuing in ``name_2``, ``name_3``... when it is too long."""
+    chunks: list[str] = []
+    start = units = 0
+    for index, character in enumerate(value):
+        width = 2 if ord(character) > 0xFFFF else 1
+        if units + width > _MAX_PROPERTY_UTF16_UNITS:
+            chunks.append(value[start:index])
+            start, units = index, 0
+        units += width
+    chunks.append(value[start:])
+    entity[name] = chunks[0]
+    for number, chunk in enumerate(chunks[1:], start=2):
+        entity[f"{name}_{number}"] = chunk
+
+
+def get_text(entity: Entity, name: str) -> str | None:
+    """Text ``put_text`` stored in ``name`` (and its continuations), None when absent."""
+    first = entity.get(name)
+    if first is None:
+        return None
+    parts = [first]
+    number = 2
+    while f"{name}_{number}" in entity:
+        parts.append(entity[f"{name}_{number}"])
+        number += 1
+    return "".join(parts)
+
+
+def put_document(entity: Entity, name: str, document: Any) -> None:
+    """Store a JSON document as text in ``name`` (split past 64 KiB), or compressed in
+    ``{name}Z`` binary properties when it is too large to keep as text."""
+    text = json.dumps(document, ensure_ascii=False)
+    if len(text) <= _COMPRESS_ABOVE_UTF16_UNITS:  # characters <= UTF-16 units <= 2x chars
+        put_text(entity, name, text)
+        return
+    packed = zlib.compress(text.encode(), 6)
+    if len(packed) > _MAX_DOCUMENT_BYTES:
+        raise ValueError(f"{name} is {len(packed)} bytes even compressed; an entity holds 1 MiB")
+    chunks = [
+        packed[start : start + _MAX_BINARY_PROPERTY_BYTES]
+        for start in range(0, len(packed), _MAX_BINARY_PROPERTY_BYTES)
+    ]
+    entity[f"{name}Z"] = EntityProperty(chunks[0], EdmType.BINARY)
+    for number, chunk in enumerate(chunks[1:], start=2):
+        entity[f"{name}Z_{number}"] = EntityProperty(chunk, EdmType.BINARY)
+
+
+def get_document(entity: Entity, name: str) -> Any:
+    """The JSON document ``put_document`` stored (None when there is none)."""
+    text = get_text(entity, name)
+    if text is not None:
+        return json.loads(text)
+    if f"{name}Z" not in entity:
+        return None
+    parts = []
+    number = 1
+    while (part := entity.get(f"{name}Z" if number == 1 else f"{name}Z_{number}")) is not None:
+        parts.append(plain_value(part))
+        number += 1
+    return json.loads(zlib.decompress(b"".join(_as_bytes(part) for part in parts)))
+
+
+def _as_bytes(value: Any) -> bytes:
+    # The SDK hands binary properties back as bytes; base64 text only from other writers.
+    return value if isinstance(value, bytes) else base64.b64decode(value)

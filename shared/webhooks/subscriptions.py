@@ -1,0 +1,81 @@
+"""Webhook subscriptions as the API makes, reads and removes them: a subscriber names where
+each matching change is POSTed (the URL guard checks it now and before every POST) and which
+changes it wants."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+from shared.core.errors import InvalidInputError, NotFoundError
+from shared.core.subscriptions import Subscription, parse_subscription_request
+from shared.core.time import utc_now
+from shared.core.urlguard import WebhookUrlError, check_url_target
+from shared.settings import Settings
+from shared.sources import SOURCE_NAMES
+from shared.storage.keys import validate_key
+from shared.storage.store import StatusStore
+
+
+async def subscribe(store: StatusStore, settings: Settings, body: Any) -> Subscription:
+    """A new active subscription from a subscribe body; InvalidInputError naming what is
+    wrong with it."""
+    request = parse_subscription_request(body)
+    _check_sources(request.filter.sources if request.filter else None)
+    try:
+        await check_url_target(
+            request.notificationUrl, allow_insecure=settings.allow_insecure_webhooks
+        )
+    except WebhookUrlError as error:
+        raise InvalidInputError(
+            f"The notificationUrl cannot be used: {error}.", target="notificationUrl"
+        ) from None
+    subscription = Subscription(
+        id=str(uuid.uuid4()),
+        notificationUrl=request.notificationUrl,
+        filter=request.filter,
+        status="active",
+        createdDateTime=utc_now(),
+    )
+    await store.subscriptions.save(subscription)
+    return subscription
+
+
+async def list_subscriptions(store: StatusStore) -> list[Subscription]:
+    """Every subscription, oldest first."""
+    subscriptions = await store.subscriptions.list()
+    return sorted(
+        subscriptions, key=lambda subscription: (subscription.createdDateTime, subscription.id)
+    )
+
+
+async def get_subscription(store: StatusStore, subscription_id: str) -> Subscription:
+    subscription = await store.subscriptions.get(validate_key(subscription_id))
+    if subscription is None:
+        raise _unknown(subscription_id)
+    return subscription
+
+
+async def unsubscribe(store: StatusStore, subscription_id: str) -> None:
+    """No more events for the subscription; the waiting ones are dropped."""
+    if not await store.subscriptions.delete(validate_key(subscription_id)):
+        raise _unknown(subscription_id)
+    await store.outbox.clear(subscription_id)
+
+
+def _check_sources(sources: list[str] | None) -> None:
+    """The filter's sources are sources the app knows, each named once at most."""
+    for index, name in enumerate(sources or []):
+        if name not in SOURCE_NAMES:
+            raise InvalidInputError(
+                f"'{name}' is not a source; use one or more of: {', '.join(SOURCE_NAMES)}.",
+                target=f"filter.sources.{index}",
+            )
+    if sources and len(sources) > len(SOURCE_NAMES):
+        raise InvalidInputError(
+            f"The filter names more than {len(SOURCE_NAMES)} sources.", target="filter.sources"
+        )
+
+
+def _unknown(subscription_id: str) -> NotFoundError:
+    return NotFoundError(f"No subscription with id '{subscription_id}'.")
