@@ -72,12 +72,12 @@ async def create_subscription(call: ApiCall, settings: Settings, store: StatusSt
 
 
 async def list_subscriptions(call: ApiCall, settings: Settings, store: StatusStore) -> Reply:
-    listed = await subscriptions.list_subscriptions(store)
+    listed = await subscriptions.oldest_first(store)
     return Reply({"value": [subscription.model_dump() for subscription in listed]})
 
 
 async def get_subscription(call: ApiCall, settings: Settings, store: StatusStore) -> Reply:
-    subscription = await subscriptions.get_subscription(store, call.route.get("id", ""))
+    subscription = await subscriptions.subscription_by_id(store, call.route.get("id", ""))
     return Reply(subscription.model_dump())
 
 

@@ -57,7 +57,7 @@ class CacheWrite:
     def item_id(self) -> str:
         return self.entity["RowKey"]
 
-    def operation(self) -> Operation:
+    def table_operation(self) -> Operation:
         if self.kind == "create":
             return ("create", self.entity, {})
         if self.etag is None:
@@ -173,7 +173,7 @@ class StatusesTable:
                 else:
                     outcome.written += 1
 
-        operations = [write.operation() for write in writes]
+        operations = [write.table_operation() for write in writes]
         await asyncio.gather(*(submit(batch) for batch in batches_of(operations)))
         return outcome
 

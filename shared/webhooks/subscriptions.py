@@ -41,7 +41,7 @@ async def subscribe(store: StatusStore, settings: Settings, body: Any) -> Subscr
     return subscription
 
 
-async def list_subscriptions(store: StatusStore) -> list[Subscription]:
+async def oldest_first(store: StatusStore) -> list[Subscription]:
     """Every subscription, oldest first."""
     subscriptions = await store.subscriptions.list()
     return sorted(
@@ -49,7 +49,7 @@ async def list_subscriptions(store: StatusStore) -> list[Subscription]:
     )
 
 
-async def get_subscription(store: StatusStore, subscription_id: str) -> Subscription:
+async def subscription_by_id(store: StatusStore, subscription_id: str) -> Subscription:
     subscription = await store.subscriptions.get(validate_key(subscription_id))
     if subscription is None:
         raise _unknown(subscription_id)

@@ -17,7 +17,7 @@ from shared.graph.client import GraphClient
 from shared.graph.errors import GraphError
 from shared.settings import Settings
 from shared.sources import load_settings
-from shared.sources.school_data_sync.graph import get_profile_statuses, list_profiles
+from shared.sources.school_data_sync.graph import fetch_profile_pages, fetch_profile_statuses
 from tools.processes import free_port
 
 
@@ -53,7 +53,7 @@ async def test_listing_follows_next_links(tenant: Any) -> None:
     for index in range(5):
         tenant.add_profile(f"p{index}")
     async with GraphClient.from_settings(settings_for(tenant)) as graph:
-        pages = [page async for page in list_profiles(graph)]
+        pages = [page async for page in fetch_profile_pages(graph)]
     assert [[item["id"] for item in page] for page in pages] == [["p0", "p1"], ["p2", "p3"], ["p4"]]
 
 
@@ -119,7 +119,7 @@ async def test_a_next_link_that_loops_ends_the_listing_as_an_error() -> None:
         pages: list[Any] = []
 
         async def read_every_page() -> None:
-            async for page in list_profiles(graph):
+            async for page in fetch_profile_pages(graph):
                 pages.append(page)
 
         async with graph:
@@ -140,7 +140,7 @@ async def test_statuses_come_twenty_to_a_batch_in_order(tenant: Any) -> None:
         tenant.add_profile(profile_id)
     tenant.set_status("p07", status="extracting")  # shown only to callers that send Prefer
     async with GraphClient.from_settings(settings_for(tenant)) as graph:
-        statuses = await get_profile_statuses(graph, [*ids, "missing"])
+        statuses = await fetch_profile_statuses(graph, [*ids, "missing"])
     assert tenant.request_count == 3  # ceil(46 / 20) HTTP requests
     assert tenant.subrequest_count == 46
     assert [status["id"] for status in statuses[:-1]] == ids
@@ -160,7 +160,7 @@ async def test_a_throttled_sub_request_waits_its_retry_after_and_lands(tenant: A
         times=1,
     )
     async with GraphClient.from_settings(settings_for(tenant)) as graph:
-        statuses = await get_profile_statuses(graph, ["p0", "p1", "p2"])
+        statuses = await fetch_profile_statuses(graph, ["p0", "p1", "p2"])
     assert [status["id"] for status in statuses] == ["p0", "p1", "p2"]
     batches = [r for r in tenant.requests if r.path.endswith("/$batch")]
     assert len(batches) == 2  # the first batch, then one with p1 alone
@@ -176,7 +176,7 @@ async def test_a_throttling_tenant_slows_the_poll_down_instead_of_a_storm(tenant
     tenant.rate_limit = 40  # sub-requests per second; more get 429 + Retry-After: 1
     tenant.throttle_retry_after = 1
     async with GraphClient.from_settings(settings_for(tenant)) as graph:
-        statuses = await get_profile_statuses(graph, ids)
+        statuses = await fetch_profile_statuses(graph, ids)
     assert all(not isinstance(status, GraphError) for status in statuses)
     batches = sorted(r.time for r in tenant.requests if r.path.endswith("/$batch"))
     # Each round of retries waited the Retry-After: rounds are at least a second apart.
@@ -200,7 +200,7 @@ async def test_a_batch_that_times_out_falls_back_to_single_requests(tenant: Any)
         times=None,
     )  # GRAPH_TIMEOUT_SECONDS is 2: the whole batch times out
     async with GraphClient.from_settings(settings_for(tenant)) as graph:
-        statuses = await get_profile_statuses(graph, ["p0", "p1", "p2", "p3"])
+        statuses = await fetch_profile_statuses(graph, ["p0", "p1", "p2", "p3"])
     failed = statuses[2]
     assert isinstance(failed, GraphError) and failed.code == "timeout"
     assert [statuses[i]["id"] for i in (0, 1, 3)] == ["p0", "p1", "p3"]
@@ -213,7 +213,7 @@ async def test_a_throttled_batch_is_sent_again_not_split_into_single_requests(
         tenant.add_profile(f"p{index:02}")
     tenant.add_fault(r"/beta/\$batch", method="POST", status=429, retry_after=1, times=1)
     async with GraphClient.from_settings(settings_for(tenant)) as graph:
-        statuses = await get_profile_statuses(graph, [f"p{index:02}" for index in range(20)])
+        statuses = await fetch_profile_statuses(graph, [f"p{index:02}" for index in range(20)])
     assert all(not isinstance(status, GraphError) for status in statuses)
     batches = [r for r in tenant.requests if r.path == "/beta/$batch"]
     assert len(batches) == 2

@@ -19,7 +19,11 @@ from shared.core.openapi import (
 
 
 def app_paths(source_names: list[str]) -> dict[str, Any]:
-    subscription_id = path_param("id", "Subscription ID", "The ID of the subscription.", **ITEM_KEY)
+    """The paths of the app's own routes (each source adds its own)."""
+    return {**_status_paths(source_names), **_health_paths(), **_subscription_paths()}
+
+
+def _status_paths(source_names: list[str]) -> dict[str, Any]:
     return {
         "/statuses": {
             "get": operation(
@@ -75,6 +79,11 @@ def app_paths(source_names: list[str]) -> dict[str, Any]:
                 visibility="advanced",
             )
         },
+    }
+
+
+def _health_paths() -> dict[str, Any]:
+    return {
         "/health": {
             "get": operation(
                 "GetHealth",
@@ -98,47 +107,29 @@ def app_paths(source_names: list[str]) -> dict[str, Any]:
                 anonymous=True,
             )
         },
+        "/openapi.json": {
+            "get": operation(
+                "GetOpenApiDocument",
+                "Get this OpenAPI description",
+                "The OpenAPI 2.0 description of this API (the connector's definition).",
+                {200: {"description": "This document.", "schema": {"type": "object"}}},
+                (),
+                visibility="internal",
+                anonymous=True,
+            )
+        },
+    }
+
+
+def _subscription_paths() -> dict[str, Any]:
+    subscription_id = path_param("id", "Subscription ID", "The ID of the subscription.", **ITEM_KEY)
+    return {
         "/subscriptions": {
             "x-ms-notification-content": {
                 "description": "The change of an item's status or health.",
                 "schema": ref("ChangeEvent"),
             },
-            "post": operation(
-                "CreateSubscription",
-                "When a sync status changes",
-                "Triggers when a poll (or an update) changes the status or health of a "
-                "monitored item that matches the filter.",
-                {
-                    201: {
-                        "description": "Subscribed; DELETE the Location to unsubscribe.",
-                        "schema": ref("Subscription"),
-                        "headers": {
-                            "Location": {
-                                "type": "string",
-                                "description": "The subscription's URL.",
-                                "x-ms-summary": "Location",
-                            }
-                        },
-                    }
-                },
-                (400, 413, 503),
-                parameters=(
-                    {
-                        "name": "body",
-                        "in": "body",
-                        "required": True,
-                        "description": "Where to send changes, and which ones.",
-                        "x-ms-summary": "Subscription",
-                        "x-ms-visibility": "important",
-                        "schema": ref("SubscriptionRequest"),
-                    },
-                ),
-                **{
-                    "x-ms-trigger": "single",
-                    "x-ms-trigger-hint": "To see it work now, update a profile's status, "
-                    "then wait for the next poll.",
-                },
-            ),
+            "post": _trigger(),
             "get": operation(
                 "ListSubscriptions",
                 "List webhook subscriptions",
@@ -168,15 +159,41 @@ def app_paths(source_names: list[str]) -> dict[str, Any]:
                 visibility="advanced",
             ),
         },
-        "/openapi.json": {
-            "get": operation(
-                "GetOpenApiDocument",
-                "Get this OpenAPI description",
-                "The OpenAPI 2.0 description of this API (the connector's definition).",
-                {200: {"description": "This document.", "schema": {"type": "object"}}},
-                (),
-                visibility="internal",
-                anonymous=True,
-            )
-        },
     }
+
+
+def _trigger() -> dict[str, Any]:
+    """The connector's trigger: Power Automate subscribes with its callback URL."""
+    location = {
+        "type": "string",
+        "description": "The subscription's URL.",
+        "x-ms-summary": "Location",
+    }
+    body = {
+        "name": "body",
+        "in": "body",
+        "required": True,
+        "description": "Where to send changes, and which ones.",
+        "x-ms-summary": "Subscription",
+        "x-ms-visibility": "important",
+        "schema": ref("SubscriptionRequest"),
+    }
+    created = {
+        "description": "Subscribed; DELETE the Location to unsubscribe.",
+        "schema": ref("Subscription"),
+        "headers": {"Location": location},
+    }
+    return operation(
+        "CreateSubscription",
+        "When a sync status changes",
+        "Triggers when a poll (or an update) changes the status or health of a monitored item "
+        "that matches the filter.",
+        {201: created},
+        (400, 413, 503),
+        parameters=(body,),
+        **{
+            "x-ms-trigger": "single",
+            "x-ms-trigger-hint": "To see it work now, update a profile's status, then wait for "
+            "the next poll.",
+        },
+    )

@@ -12,12 +12,12 @@ if TYPE_CHECKING:
     from shared.graph.client import GraphClient
 
 
-def list_runs(graph: GraphClient) -> AsyncIterator[list[dict[str, Any]]]:
+def fetch_run_pages(graph: GraphClient) -> AsyncIterator[list[dict[str, Any]]]:
     """Pages of ``GET /beta/external/industryData/runs``."""
     return graph.get_pages("{+baseurl}/beta/external/industryData/runs", {})
 
 
-async def read_statistics(graph: GraphClient, run_id: str) -> dict[str, Any] | GraphError:
+async def fetch_run_statistics(graph: GraphClient, run_id: str) -> dict[str, Any] | GraphError:
     """``GET /beta/external/industryData/runs/{id}/getStatistics`` fit to cache (without its
     ``@odata.context``), or the GraphError it failed with."""
     try:

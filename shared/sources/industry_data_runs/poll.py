@@ -12,7 +12,7 @@ from shared.graph.errors import GraphError
 from shared.sources.base import Observation, usable_entries
 from shared.sources.industry_data_runs.const import RUN_STATUSES_WITH_STATISTICS
 from shared.sources.industry_data_runs.entity import CachedRun
-from shared.sources.industry_data_runs.graph import list_runs, read_statistics
+from shared.sources.industry_data_runs.graph import fetch_run_pages, fetch_run_statistics
 from shared.sources.industry_data_runs.models import CheckedIndustryDataRun
 from shared.storage.codec import Entity
 
@@ -32,7 +32,7 @@ async def observe_runs(
     seen = Observation()
     runs: list[tuple[CheckedIndustryDataRun, dict[str, Any]]] = []
     try:
-        async for page in list_runs(graph):
+        async for page in fetch_run_pages(graph):
             seen.listed += len(page)
             runs += usable_entries(page, CheckedIndustryDataRun, seen.failures)
     except GraphError as error:
@@ -60,7 +60,7 @@ async def _read_missing_statistics(
         for entry in entries
         if entry.statistics is None and entry.resource.get("status") in RUN_STATUSES_WITH_STATISTICS
     ]
-    fetched = await asyncio.gather(*(read_statistics(graph, entry.id) for entry in wanted))
+    fetched = await asyncio.gather(*(fetch_run_statistics(graph, entry.id) for entry in wanted))
     for entry, result in zip(wanted, fetched, strict=True):
         if isinstance(result, GraphError):
             seen.failures[entry.id] = result.code

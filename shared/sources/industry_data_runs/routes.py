@@ -28,17 +28,21 @@ class RunRoutes:
 
     def operations(self) -> tuple[Operation, ...]:
         return (
-            Operation("list_industry_data_runs", RUNS_ROUTE, "GET", self.list_runs),
-            Operation("get_industry_data_run", RUNS_ROUTE + "/{id}", "GET", self.get_run),
+            Operation("list_industry_data_runs", RUNS_ROUTE, "GET", self.list_industry_data_runs),
+            Operation(
+                "get_industry_data_run", RUNS_ROUTE + "/{id}", "GET", self.get_industry_data_run
+            ),
             Operation(
                 "get_industry_data_run_statistics",
                 RUNS_ROUTE + "/{id}/getStatistics",
                 "GET",
-                self.get_statistics,
+                self.get_industry_data_run_statistics,
             ),
         )
 
-    async def list_runs(self, call: ApiCall, settings: Settings, store: StatusStore) -> Reply:
+    async def list_industry_data_runs(
+        self, call: ApiCall, settings: Settings, store: StatusStore
+    ) -> Reply:
         """``GET /api/external/industryData/runs``: the cached runs (the newest
         INDUSTRY_DATA_RUNS_KEPT, at most 999), newest first, in one page."""
         runs = await self._source.cached_items(store)
@@ -53,12 +57,16 @@ class RunRoutes:
             }
         )
 
-    async def get_run(self, call: ApiCall, settings: Settings, store: StatusStore) -> Reply:
+    async def get_industry_data_run(
+        self, call: ApiCall, settings: Settings, store: StatusStore
+    ) -> Reply:
         """``GET /api/external/industryData/runs/{id}``."""
         run = await self._cached_run(store, call.route.get("id", ""))
         return document_reply(run, settings, f"/beta/$metadata#{RUNS_ROUTE}/$entity")
 
-    async def get_statistics(self, call: ApiCall, settings: Settings, store: StatusStore) -> Reply:
+    async def get_industry_data_run_statistics(
+        self, call: ApiCall, settings: Settings, store: StatusStore
+    ) -> Reply:
         """``GET .../runs/{id}/getStatistics``: fetched once, for runs that finished with
         errors or warnings."""
         run = await self._cached_run(store, call.route.get("id", ""))

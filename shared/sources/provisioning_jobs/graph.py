@@ -10,7 +10,7 @@ if TYPE_CHECKING:
     from shared.graph.client import GraphClient
 
 
-async def list_jobs(graph: GraphClient, service_principal_id: str) -> list[Any] | GraphError:
+async def fetch_jobs(graph: GraphClient, service_principal_id: str) -> list[Any] | GraphError:
     """Every job of ``GET /v1.0/servicePrincipals/{id}/synchronization/jobs`` (all pages), or
     the GraphError the listing failed with."""
     pages = graph.get_pages(

@@ -11,7 +11,7 @@ from shared.graph.errors import GraphError
 from shared.sources.base import Observation, usable_entries
 from shared.sources.documents import DocumentSource
 from shared.sources.provisioning_jobs.const import JOB_KEY_SEPARATOR
-from shared.sources.provisioning_jobs.graph import list_jobs
+from shared.sources.provisioning_jobs.graph import fetch_jobs
 from shared.sources.provisioning_jobs.models import CheckedSynchronizationJob
 from shared.storage.codec import Entity
 
@@ -36,7 +36,7 @@ async def observe_jobs(
     values (unread, not removed); jobs of a service principal no longer configured are
     removed; the source is an error as a whole only when not one answered."""
     seen = Observation()
-    listings = await asyncio.gather(*(list_jobs(graph, sp_id) for sp_id in configured))
+    listings = await asyncio.gather(*(fetch_jobs(graph, sp_id) for sp_id in configured))
     covered: set[str] = set()
     errors: list[GraphError] = []
     for sp_id, listing in zip(configured, listings, strict=True):

@@ -24,11 +24,20 @@ class JobRoutes:
 
     def operations(self) -> tuple[Operation, ...]:
         return (
-            Operation("list_synchronization_jobs", JOBS_ROUTE, "GET", self.list_jobs),
-            Operation("get_synchronization_job", JOBS_ROUTE + "/{jobId}", "GET", self.get_job),
+            Operation(
+                "list_synchronization_jobs", JOBS_ROUTE, "GET", self.list_synchronization_jobs
+            ),
+            Operation(
+                "get_synchronization_job",
+                JOBS_ROUTE + "/{jobId}",
+                "GET",
+                self.get_synchronization_job,
+            ),
         )
 
-    async def list_jobs(self, call: ApiCall, settings: Settings, store: StatusStore) -> Reply:
+    async def list_synchronization_jobs(
+        self, call: ApiCall, settings: Settings, store: StatusStore
+    ) -> Reply:
         """``GET /api/servicePrincipals/{id}/synchronization/jobs``: the cached jobs, as Graph
         sent them."""
         sp_id = _service_principal_id(call.route.get("servicePrincipalId", ""))
@@ -44,7 +53,9 @@ class JobRoutes:
             }
         )
 
-    async def get_job(self, call: ApiCall, settings: Settings, store: StatusStore) -> Reply:
+    async def get_synchronization_job(
+        self, call: ApiCall, settings: Settings, store: StatusStore
+    ) -> Reply:
         """``GET .../synchronization/jobs/{jobId}``: one cached job with its whole status."""
         sp_id = _service_principal_id(call.route.get("servicePrincipalId", ""))
         job_id = call.route.get("jobId", "")

@@ -105,7 +105,7 @@ def assess_status(status: dict[str, Any]) -> Assessment:
     return assess(HEALTH_RULES, profile_reason, status)
 
 
-def display_name_in(entity: Entity) -> str | None:
+def listed_display_name(entity: Entity) -> str | None:
     """A cached profile's name, read from its listing's fields."""
     return json.loads(entity.get("profile") or "{}").get("displayName")
 

@@ -13,13 +13,13 @@ if TYPE_CHECKING:
     from shared.graph.client import GraphClient
 
 
-def list_profiles(graph: GraphClient) -> AsyncIterator[list[dict[str, Any]]]:
+def fetch_profile_pages(graph: GraphClient) -> AsyncIterator[list[dict[str, Any]]]:
     """Pages of ``GET /beta/education/synchronizationProfiles``, following nextLink, at the
     largest page Graph takes: ten times fewer round trips than its default of 100."""
     return graph.get_pages("{+baseurl}/beta/education/synchronizationProfiles?%24top=999", {})
 
 
-async def get_profile_statuses(
+async def fetch_profile_statuses(
     graph: GraphClient, profile_ids: Sequence[str]
 ) -> list[dict[str, Any] | GraphError]:
     """Each profile's profileStatus (or the GraphError it failed with), in order, through

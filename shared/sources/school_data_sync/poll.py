@@ -11,7 +11,7 @@ from shared.core.time import utc_now
 from shared.graph.errors import GraphError
 from shared.sources.base import Observation, usable_entries
 from shared.sources.school_data_sync.entity import CachedProfile
-from shared.sources.school_data_sync.graph import get_profile_statuses, list_profiles
+from shared.sources.school_data_sync.graph import fetch_profile_pages, fetch_profile_statuses
 from shared.sources.school_data_sync.models import (
     EducationSynchronizationProfile,
     EducationSynchronizationProfileStatus,
@@ -29,7 +29,7 @@ async def observe_profiles(graph: GraphClient) -> Observation:
     seen = Observation()
     profiles: list[EducationSynchronizationProfile] = []
     try:
-        async for page in list_profiles(graph):
+        async for page in fetch_profile_pages(graph):
             seen.listed += len(page)
             usable = usable_entries(page, EducationSynchronizationProfile, seen.failures)
             profiles += [profile for profile, _item in usable]
@@ -38,7 +38,7 @@ async def observe_profiles(graph: GraphClient) -> Observation:
     if not seen.error and not seen.failures:
         listed = {profile.id for profile in profiles}
         seen.removable = lambda item_id: item_id not in listed
-    results = await get_profile_statuses(graph, [profile.id for profile in profiles])
+    results = await fetch_profile_statuses(graph, [profile.id for profile in profiles])
     for profile, result in zip(profiles, map(_checked_status, results), strict=True):
         if isinstance(result, GraphError):
             seen.failures[profile.id] = result.code

@@ -96,7 +96,7 @@ async def update_status(
             pause = random.uniform(0, _PATCH_RETRY_PAUSE * (attempt + 1))  # noqa: S311 - jitter
             await asyncio.sleep(pause)
             continue
-        change = _status_change(profile, *before)
+        change = _patch_change(profile, *before)
         if change is not None:
             await _record_quietly(store, settings, change)
         return profile, etag
@@ -114,7 +114,7 @@ def _apply(profile: CachedProfile, changes: dict[str, Any]) -> tuple[Any, Health
     return status_before, health_before
 
 
-def _status_change(
+def _patch_change(
     profile: CachedProfile, status_before: Any, health_before: Health
 ) -> StatusChange | None:
     """The change a PATCH made, if it changed the status or the health."""

@@ -9,7 +9,7 @@ from shared.core.health import HealthRule
 from shared.settings import Settings
 from shared.sources.base import Observation, Operation, Source
 from shared.sources.school_data_sync.const import NAME
-from shared.sources.school_data_sync.entity import display_name_in
+from shared.sources.school_data_sync.entity import listed_display_name
 from shared.sources.school_data_sync.health import HEALTH_RULES, profile_reason
 from shared.sources.school_data_sync.poll import observe_profiles
 from shared.sources.school_data_sync.profiles import profile_path
@@ -54,4 +54,4 @@ class SchoolDataSync(Source):
         return OPENAPI
 
     def display_name_in(self, entity: Entity) -> str | None:
-        return display_name_in(entity)
+        return listed_display_name(entity)
