@@ -238,7 +238,7 @@ resource functionApp 'Microsoft.Web/sites@2024-04-01' = {
           name: 'AZURE_CLIENT_ID'
           value: identity.properties.clientId
         }
-        // The app's own settings (DESIGN.md, Configuration).
+        // The app's own settings (README.md, Settings).
         {
           name: 'GRAPH_BASE_URL'
           value: graphBaseUrl

@@ -1,4 +1,4 @@
-"""The poll against the simulated Graph tenant (real HTTP) and Azurite: every rule of DESIGN.md."""
+"""The poll against the simulated Graph tenant (real HTTP) and Azurite: every rule of the poll (shared/polling)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""The OpenAPI 2.0 document (shared/openapi.py): the committed connector definition is the
+"""The OpenAPI 2.0 document (shared/http/openapi): the committed connector definition is the
 generated one, it is valid Swagger 2.0, it describes exactly the routes the app registers,
 its trigger is a Power Automate webhook trigger, and its schemas agree with the models that
 validate requests and with the shapes Graph (the simulated tenant) sends."""
