@@ -79,7 +79,7 @@ class Settings:
     # Lets webhooks use http and private or loopback addresses: local runs and tests only.
     allow_insecure_webhooks: bool = False
     # Each source's own settings, by source name, in the order the sources are listed.
-    sources: Mapping[str, Any] = field(default_factory=dict)
+    sources: Mapping[str, Any] = field(default_factory=dict, hash=False)
 
     @property
     def enabled_sources(self) -> tuple[str, ...]:
@@ -96,6 +96,7 @@ class Settings:
     ) -> Settings:
         """Build settings from app settings (environment variables); raise SettingsError."""
         env = os.environ if env is None else env
+        own = {source.name: source.read_settings(env) for source in sources}
         insecure = flag(env, "ALLOW_INSECURE_WEBHOOKS", default=False)
         settings = cls(
             storage=_storage_settings(env),
@@ -114,7 +115,7 @@ class Settings:
             ),
             notify_webhook_urls=_webhook_urls(env, insecure),
             allow_insecure_webhooks=insecure,
-            sources={source.name: source.read_settings(env) for source in sources},
+            sources=own,
         )
         if not settings.enabled_sources:
             hints = [source.enable_hint for source in sources]

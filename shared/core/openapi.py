@@ -16,6 +16,10 @@ from pydantic import BaseModel, ConfigDict
 from pydantic.json_schema import WithJsonSchema
 
 from shared.core.api import DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE
+from shared.core.errors import DomainError
+
+# Where an operation keeps its errors until the document describes them (never served).
+ERRORS_KEY = "_errors"
 
 Int64 = Annotated[int, WithJsonSchema({"type": "integer", "format": "int64"})]
 Int32 = Annotated[int, WithJsonSchema({"type": "integer", "format": "int32"})]
@@ -134,45 +138,20 @@ ETAG = {
 }
 
 
-def error(description: str) -> dict[str, Any]:
-    return {"description": description, "schema": ref("Error")}
-
-
-ERRORS = {
-    400: error("The request is not valid; error.target names the parameter or property."),
-    401: {"description": "The function key is missing or wrong."},
-    404: error("Not found (or no route matches the path)."),
-    412: error("The status changed since the ETag in If-Match; read it again."),
-    413: error("The request body is over 64 KiB."),
-    503: {
-        "description": "Table Storage is unavailable or the app is not configured; try again "
-        "after Retry-After.",
-        "schema": ref("Error"),
-        "headers": RETRY_AFTER,
-    },
-}
-
-
 def operation(
     operation_id: str,
     summary: str,
     description: str,
     answers: dict[int, dict[str, Any]],
-    errors: tuple[int, ...],
+    errors: tuple[type[DomainError], ...],
     *,
     parameters: tuple[dict[str, Any], ...] = (),
     visibility: str = "important",
     anonymous: bool = False,
     **extensions: Any,
 ) -> dict[str, Any]:
-    """One operation: its answers, then the errors named (each in Graph's error shape), and
-    401 unless it is anonymous."""
-    statuses = {
-        **answers,
-        **{status: ERRORS[status] for status in errors if status not in answers},
-    }
-    if not anonymous:
-        statuses[401] = ERRORS[401]
+    """One operation: its answers and the domain errors it may end with (the document turns
+    those into their HTTP answers, in Graph's error shape, with 401 unless it is anonymous)."""
     return {
         "operationId": operation_id,
         "summary": summary,
@@ -180,6 +159,7 @@ def operation(
         "x-ms-visibility": visibility,
         **extensions,
         "parameters": [copy.deepcopy(parameter) for parameter in parameters],
-        "responses": {str(status): statuses[status] for status in sorted(statuses)},
+        "responses": answers,
+        ERRORS_KEY: errors,
         "security": [] if anonymous else [{"api_key": []}],
     }

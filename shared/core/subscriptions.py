@@ -3,6 +3,7 @@ sends (``POST /api/subscriptions``) and describe what the API answers."""
 
 from __future__ import annotations
 
+import hashlib
 from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StrictStr, ValidationError
@@ -56,6 +57,12 @@ class Subscription(BaseModel):
     status: Literal["active", "disabled"]
     createdDateTime: str
     disabledReason: str | None = None
+
+
+def static_target(url: str) -> str:
+    """The delivery target (outbox key) of a NOTIFY_WEBHOOK_URLS entry: a digest, because the
+    URL itself is a secret (a flow's URL carries its signature)."""
+    return "url-" + hashlib.sha256(url.encode()).hexdigest()[:32]
 
 
 def parse_subscription_request(body: Any) -> SubscriptionRequest:

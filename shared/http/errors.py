@@ -1,6 +1,6 @@
 """The one mapping from domain errors to HTTP: a status and a Graph-shaped error body,
 ``{"error": {"code", "message", "target"?}}``, with ``Retry-After`` when the caller should
-try again later."""
+try again later. The OpenAPI document describes each route's errors through it too."""
 
 from __future__ import annotations
 
@@ -20,6 +20,17 @@ from shared.core.errors import (
 
 # Seconds a caller should wait when a dependency (storage, Graph) is unavailable.
 RETRY_AFTER_SECONDS = 30
+
+# Each domain error's HTTP status and Graph error code (a subclass answers as its class).
+_STATUS: dict[type[DomainError], tuple[int, str]] = {
+    RequestTooLargeError: (413, "RequestEntityTooLarge"),
+    InvalidInputError: (400, "BadRequest"),
+    NotFoundError: (404, "ResourceNotFound"),
+    VersionConflictError: (412, "PreconditionFailed"),
+    SettingsError: (503, "ServiceNotConfigured"),
+    StorageUnavailableError: (503, "ServiceUnavailable"),
+    ContentionError: (503, "ServiceUnavailable"),
+}
 
 
 @dataclass
@@ -46,21 +57,25 @@ def retry_later_headers() -> dict[str, str]:
     return {"Retry-After": str(RETRY_AFTER_SECONDS)}
 
 
+def status_of(error_type: type[DomainError]) -> int:
+    """The HTTP status a kind of domain error answers with (500 for one not mapped: a bug)."""
+    return _mapped(error_type)[0]
+
+
 def api_error(error: DomainError) -> ApiError:
     """The HTTP status and Graph error code of a domain error."""
-    if isinstance(error, RequestTooLargeError):
-        return ApiError(413, "RequestEntityTooLarge", error.message)
-    if isinstance(error, InvalidInputError):
-        return ApiError(400, "BadRequest", error.message, error.target)
-    if isinstance(error, NotFoundError):
-        return ApiError(404, "ResourceNotFound", error.message)
-    if isinstance(error, VersionConflictError):
-        return ApiError(412, "PreconditionFailed", error.message)
-    if isinstance(error, SettingsError):
-        return ApiError(503, "ServiceNotConfigured", error.message, headers=retry_later_headers())
-    if isinstance(error, StorageUnavailableError):
+    status, code = _mapped(type(error))
+    if status == UNEXPECTED.status:
+        return UNEXPECTED
+    if isinstance(error, StorageUnavailableError):  # its own message may name hosts: not echoed
         message = "Table Storage is unavailable; try again later."
-        return ApiError(503, "ServiceUnavailable", message, headers=retry_later_headers())
-    if isinstance(error, ContentionError):
-        return ApiError(503, "ServiceUnavailable", error.message, headers=retry_later_headers())
-    return UNEXPECTED
+    else:
+        message = error.message
+    target = error.target if status == 400 else None
+    headers = retry_later_headers() if status == 503 else {}
+    return ApiError(status, code, message, target, headers)
+
+
+def _mapped(error_type: type[DomainError]) -> tuple[int, str]:
+    kind = next((kind for kind in error_type.__mro__ if kind in _STATUS), None)
+    return _STATUS[kind] if kind is not None else (UNEXPECTED.status, UNEXPECTED.code)

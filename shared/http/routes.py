@@ -12,30 +12,29 @@ from shared.core.api import ApiCall, PageRequest, Reply, name_filter, next_link
 from shared.core.errors import SettingsError
 from shared.core.health import Health
 from shared.http.errors import retry_later_headers
-from shared.http.serving import Resolve, json_response
+from shared.http.serving import Resolve, failure_response, json_response
 from shared.polling.report import health_report, is_healthy, unconfigured_report
-from shared.settings import Settings
 from shared.sources import SOURCE_NAMES, SOURCES, source_named
-from shared.sources.base import ItemSummary, Operation
+from shared.sources.base import ItemSummary, Operation, Services
 from shared.storage.keys import validate_key
-from shared.storage.store import StatusStore
 from shared.webhooks import subscriptions
 
 
-async def list_statuses(call: ApiCall, settings: Settings, store: StatusStore) -> Reply:
+async def list_statuses(call: ApiCall, services: Services) -> Reply:
     """``GET /api/statuses``: one flat row per monitored item of every source, for "is any
     sync broken, since when, and why?". ``?health=`` and ``?source=`` filter (comma-separated);
     ``$top`` and a next link page it."""
     healths = name_filter(call.query.get("health"), "health", [str(h) for h in Health])
     names = name_filter(call.query.get("source"), "source", list(SOURCE_NAMES))
     page = PageRequest.of(call)
+    store = services.store
     entities, continuation = await store.statuses.page(
-        sources=names or list(settings.enabled_sources),
+        sources=names or list(services.settings.enabled_sources),
         filters={"health": healths} if healths else None,
         top=page.top,
         continuation=page.continuation,
     )
-    listed = {run.source: run.listed_date_time for run in await store.poll_runs.list()}
+    listed = {run.source: run.listed_date_time for run in await store.poll_runs.read_all()}
     rows = [source_named(entity["PartitionKey"]).summarize(entity) for entity in entities]
     body: dict[str, Any] = {"value": [_row(row, listed.get(row.source)) for row in rows]}
     if continuation:
@@ -48,12 +47,12 @@ async def list_statuses(call: ApiCall, settings: Settings, store: StatusStore) -
     return Reply(body)
 
 
-async def get_status_history(call: ApiCall, settings: Settings, store: StatusStore) -> Reply:
+async def get_status_history(call: ApiCall, services: Services) -> Reply:
     """``GET /api/statuses/{source}/{id}/history``: the item's changes, newest first."""
     source = source_named(call.route.get("source", ""))
     item_id = validate_key(call.route.get("id", ""))
     page = PageRequest.of(call)
-    changes, continuation = await store.history.page(
+    changes, continuation = await services.store.history.page(
         source.name, item_id, top=page.top, continuation=page.continuation
     )
     body: dict[str, Any] = {"value": [change.model_dump() for change in changes]}
@@ -62,28 +61,28 @@ async def get_status_history(call: ApiCall, settings: Settings, store: StatusSto
     return Reply(body)
 
 
-async def create_subscription(call: ApiCall, settings: Settings, store: StatusStore) -> Reply:
+async def create_subscription(call: ApiCall, services: Services) -> Reply:
     """``POST /api/subscriptions``: POST every matching change to ``notificationUrl`` from
     now on; 201 with a Location to DELETE (what a Power Automate trigger does)."""
-    subscription = await subscriptions.subscribe(store, settings, call.json_body())
+    subscription = await subscriptions.subscribe(services, call.json_body())
     scheme, netloc, *_rest = urlsplit(call.url)
     location = urlunsplit((scheme, netloc, f"/api/subscriptions/{subscription.id}", "", ""))
     return Reply(subscription.model_dump(), location=location)
 
 
-async def list_subscriptions(call: ApiCall, settings: Settings, store: StatusStore) -> Reply:
-    listed = await subscriptions.oldest_first(store)
+async def list_subscriptions(call: ApiCall, services: Services) -> Reply:
+    listed = await subscriptions.oldest_first(services.store)
     return Reply({"value": [subscription.model_dump() for subscription in listed]})
 
 
-async def get_subscription(call: ApiCall, settings: Settings, store: StatusStore) -> Reply:
-    subscription = await subscriptions.subscription_by_id(store, call.route.get("id", ""))
+async def get_subscription(call: ApiCall, services: Services) -> Reply:
+    subscription = await subscriptions.subscription_by_id(services, call.route.get("id", ""))
     return Reply(subscription.model_dump())
 
 
-async def delete_subscription(call: ApiCall, settings: Settings, store: StatusStore) -> Reply:
+async def delete_subscription(call: ApiCall, services: Services) -> Reply:
     """``DELETE /api/subscriptions/{id}``: no more events; the waiting ones are dropped."""
-    await subscriptions.unsubscribe(store, call.route.get("id", ""))
+    await subscriptions.unsubscribe(services, call.route.get("id", ""))
     return Reply()
 
 
@@ -112,8 +111,13 @@ async def health_response(resolve: Resolve) -> func.HttpResponse:
         settings, store = resolve()
     except SettingsError as error:
         report = unconfigured_report(error)
+    except Exception as error:
+        return failure_response(error)
     else:
-        report = await health_report(settings, store)
+        try:
+            report = await health_report(settings, store)
+        except Exception as error:
+            return failure_response(error)
     if is_healthy(report):
         return json_response(report)
     return json_response(report, status=503, headers=retry_later_headers())

@@ -41,19 +41,38 @@ def _function(handler: Handler, resolve: Resolve) -> Callable[..., Any]:
 async def serve(req: func.HttpRequest, handler: Handler, resolve: Resolve) -> func.HttpResponse:
     """Run a handler on a request and answer its reply, or its failure in Graph's shape."""
     try:
-        settings, store = resolve()
-        reply = await handler(api_call(req), settings, store)
-    except DomainError as error:
-        if isinstance(error, StorageUnavailableError):
-            logger.warning("Table Storage unavailable: %s", error)
-        elif isinstance(error, SettingsError):
-            logger.error("Configuration error: %s", error)
-        return error_response(api_error(error))
-    except Exception:
-        # A bug, not the caller's fault: log the stack trace, answer without it.
-        logger.exception("Unhandled error")
-        return error_response(UNEXPECTED)
+        reply = await handler(api_call(req), LazyServices(resolve))
+    except Exception as error:
+        return failure_response(error)
     return reply_response(reply)
+
+
+def failure_response(error: Exception) -> func.HttpResponse:
+    """A failure as the caller sees it: a domain error in Graph's shape, anything else (a
+    bug, not the caller's fault) logged with its stack trace and answered without it."""
+    answer = api_error(error) if isinstance(error, DomainError) else UNEXPECTED
+    if answer is UNEXPECTED:
+        logger.error("Unhandled error", exc_info=error)
+    elif isinstance(error, StorageUnavailableError):
+        logger.warning("Table Storage unavailable: %s", error)
+    elif isinstance(error, SettingsError):
+        logger.error("Configuration error: %s", error)
+    return error_response(answer)
+
+
+class LazyServices:
+    """The settings and the store, resolved by the composition root on first use."""
+
+    def __init__(self, resolve: Resolve) -> None:
+        self._resolve = resolve
+
+    @property
+    def settings(self) -> Settings:
+        return self._resolve()[0]
+
+    @property
+    def store(self) -> StatusStore:
+        return self._resolve()[1]
 
 
 def api_call(req: func.HttpRequest) -> ApiCall:

@@ -37,6 +37,8 @@ class PollPlan:
     unchanged: int = 0
     # Items not read (or not cacheable), by id or placeholder, with an error code.
     failures: dict[str, str] = field(default_factory=dict)
+    # Whether the source was read whole and every item of it can be cached.
+    complete: bool = False
 
 
 def plan_writes(
@@ -49,7 +51,7 @@ def plan_writes(
         try:
             write = _write_for(entry, cached.get(item_id), now)
         except ValueError as error:  # larger than an entity can hold, even compressed
-            logger.warning("%s cannot be cached: %s", item_id, error)
+            logger.warning("Item %s cannot be cached: %s", item_id, error)
             plan.failures[item_id] = "itemTooLarge"
             del entries[item_id]
             continue
@@ -63,12 +65,13 @@ def plan_writes(
             write = _mark_failing(current, code, previous)
             if write is not None:
                 plan.writes.append(write)
-    unread = plan.failures.keys() | seen.unread.keys() | entries.keys()
+    kept = plan.failures.keys() | seen.unread.keys() | entries.keys()
     plan.writes += [
         CacheWrite("delete", entity, etag_of(entity))
         for item_id, entity in cached.items()
-        if item_id not in unread and seen.removable(item_id)
+        if item_id not in kept and seen.removable(item_id)
     ]
+    plan.complete = seen.error is None and not plan.failures
     return plan
 
 

@@ -24,7 +24,6 @@ from shared.polling.pruning import prune_history
 from shared.settings import Settings
 from shared.sources import SOURCES
 from shared.sources.base import Observation, Source
-from shared.storage.codec import Entity
 from shared.storage.poll_runs import PollRun
 from shared.storage.recording import record_changes
 from shared.storage.statuses import WriteOutcome
@@ -88,7 +87,7 @@ async def poll_source(
     first_read = not cached and (previous is None or previous.listed_date_time is None)
     if not await _record(store, settings, source, history, pending, notify=not first_read):
         failures["#history"] = "historyNotRecorded"
-    _count(run, seen, plan, written, failures, now)
+    _conclude(run, seen, plan, written, failures, now)
     return await _finish(store, run)
 
 
@@ -118,7 +117,7 @@ async def _record(
     return True
 
 
-def _count(
+def _conclude(
     run: PollRun,
     seen: Observation,
     plan: PollPlan,
@@ -126,7 +125,7 @@ def _count(
     failures: dict[str, str],
     now: str,
 ) -> None:
-    if seen.complete:
+    if plan.complete:
         run.listed_date_time = now
     run.counts = {
         "listed": seen.listed,
@@ -136,7 +135,7 @@ def _count(
         "failed": len(failures),
     }
     run.errors = [{"code": code, "count": n} for code, n in Counter(failures.values()).items()]
-    run.outcome = "succeeded" if seen.complete and not written.failed else "partial"
+    run.outcome = "succeeded" if plan.complete and not written.failed else "partial"
 
 
 async def _finish(store: StatusStore, run: PollRun) -> PollRun:
@@ -151,6 +150,3 @@ async def _finish(store: StatusStore, run: PollRun) -> PollRun:
         "Polled %s: %s %s errors=%s", run.source, run.outcome, run.counts, run.errors or "none"
     )
     return run
-
-
-__all__ = ["Entity", "poll_all_sources", "poll_source"]

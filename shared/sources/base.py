@@ -94,8 +94,19 @@ class ItemSummary:
     poll_error: str | None
 
 
-# A route's work: the request, and the app's settings and store, to a reply.
-Handler = Callable[[ApiCall, Settings, StatusStore], Awaitable[Reply]]
+class Services(Protocol):
+    """What a route's handler may use besides the request. Each is built on first use, so a
+    request that is invalid is answered as such even when the app is not configured."""
+
+    @property
+    def settings(self) -> Settings: ...
+
+    @property
+    def store(self) -> StatusStore: ...
+
+
+# A route's work: the request and the app's services, to a reply.
+Handler = Callable[[ApiCall, Services], Awaitable[Reply]]
 
 
 @dataclass(frozen=True)

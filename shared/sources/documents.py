@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from abc import abstractmethod
 from dataclasses import dataclass, field
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Generic, TypeVar
 
 from shared.core.api import Reply
 from shared.core.health import Assessment
@@ -21,22 +21,24 @@ from shared.sources.base import Source, summary_columns
 from shared.storage.codec import Entity, etag_of, get_document, put_document, put_optional
 from shared.storage.store import StatusStore
 
+Entry = TypeVar("Entry", bound="CachedDocument")
 
-class DocumentSource(Source):
-    """A source whose items are Graph resources kept whole."""
+
+class DocumentSource(Source, Generic[Entry]):
+    """A source whose items are Graph resources kept whole, cached as ``Entry``."""
 
     # What its items are cached as (a subclass keeps more beside the resource).
-    entry_type: ClassVar[type[CachedDocument]]
+    entry_type: ClassVar[type[Any]]
 
     @abstractmethod
-    def display_name_of(self, resource: dict[str, Any]) -> str | None:
+    def name_of_resource(self, resource: dict[str, Any]) -> str | None:
         """The item's name in rows, history and events."""
 
     @abstractmethod
-    def status_of(self, resource: dict[str, Any]) -> str | None:
+    def status_of_resource(self, resource: dict[str, Any]) -> str | None:
         """The item's raw status in rows, history and events."""
 
-    def entry(self, item_id: str, resource: dict[str, Any]) -> CachedDocument:
+    def entry(self, item_id: str, resource: dict[str, Any]) -> Entry:
         """A resource as a poll read it, ready to be cached (its ``@odata.context`` apart)."""
         resource = dict(resource)
         context = resource.pop("@odata.context", None)
@@ -44,7 +46,7 @@ class DocumentSource(Source):
             self, item_id, resource, graph_hash=fingerprint(resource), graph_context=context
         )
 
-    def from_entity(self, entity: Entity) -> CachedDocument:
+    def from_entity(self, entity: Entity) -> Entry:
         return self.entry_type(
             source=self,
             id=entity["RowKey"],
@@ -57,13 +59,11 @@ class DocumentSource(Source):
             **self.entry_type.read_extra(entity),
         )
 
-    async def cached(self, store: StatusStore, item_id: str) -> CachedDocument | None:
+    async def cached(self, store: StatusStore, item_id: str) -> Entry | None:
         entity = await store.statuses.get(self.name, item_id)
         return None if entity is None else self.from_entity(entity)
 
-    async def cached_items(
-        self, store: StatusStore, *, id_prefix: str = ""
-    ) -> list[CachedDocument]:
+    async def cached_items(self, store: StatusStore, *, id_prefix: str = "") -> list[Entry]:
         entities = await store.statuses.list_items(self.name, id_prefix=id_prefix)
         return [self.from_entity(entity) for entity in entities]
 
@@ -92,8 +92,8 @@ class CachedDocument:
             "graphHash": self.graph_hash,
         }
         put_optional(entity, "graphContext", self.graph_context)
-        put_optional(entity, "displayName", self.source.display_name_of(self.resource))
-        put_optional(entity, "status", self.source.status_of(self.resource))
+        put_optional(entity, "displayName", self.source.name_of_resource(self.resource))
+        put_optional(entity, "status", self.source.status_of_resource(self.resource))
         put_document(entity, "resource", self.resource)
         entity.update(summary_columns(self.health, self.health_since, self.last_checked_date_time))
         return entity

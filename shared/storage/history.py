@@ -13,7 +13,7 @@ from azure.data.tables import UpdateMode
 from shared.core.changes import StatusChange
 from shared.core.time import timestamp_ns
 from shared.storage.codec import get_text, put_text
-from shared.storage.tables import Continuation, Operation, TableService
+from shared.storage.tables import Continuation, TableOperation, TableService
 
 # "~" is the highest printable ASCII character; DEL sorts after every key of an item.
 _SEPARATOR = "~"
@@ -29,7 +29,7 @@ class HistoryTable:
     async def record(self, changes: list[StatusChange], event_ids: list[str]) -> None:
         """Add changes to the history, as batch transactions per source. Recording a change
         again (same event id) rewrites its entry."""
-        operations: list[Operation] = []
+        operations: list[TableOperation] = []
         for change, event_id in zip(changes, event_ids, strict=True):
             entity = {
                 "PartitionKey": change.source,

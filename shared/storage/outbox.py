@@ -17,7 +17,7 @@ from azure.data.tables import TableTransactionError, UpdateMode
 from shared.core.changes import ChangeEvent
 from shared.core.time import timestamp_ns
 from shared.storage.codec import Entity, get_text, put_text
-from shared.storage.tables import Operation, TableService
+from shared.storage.tables import TableOperation, TableService
 
 
 class OutboxTable:
@@ -29,7 +29,7 @@ class OutboxTable:
         """Queue events for one delivery target. An event already queued (the same eventId,
         queued again after a failure part-way) is left as it is, delivered or not, so an
         acknowledged event is never sent twice."""
-        operations: list[Operation] = []
+        operations: list[TableOperation] = []
         for event in events:
             entity: Entity = {
                 "PartitionKey": target,

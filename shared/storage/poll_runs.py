@@ -71,7 +71,7 @@ class PollRunsTable:
         async with self._tables.call():
             await self._table.upsert_entity(run.to_entity(), mode=UpdateMode.REPLACE)
 
-    async def list(self) -> list[PollRun]:
+    async def read_all(self) -> list[PollRun]:
         async with self._tables.call():
             entities = self._table.query_entities(
                 "PartitionKey eq @kind", parameters={"kind": _PARTITION}
@@ -79,4 +79,4 @@ class PollRunsTable:
             return [PollRun.from_entity(entity) async for entity in entities]
 
     async def by_source(self) -> dict[str, PollRun]:
-        return {run.source: run for run in await self.list()}
+        return {run.source: run for run in await self.read_all()}

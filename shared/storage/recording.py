@@ -5,16 +5,10 @@ its event id, instead of adding new ones."""
 
 from __future__ import annotations
 
-import hashlib
-
 from shared.core.changes import ChangeEvent, StatusChange, event_id
+from shared.core.subscriptions import static_target
 from shared.settings import Settings
 from shared.storage.store import StatusStore
-
-
-def static_target(url: str) -> str:
-    """The outbox key of a NOTIFY_WEBHOOK_URLS entry (the URL itself is a secret)."""
-    return "url-" + hashlib.sha256(url.encode()).hexdigest()[:32]
 
 
 async def record_changes(
@@ -32,7 +26,7 @@ async def record_changes(
     if not notify:
         return
     targets: dict[str, list[ChangeEvent]] = {}
-    for subscription in await store.subscriptions.list():
+    for subscription in await store.subscriptions.read_all():
         if subscription.status != "active":
             continue
         chosen = [

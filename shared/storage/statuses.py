@@ -31,7 +31,7 @@ from shared.storage.keys import prefix_range
 from shared.storage.tables import (
     TRANSACTIONS_AT_ONCE,
     Continuation,
-    Operation,
+    TableOperation,
     TableService,
     any_of,
     batches_of,
@@ -57,7 +57,7 @@ class CacheWrite:
     def item_id(self) -> str:
         return self.entity["RowKey"]
 
-    def table_operation(self) -> Operation:
+    def table_operation(self) -> TableOperation:
         if self.kind == "create":
             return ("create", self.entity, {})
         if self.etag is None:
@@ -153,7 +153,7 @@ class StatusesTable:
         outcome = WriteOutcome()
         limit = asyncio.Semaphore(TRANSACTIONS_AT_ONCE)
 
-        async def submit(batch: list[Operation]) -> None:
+        async def submit(batch: list[TableOperation]) -> None:
             try:
                 async with limit, self._tables.call():
                     await self._table.submit_transaction(batch)
@@ -177,7 +177,7 @@ class StatusesTable:
         await asyncio.gather(*(submit(batch) for batch in batches_of(operations)))
         return outcome
 
-    async def _write_one(self, operation: Operation, outcome: WriteOutcome) -> None:
+    async def _write_one(self, operation: TableOperation, outcome: WriteOutcome) -> None:
         """A write whose batch failed, alone and unconditionally: Graph's new data wins over a
         PATCH made since the poll read the cache; a MERGE of some columns leaves the others,
         PATCHed or not, as they are."""

@@ -41,7 +41,7 @@ class SubscriptionsTable:
                 return None
         return _subscription(entity)
 
-    async def list(self) -> list[Subscription]:
+    async def read_all(self) -> list[Subscription]:
         async with self._tables.call():
             entities = self._table.query_entities(
                 "PartitionKey eq @kind", parameters={"kind": _PARTITION}

@@ -23,7 +23,7 @@ from shared.settings import Settings
 from shared.storage.codec import Entity
 
 # (kind, entity, options) as TableClient.submit_transaction takes them.
-Operation = tuple[str, Entity, dict[str, Any]]
+TableOperation = tuple[str, Entity, dict[str, Any]]
 # Where a query continues: Table Storage's continuation token.
 Continuation = dict[str, str]
 
@@ -97,14 +97,14 @@ class TableService:
                 raise StorageUnavailableError(str(error)) from error
             raise
 
-    async def submit_all(self, table: TableClient, operations: list[Operation]) -> None:
+    async def submit_all(self, table: TableClient, operations: list[TableOperation]) -> None:
         """Operations as batch transactions: one partition each, within the limits."""
-        by_partition: dict[str, list[Operation]] = {}
+        by_partition: dict[str, list[TableOperation]] = {}
         for operation in operations:
             by_partition.setdefault(operation[1]["PartitionKey"], []).append(operation)
         limit = asyncio.Semaphore(TRANSACTIONS_AT_ONCE)
 
-        async def submit(batch: list[Operation]) -> None:
+        async def submit(batch: list[TableOperation]) -> None:
             async with limit, self.call():
                 await table.submit_transaction(batch)
 
@@ -117,7 +117,7 @@ class TableService:
             found = table.query_entities(
                 query, parameters=parameters, select=["PartitionKey", "RowKey"]
             )
-            operations: list[Operation] = [
+            operations: list[TableOperation] = [
                 ("delete", {"PartitionKey": e["PartitionKey"], "RowKey": e["RowKey"]}, {})
                 async for e in found
             ]
@@ -168,9 +168,9 @@ def any_of(column: str, prefix: str, values: list[str], parameters: dict[str, An
     return "( " + " or ".join(f"{column} eq @{name}" for name in names) + " )"
 
 
-def batches_of(operations: list[Operation]) -> Iterable[list[Operation]]:
+def batches_of(operations: list[TableOperation]) -> Iterable[list[TableOperation]]:
     """Split operations into transactions within Table Storage's count and size limits."""
-    batch: list[Operation] = []
+    batch: list[TableOperation] = []
     size = 0
     for operation in operations:
         # UTF-16 plus JSON overhead is at most about 3 bytes per character.

@@ -19,12 +19,11 @@ from typing import TYPE_CHECKING, Literal
 
 from shared.core.changes import ChangeEvent
 from shared.core.errors import StorageUnavailableError
-from shared.core.retry_after import parse_retry_after
-from shared.core.subscriptions import Subscription
+from shared.core.retry_after import MAX_RETRY_AFTER_SECONDS, parse_retry_after
+from shared.core.subscriptions import Subscription, static_target
 from shared.core.time import graph_timestamp
 from shared.core.urlguard import WebhookUrlError, check_url_target
 from shared.settings import Settings
-from shared.storage.recording import static_target
 from shared.storage.store import StatusStore
 
 if TYPE_CHECKING:
@@ -85,11 +84,11 @@ async def deliver_pending(
     )
     try:
         targets = await store.outbox.targets()
-        subscriptions = {s.id: s for s in await store.subscriptions.list()}
+        subscriptions = {s.id: s for s in await store.subscriptions.read_all()}
         static = {static_target(url): url for url in settings.notify_webhook_urls}
         limit = asyncio.Semaphore(TARGETS_AT_ONCE)
 
-        async def serve(target: str) -> None:
+        async def deliver_to(target: str) -> None:
             async with limit:
                 try:
                     await _deliver_target(
@@ -100,7 +99,7 @@ async def deliver_pending(
                     # One receiver's trouble (or a bug) must not stop the others, nor the poll.
                     logger.exception("Delivery to %s stopped; its events wait", target)
 
-        await asyncio.gather(*(serve(target) for target in targets))
+        await asyncio.gather(*(deliver_to(target) for target in targets))
     except StorageUnavailableError as error:
         logger.warning("Events not delivered now, Table Storage is unavailable: %s", error)
     finally:
@@ -212,7 +211,9 @@ async def post_event(
                     return "refused"
         pause = retry_after if retry_after is not None else 2.0**attempt
         pause += random.uniform(0, 0.25)  # noqa: S311 - jitter, not security
-        if attempt + 1 == TRIES_PER_ROUND or time.monotonic() + pause > deadline:
+        # A wait past the round's end, or as long as "not now", is left to a later round.
+        too_long = pause >= MAX_RETRY_AFTER_SECONDS or time.monotonic() + pause > deadline
+        if attempt + 1 == TRIES_PER_ROUND or too_long:
             break
         await asyncio.sleep(pause)
     return outcome

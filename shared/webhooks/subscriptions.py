@@ -11,21 +11,20 @@ from shared.core.errors import InvalidInputError, NotFoundError
 from shared.core.subscriptions import Subscription, parse_subscription_request
 from shared.core.time import utc_now
 from shared.core.urlguard import WebhookUrlError, check_url_target
-from shared.settings import Settings
 from shared.sources import SOURCE_NAMES
+from shared.sources.base import Services
 from shared.storage.keys import validate_key
 from shared.storage.store import StatusStore
 
 
-async def subscribe(store: StatusStore, settings: Settings, body: Any) -> Subscription:
+async def subscribe(services: Services, body: Any) -> Subscription:
     """A new active subscription from a subscribe body; InvalidInputError naming what is
     wrong with it."""
     request = parse_subscription_request(body)
     _check_sources(request.filter.sources if request.filter else None)
+    allow_insecure = services.settings.allow_insecure_webhooks
     try:
-        await check_url_target(
-            request.notificationUrl, allow_insecure=settings.allow_insecure_webhooks
-        )
+        await check_url_target(request.notificationUrl, allow_insecure=allow_insecure)
     except WebhookUrlError as error:
         raise InvalidInputError(
             f"The notificationUrl cannot be used: {error}.", target="notificationUrl"
@@ -37,34 +36,37 @@ async def subscribe(store: StatusStore, settings: Settings, body: Any) -> Subscr
         status="active",
         createdDateTime=utc_now(),
     )
-    await store.subscriptions.save(subscription)
+    await services.store.subscriptions.save(subscription)
     return subscription
 
 
 async def oldest_first(store: StatusStore) -> list[Subscription]:
     """Every subscription, oldest first."""
-    subscriptions = await store.subscriptions.list()
+    subscriptions = await store.subscriptions.read_all()
     return sorted(
         subscriptions, key=lambda subscription: (subscription.createdDateTime, subscription.id)
     )
 
 
-async def subscription_by_id(store: StatusStore, subscription_id: str) -> Subscription:
-    subscription = await store.subscriptions.get(validate_key(subscription_id))
+async def subscription_by_id(services: Services, subscription_id: str) -> Subscription:
+    validate_key(subscription_id)
+    subscription = await services.store.subscriptions.get(subscription_id)
     if subscription is None:
         raise _unknown(subscription_id)
     return subscription
 
 
-async def unsubscribe(store: StatusStore, subscription_id: str) -> None:
+async def unsubscribe(services: Services, subscription_id: str) -> None:
     """No more events for the subscription; the waiting ones are dropped."""
-    if not await store.subscriptions.delete(validate_key(subscription_id)):
+    validate_key(subscription_id)
+    store = services.store
+    if not await store.subscriptions.delete(subscription_id):
         raise _unknown(subscription_id)
     await store.outbox.clear(subscription_id)
 
 
 def _check_sources(sources: list[str] | None) -> None:
-    """The filter's sources are sources the app knows, each named once at most."""
+    """The filter's sources are sources the app knows (no more names than there are sources)."""
     for index, name in enumerate(sources or []):
         if name not in SOURCE_NAMES:
             raise InvalidInputError(

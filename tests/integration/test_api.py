@@ -319,12 +319,44 @@ async def test_a_missing_setting_is_503_naming_it(
     assert "GRAPH_AUTH" in error["message"]
 
 
+async def test_a_bad_request_is_400_even_when_the_app_is_not_configured(
+    app: App, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """What the caller did wrong is said first: the settings are read only when needed."""
+    monkeypatch.setenv("GRAPH_AUTH", "certificate")
+    composition.reload_settings()
+    assert_graph_error(await app.statuses(health="bogus"), 400, "BadRequest")
+    assert_graph_error(await app.get_status("a/b"), 400, "BadRequest")
+    reply = await app.patch_status(SEED_ID, {"status": "broken"})
+    assert_graph_error(reply, 400, "BadRequest")
+    assert_graph_error(await app.statuses(), 503, "ServiceNotConfigured")
+
+
+async def test_a_poll_record_health_cannot_read_is_a_graph_shaped_500(
+    seeded: App, app_settings: dict[str, str]
+) -> None:
+    """A bug or a damaged row: logged, and answered without a stack trace."""
+    from azure.data.tables import UpdateMode
+    from azure.data.tables.aio import TableClient
+
+    store = composition.services()[1]
+    broken = (await store.poll_runs.read_all())[0].to_entity()
+    del broken["outcome"]
+    table = f"{app_settings['STATUS_TABLE_PREFIX']}PollRuns"
+    connection = app_settings["AzureWebJobsStorage"]
+    async with TableClient.from_connection_string(connection, table) as client:
+        await client.upsert_entity(broken, mode=UpdateMode.REPLACE)
+    reply = await seeded.health()
+    error = assert_graph_error(reply, 500, "InternalServerError")
+    assert "Traceback" not in error["message"] and "outcome" not in error["message"]
+
+
 async def test_health_is_stale_when_polls_stop_coming(seeded: App) -> None:
     """The timer stopped (or every poll crashes): a green last poll must not hide that."""
     from shared.storage.poll_runs import PollRun
 
     store = composition.services()[1]
-    runs = await store.poll_runs.list()
+    runs = await store.poll_runs.read_all()
     run = next(run for run in runs if run.source == "educationSynchronizationProfiles")
     await store.poll_runs.save(
         PollRun(

@@ -11,7 +11,7 @@ from shared.core.errors import InvalidKeyError, StorageUnavailableError, Version
 from shared.http.errors import api_error
 from shared.sources import load_settings, source_named
 from shared.sources.documents import CachedDocument
-from shared.sources.provisioning_jobs.poll import job_key
+from shared.sources.provisioning_jobs.ids import job_key
 from shared.sources.school_data_sync.entity import CachedProfile
 from shared.sources.school_data_sync.profiles import list_profiles
 from shared.storage.codec import put_document

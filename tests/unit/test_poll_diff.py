@@ -60,6 +60,7 @@ def seen(*entries: CachedProfile, complete: bool = True, **failures: str) -> Obs
 def test_a_new_item_is_created_healthy_since_now() -> None:
     plan = plan_writes(seen(profile("p1")), {}, None, NOW)
     (write,) = plan.writes
+    assert plan.complete
     assert (write.kind, write.etag) == ("create", None)
     assert write.entity["healthSince"] == write.entity["lastCheckedDateTime"] == NOW
     assert plan.unchanged == 0
@@ -132,6 +133,7 @@ def test_an_item_too_large_to_cache_is_a_failure_not_a_removal() -> None:
     observation = Observation(entries={"sp:big": huge}, removable=lambda _item_id: True)
     plan = plan_writes(observation, current, None, NOW)
     assert plan.failures == {"sp:big": "itemTooLarge"}
+    assert not plan.complete  # the poll is partial: health says degraded
     assert [(w.kind, w.entity.get("pollError")) for w in plan.writes] == [("merge", "itemTooLarge")]
 
 

@@ -19,9 +19,10 @@ from pydantic import BaseModel
 from pydantic.json_schema import models_json_schema
 
 from shared.core.changes import ChangeEvent
-from shared.core.openapi import OpenApiPart
+from shared.core.openapi import ERRORS_KEY, RETRY_AFTER, OpenApiPart, ref
 from shared.core.subscriptions import Subscription, SubscriptionRequest
 from shared.core.time import Timestamp
+from shared.http.errors import status_of
 from shared.http.openapi.converter import Presentation, SchemaConverter, referenced
 from shared.http.openapi.paths import app_paths
 from shared.http.openapi.schemas import (
@@ -121,6 +122,26 @@ _APP_HINTS = OpenApiPart(
 _INTERNAL = {"@odata.context", "@odata.type", "notificationUrl"}
 
 
+def _error(description: str) -> dict[str, Any]:
+    return {"description": description, "schema": ref("Error")}
+
+
+# What each error status of an operation means, in Graph's error shape.
+_ERROR_ANSWERS = {
+    400: _error("The request is not valid; error.target names the parameter or property."),
+    401: {"description": "The function key is missing or wrong."},
+    404: _error("Not found (or no route matches the path)."),
+    412: _error("The status changed since the ETag in If-Match; read it again."),
+    413: _error("The request body is over 64 KiB."),
+    503: {
+        "description": "Table Storage is unavailable or the app is not configured; try again "
+        "after Retry-After.",
+        "schema": ref("Error"),
+        "headers": RETRY_AFTER,
+    },
+}
+
+
 def build_document() -> dict[str, Any]:
     """The Swagger 2.0 document of the API (a new dict on every call)."""
     parts = [_APP_HINTS, *(source.openapi() for source in SOURCES)]
@@ -128,6 +149,10 @@ def build_document() -> dict[str, Any]:
     paths = app_paths(list(SOURCE_NAMES))
     for part in parts:
         paths |= part.paths()
+    for path_item in paths.values():
+        for name, item in path_item.items():
+            if name in _METHODS:
+                _describe_errors(item)
     return {
         "swagger": "2.0",
         "info": {
@@ -154,6 +179,20 @@ def document_json() -> str:
     """The document as served and as committed: 2-space indents, a trailing newline (built
     anew each time: about 30 ms, for a route a connector import calls once)."""
     return json.dumps(build_document(), indent=2) + "\n"
+
+
+_METHODS = ("get", "post", "patch", "put", "delete")
+
+
+def _describe_errors(operation: dict[str, Any]) -> None:
+    """An operation's answers: its own, each error it may end with as HTTP describes it, and
+    401 unless it is anonymous (no function key to check)."""
+    statuses = dict(operation["responses"])
+    for error in operation.pop(ERRORS_KEY):
+        statuses.setdefault(status_of(error), _ERROR_ANSWERS[status_of(error)])
+    if operation["security"]:
+        statuses[401] = _ERROR_ANSWERS[401]
+    operation["responses"] = {str(status): statuses[status] for status in sorted(statuses)}
 
 
 def _definitions(parts: list[OpenApiPart]) -> dict[str, Any]:

@@ -6,6 +6,12 @@ from __future__ import annotations
 
 from typing import Any
 
+from shared.core.errors import (
+    InvalidInputError,
+    NotFoundError,
+    RequestTooLargeError,
+    StorageUnavailableError,
+)
 from shared.core.openapi import (
     ITEM_KEY,
     RETRY_AFTER,
@@ -32,7 +38,7 @@ def _status_paths(source_names: list[str]) -> dict[str, Any]:
                 "One row per monitored item of every enabled source: is it broken, since "
                 "when, and why. A page at a time.",
                 {200: {"description": "A page of items.", "schema": ref("StatusList")}},
-                (400, 503),
+                (InvalidInputError, StorageUnavailableError),
                 parameters=(
                     param(
                         "health",
@@ -59,7 +65,7 @@ def _status_paths(source_names: list[str]) -> dict[str, Any]:
                 "Get the status history of an item",
                 "The changes of an item's status or health, newest first; a page at a time.",
                 {200: {"description": "A page of changes.", "schema": ref("StatusHistory")}},
-                (400, 404, 503),
+                (InvalidInputError, NotFoundError, StorageUnavailableError),
                 parameters=(
                     path_param(
                         "source",
@@ -135,7 +141,7 @@ def _subscription_paths() -> dict[str, Any]:
                 "List webhook subscriptions",
                 "Lists every webhook subscription, active or disabled.",
                 {200: {"description": "The subscriptions.", "schema": ref("SubscriptionList")}},
-                (503,),
+                (StorageUnavailableError,),
                 visibility="advanced",
             ),
         },
@@ -145,7 +151,7 @@ def _subscription_paths() -> dict[str, Any]:
                 "Get a webhook subscription",
                 "Gets a webhook subscription.",
                 {200: {"description": "The subscription.", "schema": ref("Subscription")}},
-                (400, 404, 503),
+                (InvalidInputError, NotFoundError, StorageUnavailableError),
                 parameters=(subscription_id,),
                 visibility="advanced",
             ),
@@ -154,7 +160,7 @@ def _subscription_paths() -> dict[str, Any]:
                 "Delete a webhook subscription",
                 "Deletes a webhook subscription; the events waiting for it are dropped.",
                 {204: {"description": "Deleted."}},
-                (400, 404, 503),
+                (InvalidInputError, NotFoundError, StorageUnavailableError),
                 parameters=(subscription_id,),
                 visibility="advanced",
             ),
@@ -189,7 +195,7 @@ def _trigger() -> dict[str, Any]:
         "Triggers when a poll (or an update) changes the status or health of a monitored item "
         "that matches the filter.",
         {201: created},
-        (400, 413, 503),
+        (InvalidInputError, RequestTooLargeError, StorageUnavailableError),
         parameters=(body,),
         **{
             "x-ms-trigger": "single",

@@ -7,6 +7,7 @@ from typing import Any
 
 from pydantic import BaseModel, Field
 
+from shared.core.errors import InvalidInputError, NotFoundError, StorageUnavailableError
 from shared.core.openapi import (
     ITEM_KEY,
     GraphResource,
@@ -130,7 +131,7 @@ def _paths() -> dict[str, Any]:
                 "List Industry Data runs",
                 "Lists the cached Industry Data runs (industryDataRun), newest first, in one page.",
                 {200: {"description": "The runs.", "schema": ref("IndustryDataRunList")}},
-                (503,),
+                (StorageUnavailableError,),
             )
         },
         runs + "/{id}": {
@@ -139,7 +140,7 @@ def _paths() -> dict[str, Any]:
                 "Get an Industry Data run",
                 "Gets a cached Industry Data run as Graph sent it.",
                 {200: {"description": "The run.", "schema": ref("IndustryDataRunWithContext")}},
-                (400, 404, 503),
+                (InvalidInputError, NotFoundError, StorageUnavailableError),
                 parameters=(run_id,),
             )
         },
@@ -155,7 +156,7 @@ def _paths() -> dict[str, Any]:
                         "schema": ref("IndustryDataRunStatistics"),
                     }
                 },
-                (400, 404, 503),
+                (InvalidInputError, NotFoundError, StorageUnavailableError),
                 parameters=(run_id,),
                 visibility="advanced",
             )

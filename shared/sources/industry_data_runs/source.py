@@ -27,7 +27,7 @@ if TYPE_CHECKING:
     from shared.graph.client import GraphClient
 
 
-class IndustryDataRuns(DocumentSource):
+class IndustryDataRuns(DocumentSource[CachedRun]):
     name = NAME
     title = "Industry Data runs"
     permission = "IndustryData-Run.Read.All"
@@ -45,7 +45,10 @@ class IndustryDataRuns(DocumentSource):
     async def observe(
         self, graph: GraphClient, cached: dict[str, Entity], settings: Settings
     ) -> Observation:
-        return await observe_runs(self, graph, cached, settings.source(NAME).runs_kept)
+        return await observe_runs(self, graph, cached, self.own_settings(settings).runs_kept)
+
+    def own_settings(self, settings: Settings) -> IndustryDataRunsSettings:
+        return settings.source(NAME)
 
     def item_path(self, item_id: str) -> str:
         return f"/api/{RUNS_ROUTE}/{quote(item_id, safe='')}"
@@ -58,8 +61,8 @@ class IndustryDataRuns(DocumentSource):
 
         return OPENAPI
 
-    def display_name_of(self, resource: dict[str, Any]) -> str | None:
+    def name_of_resource(self, resource: dict[str, Any]) -> str | None:
         return resource.get("displayName")
 
-    def status_of(self, resource: dict[str, Any]) -> str | None:
+    def status_of_resource(self, resource: dict[str, Any]) -> str | None:
         return resource.get("status")

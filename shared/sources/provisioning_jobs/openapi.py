@@ -7,6 +7,7 @@ from typing import Any
 
 from pydantic import BaseModel, Field
 
+from shared.core.errors import InvalidInputError, NotFoundError, StorageUnavailableError
 from shared.core.openapi import (
     ITEM_KEY,
     GraphResource,
@@ -153,7 +154,7 @@ def _paths() -> dict[str, Any]:
                 "Lists the cached Entra ID provisioning jobs (synchronizationJob) of a "
                 "monitored service principal, each with its whole synchronizationStatus.",
                 {200: {"description": "The jobs.", "schema": ref("SynchronizationJobList")}},
-                (400, 404, 503),
+                (InvalidInputError, NotFoundError, StorageUnavailableError),
                 parameters=(sp_id,),
             )
         },
@@ -164,7 +165,7 @@ def _paths() -> dict[str, Any]:
                 "Gets a cached Entra ID provisioning job with its whole synchronizationStatus, "
                 "as Graph sent it.",
                 {200: {"description": "The job.", "schema": ref("SynchronizationJobWithContext")}},
-                (400, 404, 503),
+                (InvalidInputError, NotFoundError, StorageUnavailableError),
                 parameters=(sp_id, job_id),
             )
         },

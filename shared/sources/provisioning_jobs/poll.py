@@ -12,6 +12,7 @@ from shared.sources.base import Observation, usable_entries
 from shared.sources.documents import DocumentSource
 from shared.sources.provisioning_jobs.const import JOB_KEY_SEPARATOR
 from shared.sources.provisioning_jobs.graph import fetch_jobs
+from shared.sources.provisioning_jobs.ids import job_key, split_job_key
 from shared.sources.provisioning_jobs.models import CheckedSynchronizationJob
 from shared.storage.codec import Entity
 
@@ -19,11 +20,6 @@ if TYPE_CHECKING:
     from shared.graph.client import GraphClient
 
 logger = logging.getLogger(__name__)
-
-
-def job_key(service_principal_id: str, job_id: str) -> str:
-    """The RowKey (and /api/statuses id) of a provisioning job."""
-    return f"{service_principal_id}{JOB_KEY_SEPARATOR}{job_id}"
 
 
 async def observe_jobs(
@@ -59,7 +55,7 @@ async def observe_jobs(
     listed = set(seen.entries)
 
     def removable(item_id: str) -> bool:
-        sp_id = item_id.partition(JOB_KEY_SEPARATOR)[0]
+        sp_id = split_job_key(item_id)[0]
         return sp_id not in configured or (sp_id in covered and item_id not in listed)
 
     seen.removable = removable

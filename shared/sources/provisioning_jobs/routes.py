@@ -2,16 +2,20 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from shared.core.api import ApiCall, Reply
 from shared.core.errors import InvalidInputError, NotFoundError
-from shared.settings import OBJECT_ID, Settings
-from shared.sources.base import Operation
-from shared.sources.documents import DocumentSource, document_reply
+from shared.settings import OBJECT_ID
+from shared.sources.base import Operation, Services
+from shared.sources.documents import document_reply
 from shared.sources.provisioning_jobs.const import JOB_KEY_SEPARATOR
-from shared.sources.provisioning_jobs.poll import job_key
+from shared.sources.provisioning_jobs.ids import job_key
 from shared.sources.provisioning_jobs.settings import SERVICE_PRINCIPALS_SETTING
 from shared.storage.keys import validate_key
-from shared.storage.store import StatusStore
+
+if TYPE_CHECKING:
+    from shared.sources.provisioning_jobs.source import ProvisioningJobs
 
 JOBS_ROUTE = "servicePrincipals/{servicePrincipalId}/synchronization/jobs"
 
@@ -19,51 +23,42 @@ JOBS_ROUTE = "servicePrincipals/{servicePrincipalId}/synchronization/jobs"
 class JobRoutes:
     """The handlers, bound to the source whose cache they read."""
 
-    def __init__(self, source: DocumentSource) -> None:
+    def __init__(self, source: ProvisioningJobs) -> None:
         self._source = source
 
     def operations(self) -> tuple[Operation, ...]:
+        job = JOBS_ROUTE + "/{jobId}"
         return (
-            Operation(
-                "list_synchronization_jobs", JOBS_ROUTE, "GET", self.list_synchronization_jobs
-            ),
-            Operation(
-                "get_synchronization_job",
-                JOBS_ROUTE + "/{jobId}",
-                "GET",
-                self.get_synchronization_job,
-            ),
+            Operation("list_synchronization_jobs", JOBS_ROUTE, "GET", self.list_jobs_of),
+            Operation("get_synchronization_job", job, "GET", self.get_job),
         )
 
-    async def list_synchronization_jobs(
-        self, call: ApiCall, settings: Settings, store: StatusStore
-    ) -> Reply:
+    async def list_jobs_of(self, call: ApiCall, services: Services) -> Reply:
         """``GET /api/servicePrincipals/{id}/synchronization/jobs``: the cached jobs, as Graph
         sent them."""
         sp_id = _service_principal_id(call.route.get("servicePrincipalId", ""))
-        jobs = await self._source.cached_items(store, id_prefix=sp_id + JOB_KEY_SEPARATOR)
-        if not jobs and sp_id not in settings.source(self._source.name).service_principal_ids:
+        jobs = await self._source.cached_items(services.store, id_prefix=sp_id + JOB_KEY_SEPARATOR)
+        settings = services.settings
+        if not jobs and sp_id not in self._source.own_settings(settings).service_principal_ids:
             message = f"The service principal '{sp_id}' is not monitored"
             raise NotFoundError(f"{message} (see {SERVICE_PRINCIPALS_SETTING}).")
         context = f"/v1.0/$metadata#servicePrincipals('{sp_id}')/synchronization/jobs"
-        return Reply(
-            {
-                "@odata.context": settings.graph_base_url + context,
-                "value": [job.resource for job in jobs],
-            }
-        )
+        body = {
+            "@odata.context": settings.graph_base_url + context,
+            "value": [job.resource for job in jobs],
+        }
+        return Reply(body)
 
-    async def get_synchronization_job(
-        self, call: ApiCall, settings: Settings, store: StatusStore
-    ) -> Reply:
+    async def get_job(self, call: ApiCall, services: Services) -> Reply:
         """``GET .../synchronization/jobs/{jobId}``: one cached job with its whole status."""
         sp_id = _service_principal_id(call.route.get("servicePrincipalId", ""))
         job_id = call.route.get("jobId", "")
-        job = await self._source.cached(store, validate_key(job_key(sp_id, job_id), name="jobId"))
+        key = validate_key(job_key(sp_id, job_id), name="jobId")
+        job = await self._source.cached(services.store, key)
         if job is None:
             raise NotFoundError(f"No synchronization job '{job_id}' of '{sp_id}' is cached.")
         context = f"/v1.0/$metadata#servicePrincipals('{sp_id}')/synchronization/jobs/$entity"
-        return document_reply(job, settings, context)
+        return document_reply(job, services.settings, context)
 
 
 def _service_principal_id(raw: str) -> str:

@@ -10,10 +10,11 @@ from shared.core.health import HealthRule
 from shared.settings import Settings
 from shared.sources.base import Observation, Operation
 from shared.sources.documents import CachedDocument, DocumentSource
-from shared.sources.provisioning_jobs.const import JOB_KEY_SEPARATOR, NAME
+from shared.sources.provisioning_jobs.const import NAME
 from shared.sources.provisioning_jobs.health import HEALTH_RULES, job_reason
+from shared.sources.provisioning_jobs.ids import split_job_key
 from shared.sources.provisioning_jobs.poll import observe_jobs
-from shared.sources.provisioning_jobs.routes import JOBS_ROUTE, JobRoutes
+from shared.sources.provisioning_jobs.routes import JobRoutes
 from shared.sources.provisioning_jobs.settings import (
     ENABLE_SETTING,
     SERVICE_PRINCIPALS_SETTING,
@@ -27,7 +28,7 @@ if TYPE_CHECKING:
     from shared.graph.client import GraphClient
 
 
-class ProvisioningJobs(DocumentSource):
+class ProvisioningJobs(DocumentSource[CachedDocument]):
     name = NAME
     title = "Entra ID provisioning jobs"
     permission = "Synchronization.Read.All"
@@ -42,13 +43,15 @@ class ProvisioningJobs(DocumentSource):
     async def observe(
         self, graph: GraphClient, cached: dict[str, Entity], settings: Settings
     ) -> Observation:
-        configured = settings.source(NAME).service_principal_ids
+        configured = self.own_settings(settings).service_principal_ids
         return await observe_jobs(self, graph, cached, configured)
 
+    def own_settings(self, settings: Settings) -> ProvisioningJobsSettings:
+        return settings.source(NAME)
+
     def item_path(self, item_id: str) -> str:
-        sp_id, _separator, job_id = item_id.partition(JOB_KEY_SEPARATOR)
-        route = JOBS_ROUTE.replace("{servicePrincipalId}", sp_id)
-        return f"/api/{route}/{quote(job_id, safe='')}"
+        sp_id, job_id = split_job_key(item_id)
+        return f"/api/servicePrincipals/{sp_id}/synchronization/jobs/{quote(job_id, safe='')}"
 
     def operations(self) -> tuple[Operation, ...]:
         return JobRoutes(self).operations()
@@ -58,10 +61,10 @@ class ProvisioningJobs(DocumentSource):
 
         return OPENAPI
 
-    def display_name_of(self, resource: dict[str, Any]) -> str | None:
+    def name_of_resource(self, resource: dict[str, Any]) -> str | None:
         # A job has no name of its own; its template names the target system.
         return resource.get("templateId") or resource.get("id")
 
-    def status_of(self, resource: dict[str, Any]) -> str | None:
+    def status_of_resource(self, resource: dict[str, Any]) -> str | None:
         status = resource.get("status")
         return status.get("code") if isinstance(status, dict) else None

@@ -7,6 +7,13 @@ from typing import Any
 
 from pydantic import BaseModel, Field
 
+from shared.core.errors import (
+    InvalidInputError,
+    NotFoundError,
+    RequestTooLargeError,
+    StorageUnavailableError,
+    VersionConflictError,
+)
 from shared.core.openapi import (
     ETAG,
     IF_MATCH,
@@ -72,6 +79,23 @@ def _paths() -> dict[str, Any]:
         "(for example error,quarantined,validationError).",
         visibility="important",
     )
+    page = {"description": "A page of profiles.", "schema": ref("SynchronizationProfileList")}
+    listing = operation(
+        "ListSynchronizationProfiles",
+        "List School Data Sync profiles",
+        "Lists the cached School Data Sync profiles, each with its profileStatus, in Graph's "
+        "shape; a page at a time.",
+        {200: page},
+        (InvalidInputError, StorageUnavailableError),
+        parameters=(status_filter, TOP, SKIPTOKEN),
+    )
+    return {
+        "/education/synchronizationProfiles": {"get": listing},
+        "/education/synchronizationProfiles/{id}/profileStatus": _status_operations(),
+    }
+
+
+def _status_operations() -> dict[str, Any]:
     status = {"description": "The status.", "schema": ref("ProfileStatus"), "headers": ETAG}
     changes = {
         "name": "body",
@@ -82,44 +106,33 @@ def _paths() -> dict[str, Any]:
         "x-ms-visibility": "important",
         "schema": ref("ProfileStatusPatch"),
     }
+    patch_errors = (
+        InvalidInputError,
+        NotFoundError,
+        VersionConflictError,
+        RequestTooLargeError,
+        StorageUnavailableError,
+    )
     return {
-        "/education/synchronizationProfiles": {
-            "get": operation(
-                "ListSynchronizationProfiles",
-                "List School Data Sync profiles",
-                "Lists the cached School Data Sync profiles, each with its profileStatus, "
-                "in Graph's shape; a page at a time.",
-                {
-                    200: {
-                        "description": "A page of profiles.",
-                        "schema": ref("SynchronizationProfileList"),
-                    }
-                },
-                (400, 503),
-                parameters=(status_filter, TOP, SKIPTOKEN),
-            )
-        },
-        "/education/synchronizationProfiles/{id}/profileStatus": {
-            "get": operation(
-                "GetProfileStatus",
-                "Get the status of a School Data Sync profile",
-                "Gets the cached educationSynchronizationProfileStatus of a profile exactly "
-                "as Graph sent it, with its ETag.",
-                {200: status},
-                (400, 404, 503),
-                parameters=(_PROFILE_ID,),
-            ),
-            "patch": operation(
-                "UpdateProfileStatus",
-                "Update the status of a School Data Sync profile",
-                "Changes the cached status of a profile (not Graph's): it stays until Graph's "
-                "status changes. With If-Match, only if nobody changed it since.",
-                {200: status | {"description": "The whole updated status."}},
-                (400, 404, 412, 413, 503),
-                parameters=(_PROFILE_ID, IF_MATCH, changes),
-                visibility="advanced",
-            ),
-        },
+        "get": operation(
+            "GetProfileStatus",
+            "Get the status of a School Data Sync profile",
+            "Gets the cached educationSynchronizationProfileStatus of a profile exactly as "
+            "Graph sent it, with its ETag.",
+            {200: status},
+            (InvalidInputError, NotFoundError, StorageUnavailableError),
+            parameters=(_PROFILE_ID,),
+        ),
+        "patch": operation(
+            "UpdateProfileStatus",
+            "Update the status of a School Data Sync profile",
+            "Changes the cached status of a profile (not Graph's): it stays until Graph's "
+            "status changes. With If-Match, only if nobody changed it since.",
+            {200: status | {"description": "The whole updated status."}},
+            patch_errors,
+            parameters=(_PROFILE_ID, IF_MATCH, changes),
+            visibility="advanced",
+        ),
     }
 
 

@@ -26,7 +26,6 @@ from shared.core.time import utc_now
 from shared.settings import Settings
 from shared.sources.school_data_sync.const import NAME
 from shared.sources.school_data_sync.entity import CachedProfile
-from shared.sources.school_data_sync.models import parse_profile_status_patch
 from shared.storage.recording import record_changes
 from shared.storage.store import StatusStore
 from shared.storage.tables import Continuation
@@ -64,15 +63,19 @@ async def list_profiles(
 
 
 async def update_status(
-    store: StatusStore, settings: Settings, profile_id: str, body: Any, if_match: str | None
+    store: StatusStore,
+    settings: Settings,
+    profile_id: str,
+    changes: dict[str, Any],
+    if_match: str | None,
 ) -> tuple[CachedProfile, str]:
-    """Apply a PATCH body to a cached status; return the profile and its new ETag.
+    """Apply a PATCH's changes (its body, validated) to a cached status; return the profile
+    and its new ETag.
 
     With ``If-Match`` (other than ``*``) the write is conditional on that ETag
     (VersionConflictError otherwise); without, it merges into whatever version is current,
     re-reading when another writer got in first.
     """
-    changes = parse_profile_status_patch(body, profile_id).changes()
     # `*` matches whatever version exists: like no If-Match, it merges into the latest one.
     expected = if_match.strip() if if_match and if_match.strip() != "*" else None
     for attempt in range(_MAX_PATCH_ATTEMPTS):

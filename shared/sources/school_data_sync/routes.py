@@ -8,11 +8,11 @@ from typing import Any
 from shared.core.api import ApiCall, PageRequest, Reply, next_link
 from shared.core.errors import InvalidInputError
 from shared.settings import Settings
-from shared.sources.base import Operation
+from shared.sources.base import Operation, Services
 from shared.sources.school_data_sync.entity import CachedProfile
+from shared.sources.school_data_sync.models import parse_profile_status_patch
 from shared.sources.school_data_sync.profiles import list_profiles, read_profile, update_status
 from shared.storage.keys import validate_key
-from shared.storage.store import StatusStore
 
 PROFILES_ROUTE = "education/synchronizationProfiles"
 PROFILE_STATUS_ROUTE = "education/synchronizationProfiles/{id}/profileStatus"
@@ -22,9 +22,7 @@ _MAX_STATUS_NAMES = 16
 _STATUS_NAME = re.compile(r"[A-Za-z][A-Za-z0-9]{0,63}")
 
 
-async def list_synchronization_profiles(
-    call: ApiCall, settings: Settings, store: StatusStore
-) -> Reply:
+async def list_synchronization_profiles(call: ApiCall, services: Services) -> Reply:
     """``GET /api/education/synchronizationProfiles``: cached profiles with their status.
 
     ``?status=a,b`` keeps profiles in those states; ``$top`` sets the page size; the
@@ -33,10 +31,10 @@ async def list_synchronization_profiles(
     statuses = _status_filter(call.query.get("status"))
     page = PageRequest.of(call)
     profiles, continuation = await list_profiles(
-        store, statuses=statuses, top=page.top, continuation=page.continuation
+        services.store, statuses=statuses, top=page.top, continuation=page.continuation
     )
     body: dict[str, Any] = {
-        "@odata.context": f"{settings.graph_base_url}/beta/$metadata#{PROFILES_ROUTE}",
+        "@odata.context": f"{services.settings.graph_base_url}/beta/$metadata#{PROFILES_ROUTE}",
         "value": [_listed_profile(profile) for profile in profiles],
     }
     if continuation:
@@ -45,18 +43,23 @@ async def list_synchronization_profiles(
     return Reply(body)
 
 
-async def get_profile_status(call: ApiCall, settings: Settings, store: StatusStore) -> Reply:
+async def get_profile_status(call: ApiCall, services: Services) -> Reply:
     """``GET .../{id}/profileStatus``: the status as Graph sent it, with its ETag."""
-    profile = await read_profile(store, validate_key(call.route.get("id", "")))
-    return _status_reply(profile, settings, profile.etag)
+    profile_id = validate_key(call.route.get("id", ""))
+    profile = await read_profile(services.store, profile_id)
+    return _status_reply(profile, services.settings, profile.etag)
 
 
-async def update_profile_status(call: ApiCall, settings: Settings, store: StatusStore) -> Reply:
+async def update_profile_status(call: ApiCall, services: Services) -> Reply:
     """``PATCH .../{id}/profileStatus``: update the cached status (not Graph: Graph has no
     such operation). ``If-Match`` makes it conditional on the caller's ETag."""
     body = call.json_body()
     profile_id = validate_key(call.route.get("id", ""))
-    profile, etag = await update_status(store, settings, profile_id, body, call.header("If-Match"))
+    changes = parse_profile_status_patch(body, profile_id).changes()
+    settings, store = services.settings, services.store
+    profile, etag = await update_status(
+        store, settings, profile_id, changes, call.header("If-Match")
+    )
     return _status_reply(profile, settings, etag)
 
 
