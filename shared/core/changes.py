@@ -40,3 +40,11 @@ def event_id(change: StatusChange) -> str:
     """The same id for the same change, so recording it again (after a failure part-way)
     rewrites its history entry and finds its queued events instead of adding new ones."""
     return str(uuid.uuid5(_EVENT_NAMESPACE, change.model_dump_json()))
+
+
+class PendingChange(BaseModel):
+    """A change written with the cache entry it describes, waiting to be moved to the history
+    and the outbox. ``notify=False`` records it in the history only (a source's first read)."""
+
+    change: StatusChange
+    notify: bool = True

@@ -1,5 +1,5 @@
-"""What a poll writes, and which changes it records: decided from what Graph sent and what
-the cache held, with no I/O, so every rule can be tested on its own.
+"""What a poll writes, decided from what Graph sent and what the cache held, with no I/O, so
+every rule can be tested on its own.
 
 Rules:
 - an item is rewritten only when what Graph sends differs from what it sent at the previous
@@ -7,24 +7,33 @@ Rules:
   made in between survives until Graph changes it; the summary columns (health and why, the
   listing's fields, a cleared poll error) are merged alone when only they are stale;
 - an item the poll could not read keeps its last good value and is marked with the error;
-- an item is removed only when a complete listing no longer has it;
-- a write changes an item's status or health: that is a change, for history and events.
+- an item is removed only when a complete listing no longer has it: first marked removed,
+  then deleted once its removal is recorded;
+- a write that changes an item's status or health carries that change, stamped after the
+  cache was read, in the same write (``pendingChanges``): the change and the cache entry land
+  together or not at all, and each change follows the one before it on the same item.
 """
 
 from __future__ import annotations
 
-import json
 import logging
 from collections.abc import Mapping
-from contextlib import suppress
 from dataclasses import dataclass, field
 from typing import Any
 
-from shared.core.changes import StatusChange
+from shared.core.changes import PendingChange, StatusChange
 from shared.sources.base import CacheEntry, ItemSummary, Observation, Source
-from shared.storage.codec import Entity, etag_of, get_text
+from shared.storage.codec import Entity, etag_of
 from shared.storage.poll_runs import PollRun
-from shared.storage.statuses import CacheWrite
+from shared.storage.recording import JournalEntry
+from shared.storage.statuses import (
+    REMOVED_COLUMN,
+    CacheWrite,
+    WriteOutcome,
+    is_removed,
+    pending_of,
+    put_pending,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -39,91 +48,121 @@ class PollPlan:
     failures: dict[str, str] = field(default_factory=dict)
     # Whether the source was read whole and every item of it can be cached.
     complete: bool = False
+    # Items whose write marks them removed.
+    removals: set[str] = field(default_factory=set)
+    # Changes of status or health the writes carry.
+    changes: int = 0
+
+
+@dataclass(frozen=True)
+class PollStamp:
+    """The times a poll writes: when it started (``lastCheckedDateTime``, ``healthSince``)
+    and when it decided its writes, after reading the cache (each change's time)."""
+
+    started: str
+    decided: str
+    # False on a source's first read: every item is new, recorded without events.
+    notify: bool = True
 
 
 def plan_writes(
-    seen: Observation, cached: Mapping[str, Entity], previous: PollRun | None, now: str
+    source: Source,
+    seen: Observation,
+    cached: Mapping[str, Entity],
+    previous: PollRun | None,
+    stamp: PollStamp,
 ) -> PollPlan:
     """The cache writes for what a poll saw of one source (see the module's rules)."""
     plan = PollPlan(failures=dict(seen.failures))
     entries = dict(seen.entries)
     for item_id, entry in seen.entries.items():
         try:
-            write = _write_for(entry, cached.get(item_id), now)
+            write = _write_for(source, entry, cached.get(item_id), stamp)
         except ValueError as error:  # larger than an entity can hold, even compressed
             logger.warning("Item %s cannot be cached: %s", item_id, error)
             plan.failures[item_id] = "itemTooLarge"
             del entries[item_id]
             continue
-        if write is None:
-            plan.unchanged += 1
-        else:
-            plan.writes.append(write)
+        _add(plan, write)
     for item_id, code in (plan.failures | seen.unread).items():
         current = cached.get(item_id)
-        if current is not None and item_id not in entries:
-            write = _mark_failing(current, code, previous)
-            if write is not None:
-                plan.writes.append(write)
+        if current is not None and item_id not in entries and not is_removed(current):
+            _add(plan, _mark_failing(current, code, previous))
     kept = plan.failures.keys() | seen.unread.keys() | entries.keys()
-    plan.writes += [
-        CacheWrite("delete", entity, etag_of(entity))
-        for item_id, entity in cached.items()
-        if item_id not in kept and seen.removable(item_id)
-    ]
+    for item_id, entity in cached.items():
+        if item_id not in kept and seen.removable(item_id) and not is_removed(entity):
+            _add(plan, _removal(source, entity, stamp))
+            plan.removals.add(item_id)
     plan.complete = seen.error is None and not plan.failures
     return plan
 
 
-def changes_made(
-    source: Source,
-    writes: list[CacheWrite],
-    cached: Mapping[str, Entity],
-    failed: Mapping[str, str],
-    now: str,
-) -> list[StatusChange]:
-    """The changes of status or health the writes that landed (not in ``failed``) made."""
-    changes = (
-        _status_change(source, write, cached.get(write.item_id), now)
-        for write in writes
-        if write.item_id not in failed
-    )
-    return [change for change in changes if change is not None]
+def journal_after(
+    cached: Mapping[str, Entity], writes: list[CacheWrite], outcome: WriteOutcome
+) -> list[JournalEntry]:
+    """The items that have changes to record (or are to be deleted) once the writes that
+    landed are in: each at the version its last write left."""
+    states: dict[str, tuple[Entity, str | None]] = {
+        item_id: (entity, etag_of(entity)) for item_id, entity in cached.items()
+    }
+    for write in writes:
+        etag = outcome.etags.get(write.item_id)
+        if etag is None:
+            continue  # did not land: the item is as it was
+        before = states.get(write.item_id, ({}, None))[0]
+        merged = write.kind == "merge"
+        states[write.item_id] = ({**before, **write.entity} if merged else write.entity, etag)
+    journal = []
+    for item_id, (state, etag) in states.items():
+        pending, removed = pending_of(state), is_removed(state)
+        if etag is not None and (pending or removed):
+            journal.append(JournalEntry(item_id, etag, pending, removed))
+    return journal
 
 
-def pending_changes(cached: Mapping[str, Entity]) -> list[StatusChange]:
-    """Changes an earlier poll kept on their items because it could not record them, oldest
-    first (they happened before this poll's)."""
-    pending: list[StatusChange] = []
-    for entity in cached.values():
-        text = get_text(entity, "pendingChanges")
-        if text:
-            with suppress(ValueError):
-                pending += [StatusChange.model_validate(c) for c in json.loads(text)]
-    return sorted(pending, key=lambda change: change.changedDateTime)
+def _add(plan: PollPlan, write: CacheWrite | None) -> None:
+    if write is None:
+        plan.unchanged += 1
+        return
+    plan.writes.append(write)
 
 
-def _write_for(entry: CacheEntry, current: Entity | None, now: str) -> CacheWrite | None:
+def _write_for(
+    source: Source, entry: CacheEntry, current: Entity | None, stamp: PollStamp
+) -> CacheWrite | None:
     """What the cache needs so it holds what Graph sent; None when it already does.
 
     Only a change of what Graph sent rewrites an item: a PATCH made since the last poll
     survives a poll that merely sees a renamed profile. The summary columns (health and why,
     the listing's fields, a cleared poll error) are merged alone when only they differ.
     """
-    entry.last_checked_date_time = now
-    if current is None:
-        entry.health_since = now
-        return CacheWrite("create", entry.to_entity())
-    etag = etag_of(current)
+    entry.last_checked_date_time = stamp.started
+    if current is None or is_removed(current):
+        # New, or back before its removal was done: a new item after a removed one.
+        entry.health_since = stamp.started
+        entity = entry.to_entity()
+        before = None if current is None else _removed(source.summarize(current))
+        _carry(entity, current, _change_from(source, before, entity, stamp), stamp)
+        if current is None:
+            return CacheWrite("create", entity)
+        return CacheWrite("replace", entity, etag_of(current))
     if current.get("graphHash") != entry.graph_hash:
         same_health = current.get("health") == str(entry.health[0])
-        entry.health_since = current.get("healthSince", now) if same_health else now
-        return CacheWrite("replace", entry.to_entity(), etag)
-    columns = _stale_columns(entry, current, now)
-    if columns:
-        keys = {"PartitionKey": current["PartitionKey"], "RowKey": current["RowKey"]}
-        return CacheWrite("merge", keys | columns, etag)
-    return None
+        entry.health_since = (
+            current.get("healthSince", stamp.started) if same_health else stamp.started
+        )
+        entity = entry.to_entity()
+        change = _change(source, current, {**current, **entity}, stamp)
+        _carry(entity, current, change, stamp)  # a replace keeps what is still pending
+        return CacheWrite("replace", entity, etag_of(current))
+    columns = _stale_columns(entry, current, stamp.started)
+    if not columns:
+        return None
+    change = _change(source, current, {**current, **columns}, stamp)
+    if change is not None:
+        _carry(columns, current, change, stamp)
+    keys = {"PartitionKey": current["PartitionKey"], "RowKey": current["RowKey"]}
+    return CacheWrite("merge", keys | columns, etag_of(current))
 
 
 def _stale_columns(entry: CacheEntry, current: Entity, now: str) -> dict[str, Any]:
@@ -154,32 +193,60 @@ def _mark_failing(current: Entity, code: str, previous: PollRun | None) -> Cache
     return CacheWrite("merge", keys | columns, etag_of(current))
 
 
-def _status_change(
-    source: Source, write: CacheWrite, current: Entity | None, now: str
+def _removal(source: Source, current: Entity, stamp: PollStamp) -> CacheWrite:
+    """Mark an item removed, with its removal change (when the source reports removals)."""
+    gone = _removed(source.summarize(current))
+    change = _change(source, current, None, stamp, gone=gone) if source.reports_removals else None
+    columns: Entity = {"PartitionKey": current["PartitionKey"], "RowKey": current["RowKey"]}
+    columns[REMOVED_COLUMN] = True
+    _carry(columns, current, change, stamp)
+    return CacheWrite("merge", columns, etag_of(current))
+
+
+def _carry(
+    columns: Entity, current: Entity | None, change: StatusChange | None, stamp: PollStamp
+) -> None:
+    """Write the item's pending changes, and this one after them, with the item."""
+    new = [PendingChange(change=change, notify=stamp.notify)] if change is not None else []
+    put_pending(columns, pending_of(current) + new)
+
+
+def _change(
+    source: Source,
+    current: Entity,
+    after: Entity | None,
+    stamp: PollStamp,
+    *,
+    gone: ItemSummary | None = None,
 ) -> StatusChange | None:
-    """The change of status or health a cache write makes, if it makes one."""
-    before = source.summarize(current) if current is not None else None
-    if write.kind == "delete":
-        if before is None or not source.reports_removals:
-            return None
-        after = _removed(before)
-    else:
-        after = source.summarize({**(current or {}), **write.entity})
-    if before is not None and (before.status, before.health) == (after.status, after.health):
-        return None
-    if current is not None and "health" not in current and before.status == after.status:
+    """The change a write makes to a cached item (``after`` its entity once written, or the
+    item ``gone``), if it changes its status or health."""
+    before = source.summarize(current)
+    now = gone if gone is not None else source.summarize(after or {})
+    if "health" not in current and before.status == now.status:
         return None  # a row cached before health existed gains its health: not a change
+    return _change_from(source, before, now, stamp)
+
+
+def _change_from(
+    source: Source, before: ItemSummary | None, after: Entity | ItemSummary, stamp: PollStamp
+) -> StatusChange | None:
+    """The change of status or health from ``before`` (None: the item is new) to ``after``,
+    if there is one."""
+    now = after if isinstance(after, ItemSummary) else source.summarize(after)
+    if before is not None and (before.status, before.health) == (now.status, now.health):
+        return None
     return StatusChange(
         source=source.name,
-        id=write.item_id,
-        displayName=after.display_name,
+        id=now.id,
+        displayName=now.display_name,
         previousStatus=before.status if before else None,
-        status=after.status,
+        status=now.status,
         previousHealth=before.health if before else None,
-        health=after.health,
-        changedDateTime=now,
-        reason=after.reason,
-        path=source.item_path(write.item_id),
+        health=now.health,
+        changedDateTime=stamp.decided,
+        reason=now.reason,
+        path=source.item_path(now.id),
     )
 
 

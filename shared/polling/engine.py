@@ -2,10 +2,14 @@
 poll record, so one source failing or refused never stops the others.
 
 For one source: read the cache and the last poll record, let the source observe Graph, plan
-the writes (``diff``), write them, record the changes they made (history and events; those
-that cannot be recorded wait on their items for the next poll), and save the poll record
-that /api/health reports. A source Graph refuses (4xx on the listing) is reported with
-Graph's code and message, and its cached data is kept.
+the writes (``diff``), and write them, each conditional on the version it was decided from
+(an item another writer changed meanwhile is read again and decided anew, so its change
+follows theirs). Each write carries the change it makes; the changes are then moved to the
+history and the outbox and cleared from their items (``recording``). A crash at any point
+leaves every change either unwritten (the next poll makes it again) or pending on its item
+(the next poll records it, with the same event id). Last, the poll record /api/health
+reports is saved. A source Graph refuses (4xx on the listing) is reported with Graph's code
+and message, and its cached data is kept.
 """
 
 from __future__ import annotations
@@ -13,26 +17,29 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections import Counter
-from contextlib import suppress
+from dataclasses import replace
 from typing import TYPE_CHECKING
 
-from shared.core.changes import StatusChange
 from shared.core.errors import StorageUnavailableError
 from shared.core.time import utc_now
-from shared.polling.diff import PollPlan, changes_made, pending_changes, plan_writes
+from shared.polling.diff import PollPlan, PollStamp, journal_after, plan_writes
 from shared.polling.pruning import prune_history
 from shared.settings import Settings
 from shared.sources import SOURCES
 from shared.sources.base import Observation, Source
+from shared.storage.codec import Entity
 from shared.storage.poll_runs import PollRun
-from shared.storage.recording import record_changes
-from shared.storage.statuses import WriteOutcome
+from shared.storage.recording import JournalEntry, flush_pending
+from shared.storage.statuses import CacheWrite, WriteOutcome
 from shared.storage.store import StatusStore
 
 if TYPE_CHECKING:
     from shared.graph.client import GraphClient
 
 logger = logging.getLogger(__name__)
+
+# Times an item another writer keeps changing is read again and decided anew in one poll.
+MAX_CONFLICT_ROUNDS = 5
 
 
 async def poll_all_sources(
@@ -55,7 +62,7 @@ async def poll_all_sources(
 async def poll_source(
     source: Source, settings: Settings, store: StatusStore, graph: GraphClient
 ) -> PollRun:
-    """Read the cache, observe Graph, and write what changed."""
+    """Read the cache, observe Graph, write what changed and record the changes."""
     run = PollRun(source=source.name, outcome="failed", started_date_time=utc_now())
     try:
         cached = await store.statuses.read_source(source.name)
@@ -71,50 +78,76 @@ async def poll_source(
         run.source_error = seen.error.to_json()
         logger.warning("Listing %s failed: %s", source.name, seen.error)
     if seen.error is not None and not seen.entries and not seen.listed:
-        # Nothing read: keep the whole cache; `unavailable` when Graph refused the source.
+        # Nothing read: keep the whole cache (but record what an earlier poll left pending);
+        # `unavailable` when Graph refused the source.
+        await _flush(store, settings, source, journal_after(cached, [], WriteOutcome()), {})
         run.outcome = "unavailable" if seen.error.is_refusal else "failed"
         return await _finish(store, run)
 
-    now = run.started_date_time
-    plan = plan_writes(seen, cached, previous, now)
-    written = await store.statuses.write(plan.writes)
-    failures = plan.failures | written.failed
-    # Changes an earlier poll could not record come first: they happened first.
-    pending = pending_changes(cached)
-    history = pending + changes_made(source, plan.writes, cached, written.failed, now)
     # Until a source has been read once, every item is new: history only, no flood of events
     # (a source whose first polls failed counts as not read yet).
     first_read = not cached and (previous is None or previous.listed_date_time is None)
-    if not await _record(store, settings, source, history, pending, notify=not first_read):
-        failures["#history"] = "historyNotRecorded"
-    _conclude(run, seen, plan, written, failures, now)
+    stamp = PollStamp(run.started_date_time, utc_now(), notify=not first_read)
+    plan = plan_writes(source, seen, cached, previous, stamp)
+    written, current, writes = await _write(source, store, seen, cached, previous, plan, stamp)
+    failures = plan.failures | written.failed
+    removed = await _flush(
+        store, settings, source, journal_after(current, writes, written), failures
+    )
+    _conclude(run, seen, plan, written, failures, removed)
     return await _finish(store, run)
 
 
-async def _record(
+async def _write(
+    source: Source,
+    store: StatusStore,
+    seen: Observation,
+    cached: dict[str, Entity],
+    previous: PollRun | None,
+    plan: PollPlan,
+    stamp: PollStamp,
+) -> tuple[WriteOutcome, dict[str, Entity], list[CacheWrite]]:
+    """Write the plan; decide again, from a fresh read, for the items another writer (a
+    PATCH) changed since the cache was read. Returns what landed, the entities the final
+    writes were decided from, and those writes."""
+    outcome = await store.statuses.write(plan.writes)
+    current, writes = dict(cached), list(plan.writes)
+    for _round in range(MAX_CONFLICT_ROUNDS):
+        if not outcome.conflicts:
+            break
+        ids, outcome.conflicts = outcome.conflicts, set()
+        fresh = await asyncio.gather(*(store.statuses.read(source.name, i) for i in ids))
+        reread = {i: entity for i, entity in zip(ids, fresh, strict=True) if entity is not None}
+        current = {i: e for i, e in current.items() if i not in ids} | reread
+        again = plan_writes(
+            source, seen.narrowed(ids), reread, previous, replace(stamp, decided=utc_now())
+        )
+        plan.failures |= again.failures
+        plan.removals = (plan.removals - ids) | again.removals
+        writes = [write for write in writes if write.item_id not in ids] + again.writes
+        outcome.add(await store.statuses.write(again.writes))
+    for item_id in outcome.conflicts:
+        outcome.failed[item_id] = "writeConflict"
+    return outcome, current, writes
+
+
+async def _flush(
     store: StatusStore,
     settings: Settings,
     source: Source,
-    history: list[StatusChange],
-    pending: list[StatusChange],
-    *,
-    notify: bool,
-) -> bool:
-    """Record the changes; False when they could not be and wait on their items instead.
-
-    The cache already holds the new values, so no later poll would see these changes again:
-    they are kept on their items, and the next poll records them (same event ids, so
-    whatever did get queued is not queued twice).
-    """
+    journal: list[JournalEntry],
+    failures: dict[str, str],
+) -> int:
+    """Record the pending changes and clear them; return how many items were deleted. A
+    failure leaves them pending on their items, for the next poll (or PATCH) to record."""
+    if not journal:
+        return 0
     try:
-        await record_changes(store, settings, history, notify=notify)
-        await store.statuses.clear_pending_changes(source.name, {c.id for c in pending})
+        return (await flush_pending(store, settings, source.name, journal)).removed
     except Exception as error:
-        logger.warning("%d changes of %s not recorded now: %s", len(history), source.name, error)
-        with suppress(Exception):
-            await store.statuses.keep_pending_changes(source.name, history)
-        return False
-    return True
+        logger.warning("Changes of %s not recorded now: %s", source.name, error)
+        failures["#history"] = "historyNotRecorded"
+        return 0
 
 
 def _conclude(
@@ -123,15 +156,16 @@ def _conclude(
     plan: PollPlan,
     written: WriteOutcome,
     failures: dict[str, str],
-    now: str,
+    removed: int,
 ) -> None:
     if plan.complete:
-        run.listed_date_time = now
+        run.listed_date_time = run.started_date_time
+    marked = len(plan.removals & written.etags.keys())
     run.counts = {
         "listed": seen.listed,
         "unchanged": plan.unchanged,
-        "written": written.written,
-        "removed": written.removed,
+        "written": written.written - marked,
+        "removed": removed,
         "failed": len(failures),
     }
     run.errors = [{"code": code, "count": n} for code, n in Counter(failures.values()).items()]

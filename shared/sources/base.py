@@ -78,6 +78,16 @@ class Observation:
     def complete(self) -> bool:
         return self.error is None and not self.failures
 
+    def narrowed(self, item_ids: set[str]) -> Observation:
+        """What was seen of these items only (to decide again for them)."""
+        return Observation(
+            entries={i: entry for i, entry in self.entries.items() if i in item_ids},
+            failures={i: code for i, code in self.failures.items() if i in item_ids},
+            unread={i: code for i, code in self.unread.items() if i in item_ids},
+            removable=self.removable,
+            error=self.error,
+        )
+
 
 @dataclass
 class ItemSummary:

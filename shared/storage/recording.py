@@ -1,11 +1,15 @@
 """The change log: every change of an item's status or health is kept in the history and
-queued in the outbox as one event per matching subscriber. Recording the same change again
-(after a failure part-way) rewrites its history entry and finds its queued events, through
-its event id, instead of adding new ones."""
+queued in the outbox as one event per matching subscriber. A change is written first with
+the cache entry it describes (``pendingChanges``, see ``statuses``), then moved here and
+cleared from its item. Recording the same change again (after a crash part-way) rewrites its
+history entry and finds its queued events, through its event id, instead of adding new
+ones."""
 
 from __future__ import annotations
 
-from shared.core.changes import ChangeEvent, StatusChange, event_id
+from dataclasses import dataclass
+
+from shared.core.changes import ChangeEvent, PendingChange, StatusChange, event_id
 from shared.core.subscriptions import static_target
 from shared.settings import Settings
 from shared.storage.store import StatusStore
@@ -43,3 +47,44 @@ async def record_changes(
         ]
     for target, events in targets.items():
         await store.outbox.add(target, events)
+
+
+@dataclass
+class JournalEntry:
+    """An item whose pending changes are to be recorded: its version (to clear them, or to
+    delete it, only if nobody wrote it since), its changes, and whether it is on its way out."""
+
+    item_id: str
+    etag: str
+    pending: list[PendingChange]
+    removed: bool = False
+
+
+@dataclass
+class FlushOutcome:
+    recorded: int
+    removed: int
+    # The version each item is at once its changes were cleared.
+    etags: dict[str, str]
+
+
+async def flush_pending(
+    store: StatusStore, settings: Settings, source: str, entries: list[JournalEntry]
+) -> FlushOutcome:
+    """Move items' pending changes to the history and the outbox, then clear them (or delete
+    the items marked removed); say how many changes were recorded and items deleted.
+
+    Idempotent: a change recorded again (after a crash part-way, or by two writers) rewrites
+    its history entry and finds its queued events, so it is never recorded or sent twice.
+    Raises what recording raises: the changes then stay pending on their items.
+    """
+    pending = [entry for item in entries for entry in item.pending]
+    await record_changes(store, settings, [p.change for p in pending if not p.notify], notify=False)
+    await record_changes(store, settings, [p.change for p in pending if p.notify])
+    cleared = await store.statuses.clear_pending(
+        source, {item.item_id: item.etag for item in entries if item.pending and not item.removed}
+    )
+    removed = await store.statuses.delete_removed(
+        source, {item.item_id: item.etag for item in entries if item.removed}
+    )
+    return FlushOutcome(recorded=len(pending), removed=removed, etags=cleared)

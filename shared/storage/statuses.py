@@ -4,29 +4,36 @@ PartitionKey is the source's name, RowKey the item's id. How an item becomes an 
 source's business (``shared/sources/<name>/``); every item carries the same summary columns,
 which /api/statuses filters and serves: ``displayName``, ``status`` (raw), ``health``,
 ``healthSince``, ``reason``, ``lastCheckedDateTime`` and ``pollError`` (set while the poll
-cannot read the item). ``pendingChanges`` holds changes a poll could not record yet.
+cannot read the item).
+
+The changes a write makes travel in the same write, on the item itself (``pendingChanges``):
+whatever happens next, a change is never in the cache without being on its way to the
+history and the outbox (``shared.storage.recording`` moves it there, idempotently, and clears
+it). An item a complete listing no longer has is first marked ``removed`` (with its removal
+change pending), then deleted once that change is recorded; reads for the API skip it.
 """
 
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 from collections.abc import Iterable, Mapping
-from contextlib import suppress
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from azure.core import MatchConditions
 from azure.core.exceptions import (
     HttpResponseError,
+    ResourceExistsError,
     ResourceModifiedError,
     ResourceNotFoundError,
 )
 from azure.data.tables import TableTransactionError, UpdateMode
 
-from shared.core.changes import StatusChange
+from shared.core.changes import PendingChange
 from shared.core.errors import NotFoundError, StorageUnavailableError, VersionConflictError
-from shared.storage.codec import Entity, put_text
+from shared.storage.codec import Entity, get_text, put_text
 from shared.storage.keys import prefix_range
 from shared.storage.tables import (
     TRANSACTIONS_AT_ONCE,
@@ -40,13 +47,48 @@ from shared.storage.tables import (
 logger = logging.getLogger(__name__)
 
 
+logger = logging.getLogger(__name__)
+
+PENDING_COLUMN = "pendingChanges"
+REMOVED_COLUMN = "removed"
+
+
+def pending_of(entity: Entity | None) -> list[PendingChange]:
+    """The changes waiting on an item, oldest first (an unreadable list counts as none: it
+    was written by this code, so it is never expected)."""
+    text = get_text(entity or {}, PENDING_COLUMN)
+    if not text:
+        return []
+    try:
+        entries = json.loads(text)
+        # Written before changes carried their notify flag: a plain change is one to send.
+        return [
+            PendingChange.model_validate(entry if "change" in entry else {"change": entry})
+            for entry in entries
+        ]
+    except ValueError:  # ValidationError included
+        logger.exception("Pending changes of %s cannot be read", (entity or {}).get("RowKey"))
+        return []
+
+
+def put_pending(columns: Entity, pending: list[PendingChange]) -> None:
+    """Write the changes waiting on an item into ``columns`` (none: an empty column)."""
+    text = "[" + ",".join(entry.model_dump_json() for entry in pending) + "]" if pending else ""
+    put_text(columns, PENDING_COLUMN, text)
+
+
+def is_removed(entity: Entity | None) -> bool:
+    """Whether the item is on its way out: marked removed, its removal change pending."""
+    return bool(entity and entity.get(REMOVED_COLUMN))
+
+
 @dataclass(frozen=True)
 class CacheWrite:
-    """One write a poll makes to the cache.
+    """One write a poll makes to the cache, conditional on the version it read.
 
     ``create`` a new item; ``replace`` it when Graph's data changed; ``merge`` only some
-    columns (the rest is unchanged and may carry a PATCH); ``delete`` an item a complete
-    listing no longer has. ``etag`` is the version the poll read (None to create).
+    columns (the rest is unchanged and may carry a PATCH); ``delete`` an item that is marked
+    removed. ``etag`` is the version the poll read (None to create).
     """
 
     kind: Literal["create", "replace", "merge", "delete"]
@@ -72,11 +114,23 @@ class CacheWrite:
 
 @dataclass
 class WriteOutcome:
-    """What a batch of cache writes did; ``failed`` maps item ids to an error code."""
+    """What a batch of cache writes did."""
 
     written: int = 0
     removed: int = 0
+    # Writes that did not land (storage unavailable, refused), by item id, with a code.
     failed: dict[str, str] = field(default_factory=dict)
+    # The ETag each landed write (but a delete) left, by item id.
+    etags: dict[str, str] = field(default_factory=dict)
+    # Items another writer changed since they were read: to read again and decide anew.
+    conflicts: set[str] = field(default_factory=set)
+
+    def add(self, other: WriteOutcome) -> None:
+        self.written += other.written
+        self.removed += other.removed
+        self.failed |= other.failed
+        self.etags |= other.etags
+        self.conflicts |= other.conflicts
 
 
 class StatusesTable:
@@ -85,6 +139,12 @@ class StatusesTable:
         self._table = tables.table("Statuses")
 
     async def get(self, source: str, item_id: str) -> Entity | None:
+        """The cached item (None when there is none, or it is on its way out)."""
+        entity = await self.read(source, item_id)
+        return None if is_removed(entity) else entity
+
+    async def read(self, source: str, item_id: str) -> Entity | None:
+        """The item's entity as it is, even one marked removed: what a writer decides from."""
         async with self._tables.call():
             try:
                 return await self._table.get_entity(source, item_id)
@@ -100,28 +160,27 @@ class StatusesTable:
         continuation: Continuation | None,
     ) -> tuple[list[Entity], Continuation | None]:
         """One page of items of these sources (by source, then id), optionally only those
-        whose columns hold one of the values ``filters`` gives (``{"health": ["error"]}``)."""
+        whose columns hold one of the values ``filters`` gives (``{"health": ["error"]}``).
+        An item on its way out is left out (the page is then one shorter)."""
         parameters: dict[str, Any] = {}
         query = any_of("PartitionKey", "p", sources, parameters)
         for index, (column, values) in enumerate((filters or {}).items()):
             query += " and " + any_of(column, f"f{index}_", values, parameters)
-        return await self._tables.query_page(self._table, query, parameters, top, continuation)
+        entities, continuation = await self._tables.query_page(
+            self._table, query, parameters, top, continuation
+        )
+        return [entity for entity in entities if not is_removed(entity)], continuation
 
     async def list_items(self, source: str, *, id_prefix: str = "") -> list[Entity]:
-        """Every cached item of a source, in id order; ``id_prefix`` narrows it (a service
-        principal's jobs share the prefix ``{spId}:``)."""
-        query, parameters = "PartitionKey eq @source", {"source": source}
-        if id_prefix:
-            query += " and RowKey ge @low and RowKey lt @high"
-            low, high = prefix_range(id_prefix)
-            parameters |= {"low": low, "high": high}
-        async with self._tables.call():
-            entities = self._table.query_entities(query, parameters=parameters)
-            return [entity async for entity in entities]
+        """Every cached item of a source, in id order (not those on their way out);
+        ``id_prefix`` narrows it (a service principal's jobs share the prefix ``{spId}:``)."""
+        entities = await self._query(source, id_prefix)
+        return [entity for entity in entities if not is_removed(entity)]
 
     async def read_source(self, source: str) -> dict[str, Entity]:
-        """Every cached entity of a source by RowKey: what a poll compares Graph against."""
-        return {entity["RowKey"]: entity for entity in await self.list_items(source)}
+        """Every entity of a source by RowKey, those marked removed included: what a poll
+        compares Graph against."""
+        return {entity["RowKey"]: entity for entity in await self._query(source, "")}
 
     async def replace(self, entity: Entity, *, etag: str) -> str:
         """Replace an item if its ETag is still ``etag``; return the new ETag.
@@ -144,83 +203,104 @@ class StatusesTable:
         return result["etag"]
 
     async def write(self, writes: Iterable[CacheWrite]) -> WriteOutcome:
-        """Apply a poll's writes: batch transactions of up to 100 operations per partition.
-
-        Each write is conditional on the ETag the poll read, so a PATCH that landed meanwhile
-        is noticed; the batch is then written one by one without the condition (see
-        ``_write_one``). A storage outage fails only the batch it hits.
-        """
+        """Apply a poll's writes: batch transactions of up to 100 operations per partition,
+        each conditional on the ETag the poll read. A write another writer got in first on is
+        a conflict (the batch it was in is then written one by one); a storage outage fails
+        only the batch it hits."""
         outcome = WriteOutcome()
+        operations = [write.table_operation() for write in writes]
         limit = asyncio.Semaphore(TRANSACTIONS_AT_ONCE)
 
         async def submit(batch: list[TableOperation]) -> None:
-            try:
-                async with limit, self._tables.call():
-                    await self._table.submit_transaction(batch)
-            except TableTransactionError as error:
-                logger.info("Batch of %d failed (%s); writing one by one", len(batch), error)
-                for operation in batch:
-                    await self._write_one(operation, outcome)
-                return
-            except StorageUnavailableError as error:
-                logger.warning("Batch of %d not written: %s", len(batch), error)
-                for _kind, entity, _options in batch:
-                    outcome.failed[entity["RowKey"]] = "storageUnavailable"
-                return
-            for kind, _entity, _options in batch:
-                if kind == "delete":
-                    outcome.removed += 1
-                else:
-                    outcome.written += 1
+            await self._submit(batch, outcome, limit)
 
-        operations = [write.table_operation() for write in writes]
         await asyncio.gather(*(submit(batch) for batch in batches_of(operations)))
         return outcome
 
+    async def clear_pending(self, source: str, etags: Mapping[str, str]) -> dict[str, str]:
+        """Clear the recorded changes of items still at these versions; return the new ETag of
+        each item cleared (one written again since keeps them, and they are recorded again, to
+        the same effect, by whoever flushes it next)."""
+        writes = []
+        for item_id, etag in etags.items():
+            columns: Entity = {"PartitionKey": source, "RowKey": item_id}
+            put_pending(columns, [])
+            writes.append(CacheWrite("merge", columns, etag))
+        return (await self.write(writes)).etags
+
+    async def delete_removed(self, source: str, etags: Mapping[str, str]) -> int:
+        """Delete items marked removed, if still at these versions; return how many went."""
+        writes = [
+            CacheWrite("delete", {"PartitionKey": source, "RowKey": item_id}, etag)
+            for item_id, etag in etags.items()
+        ]
+        return (await self.write(writes)).removed
+
+    async def _query(self, source: str, id_prefix: str) -> list[Entity]:
+        query, parameters = "PartitionKey eq @source", {"source": source}
+        if id_prefix:
+            query += " and RowKey ge @low and RowKey lt @high"
+            low, high = prefix_range(id_prefix)
+            parameters |= {"low": low, "high": high}
+        async with self._tables.call():
+            entities = self._table.query_entities(query, parameters=parameters)
+            return [entity async for entity in entities]
+
+    async def _submit(
+        self, batch: list[TableOperation], outcome: WriteOutcome, limit: asyncio.Semaphore
+    ) -> None:
+        try:
+            async with limit, self._tables.call():
+                results = await self._table.submit_transaction(batch)
+        except TableTransactionError as error:
+            logger.info("Batch of %d failed (%s); writing one by one", len(batch), error)
+            for operation in batch:
+                await self._write_one(operation, outcome)
+            return
+        except StorageUnavailableError as error:
+            logger.warning("Batch of %d not written: %s", len(batch), error)
+            for _kind, entity, _options in batch:
+                outcome.failed[entity["RowKey"]] = "storageUnavailable"
+            return
+        for (kind, entity, _options), result in zip(batch, results, strict=True):
+            _landed(outcome, kind, entity["RowKey"], result)
+
     async def _write_one(self, operation: TableOperation, outcome: WriteOutcome) -> None:
-        """A write whose batch failed, alone and unconditionally: Graph's new data wins over a
-        PATCH made since the poll read the cache; a MERGE of some columns leaves the others,
-        PATCHed or not, as they are."""
+        """A write whose batch failed, alone and still conditional: a version another writer
+        left is a conflict, for the caller to read again and decide anew."""
         kind, entity, options = operation
+        item_id = entity["RowKey"]
         try:
             async with self._tables.call():
-                if kind == "delete":
-                    with suppress(ResourceNotFoundError):
-                        await self._table.delete_entity(entity["PartitionKey"], entity["RowKey"])
-                    outcome.removed += 1
+                if kind == "create":
+                    result = await self._table.create_entity(entity)
+                elif kind == "delete":
+                    await self._table.delete_entity(entity, **options)
+                    result = {}
                 else:
-                    mode = options.get("mode", UpdateMode.REPLACE)
-                    await self._table.upsert_entity(entity, mode=mode)
-                    outcome.written += 1
+                    result = await self._table.update_entity(entity, **options)
+        except (ResourceExistsError, ResourceModifiedError):
+            outcome.conflicts.add(item_id)
+        except ResourceNotFoundError:
+            if kind == "delete":
+                return  # gone already: nothing left to do
+            outcome.conflicts.add(item_id)  # removed meanwhile
         except StorageUnavailableError as error:
-            logger.warning("Could not write %s: %s", entity["RowKey"], error)
-            outcome.failed[entity["RowKey"]] = "storageUnavailable"
+            logger.warning("Could not write %s: %s", item_id, error)
+            outcome.failed[item_id] = "storageUnavailable"
         except (HttpResponseError, ValueError) as error:
             code = getattr(error, "error_code", None) or type(error).__name__
-            logger.warning("Could not write %s: %s", entity["RowKey"], error)
-            outcome.failed[entity["RowKey"]] = str(code)
+            logger.warning("Could not write %s: %s", item_id, error)
+            outcome.failed[item_id] = str(code)
+        else:
+            _landed(outcome, kind, item_id, result)
 
-    async def keep_pending_changes(self, source: str, changes: list[StatusChange]) -> int:
-        """Attach changes that could not be recorded to their items, for the next poll to
-        record; return how many found their item (a removed item's change cannot be kept)."""
-        by_item: dict[str, list[str]] = {}
-        for change in changes:
-            by_item.setdefault(change.id, []).append(change.model_dump_json())
-        kept = 0
-        for item_id, pending in by_item.items():
-            entity = {"PartitionKey": source, "RowKey": item_id}
-            put_text(entity, "pendingChanges", "[" + ",".join(pending) + "]")
-            async with self._tables.call():
-                try:
-                    await self._table.update_entity(entity, mode=UpdateMode.MERGE)
-                except ResourceNotFoundError:
-                    continue
-            kept += len(pending)
-        return kept
 
-    async def clear_pending_changes(self, source: str, item_ids: Iterable[str]) -> None:
-        for item_id in item_ids:
-            entity = {"PartitionKey": source, "RowKey": item_id, "pendingChanges": ""}
-            async with self._tables.call():
-                with suppress(ResourceNotFoundError):
-                    await self._table.update_entity(entity, mode=UpdateMode.MERGE)
+def _landed(outcome: WriteOutcome, kind: str, item_id: str, result: Mapping[str, Any]) -> None:
+    if kind == "delete":
+        outcome.removed += 1
+        return
+    outcome.written += 1
+    etag = result.get("etag")
+    if etag:
+        outcome.etags[item_id] = etag

@@ -97,8 +97,11 @@ async def test_many_changes_go_in_batches_and_removals_apply(store: StatusStore)
     assert len(await store.statuses.read_source(PROFILES_SOURCE)) == 150
 
 
-async def test_a_batch_with_a_stale_etag_still_lands_every_write(store: StatusStore) -> None:
-    """A PATCH between a poll's read and its write: the poll's (Graph's) value wins."""
+async def test_a_batch_with_a_stale_etag_lands_the_rest_and_names_the_conflict(
+    store: StatusStore,
+) -> None:
+    """A PATCH between a poll's read and its write: that write is a conflict (the poll reads
+    the item again and decides anew); the other writes of the batch land."""
     await store.statuses.write(
         [CacheWrite("create", profile(f"q{i}").to_entity()) for i in range(3)],
     )
@@ -106,31 +109,28 @@ async def test_a_batch_with_a_stale_etag_still_lands_every_write(store: StatusSt
     patched = await get_profile(store, "q1")
     assert patched is not None and patched.etag
     patched.status["status"] = "paused"
-    await store.statuses.replace(
-        patched.to_entity(), etag=patched.etag
-    )  # the ETag the poll read is stale now
+    await store.statuses.replace(patched.to_entity(), etag=patched.etag)  # the poll's is stale
     replacements = [
         CacheWrite("replace", profile(key, status="error").to_entity(), entity.metadata["etag"])
         for key, entity in cached.items()
     ]
     outcome = await store.statuses.write(replacements)
-    assert outcome.written == 3 and not outcome.failed
-    for key in cached:
-        back = await get_profile(store, key)
-        assert back is not None and back.status["status"] == "error"
+    assert (outcome.written, outcome.conflicts, outcome.failed) == (2, {"q1"}, {})
+    assert set(outcome.etags) == {"q0", "q2"}
+    statuses = {key: (await get_profile(store, key)).status["status"] for key in cached}  # type: ignore[union-attr]
+    assert statuses == {"q0": "error", "q1": "paused", "q2": "error"}
 
 
 async def test_a_merge_of_the_listing_fields_keeps_a_patched_status(store: StatusStore) -> None:
     """A renamed profile whose status Graph did not change: the PATCH survives."""
     await store.statuses.write([CacheWrite("create", profile("m1").to_entity())])
-    cached = await store.statuses.read_source(PROFILES_SOURCE)
     patched = await get_profile(store, "m1")
     assert patched is not None and patched.etag
     patched.status["statusMessage"] = "patched"
-    await store.statuses.replace(patched.to_entity(), etag=patched.etag)  # after the poll's read
+    etag = await store.statuses.replace(patched.to_entity(), etag=patched.etag)
     renamed = CachedProfile("m1", display_name=None, state="deleting", status={})
     keys = {"PartitionKey": PROFILES_SOURCE, "RowKey": "m1"}
-    merge = CacheWrite("merge", keys | renamed.profile_columns(), cached["m1"].metadata["etag"])
+    merge = CacheWrite("merge", keys | renamed.profile_columns(), etag)
     outcome = await store.statuses.write([merge])
     assert outcome.written == 1
     back = await get_profile(store, "m1")

@@ -1,5 +1,6 @@
-"""The poll's decisions, without storage or Graph: what a poll writes for what it saw, and
-which changes those writes make (shared/polling/diff.py)."""
+"""The poll's decisions, without storage or Graph: what a poll writes for what it saw, the
+change each write carries, and what is left to record once the writes are in
+(shared/polling/diff.py)."""
 
 from __future__ import annotations
 
@@ -7,15 +8,14 @@ import json
 import os
 from typing import Any
 
-from shared.core.changes import StatusChange
 from shared.core.health import Health
 from shared.graph.errors import GraphError
-from shared.polling.diff import changes_made, pending_changes, plan_writes
+from shared.polling.diff import PollStamp, journal_after, plan_writes
 from shared.sources import source_named
 from shared.sources.base import Observation
 from shared.sources.school_data_sync.entity import CachedProfile
 from shared.storage.poll_runs import PollRun
-from shared.storage.statuses import CacheWrite
+from shared.storage.statuses import CacheWrite, WriteOutcome, is_removed, pending_of
 from tests.support.samples import SEED
 
 SDS = source_named("educationSynchronizationProfiles")
@@ -23,6 +23,8 @@ JOBS = source_named("synchronizationJobs")
 RUNS = source_named("industryDataRuns")
 EARLIER = "2026-11-22T05:00:00.0000000Z"
 NOW = "2026-11-22T05:05:00.0000000Z"
+DECIDED = "2026-11-22T05:05:01.0000000Z"
+STAMP = PollStamp(started=NOW, decided=DECIDED)
 
 
 class Cached(dict[str, Any]):
@@ -57,73 +59,126 @@ def seen(*entries: CachedProfile, complete: bool = True, **failures: str) -> Obs
     return observation
 
 
-def test_a_new_item_is_created_healthy_since_now() -> None:
-    plan = plan_writes(seen(profile("p1")), {}, None, NOW)
+def carried(write: CacheWrite) -> list[tuple[Any, ...]]:
+    """The changes a write carries: (previous status, status, health, time, notify)."""
+    return [
+        (p.change.previousStatus, p.change.status, p.change.health, p.change.changedDateTime,
+         p.notify)
+        for p in pending_of(write.entity)
+    ]  # fmt: skip
+
+
+def test_a_new_item_is_created_with_its_change() -> None:
+    plan = plan_writes(SDS, seen(profile("p1")), {}, None, STAMP)
     (write,) = plan.writes
     assert plan.complete
     assert (write.kind, write.etag) == ("create", None)
     assert write.entity["healthSince"] == write.entity["lastCheckedDateTime"] == NOW
-    assert plan.unchanged == 0
+    # Stamped when the poll decided, after it read the cache: later than any change it saw.
+    assert carried(write) == [(None, "inProgress", Health.HEALTHY, DECIDED, True)]
+
+
+def test_a_sources_first_read_carries_its_changes_without_events() -> None:
+    quiet = PollStamp(started=NOW, decided=DECIDED, notify=False)
+    (write,) = plan_writes(SDS, seen(profile("p1")), {}, None, quiet).writes
+    assert [entry[-1] for entry in carried(write)] == [False]
 
 
 def test_nothing_new_from_graph_writes_nothing() -> None:
-    plan = plan_writes(seen(profile("p1")), {"p1": cached(profile("p1"))}, None, NOW)
+    plan = plan_writes(SDS, seen(profile("p1")), {"p1": cached(profile("p1"))}, None, STAMP)
     assert plan.writes == []
     assert plan.unchanged == 1
 
 
 def test_a_new_status_replaces_the_item_on_the_etag_it_was_read_with() -> None:
     current = {"p1": cached(profile("p1"))}
-    plan = plan_writes(seen(profile("p1", status="error")), current, None, NOW)
+    plan = plan_writes(SDS, seen(profile("p1", status="error")), current, None, STAMP)
     (write,) = plan.writes
     assert (write.kind, write.etag) == ("replace", 'W/"1"')
     assert write.entity["health"] == "error"
     assert write.entity["healthSince"] == NOW  # the health changed
+    assert carried(write) == [("inProgress", "error", Health.ERROR, DECIDED, True)]
+
+
+def test_a_replace_keeps_the_changes_still_pending_before_its_own() -> None:
+    earlier = plan_writes(SDS, seen(profile("p1", status="paused")), {}, None, STAMP).writes[0]
+    current = {"p1": Cached(earlier.entity)}  # written, its change not recorded yet
+    later = PollStamp(started=NOW, decided="2026-11-22T05:10:00.0000000Z")
+    (write,) = plan_writes(SDS, seen(profile("p1", status="error")), current, None, later).writes
+    assert [(c[0], c[1]) for c in carried(write)] == [(None, "paused"), ("paused", "error")]
 
 
 def test_a_new_status_of_the_same_health_keeps_its_health_since() -> None:
     current = {"p1": cached(profile("p1", status="success"))}
-    plan = plan_writes(seen(profile("p1", status="inProgress")), current, None, NOW)
+    plan = plan_writes(SDS, seen(profile("p1", status="inProgress")), current, None, STAMP)
     assert plan.writes[0].entity["healthSince"] == EARLIER
 
 
 def test_a_renamed_profile_merges_its_name_and_keeps_a_patched_status() -> None:
     patched = cached(profile("p1"))
-    patched.update(CachedProfile.from_entity(patched).to_entity())
     patched["status"] = "paused"  # a PATCH since the last poll: the cached status is paused
+    patched["health"] = "warning"
     renamed = profile("p1")
     renamed.display_name = "Renamed"
-    (write,) = plan_writes(seen(renamed), {"p1": patched}, None, NOW).writes
+    (write,) = plan_writes(SDS, seen(renamed), {"p1": patched}, None, STAMP).writes
     assert write.kind == "merge"
     assert json.loads(write.entity["profile"])["displayName"] == "Renamed"
     assert "statusProperties" not in write.entity  # the status columns are left alone
-    assert write.entity["health"] == "warning"  # judged as cached: paused
+    assert "pendingChanges" not in write.entity  # no change of status or health
 
 
 def test_an_item_that_fails_keeps_its_value_and_is_marked_once() -> None:
     current = {"p1": cached(profile("p1"))}
-    (write,) = plan_writes(seen(p1="timeout"), current, None, NOW).writes
+    (write,) = plan_writes(SDS, seen(p1="timeout"), current, None, STAMP).writes
     assert (write.kind, write.entity) == (
         "merge",
         {"PartitionKey": SDS.name, "RowKey": "p1", "pollError": "timeout",
          "lastCheckedDateTime": EARLIER},
     )  # fmt: skip
     current["p1"]["pollError"] = "timeout"
-    assert plan_writes(seen(p1="timeout"), current, None, NOW).writes == []
+    assert plan_writes(SDS, seen(p1="timeout"), current, None, STAMP).writes == []
 
 
 def test_a_failing_item_counts_as_read_at_the_last_complete_listing() -> None:
     previous = PollRun(SDS.name, "succeeded", NOW, listed_date_time="2026-11-22T05:04:00.0Z")
-    (write,) = plan_writes(seen(p1="timeout"), {"p1": cached(profile("p1"))}, previous, NOW).writes
+    current = {"p1": cached(profile("p1"))}
+    (write,) = plan_writes(SDS, seen(p1="timeout"), current, previous, STAMP).writes
     assert write.entity["lastCheckedDateTime"] == "2026-11-22T05:04:00.0Z"
 
 
-def test_an_item_is_removed_only_when_a_complete_listing_lacks_it() -> None:
+def test_an_item_a_complete_listing_lacks_is_marked_removed_with_its_change() -> None:
     current = {"p1": cached(profile("p1")), "gone": cached(profile("gone"))}
-    complete = plan_writes(seen(profile("p1")), current, None, NOW)
-    assert [(w.kind, w.item_id) for w in complete.writes] == [("delete", "gone")]
-    partial = plan_writes(seen(profile("p1"), complete=False), current, None, NOW)
+    complete = plan_writes(SDS, seen(profile("p1")), current, None, STAMP)
+    (write,) = complete.writes
+    assert (write.kind, write.item_id, write.entity["removed"]) == ("merge", "gone", True)
+    assert carried(write) == [("inProgress", None, Health.UNKNOWN, DECIDED, True)]
+    assert complete.removals == {"gone"}
+    partial = plan_writes(SDS, seen(profile("p1"), complete=False), current, None, STAMP)
     assert partial.writes == []
+
+
+def test_an_item_marked_removed_is_not_marked_again_and_can_come_back() -> None:
+    gone = cached(profile("p1"))
+    removal = plan_writes(SDS, seen(), {"p1": gone}, None, STAMP).writes[0]
+    marked = Cached({**gone, **removal.entity})
+    assert plan_writes(SDS, seen(), {"p1": marked}, None, STAMP).writes == []
+    back = PollStamp(started=NOW, decided="2026-11-22T05:10:00.0000000Z")
+    (write,) = plan_writes(SDS, seen(profile("p1")), {"p1": marked}, None, back).writes
+    assert write.kind == "replace" and "removed" not in write.entity
+    assert [(c[0], c[1]) for c in carried(write)] == [("inProgress", None), (None, "inProgress")]
+
+
+def test_a_run_leaving_the_kept_window_carries_no_change() -> None:
+    run = Cached(RUNS.entry("r1", {"id": "r1", "status": "completed"}).to_entity())
+    (write,) = plan_writes(
+        RUNS, Observation(removable=lambda _id: True), {"r1": run}, None, STAMP
+    ).writes
+    assert write.entity["removed"] is True and carried(write) == []
+    job = Cached(JOBS.entry("sp:j1", {"id": "j1", "status": {"code": "Paused"}}).to_entity())
+    (write,) = plan_writes(
+        JOBS, Observation(removable=lambda _id: True), {"sp:j1": job}, None, STAMP
+    ).writes
+    assert [(c[0], c[1]) for c in carried(write)] == [("Paused", None)]
 
 
 def test_an_item_too_large_to_cache_is_a_failure_not_a_removal() -> None:
@@ -131,7 +186,7 @@ def test_an_item_too_large_to_cache_is_a_failure_not_a_removal() -> None:
     huge = JOBS.entry("sp:big", {"id": "big", "blob": noise})
     current = {"sp:big": Cached({"PartitionKey": JOBS.name, "RowKey": "sp:big"})}
     observation = Observation(entries={"sp:big": huge}, removable=lambda _item_id: True)
-    plan = plan_writes(observation, current, None, NOW)
+    plan = plan_writes(JOBS, observation, current, None, STAMP)
     assert plan.failures == {"sp:big": "itemTooLarge"}
     assert not plan.complete  # the poll is partial: health says degraded
     assert [(w.kind, w.entity.get("pollError")) for w in plan.writes] == [("merge", "itemTooLarge")]
@@ -139,48 +194,29 @@ def test_an_item_too_large_to_cache_is_a_failure_not_a_removal() -> None:
 
 def test_a_listing_error_leaves_the_cache_as_it_is() -> None:
     observation = Observation(error=GraphError(403, "Forbidden", "Missing role"))
-    assert plan_writes(observation, {"p1": cached(profile("p1"))}, None, NOW).writes == []
+    assert plan_writes(SDS, observation, {"p1": cached(profile("p1"))}, None, STAMP).writes == []
 
 
-def test_writes_that_change_status_or_health_are_changes() -> None:
-    current = {"p1": cached(profile("p1")), "p2": cached(profile("p2"))}
-    plan = plan_writes(seen(profile("p1", status="error"), profile("p3")), current, None, NOW)
-    changes = changes_made(SDS, plan.writes, current, {}, NOW)
-    assert [(c.id, c.previousStatus, c.status, c.previousHealth, c.health) for c in changes] == [
-        ("p1", "inProgress", "error", Health.HEALTHY, Health.ERROR),
-        ("p3", None, "inProgress", None, Health.HEALTHY),
-        ("p2", "inProgress", None, Health.HEALTHY, Health.UNKNOWN),
-    ]
-    assert changes[2].reason == "Removed: Graph no longer lists it."
-    assert changes[0].path == "/api/education/synchronizationProfiles/p1/profileStatus"
-    assert {c.changedDateTime for c in changes} == {NOW}
-
-
-def test_a_write_that_did_not_land_is_no_change() -> None:
-    plan = plan_writes(seen(profile("p1")), {}, None, NOW)
-    assert changes_made(SDS, plan.writes, {}, {"p1": "storageUnavailable"}, NOW) == []
-
-
-def test_a_run_leaving_the_kept_window_is_no_change() -> None:
-    run = RUNS.entry("r1", {"id": "r1", "status": "completed"}).to_entity()
-    removal = CacheWrite("delete", Cached(run), 'W/"1"')
-    assert changes_made(RUNS, [removal], {"r1": Cached(run)}, {}, NOW) == []
-    job = JOBS.entry("sp:j1", {"id": "j1", "status": {"code": "Paused"}}).to_entity()
-    removal = CacheWrite("delete", Cached(job), 'W/"1"')
-    (change,) = changes_made(JOBS, [removal], {"sp:j1": Cached(job)}, {}, NOW)
-    assert (change.previousStatus, change.status) == ("Paused", None)
-
-
-def test_changes_kept_on_their_items_come_back_oldest_first() -> None:
-    def change(at: str) -> str:
-        return StatusChange(
-            source=SDS.name, id="p1", previousStatus=None, status="error", health="error",
-            changedDateTime=at, path="/x",
-        ).model_dump_json()  # fmt: skip
-
+def test_what_is_left_to_record_is_what_landed() -> None:
     current = {
-        "p1": Cached({"pendingChanges": f"[{change(NOW)},{change(EARLIER)}]"}),
-        "p2": Cached({"pendingChanges": "not json"}),
-        "p3": Cached({}),
+        "p1": cached(profile("p1")),
+        "p2": cached(profile("p2")),
+        "p3": cached(profile("p3")),
     }
-    assert [c.changedDateTime for c in pending_changes(current)] == [EARLIER, NOW]
+    current["p3"]["pendingChanges"] = current["p1"]["pendingChanges"] = ""
+    observation = seen(profile("p1", status="error"), profile("p2", status="paused"))
+    plan = plan_writes(SDS, observation, current, None, STAMP)  # p3 is gone
+    landed = WriteOutcome(etags={"p1": 'W/"2"', "p3": 'W/"3"'})  # p2 did not land
+    journal = {entry.item_id: entry for entry in journal_after(current, plan.writes, landed)}
+    assert set(journal) == {"p1", "p3"}
+    assert journal["p1"].etag == 'W/"2"' and not journal["p1"].removed
+    assert [p.change.status for p in journal["p1"].pending] == ["error"]
+    assert journal["p3"].removed and journal["p3"].etag == 'W/"3"'
+    assert is_removed({"removed": True}) and not is_removed(current["p1"])
+
+
+def test_a_narrowed_observation_decides_only_for_those_items() -> None:
+    observation = seen(profile("p1"), profile("p2"), p3="timeout")
+    narrowed = observation.narrowed({"p2", "p3"})
+    assert set(narrowed.entries) == {"p2"} and narrowed.failures == {"p3": "timeout"}
+    assert narrowed.removable("gone") and not narrowed.removable("p1")

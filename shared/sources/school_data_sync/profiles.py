@@ -14,7 +14,7 @@ import random
 from typing import Any
 from urllib.parse import quote
 
-from shared.core.changes import StatusChange
+from shared.core.changes import PendingChange, StatusChange
 from shared.core.errors import (
     ContentionError,
     NotFoundError,
@@ -26,7 +26,8 @@ from shared.core.time import utc_now
 from shared.settings import Settings
 from shared.sources.school_data_sync.const import NAME
 from shared.sources.school_data_sync.entity import CachedProfile
-from shared.storage.recording import record_changes
+from shared.storage.recording import JournalEntry, flush_pending
+from shared.storage.statuses import pending_of, put_pending
 from shared.storage.store import StatusStore
 from shared.storage.tables import Continuation
 
@@ -79,16 +80,21 @@ async def update_status(
     # `*` matches whatever version exists: like no If-Match, it merges into the latest one.
     expected = if_match.strip() if if_match and if_match.strip() != "*" else None
     for attempt in range(_MAX_PATCH_ATTEMPTS):
-        profile = await read_profile(store, profile_id)
-        if profile.etag is None:
+        entity = await store.statuses.get(NAME, profile_id)
+        profile = CachedProfile.from_entity(entity) if entity is not None else None
+        if profile is None or profile.etag is None:
             raise _unknown_profile(profile_id)
         if expected is not None and expected != profile.etag:
             raise _stale_etag(profile_id)
         if not changes:
             return profile, profile.etag
-        before = _apply(profile, changes)
+        change = _patch_change(profile, *_apply(profile, changes))
+        # The change travels with the status it describes, after any still pending.
+        pending = pending_of(entity) + ([PendingChange(change=change)] if change else [])
+        written = profile.to_entity()
+        put_pending(written, pending)
         try:
-            etag = await store.statuses.replace(profile.to_entity(), etag=profile.etag)
+            etag = await store.statuses.replace(written, etag=profile.etag)
         except NotFoundError:
             raise _unknown_profile(profile_id) from None
         except VersionConflictError:
@@ -99,9 +105,8 @@ async def update_status(
             pause = random.uniform(0, _PATCH_RETRY_PAUSE * (attempt + 1))  # noqa: S311 - jitter
             await asyncio.sleep(pause)
             continue
-        change = _patch_change(profile, *before)
-        if change is not None:
-            await _record_quietly(store, settings, change)
+        if pending:
+            etag = await _flush_quietly(store, settings, JournalEntry(profile_id, etag, pending))
         return profile, etag
     raise ContentionError("The status kept changing during the update; try again.")
 
@@ -138,13 +143,17 @@ def _patch_change(
     )
 
 
-async def _record_quietly(store: StatusStore, settings: Settings, change: StatusChange) -> None:
-    """Keep a PATCH's change in the history and queue its events (sent after the next poll).
-    The PATCH itself has landed: a storage hiccup here is logged, not answered with an error."""
+async def _flush_quietly(store: StatusStore, settings: Settings, entry: JournalEntry) -> str:
+    """Move a PATCH's change to the history and queue its events (sent after the next poll);
+    return the item's ETag after. The PATCH itself has landed, its change with it: a storage
+    hiccup here is logged, and the change, still pending on its item, is recorded by the next
+    poll or PATCH."""
     try:
-        await record_changes(store, settings, [change])
+        flushed = await flush_pending(store, settings, NAME, [entry])
     except StorageUnavailableError as error:
-        logger.warning("The change of %s was not kept in history: %s", change.id, error)
+        logger.warning("The change of %s is not in the history yet: %s", entry.item_id, error)
+        return entry.etag
+    return flushed.etags.get(entry.item_id, entry.etag)
 
 
 def _unknown_profile(profile_id: str) -> NotFoundError:
