@@ -17,6 +17,7 @@ import pytest
 from shared import composition
 from tests.support.app import App
 from tests.support.azurite import Azurite, child_failures_fail
+from tests.support.webhooks import Receiver
 from tools.processes import AZURITE_TABLE, Child, azurite_command, free_port
 
 AZURITE_START_TIMEOUT = 30.0
@@ -85,3 +86,18 @@ def _no_stray_settings(monkeypatch: pytest.MonkeyPatch) -> None:
     for name in list(os.environ):
         if name.startswith("AzureWebJobsStorage") or name.startswith("GRAPH_"):
             monkeypatch.delenv(name, raising=False)
+
+
+@pytest.fixture
+async def receiver() -> AsyncIterator[Receiver]:
+    hook = Receiver()
+    await hook.start()
+    yield hook
+    await hook.stop()
+
+
+@pytest.fixture
+def insecure_webhooks(app_settings: dict[str, str], monkeypatch: pytest.MonkeyPatch) -> None:
+    """The receiver is http on loopback, which only ALLOW_INSECURE_WEBHOOKS permits."""
+    monkeypatch.setenv("ALLOW_INSECURE_WEBHOOKS", "true")
+    composition.reload_settings()

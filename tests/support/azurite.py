@@ -3,6 +3,7 @@ output, and a real HTTP proxy in front of it that answers as a throttling Table 
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 from collections.abc import AsyncIterator, Callable, Iterator
 from dataclasses import dataclass
@@ -34,17 +35,30 @@ HOP_HEADERS = {"content-length", "transfer-encoding", "connection", "content-enc
 
 
 @contextlib.asynccontextmanager
-async def azurite_proxy(azurite: Azurite, busy: Callable[[str, bytes], bool]) -> AsyncIterator[str]:
+async def azurite_proxy(
+    azurite: Azurite,
+    busy: Callable[[str, bytes], bool] = lambda _path, _body: False,
+    *,
+    hold: Callable[[str, bytes], bool] | None = None,
+    held: asyncio.Event | None = None,
+) -> AsyncIterator[str]:
     """Azurite behind a real HTTP proxy that answers 503 ServerBusy (as Table Storage does
-    when it throttles) to the requests ``busy(path, body)`` picks; yields its connection
-    string. Everything else passes through as signed."""
+    when it throttles) to the requests ``busy(path, body)`` picks, and never answers those
+    ``hold`` picks (setting ``held``: the moment to "kill" the caller); yields its
+    connection string. Everything else passes through as signed."""
     from aiohttp import ClientSession, web
     from yarl import URL
 
     upstream = f"http://127.0.0.1:{azurite.port}"
+    released = asyncio.Event()  # the proxy closes: held requests end (their caller is gone)
 
     async def forward(request: web.Request) -> web.Response:
         body = await request.read()
+        if hold is not None and hold(request.path, body):
+            if held is not None:
+                held.set()
+            await released.wait()  # not answered while the caller lives: it is "killed" meanwhile
+            return web.Response(status=503)
         if busy(request.path, body):
             return web.json_response({"odata.error": {"code": "ServerBusy"}}, status=503)
         async with (
@@ -66,4 +80,5 @@ async def azurite_proxy(azurite: Azurite, busy: Callable[[str, bytes], bool]) ->
     try:
         yield azurite_connection_string(port)
     finally:
+        released.set()
         await runner.cleanup()
