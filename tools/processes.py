@@ -152,6 +152,13 @@ class Child:
                 return None
         return self.process.returncode
 
+    def kill(self) -> None:
+        """SIGKILL to the group, as a crash or an out-of-memory kill would end it: nothing
+        it was doing is finished or cleaned up."""
+        if self.process.poll() is None:
+            signal_group(self.process.pid, signal.SIGKILL)
+        self.process.wait()
+
     def _not_started(self, why: str) -> ChildFailed:
         code = self.process.poll()
         return self.failure(why if code is None else f"exited with {code} during start-up")

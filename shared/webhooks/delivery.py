@@ -15,7 +15,7 @@ import random
 import time
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from typing import TYPE_CHECKING, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from shared.core.changes import ChangeEvent
 from shared.core.errors import StorageUnavailableError
@@ -39,8 +39,9 @@ DELIVERY_BUDGET_SECONDS = 60.0
 # given up.
 TRIES_PER_ROUND = 3
 MAX_ROUNDS = 20
-# Events read from one target's queue per round; targets served at once.
-EVENTS_PER_ROUND = 100
+# Events read from one target's queue at a time (a round reads on while time is left);
+# targets served at once.
+EVENTS_PER_READ = 100
 TARGETS_AT_ONCE = 8
 # An event not delivered within this long is dropped (logged): a receiver that stays away
 # does not make its queue grow without end.
@@ -123,7 +124,8 @@ async def _deliver_target(
     deadline: float,
     report: DeliveryReport,
 ) -> None:
-    """Deliver one target's events in order, stopping at the first that must wait."""
+    """Deliver one target's events in order, until none waits, one must wait, or the round's
+    budget is spent."""
     if subscription is not None and subscription.status == "active":
         url = subscription.notificationUrl
     elif static_url is not None:
@@ -131,43 +133,70 @@ async def _deliver_target(
     else:  # unsubscribed, disabled, or no longer in NOTIFY_WEBHOOK_URLS
         await store.outbox.clear(target)
         return
-    oldest_kept = _timestamp_before(MAX_EVENT_AGE)
-    for event, entity in await store.outbox.read(target, EVENTS_PER_ROUND):
-        if event.changedDateTime < oldest_kept:
-            logger.error(
-                "Event %s for %s dropped: older than %s", event.eventId, target, MAX_EVENT_AGE
-            )
+    sender = _Sender(store, settings, http, target, subscription, url, deadline, report)
+    while True:
+        waiting = await store.outbox.read(target, EVENTS_PER_READ)
+        for event, entity in waiting:
+            if not await sender.deliver(event, entity):
+                return
+        if len(waiting) < EVENTS_PER_READ:
+            return
+
+
+@dataclass
+class _Sender:
+    """One target's delivery in one round."""
+
+    store: StatusStore
+    settings: Settings
+    http: httpx.AsyncClient
+    target: str
+    subscription: Subscription | None
+    url: str
+    deadline: float
+    report: DeliveryReport
+
+    async def deliver(self, event: ChangeEvent, entity: dict[str, Any]) -> bool:
+        """POST one event and settle it; False when the ones after it must wait."""
+        store, report = self.store, self.report
+        if event.changedDateTime < _timestamp_before(MAX_EVENT_AGE):
+            logger.error("Event %s for %s dropped: older than %s", event.eventId, self.target,
+                         MAX_EVENT_AGE)  # fmt: skip
             await store.outbox.settle(entity, delivered=True)
             report.dropped += 1
-            continue
-        if time.monotonic() >= deadline:
+            return True
+        if time.monotonic() >= self.deadline:
             report.waiting += 1
-            return  # the round's budget is spent: the rest waits for the next poll
-        outcome = await post_event(http, url, event, settings, deadline)
+            return False  # the round's budget is spent: the rest waits for the next poll
+        outcome = await post_event(self.http, self.url, event, self.settings, self.deadline)
         if outcome == "delivered":
             await store.outbox.settle(entity, delivered=True)
             report.delivered += 1
-            continue
-        if outcome == "gone" and subscription is not None:
-            subscription.status = "disabled"
-            subscription.disabledReason = (
-                "The notification URL kept answering 404 or 410, so the subscription was "
-                "disabled; subscribe again to receive events."
-            )
-            await store.subscriptions.save(subscription)
-            await store.outbox.clear(target)
-            report.disabled.append(subscription.id)
-            logger.warning("Subscription %s disabled: its URL is gone", subscription.id)
-            return
+            return True
+        if outcome == "gone" and self.subscription is not None:
+            await self._disable(self.subscription)
+            return False
         if outcome == "retry" and int(entity.get("attempts", 0)) + 1 < MAX_ROUNDS:
             await store.outbox.settle(entity, delivered=False)
             report.waiting += 1
-            return  # keep the order: later events wait behind this one
+            return False  # keep the order: later events wait behind this one
         # Refused (another 4xx, or an address the guard refuses), gone for a static URL,
         # or retried for MAX_ROUNDS rounds: the receiver will not take it.
-        logger.error("Event %s for %s dropped after outcome %s", event.eventId, target, outcome)
+        logger.error("Event %s for %s dropped after %s", event.eventId, self.target, outcome)
         await store.outbox.settle(entity, delivered=True)
         report.dropped += 1
+        return True
+
+    async def _disable(self, subscription: Subscription) -> None:
+        subscription.status = "disabled"
+        subscription.disabledReason = (
+            "The notification URL kept answering 404 or 410, so the subscription was "
+            "disabled; subscribe again to receive events."
+        )
+        await self.store.subscriptions.save(subscription)
+        await self.store.outbox.clear(self.target)
+        self.report.disabled.append(subscription.id)
+        logger.warning("Subscription %s disabled: its URL is gone", subscription.id)
 
 
 async def post_event(
