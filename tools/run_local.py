@@ -30,6 +30,7 @@ import socket
 import sys
 import time
 from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import TypeVar
 
@@ -231,9 +232,11 @@ class LocalRun:
         return url, (await self._until(principals)).partition("=")[2].strip()
 
     async def _first_poll(self, base: str, master_key: str | None) -> None:
-        """Start the poll through the admin API and wait until /api/health shows it done."""
+        """Start the poll through the admin API and wait until /api/health shows it done: a
+        poll of this run, not one an earlier run left in the tables."""
         headers = {"x-functions-key": master_key} if master_key else {}
         async with httpx.AsyncClient(base_url=base, headers=headers, timeout=10) as client:
+            asked = datetime.now(UTC)
             started = await client.post(f"/admin/functions/{POLL_FUNCTION}", json={"input": ""})
             if started.status_code != 202:
                 print(f"The first poll was refused ({started.status_code}): {started.text}")
@@ -241,7 +244,7 @@ class LocalRun:
             deadline = time.monotonic() + FIRST_POLL_TIMEOUT
             while time.monotonic() < deadline and not self.stopping.is_set():
                 health = await client.get("/api/health")
-                if _poll_finished(health):
+                if _poll_finished(health, asked):
                     return
                 await self._until(asyncio.sleep(0.2))
         print(f"The first poll did not finish in {FIRST_POLL_TIMEOUT:.0f} s; see [host] above")
@@ -334,11 +337,16 @@ def _require_free(port: int, what: str, hint: str) -> None:
             raise RunError(f"port {port}, needed by {what}, is already in use: {hint}") from None
 
 
-def _poll_finished(health: httpx.Response) -> bool:
+def _poll_finished(health: httpx.Response, asked: datetime) -> bool:
+    """Whether every source's last poll started after ``asked`` and has finished."""
     if health.status_code not in (200, 503):
         return False
     sources = health.json().get("sources", [])
-    return bool(sources) and all((s.get("lastPoll") or {}).get("finishedDateTime") for s in sources)
+    polls = [source.get("lastPoll") or {} for source in sources]
+    return bool(polls) and all(
+        poll.get("finishedDateTime") and datetime.fromisoformat(poll["startedDateTime"]) >= asked
+        for poll in polls
+    )
 
 
 def main() -> int:

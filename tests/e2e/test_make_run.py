@@ -78,4 +78,5 @@ def test_make_run_serves_the_demo_tenant_within_60_s_and_stops_cleanly(tmp_path:
         code = run.process.wait(timeout=30)
     assert code == 0, run.tail()
     assert "Stopped." in run.tail()
+    assert "Unclosed" not in run.log.read_text()  # the host closed its connections
     assert not [p for p in (*FIXED_PORTS, port) if in_use(p)], "a child outlived make run"

@@ -13,6 +13,7 @@ import importlib.util
 import json
 import logging
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -93,8 +94,9 @@ async def serving(
     keys: Keys | None = None,
     prefix: str = "api",
     settings: dict[str, str] | None = None,
+    max_body_bytes: int = 100 * 1024 * 1024,
 ) -> AsyncIterator[tuple[LocalHost, aiohttp.ClientSession]]:
-    config = HostConfig(SAMPLE_DIR, prefix, keys or Keys())
+    config = HostConfig(SAMPLE_DIR, prefix, keys or Keys(), max_body_bytes)
     host = LocalHost(config, functions, settings or FAR_AWAY, grace=2.0)
     port = await host.start("127.0.0.1", 0)
     try:
@@ -229,6 +231,57 @@ async def test_request_conversion(client: aiohttp.ClientSession) -> None:
     assert echoed["params"] == {"x": "1,2", "y": "é"}
     assert echoed["route_params"] == {"rest": "a b/c"}
     assert base64.b64decode(echoed["body"]) == body
+
+
+async def raw_exchange(client: aiohttp.ClientSession, request: bytes) -> tuple[int, dict]:
+    """Send bytes as they are (what aiohttp's client would not send) and read the answer."""
+    url = client._base_url
+    assert url is not None and url.port is not None
+    reader, writer = await asyncio.open_connection("127.0.0.1", url.port)
+    try:
+        writer.write(request)
+        await writer.drain()
+        async with asyncio.timeout(5):
+            head = await reader.readuntil(b"\r\n\r\n")
+            length = int(re.search(rb"(?i)content-length: (\d+)", head).group(1))  # type: ignore[union-attr]
+            body = await reader.readexactly(length)
+    finally:
+        writer.close()
+    return int(head.split()[1]), json.loads(body)
+
+
+async def test_a_body_over_the_limit_is_refused_before_it_is_read(
+    functions: list[FunctionSpec],
+) -> None:
+    """By its Content-Length, as Azure's front end does: 100 MB announced, none sent, and
+    the answer comes at once, in the API's error shape."""
+    async with serving(functions, max_body_bytes=1024) as (_, client):
+        status, error = await raw_exchange(
+            client,
+            b"POST /api/echo/x HTTP/1.1\r\nHost: x\r\nContent-Length: 100000000\r\n\r\n",
+        )
+        assert (status, error["error"]["code"]) == (413, "RequestEntityTooLarge")
+
+        async def chunks() -> AsyncIterator[bytes]:
+            for _ in range(64):
+                yield b"y" * 1024
+
+        async with client.post("/api/echo/x", data=chunks()) as response:  # chunked
+            assert response.status == 413
+            assert (await response.json())["error"]["code"] == "RequestEntityTooLarge"
+        async with client.post("/api/echo/x", data=b"z" * 1024) as response:
+            assert response.status == 200
+
+
+async def test_a_request_the_host_cannot_read_is_answered_as_json(
+    client: aiohttp.ClientSession,
+) -> None:
+    line = b"GET /api/echo/" + b"a" * 9000 + b" HTTP/1.1\r\nHost: x\r\n\r\n"
+    status, error = await raw_exchange(client, line)
+    assert status == 400
+    assert error["error"]["code"] == "BadRequest"
+    assert "8 KiB" in error["error"]["message"]
+    assert "aaaa" not in error["error"]["message"]  # nothing of the request is echoed
 
 
 async def test_response_conversion(client: aiohttp.ClientSession) -> None:
@@ -590,3 +643,49 @@ def _wait_for_port(log: Path, process: subprocess.Popen[bytes]) -> int:
             break
         time.sleep(0.05)
     raise AssertionError(f"host did not start:\n{log.read_text()[-3000:]}")
+
+
+async def test_stopping_the_host_awaits_the_apps_stop_hook(functions: list[FunctionSpec]) -> None:
+    stopped: list[str] = []
+
+    async def on_host_stop() -> None:
+        stopped.append("closed")
+
+    host = LocalHost(
+        HostConfig(SAMPLE_DIR, "api", Keys()), functions, FAR_AWAY, on_stop=on_host_stop
+    )
+    await host.start("127.0.0.1", 0)
+    await host.stop()
+    assert stopped == ["closed"]
+
+
+def test_the_stop_hook_is_function_apps_on_host_stop(monkeypatch: pytest.MonkeyPatch) -> None:
+    import types
+
+    from tools.local_host.registry import stop_hook
+
+    module = types.ModuleType("function_app")
+    monkeypatch.setitem(sys.modules, "function_app", module)
+    assert stop_hook() is None
+
+    async def on_host_stop() -> None: ...
+
+    module.on_host_stop = on_host_stop  # type: ignore[attr-defined]
+    assert stop_hook() is on_host_stop
+
+
+def test_make_run_waits_for_a_poll_of_its_own() -> None:
+    """Data an earlier run left in the tables is not this run's first poll."""
+    from tools.run_local import _poll_finished
+
+    asked = datetime(2026, 11, 27, 1, 0, tzinfo=UTC)
+
+    def health(started: str, finished: str | None) -> httpx.Response:
+        poll = {"startedDateTime": started, "finishedDateTime": finished}
+        return httpx.Response(503, json={"sources": [{"lastPoll": poll}]})
+
+    assert not _poll_finished(
+        health("2026-11-26T09:00:00.0000000Z", "2026-11-26T09:00:01.0Z"), asked
+    )
+    assert not _poll_finished(health("2026-11-27T01:00:00.5000000Z", None), asked)
+    assert _poll_finished(health("2026-11-27T01:00:00.5000000Z", "2026-11-27T01:00:01.0Z"), asked)

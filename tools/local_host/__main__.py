@@ -19,7 +19,7 @@ import time
 from pathlib import Path
 from types import FrameType
 
-from .registry import discover, import_function_app
+from .registry import discover, import_function_app, stop_hook
 from .server import LocalHost
 from .settings import (
     HostConfigError,
@@ -72,7 +72,10 @@ def _prepare(app_dir: Path, cli_port: int | None) -> tuple[LocalHost, int]:
     except Exception as error:
         logger.exception("function_app.py failed to load")
         raise HostConfigError(f"function_app.py failed to load: {error}") from None
-    return LocalHost(config, functions, os.environ, grace=SHUTDOWN_GRACE_SECONDS), port
+    host = LocalHost(
+        config, functions, os.environ, grace=SHUTDOWN_GRACE_SECONDS, on_stop=stop_hook()
+    )
+    return host, port
 
 
 async def _serve(host: LocalHost, bind: str, port: int, started: float) -> int:

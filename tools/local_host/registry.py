@@ -13,7 +13,7 @@ import importlib
 import inspect
 import logging
 import sys
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -84,6 +84,17 @@ def import_function_app(app_dir: Path) -> FunctionRegister:
             f"found {len(apps)}"
         )
     return apps[0]
+
+
+# What the host awaits when it stops, if function_app defines it: the app's chance to close
+# the connections it keeps (Azure's worker has no such hook: a process's end closes them).
+STOP_HOOK = "on_host_stop"
+
+
+def stop_hook() -> Callable[[], Awaitable[None]] | None:
+    """The imported function_app's ``on_host_stop`` coroutine function, if it has one."""
+    hook = getattr(sys.modules.get("function_app"), STOP_HOOK, None)
+    return hook if inspect.iscoroutinefunction(hook) else None
 
 
 def discover(app: FunctionRegister, app_dir: Path) -> list[FunctionSpec]:

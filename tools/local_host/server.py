@@ -24,12 +24,13 @@ import logging
 import platform
 import socket
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from importlib.metadata import version as package_version
 from typing import Any
 from urllib.parse import unquote
 
-from aiohttp import web
+from aiohttp import web, web_protocol
+from aiohttp.http_exceptions import LineTooLong
 from azure.functions.timer import TimerRequest
 
 from . import keys
@@ -46,7 +47,6 @@ logger = logging.getLogger(__name__)
 
 HOST_VERSION = "1.0.0"
 _ADMIN_FUNCTIONS = "/admin/functions"
-_MAX_BODY_BYTES = 100 * 1024 * 1024  # the Functions host's request size limit
 
 
 class LocalHost:
@@ -59,10 +59,13 @@ class LocalHost:
         settings: Mapping[str, str],
         *,
         grace: float = 5.0,
+        on_stop: Callable[[], Awaitable[None]] | None = None,
     ) -> None:
-        """``settings`` resolve %SETTING% schedules; ``grace`` is how long stop() waits."""
+        """``settings`` resolve %SETTING% schedules; ``grace`` is how long stop() waits;
+        ``on_stop`` is awaited last, when nothing of the app runs any more."""
         self._config = config
         self._grace = grace
+        self._on_stop = on_stop
         self._keys = config.keys
         self._functions = {spec.name.lower(): spec for spec in functions}
         self._routes = RouteTable(
@@ -94,7 +97,7 @@ class LocalHost:
 
     async def start(self, host: str, port: int) -> int:
         """Listen, start the timers; return the bound port (useful with port 0)."""
-        server = web.Server(self.handle, request_factory=self._make_request, access_log=None)
+        server = _JsonErrorServer(self.handle, request_factory=self._make_request, access_log=None)
         self._runner = web.ServerRunner(server, shutdown_timeout=self._grace)
         await self._runner.setup()
         site = web.TCPSite(self._runner, host, port, reuse_address=True)
@@ -112,6 +115,11 @@ class LocalHost:
             await self._runner.cleanup()
         left = await self._invoker.drain(self._grace)
         self._invoker.close()
+        if self._on_stop is not None:
+            try:
+                await self._on_stop()
+            except Exception:
+                logger.exception("The app's stop hook failed")
         self._state = "Stopped"
         return left
 
@@ -148,7 +156,14 @@ class LocalHost:
             spec.auth_level, keys.presented_key(request.headers, request.rel_url.query)
         ):
             return _unauthorized()
-        func_request = await to_func_request(request, found.params)
+        limit = self._config.max_body_bytes
+        if (request.content_length or 0) > limit:
+            # Refused before a byte of the body is read, as Azure's front end does.
+            return _too_large(limit)
+        try:
+            func_request = await to_func_request(request, found.params)
+        except web.HTTPRequestEntityTooLarge:  # a chunked body: reading stopped at the limit
+            return _too_large(limit)
         try:
             result = await self._invoker.invoke(spec, func_request, PROGRAMMATIC_REASON)
         except Exception:  # logged with its stack trace by the invoker, never sent
@@ -159,11 +174,10 @@ class LocalHost:
             logger.exception("Function '%s' returned a value that is not a response", spec.name)
             return _internal_error(spec)
 
-    @staticmethod
     def _make_request(
-        message: Any, payload: Any, protocol: Any, writer: Any, task: Any
+        self, message: Any, payload: Any, protocol: Any, writer: Any, task: Any
     ) -> web.BaseRequest:
-        """aiohttp's default request, with the Functions host's body size limit."""
+        """aiohttp's default request, with the host's body size limit."""
         return web.BaseRequest(
             message,
             payload,
@@ -171,7 +185,7 @@ class LocalHost:
             writer,
             task,
             asyncio.get_running_loop(),
-            client_max_size=_MAX_BODY_BYTES,
+            client_max_size=self._config.max_body_bytes,
         )
 
     async def _admin(self, request: web.BaseRequest, path: str) -> web.StreamResponse:
@@ -266,3 +280,43 @@ def _unauthorized() -> web.Response:
         "A valid function key is required: send it as the x-functions-key header "
         "or the code query parameter.",
     )
+
+
+def _too_large(limit: int) -> web.Response:
+    response = error_response(
+        413, "RequestEntityTooLarge", f"The request body is larger than {limit} bytes."
+    )
+    response.force_close()  # what is left of the body is not read
+    return response
+
+
+class _JsonErrors(web_protocol.RequestHandler):
+    """aiohttp's connection handler, answering what fails before a request reaches the host
+    (a request line or header over 8 KiB, a malformed request) in the API's error shape
+    instead of plain text."""
+
+    def handle_error(
+        self,
+        request: web.BaseRequest,
+        status: int = 500,
+        exc: BaseException | None = None,
+        message: str | None = None,
+    ) -> web.StreamResponse:
+        super().handle_error(request, status, exc, message)  # logs it, checks nothing was sent
+        if status >= 500:
+            answer = error_response(
+                status, "InternalServerError", "The host failed; it was logged."
+            )
+        elif isinstance(exc, LineTooLong):
+            answer = error_response(
+                status, "BadRequest", "The request line or a header is over 8 KiB."
+            )
+        else:  # the parser's own words would echo the request: not sent back
+            answer = error_response(status, "BadRequest", "The request is not valid HTTP.")
+        answer.force_close()
+        return answer
+
+
+class _JsonErrorServer(web.Server):
+    def __call__(self) -> web_protocol.RequestHandler:
+        return _JsonErrors(self, loop=self._loop, **self._kwargs)

@@ -51,6 +51,11 @@ class LocalSettings:
     local_http_port: int | None
 
 
+# The Functions host takes request bodies up to 100 MB unless this app setting says less.
+BODY_LIMIT_SETTING = "FUNCTIONS_REQUEST_BODY_SIZE_LIMIT"
+DEFAULT_BODY_LIMIT = 100 * 1024 * 1024
+
+
 @dataclass(frozen=True)
 class HostConfig:
     """Everything the server needs besides the functions themselves."""
@@ -58,6 +63,7 @@ class HostConfig:
     app_dir: Path
     route_prefix: str
     keys: Keys
+    max_body_bytes: int = DEFAULT_BODY_LIMIT
 
 
 def read_local_settings(path: Path) -> LocalSettings:
@@ -132,7 +138,20 @@ def load_config(app_dir: Path, environ: MutableMapping[str, str] | None = None) 
         app_dir=app_dir,
         route_prefix=read_route_prefix(app_dir / "host.json"),
         keys=keys_from(env),
+        max_body_bytes=_body_limit(env.get(BODY_LIMIT_SETTING)),
     )
+
+
+def _body_limit(value: str | None) -> int:
+    if not value:
+        return DEFAULT_BODY_LIMIT
+    try:
+        limit = int(value)
+    except ValueError:
+        limit = -1
+    if limit < 1:
+        raise HostConfigError(f"{BODY_LIMIT_SETTING}: {value!r} is not a number of bytes")
+    return limit
 
 
 def _as_setting(value: Any) -> str:
