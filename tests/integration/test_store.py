@@ -19,7 +19,7 @@ from shared.storage.keys import validate_key
 from shared.storage.statuses import CacheWrite
 from shared.storage.store import StatusStore
 from tests.support.azurite import Azurite
-from tests.support.samples import SEED, SYNC_STATUS_EXAMPLE
+from tests.support.samples import SEED, SYNC_STATUS_EXAMPLE, profile_entry
 from tools.processes import azurite_connection_string, free_port
 
 PROFILES_SOURCE = "educationSynchronizationProfiles"
@@ -42,18 +42,8 @@ async def get_profile(store: StatusStore, profile_id: str) -> CachedProfile | No
     return None if entity is None else CachedProfile.from_entity(entity)
 
 
-def profile(profile_id: str, **status: object) -> CachedProfile:
-    return CachedProfile(
-        id=profile_id,
-        display_name=f"School {profile_id}",
-        state="provisioned",
-        status={**SEED, "id": profile_id, **status},
-        graph_hash=f"hash-{profile_id}",
-    )
-
-
 async def test_a_status_comes_back_from_storage_value_for_value(store: StatusStore) -> None:
-    sent = profile(SEED["id"], errorCount=2**63 - 1, statusMessage="a\r\nb – ü ✓ 🙂")
+    sent = profile_entry(SEED["id"], errorCount=2**63 - 1, statusMessage="a\r\nb – ü ✓ 🙂")
     outcome = await store.statuses.write([CacheWrite("create", sent.to_entity())])
     assert outcome.written == 1
     back = await get_profile(store, SEED["id"])
@@ -65,14 +55,14 @@ async def test_a_status_comes_back_from_storage_value_for_value(store: StatusSto
 
 async def test_a_long_status_message_survives_storage(store: StatusStore) -> None:
     message = "Zeile 1\r\n" + "ö" * 50_000
-    sent = profile("long", statusMessage=message)
+    sent = profile_entry("long", statusMessage=message)
     await store.statuses.write([CacheWrite("create", sent.to_entity())])
     back = await get_profile(store, "long")
     assert back is not None and back.status["statusMessage"] == message
 
 
 async def test_replace_is_conditional_on_the_etag(store: StatusStore) -> None:
-    await store.statuses.write([CacheWrite("create", profile("p1").to_entity())])
+    await store.statuses.write([CacheWrite("create", profile_entry("p1").to_entity())])
     cached = await get_profile(store, "p1")
     assert cached is not None and cached.etag
     cached.status["status"] = "paused"
@@ -84,7 +74,7 @@ async def test_replace_is_conditional_on_the_etag(store: StatusStore) -> None:
 
 async def test_many_changes_go_in_batches_and_removals_apply(store: StatusStore) -> None:
     outcome = await store.statuses.write(
-        [CacheWrite("create", profile(f"p{i:03}").to_entity()) for i in range(250)]
+        [CacheWrite("create", profile_entry(f"p{i:03}").to_entity()) for i in range(250)]
     )
     assert outcome.written == 250 and not outcome.failed
     cached = await store.statuses.read_source(PROFILES_SOURCE)
@@ -103,7 +93,7 @@ async def test_a_batch_with_a_stale_etag_lands_the_rest_and_names_the_conflict(
     """A PATCH between a poll's read and its write: that write is a conflict (the poll reads
     the item again and decides anew); the other writes of the batch land."""
     await store.statuses.write(
-        [CacheWrite("create", profile(f"q{i}").to_entity()) for i in range(3)],
+        [CacheWrite("create", profile_entry(f"q{i}").to_entity()) for i in range(3)],
     )
     cached = await store.statuses.read_source(PROFILES_SOURCE)
     patched = await get_profile(store, "q1")
@@ -111,7 +101,9 @@ async def test_a_batch_with_a_stale_etag_lands_the_rest_and_names_the_conflict(
     patched.status["status"] = "paused"
     await store.statuses.replace(patched.to_entity(), etag=patched.etag)  # the poll's is stale
     replacements = [
-        CacheWrite("replace", profile(key, status="error").to_entity(), entity.metadata["etag"])
+        CacheWrite(
+            "replace", profile_entry(key, status="error").to_entity(), entity.metadata["etag"]
+        )
         for key, entity in cached.items()
     ]
     outcome = await store.statuses.write(replacements)
@@ -123,7 +115,7 @@ async def test_a_batch_with_a_stale_etag_lands_the_rest_and_names_the_conflict(
 
 async def test_a_merge_of_the_listing_fields_keeps_a_patched_status(store: StatusStore) -> None:
     """A renamed profile whose status Graph did not change: the PATCH survives."""
-    await store.statuses.write([CacheWrite("create", profile("m1").to_entity())])
+    await store.statuses.write([CacheWrite("create", profile_entry("m1").to_entity())])
     patched = await get_profile(store, "m1")
     assert patched is not None and patched.etag
     patched.status["statusMessage"] = "patched"
@@ -143,7 +135,8 @@ async def test_list_pages_with_a_status_filter(store: StatusStore) -> None:
     await store.statuses.write(
         [
             CacheWrite(
-                "create", profile(f"r{i:02}", status="error" if i % 3 == 0 else "done").to_entity()
+                "create",
+                profile_entry(f"r{i:02}", status="error" if i % 3 == 0 else "done").to_entity(),
             )
             for i in range(30)
         ]

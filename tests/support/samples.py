@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from shared.sources.school_data_sync.entity import CachedProfile
+
 SEED_ID = "86904b1e-c7d0-4ead-b13a-98f11fc400ee"
 # The example response of Graph's "Get educationSynchronizationProfileStatus" page.
 SEED = {
@@ -69,3 +71,15 @@ SYNC_STATUS_EXAMPLE = {
     ],
     "troubleshootingUrl": "String",
 }
+
+
+def profile_entry(profile_id: str, **status: object) -> CachedProfile:
+    """A School Data Sync profile as a poll would cache it: the seed status, under its id,
+    with ``status`` changes; its fingerprint follows its status."""
+    return CachedProfile(
+        id=profile_id,
+        display_name=f"School {profile_id}",
+        state="provisioned",
+        status={**SEED, "id": profile_id, **status},
+        graph_hash=f"hash-{profile_id}-{status.get('status', SEED['status'])}",
+    )

@@ -16,7 +16,7 @@ from shared.sources.base import Observation
 from shared.sources.school_data_sync.entity import CachedProfile
 from shared.storage.poll_runs import PollRun
 from shared.storage.statuses import CacheWrite, WriteOutcome, is_removed, pending_of
-from tests.support.samples import SEED
+from tests.support.samples import profile_entry
 
 SDS = source_named("educationSynchronizationProfiles")
 JOBS = source_named("synchronizationJobs")
@@ -33,16 +33,6 @@ class Cached(dict[str, Any]):
     def __init__(self, entity: dict[str, Any], etag: str = 'W/"1"') -> None:
         super().__init__(entity)
         self.metadata = {"etag": etag}
-
-
-def profile(profile_id: str, **status: Any) -> CachedProfile:
-    return CachedProfile(
-        id=profile_id,
-        display_name=f"School {profile_id}",
-        state="provisioned",
-        status={**SEED, "id": profile_id, **status},
-        graph_hash=f"hash-{profile_id}-{status.get('status', SEED['status'])}",
-    )
 
 
 def cached(entry: CachedProfile, **columns: Any) -> Cached:
@@ -69,7 +59,7 @@ def carried(write: CacheWrite) -> list[tuple[Any, ...]]:
 
 
 def test_a_new_item_is_created_with_its_change() -> None:
-    plan = plan_writes(SDS, seen(profile("p1")), {}, None, STAMP)
+    plan = plan_writes(SDS, seen(profile_entry("p1")), {}, None, STAMP)
     (write,) = plan.writes
     assert plan.complete
     assert (write.kind, write.etag) == ("create", None)
@@ -80,19 +70,21 @@ def test_a_new_item_is_created_with_its_change() -> None:
 
 def test_a_sources_first_read_carries_its_changes_without_events() -> None:
     quiet = PollStamp(started=NOW, decided=DECIDED, notify=False)
-    (write,) = plan_writes(SDS, seen(profile("p1")), {}, None, quiet).writes
+    (write,) = plan_writes(SDS, seen(profile_entry("p1")), {}, None, quiet).writes
     assert [entry[-1] for entry in carried(write)] == [False]
 
 
 def test_nothing_new_from_graph_writes_nothing() -> None:
-    plan = plan_writes(SDS, seen(profile("p1")), {"p1": cached(profile("p1"))}, None, STAMP)
+    plan = plan_writes(
+        SDS, seen(profile_entry("p1")), {"p1": cached(profile_entry("p1"))}, None, STAMP
+    )
     assert plan.writes == []
     assert plan.unchanged == 1
 
 
 def test_a_new_status_replaces_the_item_on_the_etag_it_was_read_with() -> None:
-    current = {"p1": cached(profile("p1"))}
-    plan = plan_writes(SDS, seen(profile("p1", status="error")), current, None, STAMP)
+    current = {"p1": cached(profile_entry("p1"))}
+    plan = plan_writes(SDS, seen(profile_entry("p1", status="error")), current, None, STAMP)
     (write,) = plan.writes
     assert (write.kind, write.etag) == ("replace", 'W/"1"')
     assert write.entity["health"] == "error"
@@ -101,24 +93,28 @@ def test_a_new_status_replaces_the_item_on_the_etag_it_was_read_with() -> None:
 
 
 def test_a_replace_keeps_the_changes_still_pending_before_its_own() -> None:
-    earlier = plan_writes(SDS, seen(profile("p1", status="paused")), {}, None, STAMP).writes[0]
+    earlier = plan_writes(SDS, seen(profile_entry("p1", status="paused")), {}, None, STAMP).writes[
+        0
+    ]
     current = {"p1": Cached(earlier.entity)}  # written, its change not recorded yet
     later = PollStamp(started=NOW, decided="2026-11-22T05:10:00.0000000Z")
-    (write,) = plan_writes(SDS, seen(profile("p1", status="error")), current, None, later).writes
+    (write,) = plan_writes(
+        SDS, seen(profile_entry("p1", status="error")), current, None, later
+    ).writes
     assert [(c[0], c[1]) for c in carried(write)] == [(None, "paused"), ("paused", "error")]
 
 
 def test_a_new_status_of_the_same_health_keeps_its_health_since() -> None:
-    current = {"p1": cached(profile("p1", status="success"))}
-    plan = plan_writes(SDS, seen(profile("p1", status="inProgress")), current, None, STAMP)
+    current = {"p1": cached(profile_entry("p1", status="success"))}
+    plan = plan_writes(SDS, seen(profile_entry("p1", status="inProgress")), current, None, STAMP)
     assert plan.writes[0].entity["healthSince"] == EARLIER
 
 
 def test_a_renamed_profile_merges_its_name_and_keeps_a_patched_status() -> None:
-    patched = cached(profile("p1"))
+    patched = cached(profile_entry("p1"))
     patched["status"] = "paused"  # a PATCH since the last poll: the cached status is paused
     patched["health"] = "warning"
-    renamed = profile("p1")
+    renamed = profile_entry("p1")
     renamed.display_name = "Renamed"
     (write,) = plan_writes(SDS, seen(renamed), {"p1": patched}, None, STAMP).writes
     assert write.kind == "merge"
@@ -128,7 +124,7 @@ def test_a_renamed_profile_merges_its_name_and_keeps_a_patched_status() -> None:
 
 
 def test_an_item_that_fails_keeps_its_value_and_is_marked_once() -> None:
-    current = {"p1": cached(profile("p1"))}
+    current = {"p1": cached(profile_entry("p1"))}
     (write,) = plan_writes(SDS, seen(p1="timeout"), current, None, STAMP).writes
     assert (write.kind, write.entity) == (
         "merge",
@@ -141,29 +137,29 @@ def test_an_item_that_fails_keeps_its_value_and_is_marked_once() -> None:
 
 def test_a_failing_item_counts_as_read_at_the_last_complete_listing() -> None:
     previous = PollRun(SDS.name, "succeeded", NOW, listed_date_time="2026-11-22T05:04:00.0Z")
-    current = {"p1": cached(profile("p1"))}
+    current = {"p1": cached(profile_entry("p1"))}
     (write,) = plan_writes(SDS, seen(p1="timeout"), current, previous, STAMP).writes
     assert write.entity["lastCheckedDateTime"] == "2026-11-22T05:04:00.0Z"
 
 
 def test_an_item_a_complete_listing_lacks_is_marked_removed_with_its_change() -> None:
-    current = {"p1": cached(profile("p1")), "gone": cached(profile("gone"))}
-    complete = plan_writes(SDS, seen(profile("p1")), current, None, STAMP)
+    current = {"p1": cached(profile_entry("p1")), "gone": cached(profile_entry("gone"))}
+    complete = plan_writes(SDS, seen(profile_entry("p1")), current, None, STAMP)
     (write,) = complete.writes
     assert (write.kind, write.item_id, write.entity["removed"]) == ("merge", "gone", True)
     assert carried(write) == [("inProgress", None, Health.UNKNOWN, DECIDED, True)]
     assert complete.removals == {"gone"}
-    partial = plan_writes(SDS, seen(profile("p1"), complete=False), current, None, STAMP)
+    partial = plan_writes(SDS, seen(profile_entry("p1"), complete=False), current, None, STAMP)
     assert partial.writes == []
 
 
 def test_an_item_marked_removed_is_not_marked_again_and_can_come_back() -> None:
-    gone = cached(profile("p1"))
+    gone = cached(profile_entry("p1"))
     removal = plan_writes(SDS, seen(), {"p1": gone}, None, STAMP).writes[0]
     marked = Cached({**gone, **removal.entity})
     assert plan_writes(SDS, seen(), {"p1": marked}, None, STAMP).writes == []
     back = PollStamp(started=NOW, decided="2026-11-22T05:10:00.0000000Z")
-    (write,) = plan_writes(SDS, seen(profile("p1")), {"p1": marked}, None, back).writes
+    (write,) = plan_writes(SDS, seen(profile_entry("p1")), {"p1": marked}, None, back).writes
     assert write.kind == "replace" and "removed" not in write.entity
     assert [(c[0], c[1]) for c in carried(write)] == [("inProgress", None), (None, "inProgress")]
 
@@ -194,17 +190,19 @@ def test_an_item_too_large_to_cache_is_a_failure_not_a_removal() -> None:
 
 def test_a_listing_error_leaves_the_cache_as_it_is() -> None:
     observation = Observation(error=GraphError(403, "Forbidden", "Missing role"))
-    assert plan_writes(SDS, observation, {"p1": cached(profile("p1"))}, None, STAMP).writes == []
+    assert (
+        plan_writes(SDS, observation, {"p1": cached(profile_entry("p1"))}, None, STAMP).writes == []
+    )
 
 
 def test_what_is_left_to_record_is_what_landed() -> None:
     current = {
-        "p1": cached(profile("p1")),
-        "p2": cached(profile("p2")),
-        "p3": cached(profile("p3")),
+        "p1": cached(profile_entry("p1")),
+        "p2": cached(profile_entry("p2")),
+        "p3": cached(profile_entry("p3")),
     }
     current["p3"]["pendingChanges"] = current["p1"]["pendingChanges"] = ""
-    observation = seen(profile("p1", status="error"), profile("p2", status="paused"))
+    observation = seen(profile_entry("p1", status="error"), profile_entry("p2", status="paused"))
     plan = plan_writes(SDS, observation, current, None, STAMP)  # p3 is gone
     landed = WriteOutcome(etags={"p1": 'W/"2"', "p3": 'W/"3"'})  # p2 did not land
     journal = {entry.item_id: entry for entry in journal_after(current, plan.writes, landed)}
@@ -216,7 +214,7 @@ def test_what_is_left_to_record_is_what_landed() -> None:
 
 
 def test_a_narrowed_observation_decides_only_for_those_items() -> None:
-    observation = seen(profile("p1"), profile("p2"), p3="timeout")
+    observation = seen(profile_entry("p1"), profile_entry("p2"), p3="timeout")
     narrowed = observation.narrowed({"p2", "p3"})
     assert set(narrowed.entries) == {"p2"} and narrowed.failures == {"p3": "timeout"}
     assert narrowed.removable("gone") and not narrowed.removable("p1")
