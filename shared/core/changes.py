@@ -4,12 +4,20 @@ event carries it to subscribers."""
 from __future__ import annotations
 
 import uuid
+from datetime import timedelta
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, model_validator
 
 from shared.core.health import HealthField
 
 _EVENT_NAMESPACE = uuid.UUID("2b0c4e0a-5f0e-4d7e-9a7c-6f3f1f1d9c55")
+
+# An event not delivered within this long is dropped: a receiver that stays away does not
+# make its queue grow without end.
+MAX_EVENT_AGE = timedelta(days=3)
+# A delivered event stays as a marker at least this long, so a change recorded again (after a
+# crash) is never queued again: longer than any event may wait, with room to spare.
+DELIVERED_MARKERS_KEPT = MAX_EVENT_AGE + timedelta(days=4)
 
 
 class StatusChange(BaseModel):
@@ -44,7 +52,18 @@ def event_id(change: StatusChange) -> str:
 
 class PendingChange(BaseModel):
     """A change written with the cache entry it describes, waiting to be moved to the history
-    and the outbox. ``notify=False`` records it in the history only (a source's first read)."""
+    and the outbox. ``notify=False`` records it in the history only (a source's first read).
+
+    Its event id is fixed when it is written, so recording it again later (after a crash,
+    by another release) finds the same history entry and the same queued events.
+    """
 
     change: StatusChange
     notify: bool = True
+    eventId: str = ""
+
+    @model_validator(mode="after")
+    def _fix_event_id(self) -> PendingChange:
+        if not self.eventId:
+            self.eventId = event_id(self.change)
+        return self

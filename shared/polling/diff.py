@@ -30,6 +30,7 @@ from shared.storage.statuses import (
     REMOVED_COLUMN,
     CacheWrite,
     WriteOutcome,
+    change_time,
     is_removed,
     pending_of,
     put_pending,
@@ -50,8 +51,6 @@ class PollPlan:
     complete: bool = False
     # Items whose write marks them removed.
     removals: set[str] = field(default_factory=set)
-    # Changes of status or health the writes carry.
-    changes: int = 0
 
 
 @dataclass(frozen=True)
@@ -137,41 +136,43 @@ def _write_for(
     the listing's fields, a cleared poll error) are merged alone when only they differ.
     """
     entry.last_checked_date_time = stamp.started
+    at = change_time(stamp.decided, current)
     if current is None or is_removed(current):
-        # New, or back before its removal was done: a new item after a removed one.
-        entry.health_since = stamp.started
+        # New, or back before its removal was done: a new item (a removal that was recorded
+        # ended its chain; one that was not, for runs, continues it).
+        entry.health_since = at
         entity = entry.to_entity()
-        before = None if current is None else _removed(source.summarize(current))
-        _carry(entity, current, _change_from(source, before, entity, stamp), stamp)
+        quiet = current is not None and not source.reports_removals
+        before = source.summarize(current) if current is not None and quiet else None
+        _carry(entity, current, _change_from(source, before, entity, at), stamp)
         if current is None:
             return CacheWrite("create", entity)
         return CacheWrite("replace", entity, etag_of(current))
     if current.get("graphHash") != entry.graph_hash:
         same_health = current.get("health") == str(entry.health[0])
-        entry.health_since = (
-            current.get("healthSince", stamp.started) if same_health else stamp.started
-        )
+        entry.health_since = current.get("healthSince", at) if same_health else at
         entity = entry.to_entity()
-        change = _change(source, current, {**current, **entity}, stamp)
+        change = _change(source, current, {**current, **entity}, at)
         _carry(entity, current, change, stamp)  # a replace keeps what is still pending
         return CacheWrite("replace", entity, etag_of(current))
-    columns = _stale_columns(entry, current, stamp.started)
+    columns = _stale_columns(entry, current, stamp.started, at)
     if not columns:
         return None
-    change = _change(source, current, {**current, **columns}, stamp)
+    change = _change(source, current, {**current, **columns}, at)
     if change is not None:
         _carry(columns, current, change, stamp)
     keys = {"PartitionKey": current["PartitionKey"], "RowKey": current["RowKey"]}
     return CacheWrite("merge", keys | columns, etag_of(current))
 
 
-def _stale_columns(entry: CacheEntry, current: Entity, now: str) -> dict[str, Any]:
-    """Columns of an item whose Graph data did not change that still need writing."""
+def _stale_columns(entry: CacheEntry, current: Entity, now: str, at: str) -> dict[str, Any]:
+    """Columns of an item whose Graph data did not change that still need writing (``now``:
+    when it was read; ``at``: when a change of its health happens)."""
     columns, (health, reason) = entry.refresh_columns(current)
     if current.get("health") != str(health) or current.get("reason") != reason:
         columns["health"], columns["reason"] = str(health), reason
         if current.get("health") != str(health) or not current.get("healthSince"):
-            columns["healthSince"] = now
+            columns["healthSince"] = at
     if current.get("pollError"):
         columns["pollError"] = ""
         columns["lastCheckedDateTime"] = now
@@ -195,8 +196,9 @@ def _mark_failing(current: Entity, code: str, previous: PollRun | None) -> Cache
 
 def _removal(source: Source, current: Entity, stamp: PollStamp) -> CacheWrite:
     """Mark an item removed, with its removal change (when the source reports removals)."""
+    at = change_time(stamp.decided, current)
     gone = _removed(source.summarize(current))
-    change = _change(source, current, None, stamp, gone=gone) if source.reports_removals else None
+    change = _change(source, current, None, at, gone=gone) if source.reports_removals else None
     columns: Entity = {"PartitionKey": current["PartitionKey"], "RowKey": current["RowKey"]}
     columns[REMOVED_COLUMN] = True
     _carry(columns, current, change, stamp)
@@ -208,14 +210,14 @@ def _carry(
 ) -> None:
     """Write the item's pending changes, and this one after them, with the item."""
     new = [PendingChange(change=change, notify=stamp.notify)] if change is not None else []
-    put_pending(columns, pending_of(current) + new)
+    put_pending(columns, pending_of(current) + new, over=current)
 
 
 def _change(
     source: Source,
     current: Entity,
     after: Entity | None,
-    stamp: PollStamp,
+    at: str,
     *,
     gone: ItemSummary | None = None,
 ) -> StatusChange | None:
@@ -225,11 +227,11 @@ def _change(
     now = gone if gone is not None else source.summarize(after or {})
     if "health" not in current and before.status == now.status:
         return None  # a row cached before health existed gains its health: not a change
-    return _change_from(source, before, now, stamp)
+    return _change_from(source, before, now, at)
 
 
 def _change_from(
-    source: Source, before: ItemSummary | None, after: Entity | ItemSummary, stamp: PollStamp
+    source: Source, before: ItemSummary | None, after: Entity | ItemSummary, at: str
 ) -> StatusChange | None:
     """The change of status or health from ``before`` (None: the item is new) to ``after``,
     if there is one."""
@@ -244,7 +246,7 @@ def _change_from(
         status=now.status,
         previousHealth=before.health if before else None,
         health=now.health,
-        changedDateTime=stamp.decided,
+        changedDateTime=at,
         reason=now.reason,
         path=source.item_path(now.id),
     )

@@ -17,7 +17,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections import Counter
-from dataclasses import replace
+from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING
 
 from shared.core.errors import StorageUnavailableError
@@ -77,58 +77,70 @@ async def poll_source(
     if seen.error is not None:
         run.source_error = seen.error.to_json()
         logger.warning("Listing %s failed: %s", source.name, seen.error)
+    failures: dict[str, str] = {}
     if seen.error is not None and not seen.entries and not seen.listed:
         # Nothing read: keep the whole cache (but record what an earlier poll left pending);
         # `unavailable` when Graph refused the source.
-        await _flush(store, settings, source, journal_after(cached, [], WriteOutcome()), {})
+        await _flush(store, settings, source, journal_after(cached, [], WriteOutcome()), failures)
+        run.errors = [{"code": code, "count": 1} for code in failures.values()]
         run.outcome = "unavailable" if seen.error.is_refusal else "failed"
         return await _finish(store, run)
 
-    # Until a source has been read once, every item is new: history only, no flood of events
-    # (a source whose first polls failed counts as not read yet).
-    first_read = not cached and (previous is None or previous.listed_date_time is None)
+    # Until a source has been read once, every item is new: history only, no flood of events.
+    # A first poll killed part-way saved no run; one whose listing failed counts as not read.
+    first_read = previous is None or (not cached and previous.listed_date_time is None)
     stamp = PollStamp(run.started_date_time, utc_now(), notify=not first_read)
     plan = plan_writes(source, seen, cached, previous, stamp)
-    written, current, writes = await _write(source, store, seen, cached, previous, plan, stamp)
-    failures = plan.failures | written.failed
-    removed = await _flush(
-        store, settings, source, journal_after(current, writes, written), failures
-    )
+    written = _Writes(plan=plan, current=dict(cached))
+    written = await _write(source, store, seen, previous, written, stamp)
+    failures |= plan.failures | written.failed
+    journal = journal_after(written.current, written.writes, written)
+    removed = await _flush(store, settings, source, journal, failures)
     _conclude(run, seen, plan, written, failures, removed)
     return await _finish(store, run)
+
+
+@dataclass
+class _Writes(WriteOutcome):
+    """What a poll wrote: the outcome of every write, the writes that were last decided for
+    each item, and the entities they were decided from."""
+
+    plan: PollPlan = field(default_factory=PollPlan)
+    current: dict[str, Entity] = field(default_factory=dict)
+    writes: list[CacheWrite] = field(default_factory=list)
 
 
 async def _write(
     source: Source,
     store: StatusStore,
     seen: Observation,
-    cached: dict[str, Entity],
     previous: PollRun | None,
-    plan: PollPlan,
+    written: _Writes,
     stamp: PollStamp,
-) -> tuple[WriteOutcome, dict[str, Entity], list[CacheWrite]]:
+) -> _Writes:
     """Write the plan; decide again, from a fresh read, for the items another writer (a
-    PATCH) changed since the cache was read. Returns what landed, the entities the final
-    writes were decided from, and those writes."""
-    outcome = await store.statuses.write(plan.writes)
-    current, writes = dict(cached), list(plan.writes)
+    PATCH) changed since the cache was read, so their changes follow the other writer's."""
+    plan = written.plan
+    written.writes = list(plan.writes)
+    written.add(await store.statuses.write(plan.writes))
     for _round in range(MAX_CONFLICT_ROUNDS):
-        if not outcome.conflicts:
+        if not written.conflicts:
             break
-        ids, outcome.conflicts = outcome.conflicts, set()
+        ids, written.conflicts = written.conflicts, set()
         fresh = await asyncio.gather(*(store.statuses.read(source.name, i) for i in ids))
         reread = {i: entity for i, entity in zip(ids, fresh, strict=True) if entity is not None}
-        current = {i: e for i, e in current.items() if i not in ids} | reread
+        written.current = {i: e for i, e in written.current.items() if i not in ids} | reread
         again = plan_writes(
             source, seen.narrowed(ids), reread, previous, replace(stamp, decided=utc_now())
         )
         plan.failures |= again.failures
         plan.removals = (plan.removals - ids) | again.removals
-        writes = [write for write in writes if write.item_id not in ids] + again.writes
-        outcome.add(await store.statuses.write(again.writes))
-    for item_id in outcome.conflicts:
-        outcome.failed[item_id] = "writeConflict"
-    return outcome, current, writes
+        plan.unchanged += again.unchanged
+        written.writes = [w for w in written.writes if w.item_id not in ids] + again.writes
+        written.add(await store.statuses.write(again.writes))
+    for item_id in written.conflicts:
+        written.failed[item_id] = "writeConflict"
+    return written
 
 
 async def _flush(

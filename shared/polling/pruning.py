@@ -6,6 +6,7 @@ from __future__ import annotations
 import logging
 from datetime import UTC, datetime, timedelta
 
+from shared.core.changes import DELIVERED_MARKERS_KEPT
 from shared.core.time import graph_timestamp, parse_timestamp, utc_now
 from shared.settings import Settings
 from shared.storage.poll_runs import PollRun
@@ -16,7 +17,6 @@ logger = logging.getLogger(__name__)
 # The poll-run row that records when the history was last pruned (once a day is enough).
 HISTORY_PRUNE = "historyRetention"
 _PRUNE_EVERY = timedelta(days=1)
-_DELIVERED_MARKERS_KEPT = timedelta(days=7)
 
 
 async def prune_history(store: StatusStore, settings: Settings) -> int:
@@ -29,9 +29,9 @@ async def prune_history(store: StatusStore, settings: Settings) -> int:
         started = utc_now()
         cutoff = now - timedelta(days=settings.history_retention_days)
         removed = await store.history.prune(graph_timestamp(cutoff))
-        # Delivered events stay a week as markers (so a change recorded again after a
+        # Delivered events stay as markers a while (so a change recorded again after a
         # failure is not sent twice), then go.
-        settled = await store.outbox.prune(graph_timestamp(now - _DELIVERED_MARKERS_KEPT))
+        settled = await store.outbox.prune(graph_timestamp(now - DELIVERED_MARKERS_KEPT))
         counts = {"removed": removed, "deliveredEventsRemoved": settled}
         await store.poll_runs.save(PollRun(HISTORY_PRUNE, "succeeded", started, utc_now(), counts))
     except Exception:  # pruning is housekeeping: it never fails the poll

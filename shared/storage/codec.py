@@ -47,8 +47,10 @@ def put_optional(entity: Entity, name: str, value: str | None) -> None:
         put_text(entity, name, value)
 
 
-def put_text(entity: Entity, name: str, value: str) -> None:
-    """Store text in ``name``, continuing in ``name_2``, ``name_3``... when it is too long."""
+def put_text(entity: Entity, name: str, value: str, *, over: Entity | None = None) -> None:
+    """Store text in ``name``, continuing in ``name_2``, ``name_3``... when it is too long.
+    Written over an entity (``over``: a MERGE) whose text has more parts, the part after the
+    new ones is blanked, so the old text's tail is not read as part of the new one."""
     chunks: list[str] = []
     start = units = 0
     for index, character in enumerate(value):
@@ -61,6 +63,9 @@ def put_text(entity: Entity, name: str, value: str) -> None:
     entity[name] = chunks[0]
     for number, chunk in enumerate(chunks[1:], start=2):
         entity[f"{name}_{number}"] = chunk
+    tail = f"{name}_{len(chunks) + 1}"
+    if over is not None and over.get(tail):
+        entity[tail] = ""
 
 
 def get_text(entity: Entity, name: str) -> str | None:
@@ -70,7 +75,9 @@ def get_text(entity: Entity, name: str) -> str | None:
         return None
     parts = [first]
     number = 2
-    while f"{name}_{number}" in entity:
+    # An empty part ends the text: a MERGE that wrote shorter text than was there blanks the
+    # part after its own (a MERGE cannot delete the longer text's remaining parts).
+    while parts[-1] and entity.get(f"{name}_{number}"):
         parts.append(entity[f"{name}_{number}"])
         number += 1
     return "".join(parts)

@@ -9,41 +9,38 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from shared.core.changes import ChangeEvent, PendingChange, StatusChange, event_id
+from shared.core.changes import ChangeEvent, PendingChange
 from shared.core.subscriptions import static_target
 from shared.settings import Settings
 from shared.storage.store import StatusStore
 
 
 async def record_changes(
-    store: StatusStore, settings: Settings, changes: list[StatusChange], *, notify: bool = True
+    store: StatusStore, settings: Settings, pending: list[PendingChange]
 ) -> None:
-    """Keep ``changes`` in the history and queue an event per matching subscriber.
-
-    ``notify=False`` records history only (a source's first poll: every item is new, and a
-    subscriber wants to hear of changes, not of the whole tenant at once).
-    """
-    if not changes:
+    """Keep changes in the history and queue an event per matching subscriber of those to
+    send (``notify``: not those of a source's first poll, where every item is new and a
+    subscriber wants to hear of changes, not of the whole tenant at once)."""
+    if not pending:
         return
-    event_ids = [event_id(change) for change in changes]
-    await store.history.record(changes, event_ids)
-    if not notify:
+    await store.history.record([p.change for p in pending], [p.eventId for p in pending])
+    to_send = [p for p in pending if p.notify]
+    if not to_send:
         return
     targets: dict[str, list[ChangeEvent]] = {}
     for subscription in await store.subscriptions.read_all():
         if subscription.status != "active":
             continue
         chosen = [
-            ChangeEvent(**change.model_dump(), eventId=eid, subscriptionId=subscription.id)
-            for change, eid in zip(changes, event_ids, strict=True)
-            if subscription.filter is None or subscription.filter.matches(change)
+            ChangeEvent(**p.change.model_dump(), eventId=p.eventId, subscriptionId=subscription.id)
+            for p in to_send
+            if subscription.filter is None or subscription.filter.matches(p.change)
         ]
         if chosen:
             targets[subscription.id] = chosen
     for url in settings.notify_webhook_urls:
         targets[static_target(url)] = [
-            ChangeEvent(**change.model_dump(), eventId=eid)
-            for change, eid in zip(changes, event_ids, strict=True)
+            ChangeEvent(**p.change.model_dump(), eventId=p.eventId) for p in to_send
         ]
     for target, events in targets.items():
         await store.outbox.add(target, events)
@@ -62,7 +59,7 @@ class JournalEntry:
 
 @dataclass
 class FlushOutcome:
-    recorded: int
+    # How many items marked removed were deleted.
     removed: int
     # The version each item is at once its changes were cleared.
     etags: dict[str, str]
@@ -72,19 +69,18 @@ async def flush_pending(
     store: StatusStore, settings: Settings, source: str, entries: list[JournalEntry]
 ) -> FlushOutcome:
     """Move items' pending changes to the history and the outbox, then clear them (or delete
-    the items marked removed); say how many changes were recorded and items deleted.
+    the items marked removed); say how many were deleted, and the versions left.
 
     Idempotent: a change recorded again (after a crash part-way, or by two writers) rewrites
     its history entry and finds its queued events, so it is never recorded or sent twice.
     Raises what recording raises: the changes then stay pending on their items.
     """
     pending = [entry for item in entries for entry in item.pending]
-    await record_changes(store, settings, [p.change for p in pending if not p.notify], notify=False)
-    await record_changes(store, settings, [p.change for p in pending if p.notify])
+    await record_changes(store, settings, pending)
     cleared = await store.statuses.clear_pending(
         source, {item.item_id: item.etag for item in entries if item.pending and not item.removed}
     )
     removed = await store.statuses.delete_removed(
         source, {item.item_id: item.etag for item in entries if item.removed}
     )
-    return FlushOutcome(recorded=len(pending), removed=removed, etags=cleared)
+    return FlushOutcome(removed=removed, etags=cleared)

@@ -20,6 +20,7 @@ import json
 import logging
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
+from datetime import timedelta
 from typing import Any, Literal
 
 from azure.core import MatchConditions
@@ -33,6 +34,7 @@ from azure.data.tables import TableTransactionError, UpdateMode
 
 from shared.core.changes import PendingChange
 from shared.core.errors import NotFoundError, StorageUnavailableError, VersionConflictError
+from shared.core.time import graph_timestamp, parse_timestamp
 from shared.storage.codec import Entity, get_text, put_text
 from shared.storage.keys import prefix_range
 from shared.storage.tables import (
@@ -47,10 +49,10 @@ from shared.storage.tables import (
 logger = logging.getLogger(__name__)
 
 
-logger = logging.getLogger(__name__)
-
 PENDING_COLUMN = "pendingChanges"
 REMOVED_COLUMN = "removed"
+# When the item's last change happened: the next one is never stamped before it.
+LAST_CHANGE_COLUMN = "lastChangedDateTime"
 
 
 def pending_of(entity: Entity | None) -> list[PendingChange]:
@@ -71,10 +73,27 @@ def pending_of(entity: Entity | None) -> list[PendingChange]:
         return []
 
 
-def put_pending(columns: Entity, pending: list[PendingChange]) -> None:
-    """Write the changes waiting on an item into ``columns`` (none: an empty column)."""
+def put_pending(
+    columns: Entity, pending: list[PendingChange], *, over: Entity | None = None
+) -> None:
+    """Write the changes waiting on an item into ``columns`` (none: an empty column), with
+    the time of the last one; ``over`` is the entity a MERGE of ``columns`` writes over."""
     text = "[" + ",".join(entry.model_dump_json() for entry in pending) + "]" if pending else ""
-    put_text(columns, PENDING_COLUMN, text)
+    put_text(columns, PENDING_COLUMN, text, over=over)
+    if pending:
+        columns[LAST_CHANGE_COLUMN] = pending[-1].change.changedDateTime
+    elif over is not None and over.get(LAST_CHANGE_COLUMN):
+        columns[LAST_CHANGE_COLUMN] = over[LAST_CHANGE_COLUMN]
+
+
+def change_time(now: str, entity: Entity | None) -> str:
+    """When a change to the item happens: ``now``, but never at or before the item's last
+    change. Writers on other instances keep their own clocks; each change still sorts after
+    the one before it (history and the outbox are ordered by this time)."""
+    last = (entity or {}).get(LAST_CHANGE_COLUMN)
+    if not last or parse_timestamp(now) > parse_timestamp(last):
+        return now
+    return graph_timestamp(parse_timestamp(last) + timedelta(microseconds=1))
 
 
 def is_removed(entity: Entity | None) -> bool:

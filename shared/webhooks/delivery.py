@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any, Literal
 
-from shared.core.changes import ChangeEvent
+from shared.core.changes import MAX_EVENT_AGE, ChangeEvent
 from shared.core.errors import StorageUnavailableError
 from shared.core.retry_after import MAX_RETRY_AFTER_SECONDS, parse_retry_after
 from shared.core.subscriptions import Subscription, static_target
@@ -43,9 +43,6 @@ MAX_ROUNDS = 20
 # targets served at once.
 EVENTS_PER_READ = 100
 TARGETS_AT_ONCE = 8
-# An event not delivered within this long is dropped (logged): a receiver that stays away
-# does not make its queue grow without end.
-MAX_EVENT_AGE = timedelta(days=3)
 USER_AGENT = "SyncStatus-Webhooks/1.0"
 
 

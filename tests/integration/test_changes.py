@@ -150,3 +150,65 @@ async def test_a_patch_during_a_poll_is_followed_by_the_polls_change(
         ("paused", "warning"),
         ("error", "error"),
     ]
+
+
+async def test_a_removal_killed_before_it_is_recorded_is_recorded_once(
+    watched: App,
+    tenant: Any,
+    receiver: Receiver,
+    azurite: Any,
+    app_settings: dict[str, str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    tenant.remove_profile("b")
+    await killed_while(
+        history_writes, watched.poll, azurite=azurite, app_settings=app_settings,
+        monkeypatch=monkeypatch,
+    )  # fmt: skip
+    assert (await watched.get_status("b")).status == 404  # on its way out: not served
+    await watched.poll()
+    await watched.poll()
+    assert transitions(receiver.events, "b") == [("success", None)]
+    changes = (await history(watched, SDS, "b"))["value"]
+    assert [(c["previousStatus"], c["status"]) for c in changes] == [
+        ("success", None),
+        (None, "success"),
+    ]
+    rows = (await watched.call("list_statuses")).json()["value"]
+    assert [row["id"] for row in rows] == ["a"]
+
+
+async def test_a_first_poll_killed_part_way_sends_no_events_for_the_whole_tenant(
+    app: App,
+    tenant: Any,
+    receiver: Receiver,
+    insecure_webhooks: None,
+    azurite: Any,
+    app_settings: dict[str, str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Until a source has been read once every item is new: a first poll killed after some
+    of its writes leaves the next one a cache, yet that one is still the first read."""
+    for index in range(150):
+        tenant.add_profile(f"p{index:03}")
+    await subscribe(app, receiver.url)
+    batches: list[bytes] = []
+
+    def second_write_batch(path: str, body: bytes) -> bool:
+        if path.endswith("/$batch") and b"Statuses" in body:
+            batches.append(body)
+            return len(batches) == 2
+        return False
+
+    await killed_while(
+        second_write_batch, app.poll, azurite=azurite, app_settings=app_settings,
+        monkeypatch=monkeypatch,
+    )  # fmt: skip
+    await app.poll()
+    await app.poll()
+    assert receiver.events == []
+    rows = (await app.call("list_statuses", params={"$top": "999"})).json()["value"]
+    assert len(rows) == 150
+    for item_id in ("p000", "p149"):
+        changes = (await history(app, SDS, item_id))["value"]
+        assert [(c["previousStatus"], c["status"]) for c in changes] == [(None, "success")]

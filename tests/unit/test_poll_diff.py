@@ -8,6 +8,7 @@ import json
 import os
 from typing import Any
 
+from shared.core.changes import PendingChange, event_id
 from shared.core.health import Health
 from shared.graph.errors import GraphError
 from shared.polling.diff import PollStamp, journal_after, plan_writes
@@ -15,7 +16,13 @@ from shared.sources import source_named
 from shared.sources.base import Observation
 from shared.sources.school_data_sync.entity import CachedProfile
 from shared.storage.poll_runs import PollRun
-from shared.storage.statuses import CacheWrite, WriteOutcome, is_removed, pending_of
+from shared.storage.statuses import (
+    CacheWrite,
+    WriteOutcome,
+    is_removed,
+    pending_of,
+    put_pending,
+)
 from tests.support.samples import profile_entry
 
 SDS = source_named("educationSynchronizationProfiles")
@@ -63,7 +70,7 @@ def test_a_new_item_is_created_with_its_change() -> None:
     (write,) = plan.writes
     assert plan.complete
     assert (write.kind, write.etag) == ("create", None)
-    assert write.entity["healthSince"] == write.entity["lastCheckedDateTime"] == NOW
+    assert (write.entity["healthSince"], write.entity["lastCheckedDateTime"]) == (DECIDED, NOW)
     # Stamped when the poll decided, after it read the cache: later than any change it saw.
     assert carried(write) == [(None, "inProgress", Health.HEALTHY, DECIDED, True)]
 
@@ -88,7 +95,7 @@ def test_a_new_status_replaces_the_item_on_the_etag_it_was_read_with() -> None:
     (write,) = plan.writes
     assert (write.kind, write.etag) == ("replace", 'W/"1"')
     assert write.entity["health"] == "error"
-    assert write.entity["healthSince"] == NOW  # the health changed
+    assert write.entity["healthSince"] == DECIDED  # the health changed, as the change says
     assert carried(write) == [("inProgress", "error", Health.ERROR, DECIDED, True)]
 
 
@@ -218,3 +225,52 @@ def test_a_narrowed_observation_decides_only_for_those_items() -> None:
     narrowed = observation.narrowed({"p2", "p3"})
     assert set(narrowed.entries) == {"p2"} and narrowed.failures == {"p3": "timeout"}
     assert narrowed.removable("gone") and not narrowed.removable("p1")
+
+
+def test_a_change_is_never_stamped_before_the_items_last_one() -> None:
+    """A PATCH on an instance whose clock runs ahead stamped the item's last change after
+    this poll's own clock: this poll's change still sorts after it."""
+    ahead = "2026-11-22T05:05:02.1234567Z"
+    current = {"p1": cached(profile_entry("p1"), lastChangedDateTime=ahead)}
+    (write,) = plan_writes(
+        SDS, seen(profile_entry("p1", status="error")), current, None, STAMP
+    ).writes
+    stamped = pending_of(write.entity)[0].change.changedDateTime
+    assert stamped == "2026-11-22T05:05:02.1234570Z" > ahead
+    assert write.entity["lastChangedDateTime"] == stamped
+    later = PollStamp(started=NOW, decided="2026-11-22T05:06:00.0000000Z")
+    (write,) = plan_writes(
+        SDS, seen(profile_entry("p1", status="error")), current, None, later
+    ).writes
+    assert pending_of(write.entity)[0].change.changedDateTime == later.decided
+
+
+def test_a_pending_change_keeps_the_event_id_it_was_written_with() -> None:
+    (write,) = plan_writes(SDS, seen(profile_entry("p1")), {}, None, STAMP).writes
+    (pending,) = pending_of(write.entity)
+    assert pending.eventId == event_id(pending.change)
+    stored = json.loads(write.entity["pendingChanges"])[0]
+    assert stored["eventId"] == pending.eventId  # fixed once: a later release reads it back
+
+
+def test_a_long_list_of_pending_changes_cleared_or_shortened_leaves_no_tail() -> None:
+    """Past 32K characters the list spans two columns; a MERGE that writes less blanks the
+    second, so what is read back is the new list, not the old one's tail."""
+    item = cached(profile_entry("p1"))
+    (write,) = plan_writes(
+        SDS, seen(profile_entry("p1", status="error")), {"p1": item}, None, STAMP
+    ).writes
+    change = pending_of(write.entity)[0].change
+    many = [
+        PendingChange(change=change.model_copy(update={"reason": f"Change {n}."}))
+        for n in range(120)
+    ]
+    put_pending(item, many)
+    assert "pendingChanges_2" in item and len(pending_of(item)) == 120
+    shorter: dict[str, Any] = {}
+    put_pending(shorter, many[:1], over=item)
+    assert shorter["pendingChanges_2"] == ""
+    assert len(pending_of(Cached({**item, **shorter}))) == 1
+    cleared: dict[str, Any] = {}
+    put_pending(cleared, [])
+    assert pending_of(Cached({**item, **cleared})) == []

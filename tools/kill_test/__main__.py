@@ -23,6 +23,8 @@ from tools.kill_test.stack import Stack
 # The statuses items go through, one step a round (each differs from the one before).
 CYCLE = ("success", "error", "paused", "quarantined", "inProgress")
 REACH_TIMEOUT = 30.0
+# Every item leaves the tenant in one round out of this many (and comes back in the next).
+REMOVE_EVERY = 7
 PHASES = ("graph reads", "cache writes", "before history", "outbox", "clearing", "delivery",
           "random")  # fmt: skip
 
@@ -86,10 +88,27 @@ async def kill_round(stack: Stack, phase: str, items: int, rng: random.Random) -
     return hit
 
 
+async def change(
+    stack: Stack, statuses: list[str | None], item: str, number: int, index: int
+) -> None:
+    """The item's next step in the tenant: a new status, or every tenth round or so, gone
+    (and back in a later one, a new item then); ``statuses`` records it (None: gone)."""
+    status: str | None = CYCLE[(number + index) % len(CYCLE)]
+    if (number + index) % REMOVE_EVERY == 0:
+        status = None if statuses[-1] is not None else status
+    if status is None:
+        await stack.remove_profile(item)
+    elif statuses[-1] is None:
+        await stack.add_profile(item, status)
+    else:
+        await stack.set_status(item, status)
+    statuses.append(status)
+
+
 async def run(items: int, kills: int, seed: int, say: Callable[[str], None]) -> dict:
     rng = random.Random(seed)
     ids = [f"school-{index:04}" for index in range(items)]
-    history: dict[str, list[str]] = {
+    history: dict[str, list[str | None]] = {
         item: [CYCLE[index % len(CYCLE)]] for index, item in enumerate(ids)
     }
     schedule = [PHASES[index % len(PHASES)] for index in range(kills)]
@@ -106,9 +125,7 @@ async def run(items: int, kills: int, seed: int, say: Callable[[str], None]) -> 
         missed: Counter[str] = Counter()
         for number, phase in enumerate(schedule, start=1):
             for index, item in enumerate(ids):
-                status = CYCLE[(number + index) % len(CYCLE)]
-                history[item].append(status)
-                await stack.set_status(item, status)
+                await change(stack, history[item], item, number, index)
             if await kill_round(stack, phase, items, rng):
                 kills_by_phase[phase] += 1
             else:

@@ -9,7 +9,7 @@ import itertools
 from dataclasses import dataclass, field
 from typing import Any
 
-Transition = tuple[str | None, str]
+Transition = tuple[str | None, str | None]
 
 
 @dataclass
@@ -50,14 +50,14 @@ class Tally:
 def check_item(
     tally: Tally,
     item_id: str,
-    statuses: list[str],
+    statuses: list[str | None],
     history: list[dict[str, Any]],
     events: list[dict[str, Any]],
     cached: str | None,
 ) -> None:
-    """``statuses``: what the item was in the tenant, round by round (the first one before
-    the subscriber came: history only, no event); ``history`` newest first, as served;
-    ``events`` as the receiver got them, in order."""
+    """``statuses``: what the item was in the tenant, round by round (None: not there; the
+    first one before the subscriber came: history only, no event); ``history`` newest
+    first, as served; ``events`` as the receiver got them, in order."""
     expected: list[Transition] = [(None, statuses[0])]
     expected += [(a, b) for a, b in itertools.pairwise(statuses) if a != b]
     tally.changes += len(expected)
@@ -68,7 +68,9 @@ def check_item(
     if lost or twice:
         tally.note(f"{item_id}: history {recorded}, expected {expected}")
     for newer, older in itertools.pairwise(history):
-        if (newer["previousStatus"], newer["previousHealth"]) != (older["status"], older["health"]):
+        # An item that was removed comes back as a new one: its chain starts again.
+        before = (None, None) if older["status"] is None else (older["status"], older["health"])
+        if (newer["previousStatus"], newer["previousHealth"]) != before:
             tally.broken_chains += 1
             tally.note(f"{item_id}: {older['status']} is followed by {newer}")
     _check_events(tally, item_id, expected[1:], events)

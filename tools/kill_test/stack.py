@@ -134,6 +134,10 @@ class Stack:
         path = f"{self.tenant_url}/_tenant/profiles/{profile_id}/profileStatus"
         (await self.http.patch(path, json={"status": status})).raise_for_status()
 
+    async def remove_profile(self, profile_id: str) -> None:
+        reply = await self.http.delete(f"{self.tenant_url}/_tenant/profiles/{profile_id}")
+        reply.raise_for_status()
+
     async def subscribe(self) -> None:
         body = {"notificationUrl": f"{self.receiver.url}/hook"}
         reply = await self.http.post(f"{self.host_url}/api/subscriptions", json=body)

@@ -18,7 +18,6 @@ from shared.core.changes import PendingChange, StatusChange
 from shared.core.errors import (
     ContentionError,
     NotFoundError,
-    StorageUnavailableError,
     VersionConflictError,
 )
 from shared.core.health import Health
@@ -27,7 +26,7 @@ from shared.settings import Settings
 from shared.sources.school_data_sync.const import NAME
 from shared.sources.school_data_sync.entity import CachedProfile
 from shared.storage.recording import JournalEntry, flush_pending
-from shared.storage.statuses import pending_of, put_pending
+from shared.storage.statuses import change_time, pending_of, put_pending
 from shared.storage.store import StatusStore
 from shared.storage.tables import Continuation
 
@@ -88,11 +87,12 @@ async def update_status(
             raise _stale_etag(profile_id)
         if not changes:
             return profile, profile.etag
-        change = _patch_change(profile, *_apply(profile, changes))
+        at = change_time(utc_now(), entity)  # never before the item's last change
+        change = _patch_change(profile, *_apply(profile, changes, at))
         # The change travels with the status it describes, after any still pending.
         pending = pending_of(entity) + ([PendingChange(change=change)] if change else [])
         written = profile.to_entity()
-        put_pending(written, pending)
+        put_pending(written, pending, over=entity)
         try:
             etag = await store.statuses.replace(written, etag=profile.etag)
         except NotFoundError:
@@ -111,12 +111,12 @@ async def update_status(
     raise ContentionError("The status kept changing during the update; try again.")
 
 
-def _apply(profile: CachedProfile, changes: dict[str, Any]) -> tuple[Any, Health]:
-    """Change the status in place; return the status and health it had before."""
+def _apply(profile: CachedProfile, changes: dict[str, Any], at: str) -> tuple[Any, Health]:
+    """Change the status in place, at ``at``; return the status and health it had before."""
     status_before, health_before = profile.status.get("status"), profile.health[0]
     profile.status.update(changes)
     profile.updated_by = "patch"
-    profile.updated_date_time = utc_now()
+    profile.updated_date_time = at
     if profile.health[0] != health_before or not profile.health_since:
         profile.health_since = profile.updated_date_time
     return status_before, health_before
@@ -150,7 +150,7 @@ async def _flush_quietly(store: StatusStore, settings: Settings, entry: JournalE
     poll or PATCH."""
     try:
         flushed = await flush_pending(store, settings, NAME, [entry])
-    except StorageUnavailableError as error:
+    except Exception as error:  # whatever it is, the PATCH has landed: its answer stands
         logger.warning("The change of %s is not in the history yet: %s", entry.item_id, error)
         return entry.etag
     return flushed.etags.get(entry.item_id, entry.etag)
