@@ -103,11 +103,12 @@ def is_removed(entity: Entity | None) -> bool:
 
 @dataclass(frozen=True)
 class CacheWrite:
-    """One write a poll makes to the cache, conditional on the version it read.
+    """One write to the cache, conditional on the version it was decided from.
 
     ``create`` a new item; ``replace`` it when Graph's data changed; ``merge`` only some
-    columns (the rest is unchanged and may carry a PATCH); ``delete`` an item that is marked
-    removed. ``etag`` is the version the poll read (None to create).
+    columns (the rest is unchanged and may carry a PATCH, or clears recorded changes);
+    ``delete`` an item that is marked removed. ``etag`` is the version the write was decided
+    from (None to create).
     """
 
     kind: Literal["create", "replace", "merge", "delete"]
@@ -222,10 +223,10 @@ class StatusesTable:
         return result["etag"]
 
     async def write(self, writes: Iterable[CacheWrite]) -> WriteOutcome:
-        """Apply a poll's writes: batch transactions of up to 100 operations per partition,
-        each conditional on the ETag the poll read. A write another writer got in first on is
-        a conflict (the batch it was in is then written one by one); a storage outage fails
-        only the batch it hits."""
+        """Apply writes as batch transactions of up to 100 operations per partition, each
+        conditional on the ETag it was decided from. A write another writer got in first on
+        is a conflict (the batch it was in is then written one by one); a storage outage
+        fails only the batch it hits."""
         outcome = WriteOutcome()
         operations = [write.table_operation() for write in writes]
         limit = asyncio.Semaphore(TRANSACTIONS_AT_ONCE)
