@@ -41,12 +41,13 @@ Assessment = tuple[Health, str]
 @dataclass(frozen=True)
 class HealthRule:
     """One row of a source's mapping: for ``source``, when ``condition`` (as the README
-    words it) holds of the item, its health is ``health``."""
+    words it) holds of the item, its health is ``health``. ``matches`` sees the JSON Graph
+    sent and the item's context (what else is known when it is judged; see ``assess``)."""
 
     source: str
     condition: str
     health: Health
-    matches: Callable[[Document], bool]
+    matches: Callable[[Document, Document], bool]
 
 
 Reason = Callable[[Document, Document | None], str]
@@ -56,9 +57,12 @@ def assess(
     rules: Sequence[HealthRule], reason: Reason, document: Document, extra: Document | None = None
 ) -> Assessment:
     """The health of one item by the first rule that matches (``unknown`` when none does),
-    and one line saying why. ``document`` is the JSON Graph sent; ``extra`` what else was
-    read about the item (a finished run's statistics)."""
-    health = next((rule.health for rule in rules if rule.matches(document)), Health.UNKNOWN)
+    and one line saying why. ``document`` is the JSON Graph sent; ``extra`` the item's
+    context: what else was read about it (a finished run's statistics) or what judging it
+    takes besides (when it was read, a threshold from the settings), for health that changes
+    with time alone."""
+    context = extra if extra is not None else {}
+    health = next((r.health for r in rules if r.matches(document, context)), Health.UNKNOWN)
     return health, one_line(reason(document, extra))
 
 

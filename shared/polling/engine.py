@@ -18,10 +18,11 @@ import asyncio
 import logging
 from collections import Counter
 from dataclasses import dataclass, field, replace
+from datetime import timedelta
 from typing import TYPE_CHECKING
 
 from shared.core.errors import StorageUnavailableError
-from shared.core.time import utc_now
+from shared.core.time import graph_timestamp, parse_timestamp, utc_now
 from shared.polling.diff import PollPlan, PollStamp, journal_after, plan_writes
 from shared.polling.pruning import prune_history
 from shared.settings import Settings
@@ -40,6 +41,8 @@ logger = logging.getLogger(__name__)
 
 # Times an item another writer keeps changing is read again and decided anew in one poll.
 MAX_CONFLICT_ROUNDS = 5
+# How often a source Graph has retired is asked again (it comes back by itself if Graph does).
+RETIRED_ASKED_EVERY = timedelta(days=1)
 
 
 async def poll_all_sources(
@@ -72,18 +75,24 @@ async def poll_source(
         message = "Table Storage is unavailable; the poll changed nothing."
         run.source_error = {"status": None, "code": "storageUnavailable", "message": message}
         return await _finish(store, run)
+    if previous is not None and _retired_until(previous) > run.started_date_time:
+        return previous  # retired: asked again once a day, its record kept as it is
     run.listed_date_time = previous.listed_date_time if previous else None
-    seen = await source.observe(graph, cached, settings)
+    seen = await source.observe(graph, cached, settings, store.source_state.of(source.name))
+    run.details = seen.details
     if seen.error is not None:
         run.source_error = seen.error.to_json()
         logger.warning("Listing %s failed: %s", source.name, seen.error)
     failures: dict[str, str] = {}
     if seen.error is not None and not seen.entries and not seen.listed:
         # Nothing read: keep the whole cache (but record what an earlier poll left pending);
-        # `unavailable` when Graph refused the source.
+        # `unavailable` when Graph refused the source, `retired` when it retired it.
         await _flush(store, settings, source, journal_after(cached, [], WriteOutcome()), failures)
         run.errors = [{"code": code, "count": 1} for code in failures.values()]
         run.outcome = "unavailable" if seen.error.is_refusal else "failed"
+        if source.is_retirement(seen.error):
+            run.outcome = "retired"
+            run.retired_since = (previous and previous.retired_since) or run.started_date_time
         return await _finish(store, run)
 
     # Until a source has been read once, every item is new: history only, no flood of events.
@@ -98,6 +107,13 @@ async def poll_source(
     removed = await _flush(store, settings, source, journal, failures)
     _conclude(run, seen, plan, written, failures, removed)
     return await _finish(store, run)
+
+
+def _retired_until(previous: PollRun) -> str:
+    """When a source Graph retired is asked again (never before: "" for one not retired)."""
+    if previous.outcome != "retired":
+        return ""
+    return graph_timestamp(parse_timestamp(previous.started_date_time) + RETIRED_ASKED_EVERY)
 
 
 @dataclass

@@ -39,8 +39,11 @@ async def health_report(settings: Settings, store: StatusStore) -> Report:
         else {"source": source, "status": "notPolledYet"}
         for source in settings.enabled_sources
     ]
-    verdicts = {source["status"] for source in sources}
-    if verdicts == {"healthy"}:
+    # A source Graph has retired is shown, not counted: nothing the operator can restore.
+    verdicts = {source["status"] for source in sources} - {"retired"}
+    if not verdicts:
+        verdict = "unhealthy"  # every source retired: nothing is monitored any more
+    elif verdicts == {"healthy"}:
         verdict = "healthy"
     elif verdicts <= {"healthy", "degraded"}:
         verdict = "degraded"
@@ -66,7 +69,9 @@ def unconfigured_report(error: SettingsError) -> Report:
 
 
 def _source_health(run: PollRun, schedule: str, now: datetime) -> dict[str, Any]:
-    status = {"succeeded": "healthy", "partial": "degraded"}.get(run.outcome, "unavailable")
+    status = {"succeeded": "healthy", "partial": "degraded", "retired": "retired"}.get(
+        run.outcome, "unavailable"
+    )
     last_poll: dict[str, Any] = {
         "outcome": run.outcome,
         "startedDateTime": run.started_date_time,
@@ -76,8 +81,12 @@ def _source_health(run: PollRun, schedule: str, now: datetime) -> dict[str, Any]
     }
     if run.source_error:
         last_poll["sourceError"] = run.source_error
+    if run.retired_since:
+        last_poll["retiredSince"] = run.retired_since
+    if run.details:
+        last_poll["details"] = run.details
     due = next_run_after(schedule, parse_timestamp(run.started_date_time))
     overdue = next_run_after(schedule, due) + _STALE_GRACE
-    if now > overdue:
+    if now > overdue and status != "retired":  # a retired source is asked once a day
         status = "stale"
     return {"source": run.source, "status": status, "lastPoll": last_poll}

@@ -26,6 +26,7 @@ from shared.graph.errors import GraphError
 from shared.settings import Settings, SourceSettings
 from shared.storage.codec import Entity, get_text
 from shared.storage.keys import validate_key
+from shared.storage.source_state import SourceState
 from shared.storage.store import StatusStore
 
 if TYPE_CHECKING:
@@ -73,6 +74,8 @@ class Observation:
     listed: int = 0
     # A listing that failed (all of it, or from some page on).
     error: GraphError | None = None
+    # What else the poll reports on the source's health entry (counts and codes only).
+    details: dict[str, Any] = field(default_factory=dict)
 
     @property
     def complete(self) -> bool:
@@ -154,9 +157,16 @@ class Source(ABC):
 
     @abstractmethod
     async def observe(
-        self, graph: GraphClient, cached: dict[str, Entity], settings: Settings
+        self, graph: GraphClient, cached: dict[str, Entity], settings: Settings, state: SourceState
     ) -> Observation:
-        """Read the source from Graph; ``cached`` is what the cache holds (by id)."""
+        """Read the source from Graph; ``cached`` is what the cache holds (by id), ``state``
+        what the source keeps between polls besides its items."""
+
+    def is_retirement(self, error: GraphError) -> bool:
+        """Whether Graph's refusal of the whole source means it retired the API (asked again
+        once a day, not counted against health) rather than a passing failure or a missing
+        permission."""
+        return False
 
     @abstractmethod
     def reason(self, document: Document, extra: Document | None) -> str:

@@ -20,7 +20,7 @@ class PollRun:
     """The last poll of one source, as /api/health reports it."""
 
     source: str
-    outcome: str  # succeeded | partial | failed | unavailable
+    outcome: str  # succeeded | partial | failed | unavailable | retired
     started_date_time: str
     finished_date_time: str | None = None
     counts: dict[str, int] = field(default_factory=dict)
@@ -31,6 +31,11 @@ class PollRun:
     # Start of the latest poll that listed the whole source (this one or an earlier one):
     # every item it listed and did not fail on was read from Graph then.
     listed_date_time: str | None = None
+    # When Graph was first seen to have retired the source (while it still has).
+    retired_since: str | None = None
+    # What else the source reports of its poll (counts and codes only: /api/health is
+    # anonymous), such as a discovery or a provisioning-log read.
+    details: dict[str, Any] = field(default_factory=dict)
 
     def to_entity(self) -> Entity:
         entity = {
@@ -43,6 +48,9 @@ class PollRun:
         }
         put_optional(entity, "finishedDateTime", self.finished_date_time)
         put_optional(entity, "listedDateTime", self.listed_date_time)
+        put_optional(entity, "retiredSince", self.retired_since)
+        if self.details:
+            put_text(entity, "details", json.dumps(self.details, ensure_ascii=False))
         if self.source_error is not None:
             put_text(entity, "sourceError", json.dumps(self.source_error, ensure_ascii=False))
         return entity
@@ -50,6 +58,7 @@ class PollRun:
     @classmethod
     def from_entity(cls, entity: Entity) -> PollRun:
         source_error = get_text(entity, "sourceError")
+        details = get_text(entity, "details")
         return cls(
             source=entity["RowKey"],
             outcome=entity["outcome"],
@@ -59,6 +68,8 @@ class PollRun:
             errors=json.loads(entity.get("errors") or "[]"),
             source_error=json.loads(source_error) if source_error else None,
             listed_date_time=entity.get("listedDateTime"),
+            retired_since=entity.get("retiredSince"),
+            details=json.loads(details) if details else {},
         )
 
 

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 from shared.settings import Settings
 from shared.storage.history import HistoryTable
+from shared.storage.item_logs import ItemLogTable
 from shared.storage.outbox import OutboxTable
 from shared.storage.poll_runs import PollRunsTable
+from shared.storage.source_state import SourceStateTable
 from shared.storage.statuses import StatusesTable
 from shared.storage.subscriptions import SubscriptionsTable
 from shared.storage.tables import TableService
@@ -21,6 +23,8 @@ class StatusStore:
         self.history = HistoryTable(tables)
         self.outbox = OutboxTable(tables)
         self.subscriptions = SubscriptionsTable(tables)
+        self.source_state = SourceStateTable(tables)
+        self.item_logs = ItemLogTable(tables)
 
     @classmethod
     def from_settings(cls, settings: Settings) -> StatusStore:

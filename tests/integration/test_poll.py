@@ -183,10 +183,11 @@ async def test_a_complete_listing_removes_profiles_graph_no_longer_has(
 async def test_a_refused_listing_marks_the_source_unavailable_and_keeps_data(
     app: App, tenant: Any
 ) -> None:
+    """A missing permission (403) is an outage the operator can fix: it counts."""
     tenant.add_profile(SEED_ID, status=dict(SEED))
     await app.poll()
-    message = "Resource not found for the segment 'synchronizationProfiles'."
-    tenant.refuse_source("education", status=400, code="BadRequest", message=message)
+    message = "Insufficient privileges to complete the operation."
+    tenant.refuse_source("education", status=403, code="Authorization_RequestDenied", message=message)
     await app.poll()
     assert without_context((await app.get_status(SEED_ID)).json()) == SEED
     health = await source_health(app)
@@ -194,8 +195,8 @@ async def test_a_refused_listing_marks_the_source_unavailable_and_keeps_data(
     assert health["status"] == "unavailable"
     assert health["lastPoll"]["outcome"] == "unavailable"
     assert health["lastPoll"]["sourceError"] == {
-        "status": 400,
-        "code": "BadRequest",
+        "status": 403,
+        "code": "Authorization_RequestDenied",
         "message": message,
     }
     tenant.restore_source("education")

@@ -289,6 +289,7 @@ async def test_one_failing_service_principal_keeps_its_jobs_and_the_rest_go_on(
 
 
 async def test_a_refused_source_is_unavailable_and_the_others_go_on(app: App, tenant: Any) -> None:
+    """A missing permission counts against health; a retired API is shown apart."""
     tenant.add_profile(SEED_ID, status=dict(SEED))
     tenant.add_job(SP_A, "job.a")
     tenant.add_service_principal(SP_B)  # configured, with no jobs: that is fine
@@ -303,7 +304,8 @@ async def test_a_refused_source_is_unavailable_and_the_others_go_on(app: App, te
     status, sources = await health_by_source(app)
     assert status == 503
     sds = sources["educationSynchronizationProfiles"]
-    assert sds["status"] == "unavailable"
+    assert sds["status"] == "retired"
+    assert sds["lastPoll"]["outcome"] == "retired"
     assert sds["lastPoll"]["sourceError"] == {
         "status": 400,
         "code": "BadRequest",

@@ -69,7 +69,9 @@ def test_each_status_maps_to_its_health(
 
 def test_every_rule_is_exercised_by_a_case() -> None:
     for rule in HEALTH_RULES:
-        matching = [doc for source, doc, _ in CASES if source == rule.source and rule.matches(doc)]
+        matching = [
+            doc for source, doc, _ in CASES if source == rule.source and rule.matches(doc, {})
+        ]
         assert matching, f"no case for {rule.source}: {rule.condition}"
 
 

@@ -3,7 +3,7 @@ describe shapes no request validates, for the OpenAPI document only."""
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import BaseModel, Field
 
@@ -78,8 +78,9 @@ class SourceError(BaseModel):
 class LastPoll(BaseModel):
     """The last poll of a source."""
 
-    outcome: Literal["succeeded", "partial", "failed", "unavailable"] = Field(
-        description="succeeded, partial, failed or unavailable."
+    outcome: Literal["succeeded", "partial", "failed", "unavailable", "retired"] = Field(
+        description="succeeded, partial, failed, unavailable or retired (Graph no longer "
+        "serves the source; asked again once a day)."
     )
     startedDateTime: str = Field(description="When the poll started.")
     finishedDateTime: str | None = Field(description="When the poll finished.")
@@ -88,14 +89,25 @@ class LastPoll(BaseModel):
     )
     errors: list[PollErrorCount] = Field(description="Failed items by error code.")
     sourceError: SourceError | None = None
+    retiredSince: str | None = Field(
+        default=None, description="When Graph was first seen to have retired the source."
+    )
+    details: dict[str, Any] | None = Field(
+        default=None,
+        description="What else the source reports of its poll (counts and codes only), such "
+        "as a discovery of provisioning jobs or a read of the provisioning logs.",
+    )
 
 
 class SourceHealth(BaseModel):
     """The health of one enabled source."""
 
     source: str = Field(description="The source.")
-    status: Literal["healthy", "degraded", "unavailable", "stale", "notPolledYet"] = Field(
-        description="healthy, degraded, unavailable, stale or notPolledYet."
+    status: Literal["healthy", "degraded", "unavailable", "stale", "notPolledYet", "retired"] = (
+        Field(
+            description="healthy, degraded, unavailable, stale, notPolledYet or retired (not "
+            "counted in the verdict)."
+        )
     )
     lastPoll: LastPoll | None = None
 

@@ -18,19 +18,19 @@ HEALTH_RULES: tuple[HealthRule, ...] = (
         NAME,
         "status is failed or completedWithErrors",
         Health.ERROR,
-        lambda d: _status(d) in ("failed", "completedWithErrors"),
+        lambda d, _context: _status(d) in ("failed", "completedWithErrors"),
     ),
     HealthRule(
         NAME,
         "status is completedWithWarnings",
         Health.WARNING,
-        lambda d: _status(d) == "completedWithWarnings",
+        lambda d, _context: _status(d) == "completedWithWarnings",
     ),
     HealthRule(
         NAME,
         "status is running or completed",
         Health.HEALTHY,
-        lambda d: _status(d) in ("running", "completed"),
+        lambda d, _context: _status(d) in ("running", "completed"),
     ),
 )
 

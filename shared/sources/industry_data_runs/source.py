@@ -25,6 +25,7 @@ from shared.storage.codec import Entity
 if TYPE_CHECKING:
     from shared.core.openapi import OpenApiPart
     from shared.graph.client import GraphClient
+    from shared.storage.source_state import SourceState
 
 
 class IndustryDataRuns(DocumentSource[CachedRun]):
@@ -43,7 +44,11 @@ class IndustryDataRuns(DocumentSource[CachedRun]):
         return read_settings(env)
 
     async def observe(
-        self, graph: GraphClient, cached: dict[str, Entity], settings: Settings
+        self,
+        graph: GraphClient,
+        cached: dict[str, Entity],
+        settings: Settings,
+        state: SourceState,
     ) -> Observation:
         return await observe_runs(self, graph, cached, self.own_settings(settings).runs_kept)
 

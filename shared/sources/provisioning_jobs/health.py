@@ -26,30 +26,35 @@ def _last_execution_state(document: Document) -> Any:
 
 
 HEALTH_RULES: tuple[HealthRule, ...] = (
-    HealthRule(NAME, "status.code is Quarantine", Health.ERROR, lambda d: _code(d) == "Quarantine"),
+    HealthRule(
+        NAME,
+        "status.code is Quarantine",
+        Health.ERROR,
+        lambda d, _context: _code(d) == "Quarantine",
+    ),
     HealthRule(
         NAME,
         "status.lastExecution.state is Failed",
         Health.ERROR,
-        lambda d: _last_execution_state(d) == "Failed",
+        lambda d, _context: _last_execution_state(d) == "Failed",
     ),
     HealthRule(
         NAME,
         "status.lastExecution.state is EntryLevelErrors",
         Health.WARNING,
-        lambda d: _last_execution_state(d) == "EntryLevelErrors",
+        lambda d, _context: _last_execution_state(d) == "EntryLevelErrors",
     ),
     HealthRule(
         NAME,
         "status.code is Paused, NotRun or NotConfigured",
         Health.WARNING,
-        lambda d: _code(d) in ("Paused", "NotRun", "NotConfigured"),
+        lambda d, _context: _code(d) in ("Paused", "NotRun", "NotConfigured"),
     ),
     HealthRule(
         NAME,
         "status.code is Active and status.lastExecution.state is Succeeded",
         Health.HEALTHY,
-        lambda d: _code(d) == "Active" and _last_execution_state(d) == "Succeeded",
+        lambda d, _context: _code(d) == "Active" and _last_execution_state(d) == "Succeeded",
     ),
 )
 

@@ -26,6 +26,7 @@ from shared.storage.codec import Entity
 if TYPE_CHECKING:
     from shared.core.openapi import OpenApiPart
     from shared.graph.client import GraphClient
+    from shared.storage.source_state import SourceState
 
 
 class ProvisioningJobs(DocumentSource[CachedDocument]):
@@ -41,7 +42,11 @@ class ProvisioningJobs(DocumentSource[CachedDocument]):
         return read_settings(env)
 
     async def observe(
-        self, graph: GraphClient, cached: dict[str, Entity], settings: Settings
+        self,
+        graph: GraphClient,
+        cached: dict[str, Entity],
+        settings: Settings,
+        state: SourceState,
     ) -> Observation:
         configured = self.own_settings(settings).service_principal_ids
         return await observe_jobs(self, graph, cached, configured)

@@ -18,14 +18,16 @@ HEALTH_RULES: tuple[HealthRule, ...] = (
         NAME,
         "status is error, validationError or quarantined",
         Health.ERROR,
-        lambda d: _status(d) in ("error", "validationError", "quarantined"),
+        lambda d, _context: _status(d) in ("error", "validationError", "quarantined"),
     ),
-    HealthRule(NAME, "status is paused", Health.WARNING, lambda d: _status(d) == "paused"),
+    HealthRule(
+        NAME, "status is paused", Health.WARNING, lambda d, _context: _status(d) == "paused"
+    ),
     HealthRule(
         NAME,
         "status is success, inProgress, extracting or validating",
         Health.HEALTHY,
-        lambda d: _status(d) in ("success", "inProgress", "extracting", "validating"),
+        lambda d, _context: _status(d) in ("success", "inProgress", "extracting", "validating"),
     ),
 )
 

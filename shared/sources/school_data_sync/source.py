@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, ClassVar
 from shared.core.health import HealthRule
 from shared.settings import Settings
 from shared.sources.base import Observation, Operation, Source
-from shared.sources.school_data_sync.const import NAME
+from shared.sources.school_data_sync.const import NAME, RETIRED_MESSAGE
 from shared.sources.school_data_sync.entity import listed_display_name
 from shared.sources.school_data_sync.health import HEALTH_RULES, profile_reason
 from shared.sources.school_data_sync.poll import observe_profiles
@@ -24,6 +24,8 @@ from shared.storage.codec import Entity
 if TYPE_CHECKING:
     from shared.core.openapi import OpenApiPart
     from shared.graph.client import GraphClient
+    from shared.graph.errors import GraphError
+    from shared.storage.source_state import SourceState
 
 
 class SchoolDataSync(Source):
@@ -38,9 +40,21 @@ class SchoolDataSync(Source):
         return read_settings(env)
 
     async def observe(
-        self, graph: GraphClient, cached: dict[str, Entity], settings: Settings
+        self,
+        graph: GraphClient,
+        cached: dict[str, Entity],
+        settings: Settings,
+        state: SourceState,
     ) -> Observation:
         return await observe_profiles(graph)
+
+    def is_retirement(self, error: GraphError) -> bool:
+        """SDS (classic) is being retired: once Graph no longer knows the API, its listing
+        answers 400 "Resource not found for the segment 'synchronizationProfiles'", or 404
+        or 410. A 401 or 403 is a missing permission, not a retirement."""
+        if error.status in (404, 410):
+            return True
+        return error.status == 400 and RETIRED_MESSAGE in error.message
 
     def item_path(self, item_id: str) -> str:
         return profile_path(item_id)

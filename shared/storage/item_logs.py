@@ -1,0 +1,95 @@
+"""``{prefix}ItemLogs``: log entries a source keeps about one of its items (a provisioning
+job's failed objects, read from the provisioning logs), each the JSON Graph sent.
+
+PartitionKey is the source and the item's log key, ``{source}~{key}``; RowKey an inverted
+time and the entry's id, so a partition reads newest first. ``at`` holds the entry's time
+(what windows and pruning select on).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from azure.data.tables import UpdateMode
+
+from shared.core.time import graph_timestamp, parse_timestamp, timestamp_ns
+from shared.storage.codec import get_document, put_document
+from shared.storage.tables import Continuation, TableOperation, TableService
+
+_NS_CEILING = 10**20
+
+
+@dataclass(frozen=True)
+class LogEntry:
+    """One entry of an item's log: when it happened, its id and the document itself."""
+
+    at: str
+    id: str
+    document: dict[str, Any]
+
+
+class ItemLogTable:
+    def __init__(self, tables: TableService) -> None:
+        self._tables = tables
+        self._table = tables.table("ItemLogs")
+
+    async def add(self, source: str, key: str, entries: list[LogEntry]) -> None:
+        """Keep entries (one already kept is rewritten, not added twice)."""
+        operations: list[TableOperation] = []
+        for entry in entries:
+            entity = {
+                "PartitionKey": _partition(source, key),
+                "RowKey": _row_key(entry.at, entry.id),
+                # One format, so that times compare as text in queries.
+                "at": graph_timestamp(parse_timestamp(entry.at)),
+            }
+            put_document(entity, "document", entry.document)
+            operations.append(("upsert", entity, {"mode": UpdateMode.REPLACE}))
+        await self._tables.submit_all(self._table, operations)
+
+    async def page(
+        self, source: str, key: str, *, top: int, continuation: Continuation | None
+    ) -> tuple[list[dict[str, Any]], Continuation | None]:
+        """One page of an item's entries, newest first."""
+        entities, continuation = await self._tables.query_page(
+            self._table, "PartitionKey eq @p", {"p": _partition(source, key)}, top, continuation
+        )
+        return [get_document(entity, "document") or {} for entity in entities], continuation
+
+    async def since(self, source: str, key: str, since: str) -> list[LogEntry]:
+        """An item's entries at or after ``since``, newest first."""
+        query = "PartitionKey eq @p and at ge @since"
+        since = graph_timestamp(parse_timestamp(since))
+        parameters = {"p": _partition(source, key), "since": since}
+        async with self._tables.call():
+            found = self._table.query_entities(query, parameters=parameters)
+            return [
+                LogEntry(e["at"], e["RowKey"], get_document(e, "document") or {})
+                async for e in found
+            ]
+
+    async def trim(self, source: str, key: str, *, keep: int, before: str) -> int:
+        """Delete an item's entries past the newest ``keep`` and those older than ``before``;
+        return how many."""
+        async with self._tables.call():
+            found = self._table.query_entities(
+                "PartitionKey eq @p", parameters={"p": _partition(source, key)},
+                select=["PartitionKey", "RowKey", "at"],
+            )  # fmt: skip
+            rows = [entity async for entity in found]
+        doomed: list[TableOperation] = [
+            ("delete", {"PartitionKey": e["PartitionKey"], "RowKey": e["RowKey"]}, {})
+            for index, e in enumerate(rows)
+            if index >= keep or e["at"] < graph_timestamp(parse_timestamp(before))
+        ]
+        await self._tables.submit_all(self._table, doomed)
+        return len(doomed)
+
+
+def _partition(source: str, key: str) -> str:
+    return f"{source}~{key}"
+
+
+def _row_key(at: str, entry_id: str) -> str:
+    return f"{_NS_CEILING - timestamp_ns(at):020d}-{entry_id}"
