@@ -187,7 +187,9 @@ async def test_a_refused_listing_marks_the_source_unavailable_and_keeps_data(
     tenant.add_profile(SEED_ID, status=dict(SEED))
     await app.poll()
     message = "Insufficient privileges to complete the operation."
-    tenant.refuse_source("education", status=403, code="Authorization_RequestDenied", message=message)
+    tenant.refuse_source(
+        "education", status=403, code="Authorization_RequestDenied", message=message
+    )
     await app.poll()
     assert without_context((await app.get_status(SEED_ID)).json()) == SEED
     health = await source_health(app)
