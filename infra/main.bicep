@@ -50,8 +50,9 @@ param graphMaxConcurrency int = 16
 @maxValue(600)
 param graphTimeoutSeconds int = 30
 
-// Sources: which Graph data a poll reads. Each needs its own Graph application permission,
-// granted by scripts/grant-graph-permissions.sh, which reads these same azd variables.
+// Sources: which Graph data a poll reads. Each needs its own Graph application permission (and
+// provisioning jobs more when discovering or reading the provisioning logs), granted by
+// scripts/grant-graph-permissions.sh, which reads these same azd variables.
 @description('SDS_PROFILES_ENABLED app setting: poll School Data Sync (classic) profiles; needs EduAdministration.Read.All.')
 @allowed([
   'true'
@@ -59,16 +60,44 @@ param graphTimeoutSeconds int = 30
 ])
 param sdsProfilesEnabled string = 'true'
 
-@description('PROVISIONING_SERVICE_PRINCIPAL_IDS app setting: object ids of the service principals whose Entra ID provisioning jobs are polled, comma-separated (Graph has no tenant-wide list of jobs).')
-param provisioningServicePrincipalIds string = ''
-
-@description('PROVISIONING_JOBS_ENABLED app setting: poll Entra ID provisioning jobs; needs Synchronization.Read.All. Empty: on exactly when provisioningServicePrincipalIds names any; true needs them.')
+@description('PROVISIONING_JOBS_ENABLED app setting: poll Entra ID provisioning jobs (every kind: SaaS apps, Cloud Sync, cross-tenant sync, HR and API-driven inbound); needs Synchronization.Read.All.')
 @allowed([
-  ''
   'true'
   'false'
 ])
-param provisioningJobsEnabled string = ''
+param provisioningJobsEnabled string = 'true'
+
+@description('PROVISIONING_SERVICE_PRINCIPAL_IDS app setting: auto (or empty) discovers every service principal that has provisioning jobs, which also needs Application.Read.All; or the object ids of the service principals to poll, comma-separated.')
+param provisioningServicePrincipalIds string = 'auto'
+
+@description('PROVISIONING_DISCOVERY_INTERVAL_HOURS app setting: hours between discoveries of the service principals that have jobs (it also runs on the first poll).')
+@minValue(1)
+@maxValue(720)
+param provisioningDiscoveryIntervalHours int = 24
+
+@description('PROVISIONING_STALL_AFTER_HOURS app setting: an Active job with no successful cycle for this many hours is an error.')
+@minValue(1)
+@maxValue(720)
+param provisioningStallAfterHours int = 24
+
+@description('PROVISIONING_LOGS_ENABLED app setting: read failures from the provisioning logs; needs AuditLog.Read.All and an Entra ID P1 licence.')
+@allowed([
+  'true'
+  'false'
+])
+param provisioningLogsEnabled string = 'false'
+
+@description('DIRECTORY_SYNC_ENABLED app setting: watch Entra Connect directory synchronization (the organization\'s last sync times); needs Organization.Read.All.')
+@allowed([
+  'true'
+  'false'
+])
+param directorySyncEnabled string = 'true'
+
+@description('DIRECTORY_SYNC_STALE_AFTER_MINUTES app setting: a last directory sync older than this many minutes is an error (Connect syncs every 30).')
+@minValue(1)
+@maxValue(43200)
+param directorySyncStaleAfterMinutes int = 120
 
 @description('INDUSTRY_DATA_RUNS_ENABLED app setting: poll Microsoft Graph industry data runs; needs IndustryData-Run.Read.All.')
 @allowed([
@@ -197,8 +226,13 @@ module api 'app/api.bicep' = {
     graphMaxConcurrency: graphMaxConcurrency
     graphTimeoutSeconds: graphTimeoutSeconds
     sdsProfilesEnabled: sdsProfilesEnabled
-    provisioningServicePrincipalIds: provisioningServicePrincipalIds
     provisioningJobsEnabled: provisioningJobsEnabled
+    provisioningServicePrincipalIds: provisioningServicePrincipalIds
+    provisioningDiscoveryIntervalHours: provisioningDiscoveryIntervalHours
+    provisioningStallAfterHours: provisioningStallAfterHours
+    provisioningLogsEnabled: provisioningLogsEnabled
+    directorySyncEnabled: directorySyncEnabled
+    directorySyncStaleAfterMinutes: directorySyncStaleAfterMinutes
     industryDataRunsEnabled: industryDataRunsEnabled
     industryDataRunsKept: industryDataRunsKept
     historyRetentionDays: historyRetentionDays

@@ -1,7 +1,8 @@
 """The composition root: the one place that builds what the app runs on, the settings (read
 once per process), the status store (one per event loop, reusing its connections) and the
-Graph client (one per poll), and hands them to the functions. Nothing else in the app keeps
-process-wide state: every other part is given what it needs.
+Graph client (one per poll, sharing the pacer of Graph's report budget), and hands them to
+the functions. Nothing else in the app keeps process-wide state: every other part is given
+what it needs.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from shared.sources import load_settings
 from shared.storage.store import StatusStore
 
 if TYPE_CHECKING:
+    from shared.graph.batch import ReportPacer
     from shared.graph.client import GraphClient
 
 _settings: Settings | None = None
@@ -23,6 +25,10 @@ _stores: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, tuple[Settings, St
     weakref.WeakKeyDictionary()
 )
 _closing: set[asyncio.Task[None]] = set()
+# One pacer of Graph's report budget per event loop, shared by its polls.
+_report_pacers: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, ReportPacer] = (
+    weakref.WeakKeyDictionary()
+)
 
 
 def settings() -> Settings:
@@ -52,9 +58,11 @@ def services() -> tuple[Settings, StatusStore]:
 
 def graph_client(current: Settings) -> GraphClient:
     """A Graph client for one poll (it owns the poll's connections and its credential)."""
+    from shared.graph.batch import ReportPacer
     from shared.graph.client import GraphClient  # the Graph SDK: only the poll needs it
 
-    return GraphClient.from_settings(current)
+    pacer = _report_pacers.setdefault(asyncio.get_running_loop(), ReportPacer())
+    return GraphClient.from_settings(current, report_pacer=pacer)
 
 
 def reload_settings() -> None:

@@ -66,6 +66,10 @@ def app_settings(
         "GRAPH_AUTH": "none",
         "GRAPH_TIMEOUT_SECONDS": "2",
         "POLL_SCHEDULE": "0 */5 * * * *",
+        # On by default; the tests of jobs and of Entra Connect switch them on themselves, so
+        # that the others poll School Data Sync alone.
+        "PROVISIONING_JOBS_ENABLED": "false",
+        "DIRECTORY_SYNC_ENABLED": "false",
     }
     for name, value in values.items():
         monkeypatch.setenv(name, value)

@@ -163,12 +163,13 @@ class LocalRun:
             graph = configured
             print(f"GRAPH_BASE_URL is {graph}: using it, not the simulated tenant", flush=True)
         else:
-            graph, service_principals = await self._start_tenant(env)
+            graph = await self._start_tenant(env)
             env |= {"GRAPH_BASE_URL": graph, "GRAPH_AUTH": "none"}
-            # The demo tenant has all three sources: poll them, unless settings say otherwise.
+            # The demo tenant has every source: poll them all (its provisioning jobs are found
+            # by discovery, the default), unless settings say otherwise.
             demo_sources = {
-                "PROVISIONING_SERVICE_PRINCIPAL_IDS": service_principals,
                 "INDUSTRY_DATA_RUNS_ENABLED": "true",
+                "PROVISIONING_LOGS_ENABLED": "true",
             }
             env |= {name: v for name, v in demo_sources.items() if not _effective(local, name)}
 
@@ -211,8 +212,8 @@ class LocalRun:
         await self._until(azurite.line_matching(lambda line: "successfully started" in line))
         self.storage = f"Azurite, http://127.0.0.1:{AZURITE_PORT} (data in .azurite/)"
 
-    async def _start_tenant(self, env: dict[str, str]) -> tuple[str, str]:
-        """Start the demo tenant; return its URL and its service principals' ids."""
+    async def _start_tenant(self, env: dict[str, str]) -> str:
+        """Start the demo tenant; return its URL."""
         _require_free(
             TENANT_PORT,
             "the simulated Graph tenant",
@@ -225,11 +226,7 @@ class LocalRun:
         )
         self.children.append(tenant)
         announced = tenant.line_matching(lambda line: line.startswith("GRAPH_TENANT_URL="))
-        principals = tenant.line_matching(
-            lambda line: line.startswith("PROVISIONING_SERVICE_PRINCIPAL_IDS=")
-        )
-        url = (await self._until(announced)).partition("=")[2].strip()
-        return url, (await self._until(principals)).partition("=")[2].strip()
+        return (await self._until(announced)).partition("=")[2].strip()
 
     async def _first_poll(self, base: str, master_key: str | None) -> None:
         """Start the poll through the admin API and wait until /api/health shows it done: a

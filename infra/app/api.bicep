@@ -82,16 +82,44 @@ param graphTimeoutSeconds int
 ])
 param sdsProfilesEnabled string
 
-@description('PROVISIONING_SERVICE_PRINCIPAL_IDS: service principal object ids whose provisioning jobs are polled, comma-separated.')
-param provisioningServicePrincipalIds string
-
-@description('PROVISIONING_JOBS_ENABLED: poll Entra ID provisioning jobs; empty lets the app decide (on when service principals are named).')
+@description('PROVISIONING_JOBS_ENABLED: poll Entra ID provisioning jobs.')
 @allowed([
-  ''
   'true'
   'false'
 ])
 param provisioningJobsEnabled string
+
+@description('PROVISIONING_SERVICE_PRINCIPAL_IDS: auto (or empty) discovers the service principals that have provisioning jobs; or their object ids, comma-separated.')
+param provisioningServicePrincipalIds string
+
+@description('PROVISIONING_DISCOVERY_INTERVAL_HOURS: hours between discoveries of the service principals that have jobs.')
+@minValue(1)
+@maxValue(720)
+param provisioningDiscoveryIntervalHours int
+
+@description('PROVISIONING_STALL_AFTER_HOURS: an Active job with no successful cycle for this many hours is an error.')
+@minValue(1)
+@maxValue(720)
+param provisioningStallAfterHours int
+
+@description('PROVISIONING_LOGS_ENABLED: read failures from the provisioning logs.')
+@allowed([
+  'true'
+  'false'
+])
+param provisioningLogsEnabled string
+
+@description('DIRECTORY_SYNC_ENABLED: watch Entra Connect directory synchronization.')
+@allowed([
+  'true'
+  'false'
+])
+param directorySyncEnabled string
+
+@description('DIRECTORY_SYNC_STALE_AFTER_MINUTES: a last directory sync older than this many minutes is an error.')
+@minValue(1)
+@maxValue(43200)
+param directorySyncStaleAfterMinutes int
 
 @description('INDUSTRY_DATA_RUNS_ENABLED: poll industry data runs.')
 @allowed([
@@ -269,12 +297,32 @@ resource functionApp 'Microsoft.Web/sites@2024-04-01' = {
           value: sdsProfilesEnabled
         }
         {
+          name: 'PROVISIONING_JOBS_ENABLED'
+          value: provisioningJobsEnabled
+        }
+        {
           name: 'PROVISIONING_SERVICE_PRINCIPAL_IDS'
           value: provisioningServicePrincipalIds
         }
         {
-          name: 'PROVISIONING_JOBS_ENABLED'
-          value: provisioningJobsEnabled
+          name: 'PROVISIONING_DISCOVERY_INTERVAL_HOURS'
+          value: string(provisioningDiscoveryIntervalHours)
+        }
+        {
+          name: 'PROVISIONING_STALL_AFTER_HOURS'
+          value: string(provisioningStallAfterHours)
+        }
+        {
+          name: 'PROVISIONING_LOGS_ENABLED'
+          value: provisioningLogsEnabled
+        }
+        {
+          name: 'DIRECTORY_SYNC_ENABLED'
+          value: directorySyncEnabled
+        }
+        {
+          name: 'DIRECTORY_SYNC_STALE_AFTER_MINUTES'
+          value: string(directorySyncStaleAfterMinutes)
         }
         {
           name: 'INDUSTRY_DATA_RUNS_ENABLED'

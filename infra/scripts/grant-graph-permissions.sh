@@ -7,16 +7,24 @@ readonly GRAPH_APP_ID="00000003-0000-0000-c000-000000000000" # Microsoft Graph, 
 readonly GRAPH="https://graph.microsoft.com/v1.0"
 readonly AZD_OUTPUT="API_IDENTITY_PRINCIPAL_ID" # output of infra/main.bicep
 
-# Source -> the one read-only application role its polling needs.
-readonly ROLE_SDS="EduAdministration.Read.All"         # School Data Sync profiles and their status
-readonly ROLE_PROVISIONING="Synchronization.Read.All"  # Entra ID provisioning (synchronization) jobs
+# Source -> the read-only application roles its polling needs (shared/sources: each source's
+# permission, and extra_permissions for the configurations that need more).
+readonly ROLE_SDS="EduAdministration.Read.All"          # School Data Sync profiles and their status
+readonly ROLE_PROVISIONING="Synchronization.Read.All"   # Entra ID provisioning (synchronization) jobs
+readonly ROLE_DISCOVERY="Application.Read.All"          # provisioning: listing service principals (discovery)
+readonly ROLE_PROVISIONING_LOGS="AuditLog.Read.All"     # provisioning: the provisioning logs (Entra ID P1)
+readonly ROLE_DIRECTORY_SYNC="Organization.Read.All"    # Entra Connect: the organization's last sync times
 readonly ROLE_INDUSTRY_DATA="IndustryData-Run.Read.All" # Industry Data runs
 
-# azd environment variables that enable each source (infra/main.parameters.json -> app settings).
+# azd environment variables that decide the roles (infra/main.parameters.json -> app settings).
 readonly ENV_SDS="SDS_PROFILES_ENABLED"
 readonly ENV_PROVISIONING="PROVISIONING_JOBS_ENABLED"
 readonly ENV_PROVISIONING_IDS="PROVISIONING_SERVICE_PRINCIPAL_IDS"
+readonly ENV_PROVISIONING_LOGS="PROVISIONING_LOGS_ENABLED"
+readonly ENV_DIRECTORY_SYNC="DIRECTORY_SYNC_ENABLED"
 readonly ENV_INDUSTRY_DATA="INDUSTRY_DATA_RUNS_ENABLED"
+
+readonly GUID_RE='^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$'
 
 prog="$(basename "$0")"
 
@@ -31,16 +39,28 @@ already holds is skipped, so the script is safe to run again. Graph roles the id
 but the chosen sources do not need are reported (not removed).
 
 Sources (any of these flags replaces the default):
-  --sds             School Data Sync profiles          -> $ROLE_SDS
-  --provisioning    Entra ID provisioning jobs         -> $ROLE_PROVISIONING
-  --industry-data   Industry Data runs                 -> $ROLE_INDUSTRY_DATA
-  --all             all three sources
+  --sds                 $ROLE_SDS  School Data Sync (classic) profiles
+  --provisioning        $ROLE_PROVISIONING    Entra ID provisioning jobs of every service
+                        + $ROLE_DISCOVERY      principal that has them (discovery)
+  --provisioning-named  $ROLE_PROVISIONING    provisioning jobs of the service principals
+                                                    named in $ENV_PROVISIONING_IDS
+                                                    only (no discovery)
+  --provisioning-logs   $ROLE_PROVISIONING_LOGS           the provisioning logs (Entra ID P1 licence);
+                                                    alone, it implies --provisioning
+  --directory-sync      $ROLE_DIRECTORY_SYNC       Entra Connect directory synchronization
+  --industry-data       $ROLE_INDUSTRY_DATA   Industry Data runs
+  --all                 every role above            every source, with discovery and the logs
 Default: the sources the deployment enables, read with \`azd env get-value\` from the
 variables infra/main.parameters.json passes to the app (unset ones take the app's defaults):
-  $ENV_SDS          default true
-  $ENV_PROVISIONING     default true when $ENV_PROVISIONING_IDS is set
-  $ENV_INDUSTRY_DATA    default false
-Without azd on PATH: the app's defaults, i.e. School Data Sync only.
+  $ENV_SDS                default true
+  $ENV_PROVISIONING           default true
+  $ENV_PROVISIONING_IDS  default auto (or empty): discovery, which adds
+                                      $ROLE_DISCOVERY; object ids (comma-separated) do not
+  $ENV_PROVISIONING_LOGS           default false; true adds $ROLE_PROVISIONING_LOGS
+  $ENV_DIRECTORY_SYNC              default true
+  $ENV_INDUSTRY_DATA          default false
+Without azd on PATH: the app's defaults, i.e. School Data Sync, provisioning jobs (discovered)
+and directory synchronization.
 
 Options:
   --principal-id ID  object (principal) id of the managed identity; also accepted as the
@@ -56,13 +76,19 @@ client id is not its principal id: use the object id (azd output $AZD_OUTPUT).
 
 Examples:
   $prog                  # sources and principal id from the azd environment
-  $prog --all --dry-run  # what all three sources would need
-  $prog --sds --provisioning 11111111-2222-3333-4444-555555555555
+  $prog --all --dry-run  # what every source would need
+  $prog --sds --provisioning-named 11111111-2222-3333-4444-555555555555
 EOF
 }
 
 lower() { # bash 3.2 (macOS) has no ${var,,}
     printf '%s' "$1" | tr '[:upper:]' '[:lower:]'
+}
+
+trim() { # leading and trailing whitespace off, as Python's str.strip()
+    local value="$1"
+    value="${value#"${value%%[![:space:]]*}"}"
+    printf '%s' "${value%"${value##*[![:space:]]}"}"
 }
 
 azd_value() { # NAME -> its value in the azd environment; empty when unset or unreadable
@@ -81,6 +107,28 @@ env_flag() {
     esac
 }
 
+# PROVISIONING_SERVICE_PRINCIPAL_IDS -> true when the app discovers the service principals (auto,
+# or no id at all), false when it polls the ones named, read the way the app reads it
+# (shared/sources/provisioning_jobs/settings.py).
+provisioning_discovers() {
+    local value part named=false
+    local -a parts=()
+    value="$(lower "$(trim "$1")")"
+    if [[ -z "$value" || "$value" == "auto" ]]; then
+        echo true
+        return
+    fi
+    IFS=',' read -r -a parts <<<"$value"
+    for part in "${parts[@]}"; do
+        part="$(trim "$part")"
+        [[ -n "$part" ]] || continue
+        [[ "$part" =~ $GUID_RE ]] ||
+            die "$ENV_PROVISIONING_IDS in the azd environment holds '$part', not a service principal object id (GUID) nor auto (the app would refuse it too)"
+        named=true
+    done
+    if $named; then echo false; else echo true; fi
+}
+
 die() {
     echo "$prog: $*" >&2
     exit 1
@@ -97,6 +145,9 @@ dry_run=false
 sources_given=false
 want_sds=false
 want_provisioning=false
+want_discovery=false
+want_logs=false
+want_directory_sync=false
 want_industry_data=false
 
 while [[ $# -gt 0 ]]; do
@@ -106,12 +157,18 @@ while [[ $# -gt 0 ]]; do
             exit 0
             ;;
         --sds) want_sds=true sources_given=true ;;
-        --provisioning) want_provisioning=true sources_given=true ;;
+        --provisioning) want_provisioning=true want_discovery=true sources_given=true ;;
+        --provisioning-named) want_provisioning=true sources_given=true ;;
+        --provisioning-logs) want_logs=true sources_given=true ;;
+        --directory-sync) want_directory_sync=true sources_given=true ;;
         --industry-data) want_industry_data=true sources_given=true ;;
         --all)
             sources_given=true
             want_sds=true
             want_provisioning=true
+            want_discovery=true
+            want_logs=true
+            want_directory_sync=true
             want_industry_data=true
             ;;
         --dry-run) dry_run=true ;;
@@ -132,38 +189,74 @@ done
 
 if $sources_given; then
     sources_from="the command line"
+    # The provisioning logs are read by the provisioning jobs source, discovering by default.
+    if $want_logs && ! $want_provisioning; then
+        want_provisioning=true
+        want_discovery=true
+    fi
 else
     # The app's defaults, as deployed from the azd environment when there is one.
-    sds_value="" provisioning_value="" provisioning_ids="" industry_data_value=""
+    sds_value="" provisioning_value="" provisioning_ids="" logs_value=""
+    directory_sync_value="" industry_data_value=""
     if command -v azd >/dev/null 2>&1; then
         sources_from="the azd environment"
         sds_value="$(azd_value "$ENV_SDS")"
         provisioning_value="$(azd_value "$ENV_PROVISIONING")"
-        provisioning_ids="$(azd_value "$ENV_PROVISIONING_IDS" | tr -d ', \t')"
+        provisioning_ids="$(azd_value "$ENV_PROVISIONING_IDS")"
+        logs_value="$(azd_value "$ENV_PROVISIONING_LOGS")"
+        directory_sync_value="$(azd_value "$ENV_DIRECTORY_SYNC")"
         industry_data_value="$(azd_value "$ENV_INDUSTRY_DATA")"
     else
         sources_from="the app's defaults (no azd)"
     fi
-    ids_given=false
-    [[ -n "$provisioning_ids" ]] && ids_given=true
+    # Every setting is checked, as the app checks them whether or not its source is on.
     want_sds="$(env_flag "$ENV_SDS" "$sds_value" true)"
-    want_provisioning="$(env_flag "$ENV_PROVISIONING" "$provisioning_value" "$ids_given")"
+    want_provisioning="$(env_flag "$ENV_PROVISIONING" "$provisioning_value" true)"
+    want_discovery="$(provisioning_discovers "$provisioning_ids")"
+    want_logs="$(env_flag "$ENV_PROVISIONING_LOGS" "$logs_value" false)"
+    want_directory_sync="$(env_flag "$ENV_DIRECTORY_SYNC" "$directory_sync_value" true)"
     want_industry_data="$(env_flag "$ENV_INDUSTRY_DATA" "$industry_data_value" false)"
-    if $want_provisioning && ! $ids_given; then
-        echo "$prog: warning: $ENV_PROVISIONING is true but $ENV_PROVISIONING_IDS is empty; the app refuses that until service principals are named" >&2
+    if ! $want_provisioning; then
+        want_discovery=false
+        want_logs=false
     fi
-    if ! $want_sds && ! $want_provisioning && ! $want_industry_data; then
-        die "$sources_from enables no source ($ENV_SDS, $ENV_PROVISIONING, $ENV_INDUSTRY_DATA), which the app refuses; enable one there, or choose with --sds, --provisioning or --industry-data"
+    if ! $want_sds && ! $want_provisioning && ! $want_directory_sync && ! $want_industry_data; then
+        die "$sources_from enables no source ($ENV_SDS, $ENV_PROVISIONING, $ENV_DIRECTORY_SYNC, $ENV_INDUSTRY_DATA), which the app refuses; enable one there, or choose with --sds, --provisioning, --directory-sync or --industry-data"
     fi
 fi
 
 roles=()
 sources=()
-$want_sds && roles+=("$ROLE_SDS") && sources+=("School Data Sync")
-$want_provisioning && roles+=("$ROLE_PROVISIONING") && sources+=("provisioning jobs")
-$want_industry_data && roles+=("$ROLE_INDUSTRY_DATA") && sources+=("Industry Data runs")
+if $want_sds; then
+    roles+=("$ROLE_SDS")
+    sources+=("School Data Sync")
+fi
+if $want_provisioning; then
+    roles+=("$ROLE_PROVISIONING")
+    if $want_discovery; then
+        roles+=("$ROLE_DISCOVERY")
+        sources+=("provisioning jobs (discovered)")
+    else
+        sources+=("provisioning jobs (named service principals)")
+    fi
+    if $want_logs; then
+        roles+=("$ROLE_PROVISIONING_LOGS")
+        sources+=("provisioning logs")
+    fi
+fi
+if $want_directory_sync; then
+    roles+=("$ROLE_DIRECTORY_SYNC")
+    sources+=("directory synchronization")
+fi
+if $want_industry_data; then
+    roles+=("$ROLE_INDUSTRY_DATA")
+    sources+=("Industry Data runs")
+fi
 sources_text="$(IFS=,; echo "${sources[*]}")"
 sources_text="Sources (from $sources_from): ${sources_text//,/, }"
+if $want_provisioning && $want_logs; then
+    sources_text+=$'\n'"(Graph serves the provisioning logs only to tenants with an Entra ID P1 or P2 licence.)"
+fi
 
 if [[ -z "$principal_id" ]]; then
     if command -v azd >/dev/null 2>&1; then
@@ -173,8 +266,7 @@ if [[ -z "$principal_id" ]]; then
         usage_error "no principal id: pass --principal-id ID, or run from the azd project after 'azd up' (output $AZD_OUTPUT)"
 fi
 
-guid_re='^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$'
-[[ "$principal_id" =~ $guid_re ]] || usage_error "principal id is not a GUID: $principal_id"
+[[ "$principal_id" =~ $GUID_RE ]] || usage_error "principal id is not a GUID: $principal_id"
 
 if ! command -v az >/dev/null 2>&1; then
     $dry_run || die "the Azure CLI (az) is needed; install it and run 'az login'"

@@ -1,10 +1,12 @@
 """JSON batching and throttling: reading a ``$batch`` answer into one result per request,
-and holding every request of a client while Graph asks it to wait."""
+holding every request of a client while Graph asks it to wait, and pacing the requests that
+Graph budgets more tightly (identity reports)."""
 
 from __future__ import annotations
 
 import asyncio
 import time
+from collections import deque
 from typing import Any
 
 from shared.core.jsontext import parse_json
@@ -28,6 +30,26 @@ class Throttle:
         # A loop, not an Event: another Retry-After may push the time on while we sleep.
         while (remaining := self._resume_at - time.monotonic()) > 0:  # noqa: ASYNC110
             await asyncio.sleep(remaining)
+
+
+class ReportPacer:
+    """Holds requests so that no more than ``requests`` start in any ``window`` seconds: Graph
+    allows identity reports (the provisioning logs among them) 5 requests per 10 seconds per
+    app and tenant, so the process shares one pacer across its polls."""
+
+    def __init__(self, requests: int = 5, window: float = 10.0) -> None:
+        self._requests = requests
+        self._window = window
+        self._started: deque[float] = deque()
+
+    async def wait(self) -> None:
+        while len(self._started) >= self._requests:
+            wait = self._started[0] + self._window - time.monotonic()
+            if wait <= 0:
+                self._started.popleft()
+                continue
+            await asyncio.sleep(wait)
+        self._started.append(time.monotonic())
 
 
 def _sub_response_body(body: Any) -> dict[str, Any] | GraphError:

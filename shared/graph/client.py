@@ -29,7 +29,7 @@ from msgraph_core import GraphClientFactory
 
 from shared.core.jsontext import parse_json
 from shared.core.retry_after import MAX_RETRY_AFTER_SECONDS, retry_after_header
-from shared.graph.batch import MAX_BATCH_REQUESTS, Throttle, sub_responses
+from shared.graph.batch import MAX_BATCH_REQUESTS, ReportPacer, Throttle, sub_responses
 from shared.graph.errors import GraphError
 from shared.settings import Settings
 
@@ -85,16 +85,21 @@ class GraphClient:
         http_client: httpx.AsyncClient,
         *,
         max_concurrency: int = 16,
+        report_pacer: ReportPacer | None = None,
     ) -> None:
         self._adapter = adapter
         self._http_client = http_client
         # Requests (a $batch counts one) in flight at once, across everything this client sends.
         self._in_flight = asyncio.Semaphore(max_concurrency)
         self._throttle = Throttle()
+        # Shared by the polls of a process (see ReportPacer): the reports' own budget.
+        self.report_pacer = report_pacer or ReportPacer()
         self._credential: Any = None
 
     @classmethod
-    def from_settings(cls, settings: Settings) -> GraphClient:
+    def from_settings(
+        cls, settings: Settings, *, report_pacer: ReportPacer | None = None
+    ) -> GraphClient:
         connections = settings.graph_max_concurrency + 4
         http_client = httpx.AsyncClient(
             timeout=httpx.Timeout(settings.graph_timeout_seconds),
@@ -107,7 +112,12 @@ class GraphClient:
 
             credential = DefaultAzureCredential()
         adapter = create_graph_adapter(settings, http_client, credential)
-        client = cls(adapter, http_client, max_concurrency=settings.graph_max_concurrency)
+        client = cls(
+            adapter,
+            http_client,
+            max_concurrency=settings.graph_max_concurrency,
+            report_pacer=report_pacer,
+        )
         client._credential = credential
         return client
 

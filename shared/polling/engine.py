@@ -78,7 +78,7 @@ async def poll_source(
     if previous is not None and _retired_until(previous) > run.started_date_time:
         return previous  # retired: asked again once a day, its record kept as it is
     run.listed_date_time = previous.listed_date_time if previous else None
-    seen = await source.observe(graph, cached, settings, store.source_state.of(source.name))
+    seen = await source.observe(graph, cached, settings, store.state_of(source.name))
     run.details = seen.details
     if seen.error is not None:
         run.source_error = seen.error.to_json()

@@ -13,11 +13,17 @@ from shared.core.errors import InvalidInputError
 from shared.core.health import HealthRule
 from shared.settings import Settings
 from shared.sources.base import Source
+from shared.sources.directory_synchronization import DirectorySynchronization
 from shared.sources.industry_data_runs import IndustryDataRuns
 from shared.sources.provisioning_jobs import ProvisioningJobs
 from shared.sources.school_data_sync import SchoolDataSync
 
-SOURCES: tuple[Source, ...] = (SchoolDataSync(), ProvisioningJobs(), IndustryDataRuns())
+SOURCES: tuple[Source, ...] = (
+    SchoolDataSync(),
+    ProvisioningJobs(),
+    DirectorySynchronization(),
+    IndustryDataRuns(),
+)
 
 SOURCE_NAMES: tuple[str, ...] = tuple(source.name for source in SOURCES)
 _BY_NAME: dict[str, Source] = {source.name: source for source in SOURCES}

@@ -143,6 +143,8 @@ class Source(ABC):
     title: ClassVar[str]
     # The least-privilege Graph application permission the poll needs.
     permission: ClassVar[str]
+    # Permissions it needs besides, in some configurations: (permission, when).
+    extra_permissions: ClassVar[tuple[tuple[str, str], ...]] = ()
     # How to switch the source on, for the "no source is enabled" message.
     enable_hint: ClassVar[str]
     # The mapping from the item's raw status to its health, tried in order.

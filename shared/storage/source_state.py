@@ -1,6 +1,6 @@
-"""What a source keeps between polls besides its items (which service principals have jobs,
-how far the provisioning logs were read), in ``{prefix}PollRuns`` beside the poll records:
-one JSON document per source and name."""
+"""What a source keeps between polls besides its items: documents (which service principals
+have jobs, how far the provisioning logs were read), in ``{prefix}PollRuns`` beside the poll
+records, one per source and name; and its items' logs (``item_logs``)."""
 
 from __future__ import annotations
 
@@ -10,6 +10,7 @@ from azure.core.exceptions import ResourceNotFoundError
 from azure.data.tables import UpdateMode
 
 from shared.storage.codec import Entity, get_document, put_document
+from shared.storage.item_logs import ItemLogTable
 from shared.storage.tables import TableService
 
 _PARTITION = "sourceState"
@@ -19,10 +20,6 @@ class SourceStateTable:
     def __init__(self, tables: TableService) -> None:
         self._tables = tables
         self._table = tables.table("PollRuns")
-
-    def of(self, source: str) -> SourceState:
-        """The state of one source (what its poll is given)."""
-        return SourceState(self, source)
 
     async def load(self, source: str, name: str) -> Any:
         """The document saved under ``name``, or None."""
@@ -41,11 +38,13 @@ class SourceStateTable:
 
 
 class SourceState:
-    """One source's documents: ``load(name)`` and ``save(name, document)``."""
+    """One source's documents (``load(name)``, ``save(name, document)``) and its items'
+    logs: what its poll is given."""
 
-    def __init__(self, table: SourceStateTable, source: str) -> None:
+    def __init__(self, table: SourceStateTable, logs: ItemLogTable, source: str) -> None:
         self._table = table
         self._source = source
+        self.logs = logs
 
     async def load(self, name: str) -> Any:
         return await self._table.load(self._source, name)

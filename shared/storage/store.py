@@ -7,7 +7,7 @@ from shared.storage.history import HistoryTable
 from shared.storage.item_logs import ItemLogTable
 from shared.storage.outbox import OutboxTable
 from shared.storage.poll_runs import PollRunsTable
-from shared.storage.source_state import SourceStateTable
+from shared.storage.source_state import SourceState, SourceStateTable
 from shared.storage.statuses import StatusesTable
 from shared.storage.subscriptions import SubscriptionsTable
 from shared.storage.tables import TableService
@@ -25,6 +25,10 @@ class StatusStore:
         self.subscriptions = SubscriptionsTable(tables)
         self.source_state = SourceStateTable(tables)
         self.item_logs = ItemLogTable(tables)
+
+    def state_of(self, source: str) -> SourceState:
+        """What one source keeps between polls besides its items."""
+        return SourceState(self.source_state, self.item_logs, source)
 
     @classmethod
     def from_settings(cls, settings: Settings) -> StatusStore:

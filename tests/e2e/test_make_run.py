@@ -60,16 +60,28 @@ def test_make_run_serves_the_demo_tenant_within_60_s_and_stops_cleanly(tmp_path:
         by_source: dict[str, list[dict[str, object]]] = {}
         for row in rows.json()["value"]:
             by_source.setdefault(str(row["source"]), []).append(row)
-        # All three demo sources, each with something broken to show.
+        # Every demo source, each with something broken to show.
         assert set(by_source) == {
             "educationSynchronizationProfiles",
             "synchronizationJobs",
+            "directorySynchronization",
             "industryDataRuns",
         }
-        assert {row["health"] for row in by_source["synchronizationJobs"]} >= {"error", "warning"}
+        jobs = by_source["synchronizationJobs"]
+        assert {row["health"] for row in jobs} >= {"error", "warning"}
         assert any(row["health"] == "error" for row in by_source["industryDataRuns"])
+        # Jobs found by discovery alone, of every kind, named after their service principals,
+        # one stalled and one explained by the provisioning logs.
+        names = " | ".join(str(row["displayName"]) for row in jobs)
+        for kind in ("Entra Cloud Sync", "cross-tenant synchronization", "app provisioning"):
+            assert kind in names, names
+        reasons = [str(row["reason"]) for row in jobs]
+        assert any("failed to provision in the last 24 h" in reason for reason in reasons)
+        assert any(reason.startswith("No successful provisioning cycle") for reason in reasons)
+        (connect,) = by_source["directorySynchronization"]
+        assert str(connect["reason"]).startswith("Last directory sync 1 h 5")  # 117 min ago
         health = httpx.get(f"http://127.0.0.1:{port}/api/health").json()
-        assert len(health["sources"]) == 3
+        assert len(health["sources"]) == 4
         assert ready_in < 60
         assert (app / "local.settings.json").exists()
         assert (app / ".azurite").is_dir()

@@ -21,6 +21,7 @@ RUNS_PATH = "/beta/external/industryData/runs"
 @pytest.fixture
 def all_sources(app_settings: dict[str, str], monkeypatch: pytest.MonkeyPatch) -> None:
     """All three sources on: two service principals, the newest 3 runs."""
+    monkeypatch.setenv("PROVISIONING_JOBS_ENABLED", "true")
     monkeypatch.setenv("PROVISIONING_SERVICE_PRINCIPAL_IDS", f"{SP_A},{SP_B}")
     monkeypatch.setenv("INDUSTRY_DATA_RUNS_ENABLED", "true")
     monkeypatch.setenv("INDUSTRY_DATA_RUNS_KEPT", "3")
@@ -126,6 +127,7 @@ async def test_every_mapping_row_shows_in_statuses(
         tenant.add_profile(
             f"sds-{status}", status={**SEED, "id": f"sds-{status}", "status": status}
         )
+    tenant.add_service_principal(SP_A, display_name="Canvas LMS")
     for name, (builder, _health) in JOB_CASES.items():
         tenant.add_job(SP_A, f"job.{name}", status=builder())
     for index, status in enumerate(RUN_CASES):
@@ -151,7 +153,8 @@ async def test_every_mapping_row_shows_in_statuses(
         + quarantined["reason"].partition("failed).")[2]
     )
     assert quarantined["status"] == "Quarantine"
-    assert quarantined["displayName"] == "scim"
+    # Its service principal's name and the kind of sync its template makes.
+    assert quarantined["displayName"] == "Canvas LMS: SCIM app provisioning"
     assert (
         quarantined["path"] == f"/api/servicePrincipals/{SP_A}/synchronization/jobs/job.quarantine"
     )

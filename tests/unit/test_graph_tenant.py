@@ -23,6 +23,7 @@ import httpx
 import pytest
 
 from tools.graph_tenant import (
+    DEMO_JOB_SERVICE_PRINCIPAL_IDS,
     DEMO_SCHOOLS,
     DEMO_SERVICE_PRINCIPAL_IDS,
     SimulatedTenant,
@@ -786,7 +787,7 @@ def test_command_line_announces_url_and_stops_cleanly_on_sigterm() -> None:
         assert int(match[2]) > 0
         second = process.stdout.readline() if process.stdout else ""
         assert second == (
-            f"PROVISIONING_SERVICE_PRINCIPAL_IDS={','.join(DEMO_SERVICE_PRINCIPAL_IDS)}\n"
+            f"PROVISIONING_SERVICE_PRINCIPAL_IDS={','.join(DEMO_JOB_SERVICE_PRINCIPAL_IDS)}\n"
         )
         with httpx.Client(base_url=match[1], timeout=5, trust_env=False) as http:
             assert http.get("/_tenant/health").json() == {"status": "ok"}
@@ -1426,12 +1427,23 @@ async def test_control_api_manages_jobs(tenant: SimulatedTenant, client: httpx.A
     assert patched.json()["status"]["code"] == "Quarantine"
     assert patched.json()["status"]["lastExecution"] == replaced.json()["status"]["lastExecution"]
     assert served["status"]["code"] == "Quarantine"
-    assert listed == [{"id": "sp1", "jobs": [patched.json()]}]
+    assert re.fullmatch(r"[0-9a-f-]{36}", listed[0]["appId"])
+    assert listed == [
+        {
+            "id": "sp1",
+            "appId": listed[0]["appId"],
+            "displayName": "Enterprise app sp1",
+            "servicePrincipalType": "Application",
+            "refuseJobs": None,
+            "jobs": [patched.json()],
+        }
+    ]
     assert bad.status_code == 400
     assert unknown_key.status_code == 400
     assert patched_missing.status_code == 404
     assert added_sp.status_code == 201
-    assert added_sp.json() == {"id": "sp2", "jobs": []}
+    assert added_sp.json()["displayName"] == "Enterprise app sp2"
+    assert added_sp.json()["jobs"] == []
     assert deleted.status_code == 204
     assert deleted_again.status_code == 404
     assert deleted_sp.status_code == 204
@@ -1554,10 +1566,13 @@ def test_demo_adds_service_principals_with_every_kind_of_job_and_runs() -> None:
     populate_demo(tenant, random.Random(1))
 
     assert len(DEMO_SERVICE_PRINCIPAL_IDS) == 2
-    assert all(re.fullmatch(r"[0-9a-f-]{36}", sp_id) for sp_id in DEMO_SERVICE_PRINCIPAL_IDS)
+    assert DEMO_JOB_SERVICE_PRINCIPAL_IDS[:2] == DEMO_SERVICE_PRINCIPAL_IDS
+    assert all(re.fullmatch(r"[0-9a-f-]{36}", sp_id) for sp_id in DEMO_JOB_SERVICE_PRINCIPAL_IDS)
     principals = tenant.service_principals
-    assert list(principals) == list(DEMO_SERVICE_PRINCIPAL_IDS)
-    statuses = [job["status"] for jobs in principals.values() for job in jobs.values()]
+    with_jobs = [sp_id for sp_id, jobs in principals.items() if jobs]
+    assert with_jobs == list(DEMO_JOB_SERVICE_PRINCIPAL_IDS)
+    first_two = [principals[sp_id] for sp_id in DEMO_SERVICE_PRINCIPAL_IDS]
+    statuses = [job["status"] for jobs in first_two for job in jobs.values()]
     assert [status["code"] for status in statuses] == ["Active", "Quarantine", "Active", "Paused"]
     assert statuses[1]["quarantine"]["reason"] == "EncounteredEscrowProportionThreshold"
     assert statuses[2]["lastExecution"]["state"] == "EntryLevelErrors"
@@ -1573,6 +1588,7 @@ def test_demo_adds_service_principals_with_every_kind_of_job_and_runs() -> None:
     again = SimulatedTenant()
     populate_demo(again, random.Random(2))
     assert list(again.service_principals) == list(principals)
+    assert again.service_principal_attributes == tenant.service_principal_attributes
     assert list(again.runs) == list(runs)
 
 

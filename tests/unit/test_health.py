@@ -12,10 +12,32 @@ from shared.sources import HEALTH_RULES, source_named
 SDS_PROFILES = "educationSynchronizationProfiles"
 PROVISIONING_JOBS = "synchronizationJobs"
 INDUSTRY_DATA_RUNS = "industryDataRuns"
+DIRECTORY_SYNC = "directorySynchronization"
+# When a poll read the item, and the default bounds: what time-based rules are judged by.
+NOW = "2026-11-27T12:00:00.0000000Z"
+JOB_CONTEXT = {"checkedDateTime": NOW, "stallAfterHours": 24}
+ORG_CONTEXT = {"checkedDateTime": NOW, "staleAfterMinutes": 120}
 
 
-def assess(source: str, document: dict[str, Any], statistics: Any = None) -> Assessment:
-    return source_named(source).assess(document, statistics)
+def assess(source: str, document: dict[str, Any], context: Any = None) -> Assessment:
+    return source_named(source).assess(document, context)
+
+
+def organization(enabled: bool | None, sync: str | None, password: str | None = None) -> dict:
+    return {
+        "id": "org",
+        "displayName": "Contoso",
+        "onPremisesSyncEnabled": enabled,
+        "onPremisesLastSyncDateTime": sync,
+        "onPremisesLastPasswordSyncDateTime": password,
+    }
+
+
+def stalled_job(ended: str) -> dict[str, Any]:
+    document = job("Active", "Succeeded")
+    document["status"]["lastExecution"]["timeEnded"] = ended
+    document["status"]["lastSuccessfulExecution"] = {"state": "Succeeded", "timeEnded": ended}
+    return document
 
 
 def job(code: str, state: str | None = "Succeeded", **status: Any) -> dict[str, Any]:
@@ -27,8 +49,9 @@ def job(code: str, state: str | None = "Succeeded", **status: Any) -> dict[str, 
     }
 
 
-# (source, document, expected health): one or more cases for every rule, in table order.
-CASES = [
+# (source, document, expected health[, context]): one or more cases for every rule, in table
+# order.
+CASES: list[tuple[Any, ...]] = [
     (SDS_PROFILES, {"status": "error"}, Health.ERROR),
     (SDS_PROFILES, {"status": "validationError"}, Health.ERROR),
     (SDS_PROFILES, {"status": "quarantined"}, Health.ERROR),
@@ -41,6 +64,8 @@ CASES = [
     (SDS_PROFILES, {"status": "reticulatingSplines"}, Health.UNKNOWN),
     (PROVISIONING_JOBS, job("Quarantine", quarantine={"reason": "TooManyDeletes"}), Health.ERROR),
     (PROVISIONING_JOBS, job("Active", "Failed"), Health.ERROR),
+    (PROVISIONING_JOBS, stalled_job("2026-11-26T10:00:00Z"), Health.ERROR, JOB_CONTEXT),
+    (PROVISIONING_JOBS, stalled_job("2026-11-26T13:00:00Z"), Health.HEALTHY, JOB_CONTEXT),
     (PROVISIONING_JOBS, job("Active", "EntryLevelErrors", countEscrowed=3), Health.WARNING),
     (PROVISIONING_JOBS, job("Paused"), Health.WARNING),
     (PROVISIONING_JOBS, job("NotRun", None), Health.WARNING),
@@ -49,6 +74,23 @@ CASES = [
     (PROVISIONING_JOBS, job("Active", None), Health.UNKNOWN),
     (PROVISIONING_JOBS, job("SomethingNew"), Health.UNKNOWN),
     (PROVISIONING_JOBS, {"id": "job", "status": None}, Health.UNKNOWN),
+    (DIRECTORY_SYNC, organization(True, "2026-11-27T08:48:00Z"), Health.ERROR, ORG_CONTEXT),
+    (DIRECTORY_SYNC, organization(True, None), Health.ERROR, ORG_CONTEXT),
+    (
+        DIRECTORY_SYNC,
+        organization(True, "2026-11-27T11:50:00Z", "2026-11-27T06:00:00Z"),
+        Health.WARNING,
+        ORG_CONTEXT,
+    ),
+    (DIRECTORY_SYNC, organization(False, "2026-10-01T00:00:00Z"), Health.WARNING, ORG_CONTEXT),
+    (
+        DIRECTORY_SYNC,
+        organization(True, "2026-11-27T11:50:00Z", "2026-11-27T11:49:00Z"),
+        Health.HEALTHY,
+        ORG_CONTEXT,
+    ),
+    (DIRECTORY_SYNC, organization(None, None), Health.HEALTHY, ORG_CONTEXT),
+    (DIRECTORY_SYNC, {"id": "org"}, Health.UNKNOWN, ORG_CONTEXT),
     (INDUSTRY_DATA_RUNS, {"status": "failed"}, Health.ERROR),
     (INDUSTRY_DATA_RUNS, {"status": "completedWithErrors"}, Health.ERROR),
     (INDUSTRY_DATA_RUNS, {"status": "completedWithWarnings"}, Health.WARNING),
@@ -58,11 +100,13 @@ CASES = [
 ]
 
 
-@pytest.mark.parametrize(("source", "document", "expected"), CASES)
+@pytest.mark.parametrize(
+    ("source", "document", "expected", "context"), [(*c, None)[:4] for c in CASES]
+)
 def test_each_status_maps_to_its_health(
-    source: str, document: dict[str, Any], expected: Health
+    source: str, document: dict[str, Any], expected: Health, context: Any
 ) -> None:
-    health, reason = assess(source, document)
+    health, reason = assess(source, document, context)
     assert health is expected
     assert reason and reason.endswith((".", "\N{HORIZONTAL ELLIPSIS}"))
 
@@ -70,7 +114,9 @@ def test_each_status_maps_to_its_health(
 def test_every_rule_is_exercised_by_a_case() -> None:
     for rule in HEALTH_RULES:
         matching = [
-            doc for source, doc, _ in CASES if source == rule.source and rule.matches(doc, {})
+            case
+            for case in CASES
+            if case[0] == rule.source and rule.matches(case[1], (*case, {})[3] or {})
         ]
         assert matching, f"no case for {rule.source}: {rule.condition}"
 
@@ -132,6 +178,56 @@ def test_entry_level_errors_say_how_many_entries_were_escrowed() -> None:
     document["status"]["lastExecution"]["countEscrowed"] = 17
     assert assess(PROVISIONING_JOBS, document)[1] == (
         "Last run finished with entry-level errors: 17 entries escrowed."
+    )
+
+
+def test_a_job_without_a_successful_cycle_for_a_day_says_for_how_long() -> None:
+    health, reason = assess(PROVISIONING_JOBS, stalled_job("2026-11-26T10:00:00Z"), JOB_CONTEXT)
+    assert health is Health.ERROR
+    assert reason == "No successful provisioning cycle for 26 h (expected every 40 min)."
+    # Without the time of a poll (a document alone), time cannot be judged.
+    assert assess(PROVISIONING_JOBS, stalled_job("2026-11-26T10:00:00Z"))[0] is Health.HEALTHY
+
+
+def test_a_jobs_reason_names_its_top_provisioning_error() -> None:
+    summary = {
+        "failedObjects": 7,
+        "identityTypes": ["User"],
+        "topErrors": [
+            {"errorCode": "AzureActiveDirectoryCannotUpdateObjectsMasteredOnPremises", "count": 5},
+            {"errorCode": "AzureActiveDirectoryInvalidDomain", "count": 2},
+        ],
+    }
+    context = JOB_CONTEXT | {"failures": summary}
+    document = job("Active", "EntryLevelErrors", countEscrowed=7)
+    health, reason = assess(PROVISIONING_JOBS, document, context)
+    assert health is Health.WARNING
+    assert reason.endswith(
+        " 7 users failed to provision in the last 24 h, mostly "
+        "AzureActiveDirectoryCannotUpdateObjectsMasteredOnPremises."
+    )
+
+
+def test_connect_reasons_say_how_long_ago_in_words() -> None:
+    stale = organization(True, "2026-11-27T08:48:00Z")
+    assert assess(DIRECTORY_SYNC, stale, ORG_CONTEXT)[1] == (
+        "Last directory sync 3 h 12 min ago (expected every 30 min): Entra Connect may have "
+        "stopped syncing."
+    )
+    recent = organization(True, "2026-11-27T11:48:00Z", "2026-11-27T11:48:00Z")
+    assert assess(DIRECTORY_SYNC, recent, ORG_CONTEXT) == (
+        Health.HEALTHY,
+        "Last directory sync 12 min ago (expected every 30 min).",
+    )
+    passwords = organization(True, "2026-11-27T11:48:00Z", "2026-11-25T11:00:00Z")
+    assert assess(DIRECTORY_SYNC, passwords, ORG_CONTEXT)[1] == (
+        "Last directory sync 12 min ago (expected every 30 min), but the last password hash "
+        "sync was 2 d 1 h ago."
+    )
+    cloud = assess(DIRECTORY_SYNC, organization(None, None), ORG_CONTEXT)
+    assert cloud == (
+        Health.HEALTHY,
+        "Cloud-only tenant: directory synchronization (Entra Connect) is not enabled.",
     )
 
 

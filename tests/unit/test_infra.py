@@ -97,6 +97,8 @@ SOURCE_SWITCHES = {
     "SDS_PROFILES_ENABLED",
     "PROVISIONING_JOBS_ENABLED",
     "PROVISIONING_SERVICE_PRINCIPAL_IDS",
+    "PROVISIONING_LOGS_ENABLED",
+    "DIRECTORY_SYNC_ENABLED",
     "INDUSTRY_DATA_RUNS_ENABLED",
 }
 
@@ -115,7 +117,27 @@ GRAPH_ROLE_IDS = {
     "Synchronization.Read.All": "aaaaaaaa-0000-0000-0000-000000000002",
     "IndustryData-Run.Read.All": "aaaaaaaa-0000-0000-0000-000000000003",
     "User.Read.All": "aaaaaaaa-0000-0000-0000-000000000004",
+    "Application.Read.All": "aaaaaaaa-0000-0000-0000-000000000005",
+    "AuditLog.Read.All": "aaaaaaaa-0000-0000-0000-000000000006",
+    "Organization.Read.All": "aaaaaaaa-0000-0000-0000-000000000007",
 }
+# Every role the grant script can assign, in its order (the registry's: SDS, provisioning jobs
+# with discovery and the logs, directory synchronization, Industry Data).
+ALL_ROLES = [
+    "EduAdministration.Read.All",
+    "Synchronization.Read.All",
+    "Application.Read.All",
+    "AuditLog.Read.All",
+    "Organization.Read.All",
+    "IndustryData-Run.Read.All",
+]
+# The app's defaults: SDS, provisioning jobs found by discovery, and directory synchronization.
+DEFAULT_ROLES = [
+    "EduAdministration.Read.All",
+    "Synchronization.Read.All",
+    "Application.Read.All",
+    "Organization.Read.All",
+]
 
 
 # --- parsed-tree helpers ----------------------------------------------------------------------
@@ -475,8 +497,7 @@ def test_boolean_parameters_allow_only_true_or_false() -> None:
             continue
         assert main["parameters"][parameter]["type"] == "string", parameter
         allowed = decorators(main, "parameters", parameter)["allowed"]
-        # PROVISIONING_JOBS_ENABLED may stay empty: the app decides from the service principals.
-        assert set(allowed) - {""} == {"true", "false"}, parameter
+        assert set(allowed) == {"true", "false"}, parameter
         assert param_default(main, parameter) in allowed, parameter
 
 
@@ -687,12 +708,10 @@ def test_grant_script_help_needs_no_az(script_env: dict[str, str]) -> None:
     result = run_script(script_env, "--help")
     assert result.returncode == 0, result.stderr
     assert result.stdout.startswith("Usage:")
-    for role in (
-        "EduAdministration.Read.All",
-        "Synchronization.Read.All",
-        "IndustryData-Run.Read.All",
-    ):
+    for role in ALL_ROLES:
         assert role in result.stdout
+    for flag in ("--provisioning-named", "--provisioning-logs", "--directory-sync"):
+        assert flag in result.stdout
     assert "00000003-0000-0000-c000-000000000000" in result.stdout
 
 
@@ -718,59 +737,94 @@ def test_grant_script_dry_run_without_az_prints_the_plan(script_env: dict[str, s
     assert result.returncode == 0, result.stderr
     assert f"Principal: {GUID}" in result.stdout
     planned = re.findall(r"would assign Microsoft Graph application role (\S+):", result.stdout)
-    assert planned == [
-        "EduAdministration.Read.All",
-        "Synchronization.Read.All",
-        "IndustryData-Run.Read.All",
-    ]
+    assert planned == ALL_ROLES
 
-    # Nothing set in the azd environment: the app's defaults, School Data Sync only.
+    # Nothing set in the azd environment: the app's defaults.
     result = run_script(script_env, "--dry-run", GUID)
-    assert planned_roles(result) == ["EduAdministration.Read.All"]
-    assert "Sources (from the azd environment): School Data Sync" in result.stdout
+    assert planned_roles(result) == DEFAULT_ROLES
+    assert (
+        "Sources (from the azd environment): School Data Sync, provisioning jobs (discovered), "
+        "directory synchronization\n"
+    ) in result.stdout
     # Without --dry-run, az is required.
     assert run_script(script_env, GUID).returncode == 1
 
 
 def test_grant_script_without_azd_uses_the_apps_defaults(script_env: dict[str, str]) -> None:
     result = run_script(script_env, "--dry-run", GUID)
-    assert planned_roles(result) == ["EduAdministration.Read.All"]
-    assert "Sources (from the app's defaults (no azd)): School Data Sync" in result.stdout
+    assert planned_roles(result) == DEFAULT_ROLES
+    assert "Sources (from the app's defaults (no azd)): School Data Sync, " in result.stdout
+
+
+ONLY_SDS = {"PROVISIONING_JOBS_ENABLED": "false", "DIRECTORY_SYNC_ENABLED": "false"}
 
 
 @pytest.mark.parametrize(
     ("azd_env", "roles"),
     [
         (
-            {"SDS_PROFILES_ENABLED": "false", "INDUSTRY_DATA_RUNS_ENABLED": "true"},
+            {
+                "SDS_PROFILES_ENABLED": "false",
+                "PROVISIONING_JOBS_ENABLED": "false",
+                "DIRECTORY_SYNC_ENABLED": "false",
+                "INDUSTRY_DATA_RUNS_ENABLED": "true",
+            },
             ["IndustryData-Run.Read.All"],
         ),
-        # Provisioning is on when service principals are named, unless switched off.
+        # Named service principals: no discovery, so no Application.Read.All.
         (
-            {"PROVISIONING_SERVICE_PRINCIPAL_IDS": f"{GUID}, {GUID.upper()}"},
+            {
+                **ONLY_SDS,
+                "PROVISIONING_JOBS_ENABLED": "true",
+                "PROVISIONING_SERVICE_PRINCIPAL_IDS": f"{GUID}, {GUID.upper()}",
+            },
             ["EduAdministration.Read.All", "Synchronization.Read.All"],
         ),
+        # auto (any case), empty and only commas all mean discovery, as in the app.
+        (
+            {
+                **ONLY_SDS,
+                "PROVISIONING_JOBS_ENABLED": "",
+                "PROVISIONING_SERVICE_PRINCIPAL_IDS": " AUTO ",
+            },
+            ["EduAdministration.Read.All", "Synchronization.Read.All", "Application.Read.All"],
+        ),
+        (
+            {
+                **ONLY_SDS,
+                "PROVISIONING_JOBS_ENABLED": "true",
+                "PROVISIONING_SERVICE_PRINCIPAL_IDS": " , ",
+            },
+            ["EduAdministration.Read.All", "Synchronization.Read.All", "Application.Read.All"],
+        ),
+        # The provisioning logs add AuditLog.Read.All, only while provisioning is on.
+        (
+            {
+                **ONLY_SDS,
+                "PROVISIONING_JOBS_ENABLED": "yes",
+                "PROVISIONING_LOGS_ENABLED": "TRUE",
+                "PROVISIONING_SERVICE_PRINCIPAL_IDS": GUID,
+            },
+            ["EduAdministration.Read.All", "Synchronization.Read.All", "AuditLog.Read.All"],
+        ),
+        ({**ONLY_SDS, "PROVISIONING_LOGS_ENABLED": "true"}, ["EduAdministration.Read.All"]),
         (
             {"PROVISIONING_SERVICE_PRINCIPAL_IDS": GUID, "PROVISIONING_JOBS_ENABLED": "False"},
-            ["EduAdministration.Read.All"],
+            ["EduAdministration.Read.All", "Organization.Read.All"],
         ),
-        ({"PROVISIONING_SERVICE_PRINCIPAL_IDS": " , "}, ["EduAdministration.Read.All"]),
         # The app's other spellings of true and false.
         (
-            {"SDS_PROFILES_ENABLED": "no", "INDUSTRY_DATA_RUNS_ENABLED": "1"},
+            {**ONLY_SDS, "SDS_PROFILES_ENABLED": "no", "INDUSTRY_DATA_RUNS_ENABLED": "1"},
             ["IndustryData-Run.Read.All"],
         ),
         (
             {
                 "SDS_PROFILES_ENABLED": "TRUE",
-                "PROVISIONING_SERVICE_PRINCIPAL_IDS": GUID,
+                "PROVISIONING_LOGS_ENABLED": "1",
+                "DIRECTORY_SYNC_ENABLED": "Yes",
                 "INDUSTRY_DATA_RUNS_ENABLED": "yes",
             },
-            [
-                "EduAdministration.Read.All",
-                "Synchronization.Read.All",
-                "IndustryData-Run.Read.All",
-            ],
+            ALL_ROLES,
         ),
     ],
 )
@@ -802,16 +856,21 @@ def test_grant_script_refuses_an_azd_environment_the_app_would_refuse(
     assert result.returncode == 1
     assert "INDUSTRY_DATA_RUNS_ENABLED" in result.stderr
 
-    script_env["FAKE_AZD_ENV"] = json.dumps({"SDS_PROFILES_ENABLED": "false"})
+    for bad in (
+        {"PROVISIONING_LOGS_ENABLED": "perhaps"},
+        {"DIRECTORY_SYNC_ENABLED": "maybe"},
+        {"PROVISIONING_SERVICE_PRINCIPAL_IDS": f"{GUID}, not-a-guid"},
+        {"PROVISIONING_SERVICE_PRINCIPAL_IDS": f"auto, {GUID}"},
+    ):
+        script_env["FAKE_AZD_ENV"] = json.dumps(bad)
+        result = run_script(script_env, "--dry-run", GUID)
+        assert result.returncode == 1, bad
+        assert next(iter(bad)) in result.stderr
+
+    script_env["FAKE_AZD_ENV"] = json.dumps({"SDS_PROFILES_ENABLED": "false", **ONLY_SDS})
     result = run_script(script_env, "--dry-run", GUID)
     assert result.returncode == 1
     assert "enables no source" in result.stderr
-
-    # Switched on without service principals: granted, with a warning (the app needs the ids).
-    script_env["FAKE_AZD_ENV"] = json.dumps({"PROVISIONING_JOBS_ENABLED": "true"})
-    result = run_script(script_env, "--dry-run", GUID)
-    assert planned_roles(result) == ["EduAdministration.Read.All", "Synchronization.Read.All"]
-    assert "PROVISIONING_SERVICE_PRINCIPAL_IDS is empty" in result.stderr
 
 
 def test_grant_script_assigns_missing_roles_and_skips_held_ones(script_env: dict[str, str]) -> None:
@@ -852,12 +911,38 @@ def test_grant_script_is_idempotent_and_dry_run_changes_nothing(
         f"a-0\t{GRAPH_ROLE_IDS['EduAdministration.Read.All']}\n"
         f"a-1\t{GRAPH_ROLE_IDS['Synchronization.Read.All'].upper()}"
     )
-    result = run_script(script_env, "--sds", "--provisioning", GUID)
+    result = run_script(script_env, "--sds", "--provisioning-named", GUID)
     assert result.returncode == 0, result.stderr
     assert result.stdout.count("skip   ") == 2
     assert "note" not in result.stdout
 
     result = run_script(script_env, "--all", "--dry-run", GUID)
     assert result.returncode == 0, result.stderr
-    assert "would  assign IndustryData-Run.Read.All" in result.stdout
+    for role in ALL_ROLES[2:]:
+        assert f"would  assign {role}" in result.stdout
     assert az_calls(script_env, "POST") == []
+
+
+@pytest.mark.parametrize(
+    ("flags", "roles"),
+    [
+        (["--provisioning"], ["Synchronization.Read.All", "Application.Read.All"]),
+        (["--provisioning-named"], ["Synchronization.Read.All"]),
+        (
+            ["--provisioning-logs"],
+            ["Synchronization.Read.All", "Application.Read.All", "AuditLog.Read.All"],
+        ),
+        (
+            ["--provisioning-named", "--provisioning-logs"],
+            ["Synchronization.Read.All", "AuditLog.Read.All"],
+        ),
+        (["--directory-sync"], ["Organization.Read.All"]),
+        (["--all"], ALL_ROLES),
+    ],
+)
+def test_grant_script_flags_choose_the_roles(
+    script_env: dict[str, str], flags: list[str], roles: list[str]
+) -> None:
+    result = run_script(script_env, "--dry-run", *flags, GUID)
+    assert planned_roles(result) == roles
+    assert ("Entra ID P1" in result.stdout) == ("AuditLog.Read.All" in roles)

@@ -85,10 +85,26 @@ SP_A = "4f0c5b52-1f7a-4d59-9a53-0b1f0e7d2a11"
 SP_B = "9E1D8C3B-2A4F-4B6E-8C7D-1A2B3C4D5E6F"
 
 
-def test_only_school_data_sync_is_polled_by_default() -> None:
+def test_sds_discovered_jobs_and_entra_connect_are_polled_by_default() -> None:
     settings = load_settings(LOCAL)
-    assert settings.enabled_sources == ("educationSynchronizationProfiles",)
+    assert settings.enabled_sources == (
+        "educationSynchronizationProfiles",
+        "synchronizationJobs",
+        "directorySynchronization",
+    )
+    jobs = settings.source("synchronizationJobs")
+    assert jobs.discovers and jobs.service_principal_ids == ()
+    assert (jobs.discovery_interval_hours, jobs.stall_after_hours) == (24, 24)
+    assert jobs.logs_enabled is False
+    assert settings.source("directorySynchronization").stale_after_minutes == 120
     assert settings.source("industryDataRuns").runs_kept == 50
+
+
+def test_auto_discovers_and_ids_name_the_principals() -> None:
+    auto = load_settings(LOCAL | {"PROVISIONING_SERVICE_PRINCIPAL_IDS": " AUTO "})
+    assert auto.source("synchronizationJobs").discovers
+    named = load_settings(LOCAL | {"PROVISIONING_SERVICE_PRINCIPAL_IDS": SP_A})
+    assert not named.source("synchronizationJobs").discovers
 
 
 def test_naming_service_principals_turns_provisioning_on() -> None:
@@ -97,7 +113,7 @@ def test_naming_service_principals_turns_provisioning_on() -> None:
     )
     # Object ids are GUIDs: kept lower-case, once each, in the order given.
     assert settings.source("synchronizationJobs").service_principal_ids == (SP_A, SP_B.lower())
-    assert settings.enabled_sources == ("educationSynchronizationProfiles", "synchronizationJobs")
+    assert "synchronizationJobs" in settings.enabled_sources
 
 
 def test_each_source_can_be_switched() -> None:
@@ -107,6 +123,7 @@ def test_each_source_can_be_switched() -> None:
             "SDS_PROFILES_ENABLED": "false",
             "PROVISIONING_SERVICE_PRINCIPAL_IDS": SP_A,
             "PROVISIONING_JOBS_ENABLED": "false",
+            "DIRECTORY_SYNC_ENABLED": "false",
             "INDUSTRY_DATA_RUNS_ENABLED": "true",
             "INDUSTRY_DATA_RUNS_KEPT": "7",
         }
@@ -122,10 +139,20 @@ def test_each_source_can_be_switched() -> None:
             {"PROVISIONING_SERVICE_PRINCIPAL_IDS": "not-a-guid"},
             "PROVISIONING_SERVICE_PRINCIPAL_IDS",
         ),
-        ({"PROVISIONING_JOBS_ENABLED": "true"}, "PROVISIONING_SERVICE_PRINCIPAL_IDS"),
+        ({"PROVISIONING_STALL_AFTER_HOURS": "0"}, "PROVISIONING_STALL_AFTER_HOURS"),
+        ({"PROVISIONING_DISCOVERY_INTERVAL_HOURS": "daily"}, "PROVISIONING_DISCOVERY_INTERVAL"),
+        ({"PROVISIONING_LOGS_ENABLED": "perhaps"}, "PROVISIONING_LOGS_ENABLED"),
+        ({"DIRECTORY_SYNC_STALE_AFTER_MINUTES": "-5"}, "DIRECTORY_SYNC_STALE_AFTER_MINUTES"),
         ({"INDUSTRY_DATA_RUNS_ENABLED": "maybe"}, "INDUSTRY_DATA_RUNS_ENABLED"),
         ({"INDUSTRY_DATA_RUNS_KEPT": "0"}, "INDUSTRY_DATA_RUNS_KEPT"),
-        ({"SDS_PROFILES_ENABLED": "false"}, "No source is enabled"),
+        (
+            {
+                "SDS_PROFILES_ENABLED": "false",
+                "PROVISIONING_JOBS_ENABLED": "false",
+                "DIRECTORY_SYNC_ENABLED": "false",
+            },
+            "No source is enabled",
+        ),
     ],
 )
 def test_bad_source_settings_name_the_setting(values: dict[str, str], named: str) -> None:

@@ -1,5 +1,5 @@
-"""A simulated Microsoft Graph tenant: School Data Sync profiles, Entra ID provisioning jobs and
-Industry Data runs.
+"""A simulated Microsoft Graph tenant: School Data Sync profiles, Entra ID provisioning jobs (and
+the service principals, and the provisioning logs), Industry Data runs and the organization.
 
 The real education synchronization API stopped returning data at the end of 2024, so the app
 can only be exercised against a stand-in. This one mirrors the parts of Graph the app relies
@@ -9,10 +9,13 @@ on: paged listings with opaque ``@odata.nextLink`` tokens, the evolvable-enum ru
 byte for byte as stored (Int64 counts, 7-digit fractional timestamps, ``\\r\\n`` in messages).
 
 Each Graph API ("source", "area") is a module: ``education`` (SDS classic profiles and their
-``profileStatus``, beta), ``provisioning`` (synchronization jobs of service principals, v1.0:
-Graph has no tenant-wide list of jobs, so clients must know the service principals' ids) and
-``industry_data`` (Industry Data runs and their ``getStatistics``, beta). ``areas.AREAS`` lists
-them; a new Graph API is one more module and one more entry there.
+``profileStatus``, beta), ``provisioning`` (the service principals, listed by
+``service_principals``, and their synchronization jobs, v1.0: Graph has no tenant-wide list of
+jobs, so clients list the principals and ask each), ``industry_data`` (Industry Data runs and
+their ``getStatistics``, beta), ``organization`` (the organization and its on-premises sync
+times, v1.0) and ``provisioning_logs`` (``auditLogs/provisioning``, filtered and throttled as
+Graph's identity reports are, v1.0). ``areas.AREAS`` lists them; a new Graph API is one more
+module and one more entry there.
 
 Tests steer the tenant in-process through :class:`SimulatedTenant` (same event loop as the code
 under test), or over HTTP through the ``/_tenant/`` control API when it runs as a subprocess
@@ -41,7 +44,26 @@ from tools.graph_tenant.industry_data_resources import (
     run_statistics,
 )
 from tools.graph_tenant.misbehaviour import Fault
-from tools.graph_tenant.provisioning import DEMO_SERVICE_PRINCIPAL_IDS, populate_jobs
+from tools.graph_tenant.organization import default_organization
+from tools.graph_tenant.provisioning_demo import (
+    DEMO_CLOUD_SYNC_SERVICE_PRINCIPAL_ID,
+    DEMO_CROSS_TENANT_JOB_ID,
+    DEMO_CROSS_TENANT_SERVICE_PRINCIPAL_ID,
+    DEMO_DROPBOX_SERVICE_PRINCIPAL_ID,
+    DEMO_IDLE_SERVICE_PRINCIPALS,
+    DEMO_JOB_SERVICE_PRINCIPAL_IDS,
+    DEMO_PRINCIPALS,
+    DEMO_REFUSED_SERVICE_PRINCIPAL_ID,
+    DEMO_SERVICE_PRINCIPAL_IDS,
+    DEMO_STALLED_SERVICE_PRINCIPAL_ID,
+    populate_jobs,
+)
+from tools.graph_tenant.provisioning_log_resources import (
+    provisioning_error,
+    provisioning_event,
+    provisioning_failure,
+    provisioning_success,
+)
 from tools.graph_tenant.provisioning_resources import (
     entry_level_errors_job_status,
     failed_job_status,
@@ -49,19 +71,31 @@ from tools.graph_tenant.provisioning_resources import (
     job_resource,
     job_status,
     quarantined_job_status,
+    stalled_job_status,
 )
 from tools.graph_tenant.server import RecordedRequest, SimulatedTenant
+from tools.graph_tenant.service_principals import populate_service_principals
 
 __all__ = [
     "AREAS",
+    "DEMO_CLOUD_SYNC_SERVICE_PRINCIPAL_ID",
+    "DEMO_CROSS_TENANT_JOB_ID",
+    "DEMO_CROSS_TENANT_SERVICE_PRINCIPAL_ID",
+    "DEMO_DROPBOX_SERVICE_PRINCIPAL_ID",
+    "DEMO_IDLE_SERVICE_PRINCIPALS",
+    "DEMO_JOB_SERVICE_PRINCIPAL_IDS",
+    "DEMO_PRINCIPALS",
+    "DEMO_REFUSED_SERVICE_PRINCIPAL_ID",
     "DEMO_SCHOOLS",
     "DEMO_SERVICE_PRINCIPAL_IDS",
+    "DEMO_STALLED_SERVICE_PRINCIPAL_ID",
     "Area",
     "Fault",
     "RecordedRequest",
     "SimulatedTenant",
     "blocking_error",
     "decode_skiptoken",
+    "default_organization",
     "demo_tick",
     "empty_run_statistics",
     "entry_level_errors_job_status",
@@ -76,7 +110,13 @@ __all__ = [
     "populate_jobs",
     "populate_profiles",
     "populate_runs",
+    "populate_service_principals",
+    "provisioning_error",
+    "provisioning_event",
+    "provisioning_failure",
+    "provisioning_success",
     "quarantined_job_status",
     "run_resource",
     "run_statistics",
+    "stalled_job_status",
 ]

@@ -1,8 +1,9 @@
 """``python -m tools.graph_tenant``: serve a simulated tenant until SIGINT or SIGTERM.
 
 The URL is announced on stdout (``GRAPH_TENANT_URL=...``), then, when the tenant has jobs, the
-service principals to ask for them (``PROVISIONING_SERVICE_PRINCIPAL_IDS=...``): parent
-processes read these lines. Logs go to stderr.
+service principals that have them (``PROVISIONING_SERVICE_PRINCIPAL_IDS=...``): parent
+processes read these lines (an app may also find the jobs itself, by listing the service
+principals). Logs go to stderr.
 """
 
 from __future__ import annotations
@@ -20,8 +21,9 @@ from tools.graph_tenant.common import MAX_TOP
 from tools.graph_tenant.demo import populate_demo, run_demo
 from tools.graph_tenant.education import populate_profiles
 from tools.graph_tenant.industry_data import populate_runs
-from tools.graph_tenant.provisioning import DEMO_SERVICE_PRINCIPAL_IDS, populate_jobs
+from tools.graph_tenant.provisioning_demo import DEMO_JOB_SERVICE_PRINCIPAL_IDS, populate_jobs
 from tools.graph_tenant.server import SimulatedTenant
+from tools.graph_tenant.service_principals import populate_service_principals
 
 logger = logging.getLogger(__name__)
 
@@ -30,8 +32,9 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(
         prog="python -m tools.graph_tenant",
         description=(
-            "Serve a simulated Microsoft Graph tenant: School Data Sync profiles, provisioning "
-            "jobs and Industry Data runs."
+            "Serve a simulated Microsoft Graph tenant: School Data Sync profiles, service "
+            "principals and their provisioning jobs, provisioning logs, Industry Data runs and "
+            "the organization."
         ),
     )
     parser.add_argument("--host", default="127.0.0.1")
@@ -41,6 +44,12 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
         "--jobs", type=int, default=0, help="generated provisioning jobs, 10 per service principal"
     )
     parser.add_argument("--runs", type=int, default=0, help="generated Industry Data runs")
+    parser.add_argument(
+        "--service-principals",
+        type=int,
+        default=0,
+        help="generated service principals without jobs (for discovery)",
+    )
     parser.add_argument("--demo", action="store_true", help="add demo schools that change")
     parser.add_argument("--demo-interval", type=float, default=20.0, help="seconds per change")
     parser.add_argument("--page-size", type=int, default=100, help=f"1 to {MAX_TOP}")
@@ -49,9 +58,10 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     args = parser.parse_args(argv)
     if not 1 <= args.page_size <= MAX_TOP:
         parser.error(f"--page-size must be 1 to {MAX_TOP}")
-    if min(args.profiles, args.jobs, args.runs, args.latency_ms) < 0 or args.demo_interval <= 0:
+    counts = (args.profiles, args.jobs, args.runs, args.service_principals, args.latency_ms)
+    if min(counts) < 0 or args.demo_interval <= 0:
         parser.error(
-            "--profiles, --jobs, --runs and --latency-ms cannot be negative, "
+            "--profiles, --jobs, --runs, --service-principals and --latency-ms cannot be negative, "
             "--demo-interval must be > 0"
         )
     return args
@@ -67,18 +77,21 @@ async def serve(args: argparse.Namespace) -> None:
     populate_profiles(tenant, args.profiles, args.seed)
     sp_ids = populate_jobs(tenant, args.jobs, args.seed)
     populate_runs(tenant, args.runs, args.seed)
+    populate_service_principals(tenant, args.service_principals, args.seed)
     rng = random.Random(args.seed)
     demo_ids = populate_demo(tenant, rng) if args.demo else []
     if args.demo:
-        sp_ids = [*DEMO_SERVICE_PRINCIPAL_IDS, *sp_ids]
+        sp_ids = [*DEMO_JOB_SERVICE_PRINCIPAL_IDS, *sp_ids]
     url = await tenant.start(args.host, args.port)
     print(f"GRAPH_TENANT_URL={url}", flush=True)
-    # Graph cannot list jobs tenant-wide, so clients are told which service principals to ask.
+    # Graph cannot list jobs tenant-wide: clients are told which service principals have some
+    # (or list every principal and ask each, which finds the same).
     if sp_ids:
         print(f"PROVISIONING_SERVICE_PRINCIPAL_IDS={','.join(sp_ids)}", flush=True)
     logger.info(
-        "Serving %d profiles, %d service principals, %d runs; demo %s",
+        "Serving %d profiles, %d service principals (%d with jobs), %d runs; demo %s",
         len(tenant.profiles),
+        len(tenant.service_principals),
         len(sp_ids),
         len(tenant.runs),
         "on" if args.demo else "off",

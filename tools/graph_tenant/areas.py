@@ -16,7 +16,9 @@ from aiohttp import web
 from tools.graph_tenant.common import Paging, Route
 from tools.graph_tenant.education import EducationArea
 from tools.graph_tenant.industry_data import IndustryDataArea
+from tools.graph_tenant.organization import OrganizationArea
 from tools.graph_tenant.provisioning import ProvisioningArea
+from tools.graph_tenant.provisioning_logs import ProvisioningLogsArea
 
 
 class Area(Protocol):
@@ -37,4 +39,10 @@ class Area(Protocol):
 
 
 # Every area the tenant serves; their Graph routes are tried in this order.
-AREAS: tuple[Callable[[Paging], Area], ...] = (EducationArea, ProvisioningArea, IndustryDataArea)
+AREAS: tuple[Callable[[Paging], Area], ...] = (
+    EducationArea,
+    ProvisioningArea,
+    IndustryDataArea,
+    OrganizationArea,
+    ProvisioningLogsArea,
+)

@@ -14,7 +14,7 @@ from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from http import HTTPStatus
-from typing import Any, NamedTuple, Protocol
+from typing import Any, NamedTuple, Protocol, TypeVar
 
 from multidict import CIMultiDict
 
@@ -26,6 +26,8 @@ GRAPH_JSON = (
 PLAIN_JSON = "application/json"
 
 MAX_TOP = 999
+# Characters a nextLink leaves unescaped in the query options it repeats.
+QUERY_SAFE = "'(),:$/"
 
 # A body cut off mid-object, as a dropped connection or a broken proxy would deliver it.
 MALFORMED_BODY = b'{"@odata.context": "truncated", "id": "'
@@ -49,6 +51,12 @@ SECOND_NS = 1_000_000_000
 MINUTE_NS = 60 * SECOND_NS
 HOUR_NS = 60 * MINUTE_NS
 DAY_NS = 24 * HOUR_NS
+
+
+def graph_seconds_timestamp(epoch_ns: int) -> str:
+    """An instant the way Graph sends directory timestamps such as the organization's last
+    sync: UTC, whole seconds, ``Z`` suffix (no fraction at all)."""
+    return f"{datetime.fromtimestamp(epoch_ns // SECOND_NS, UTC):%Y-%m-%dT%H:%M:%S}Z"
 
 
 def graph_timestamp(epoch_ns: int) -> str:
@@ -219,15 +227,21 @@ class Paging(Protocol):
     max_page_size: int
 
 
+Key = TypeVar("Key")
+
+
 def page(
     call: GraphCall,
-    keys: Sequence[str],
-    item: Callable[[str], dict[str, Any]],
+    keys: Sequence[Key],
+    item: Callable[[Key], dict[str, Any]],
     context: str,
     paging: Paging,
+    carried: Sequence[str] = (),
 ) -> GraphAnswer:
     """One page of a listing, with an opaque nextLink to the same path when more remain.
 
+    ``carried`` names the query options (``$select``, ``$filter``) that the nextLink repeats
+    before its ``$skiptoken``, as Graph's do, so that every page answers the same question.
     Only the page's items are looked up, and nothing is copied: json.dumps reads the
     stored resources directly, which keeps large tenants cheap to page through.
     """
@@ -242,7 +256,12 @@ def page(
     if offset + top < len(keys):
         token = encode_skiptoken(offset + top, top)
         link_path = urllib.parse.quote(call.path, safe="/$'(),=")
-        payload["@odata.nextLink"] = f"{call.base_url}{link_path}?$skiptoken={token}"
+        options = "".join(
+            f"{name}={urllib.parse.quote(call.query[name], safe=QUERY_SAFE)}&"
+            for name in carried
+            if name in call.query
+        )
+        payload["@odata.nextLink"] = f"{call.base_url}{link_path}?{options}$skiptoken={token}"
     return call.answer(200, payload)
 
 
@@ -255,3 +274,35 @@ def page_window(query: Mapping[str, str], paging: Paging) -> tuple[int, int]:
     if "$top" in query:
         top = parse_top(query["$top"])
     return offset, min(top, paging.max_page_size)
+
+
+def parse_select(
+    query: Mapping[str, str], properties: Sequence[str], type_name: str
+) -> list[str] | None:
+    """The properties ``$select`` names, spelled as the resource spells them (Graph matches
+    property names case-insensitively); None without ``$select``.
+
+    ValueError carries Graph's 400 message for a name that ``type_name`` does not have.
+    """
+    if "$select" not in query:
+        return None
+    spelled = {name.lower(): name for name in properties}
+    selected: list[str] = []
+    for raw in query["$select"].split(","):
+        name = raw.strip()
+        if name.lower() not in spelled:
+            raise ValueError(
+                f"Could not find a property named '{name}' on type 'microsoft.graph.{type_name}'."
+            )
+        if spelled[name.lower()] not in selected:
+            selected.append(spelled[name.lower()])
+    return selected
+
+
+def selected_properties(resource: Mapping[str, Any], selected: Sequence[str]) -> dict[str, Any]:
+    """The ``selected`` properties of ``resource`` (null when it has no value), ``id`` always
+    first, as Graph answers a ``$select`` on directory objects. Values are shared, not copied."""
+    answer = {"id": resource.get("id")}
+    for name in selected:
+        answer[name] = resource.get(name)
+    return answer

@@ -12,6 +12,7 @@ import math
 import re
 import time
 import uuid
+from collections import deque
 from collections.abc import Callable, Sequence
 from dataclasses import KW_ONLY, dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -129,6 +130,44 @@ class RequestBudget:
             self._tokens -= 1
             return None
         return (1 - self._tokens) / self.rate if self.rate > 0 else math.inf
+
+
+class SlidingWindow:
+    """At most ``requests`` in any ``per_seconds``, as Graph limits its identity reports (5 in
+    10 seconds for the audit logs); ``requests`` 0 is no limit.
+
+    A refused request takes no place in the window, as one Graph turned away costs it nothing.
+    """
+
+    def __init__(
+        self, requests: int, per_seconds: float, clock: Callable[[], float] = time.monotonic
+    ) -> None:
+        if not (isinstance(requests, int) and not isinstance(requests, bool) and requests >= 0):
+            raise ValueError(f"requests must be a whole number >= 0, not {requests!r}.")
+        if not (
+            isinstance(per_seconds, int | float)
+            and not isinstance(per_seconds, bool)
+            and math.isfinite(per_seconds)
+            and per_seconds > 0
+        ):
+            raise ValueError(f"per_seconds must be a number of seconds > 0, not {per_seconds!r}.")
+        self.requests = requests
+        self.per_seconds = float(per_seconds)
+        self._clock = clock
+        self._admitted: deque[float] = deque()
+
+    def take(self) -> int | None:
+        """None when the request may pass (it takes a place), else the Retry-After to send:
+        the whole seconds until the oldest place frees, at least 1."""
+        if self.requests == 0:
+            return None
+        now = self._clock()
+        while self._admitted and self._admitted[0] <= now - self.per_seconds:
+            self._admitted.popleft()
+        if len(self._admitted) < self.requests:
+            self._admitted.append(now)
+            return None
+        return max(1, math.ceil(self._admitted[0] + self.per_seconds - now))
 
 
 class Misbehaviour:

@@ -1,61 +1,61 @@
 """Entra ID provisioning (v1.0): the synchronization jobs of service principals, with their
-Graph and control endpoints, and generated and demo jobs.
+Graph and control endpoints; the principals themselves are listed by
+:mod:`~tools.graph_tenant.service_principals`, generated and demo jobs are made by
+:mod:`~tools.graph_tenant.provisioning_demo`.
 
-Graph has no tenant-wide list of jobs, so clients must know the service principals' ids.
+Graph has no tenant-wide list of jobs: clients list the service principals, then ask each one
+for its jobs (or are told the principals' ids).
 """
 
 from __future__ import annotations
 
-import random
+import dataclasses
 import re
-import time
 import uuid
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from aiohttp import web
 
-from tools.graph_tenant.common import (
-    ID_NAMESPACE,
-    GraphAnswer,
-    GraphCall,
-    Paging,
-    Route,
-    json_copy,
-    page,
-    random_offset_ns,
-)
+from tools.graph_tenant.common import GraphAnswer, GraphCall, Paging, Route, json_copy, page
 from tools.graph_tenant.control import control_error, read_object
-from tools.graph_tenant.provisioning_resources import (
-    entry_level_errors_job_status,
-    failed_job_status,
-    healthy_job_status,
-    job_resource,
-    job_status,
+from tools.graph_tenant.provisioning_resources import healthy_job_status, job_resource
+from tools.graph_tenant.service_principals import (
+    ServicePrincipalDirectory,
+    directory_object_not_found,
+    jobs_refusal,
 )
-
-if TYPE_CHECKING:
-    from tools.graph_tenant.server import SimulatedTenant
 
 SERVICE_PRINCIPALS_PATH = "/v1.0/servicePrincipals"
-JOBS_PATH = rf"{SERVICE_PRINCIPALS_PATH}/(?P<sp>[^/]+)/synchronization/jobs"
+PRINCIPAL_PATH = rf"{SERVICE_PRINCIPALS_PATH}/(?P<sp>[^/]+)"
+JOBS_PATH = rf"{PRINCIPAL_PATH}/synchronization/jobs"
 
 
 class ProvisioningArea:
-    """The tenant's service principals: id -> job id -> synchronizationJob, in insertion order."""
+    """The tenant's service principals: id -> job id -> synchronizationJob, in insertion order,
+    and the principals' own attributes (:class:`ServicePrincipalDirectory`), kept apart so that
+    :attr:`service_principals` stays the jobs alone."""
 
     source = "synchronization"
+    # Refusing it refuses every path under a principal (its jobs, the principal itself), but
+    # not the listing of principals.
     prefix = "/v1.0/servicePrincipals/"
     segment = "synchronization"
 
     def __init__(self, paging: Paging) -> None:
         self._paging = paging
         self._service_principals: dict[str, dict[str, dict[str, Any]]] = {}
+        self._directory = ServicePrincipalDirectory(paging)
 
     # -- tenant data (delegated to by SimulatedTenant's methods of the same names) -----------
 
-    def add_service_principal(self, sp_id: str) -> None:
-        """Make a service principal known (with no jobs); one that exists keeps its jobs."""
+    def add_service_principal(
+        self, sp_id: str, *, display_name: str | None = None, app_id: str | None = None
+    ) -> None:
+        """Make a service principal known (with no jobs); one that exists keeps its jobs, and
+        changes the attributes given. A new one without a name is "Enterprise app <id[:8]>",
+        without an appId gets one derived from its id."""
         self._service_principals.setdefault(sp_id, {})
+        self._directory.add(sp_id, display_name, app_id)
 
     def add_job(
         self,
@@ -74,7 +74,9 @@ class ProvisioningArea:
         if job_id is None:
             job_id = f"{template_id}.{uuid.uuid4().hex}.{uuid.uuid4().hex}"
         stored = json_copy(status) if status is not None else healthy_job_status()
-        jobs = self._service_principals.setdefault(sp_id, {})
+        if sp_id not in self._service_principals:
+            self.add_service_principal(sp_id)
+        jobs = self._service_principals[sp_id]
         jobs[job_id] = job_resource(job_id, template_id, stored, json_copy(schedule))
         return job_id
 
@@ -95,6 +97,25 @@ class ProvisioningArea:
 
     def remove_service_principal(self, sp_id: str) -> None:
         del self._service_principals[sp_id]
+        self._directory.remove(sp_id)
+
+    def refuse_jobs(
+        self, sp_id: str, status: int = 403, *, code: str | None = None, message: str | None = None
+    ) -> None:
+        """Answer the principal's jobs (listed or one by one, batched too) with an error, as
+        Graph does to an app that may list principals but not read their synchronization:
+        403 ``Authorization_RequestDenied`` unless another status is given. KeyError for an
+        unknown principal, ValueError for a status that is not an error."""
+        self._directory.refuse(sp_id, jobs_refusal(status, code, message))
+
+    def allow_jobs(self, sp_id: str) -> None:
+        """Serve the principal's jobs again (KeyError for an unknown principal)."""
+        self._directory.allow(sp_id)
+
+    @property
+    def service_principal_attributes(self) -> dict[str, dict[str, Any]]:
+        """A snapshot: service principal id -> servicePrincipal (id, appId, displayName...)."""
+        return self._directory.principals
 
     @property
     def service_principals(self) -> dict[str, dict[str, dict[str, Any]]]:
@@ -105,6 +126,8 @@ class ProvisioningArea:
 
     def graph_routes(self) -> list[Route]:
         return [
+            Route("GET", re.compile(SERVICE_PRINCIPALS_PATH), self._directory.serve_list),
+            Route("GET", re.compile(PRINCIPAL_PATH), self._directory.serve_one),
             Route("GET", re.compile(JOBS_PATH), self._serve_job_list),
             Route("GET", re.compile(rf"{JOBS_PATH}/(?P<job>[^/]+)"), self._serve_job),
         ]
@@ -113,7 +136,10 @@ class ProvisioningArea:
         sp_id = match["sp"]
         jobs = self._service_principals.get(sp_id)
         if jobs is None:
-            return self._directory_object_not_found(call, sp_id)
+            return directory_object_not_found(call, sp_id)
+        refused = self._refused(call, sp_id)
+        if refused is not None:
+            return refused
         context = (
             f"{call.base_url}/v1.0/$metadata#servicePrincipals('{sp_id}')/synchronization/jobs"
         )
@@ -123,24 +149,24 @@ class ProvisioningArea:
         sp_id, job_id = match["sp"], match["job"]
         jobs = self._service_principals.get(sp_id)
         if jobs is None:
-            return self._directory_object_not_found(call, sp_id)
+            return directory_object_not_found(call, sp_id)
+        refused = self._refused(call, sp_id)
+        if refused is not None:
+            return refused
         job = jobs.get(job_id)
         if job is None:
-            return self._directory_object_not_found(call, job_id)
+            return directory_object_not_found(call, job_id)
         context = (
             f"{call.base_url}/v1.0/$metadata#servicePrincipals('{sp_id}')"
             "/synchronization/jobs/$entity"
         )
         return call.answer(200, {"@odata.context": context, **job})
 
-    @staticmethod
-    def _directory_object_not_found(call: GraphCall, object_id: str) -> GraphAnswer:
-        """Graph's answer for an unknown service principal (and here, for an unknown job)."""
-        message = (
-            f"Resource '{object_id}' does not exist or one of its queried reference-property "
-            "objects are not present."
-        )
-        return call.error(404, "Request_ResourceNotFound", message)
+    def _refused(self, call: GraphCall, sp_id: str) -> GraphAnswer | None:
+        refusal = self._directory.refusal(sp_id)
+        if refusal is None:
+            return None
+        return call.error(refusal.status, refusal.code, refusal.message)
 
     # -- control API -------------------------------------------------------------------------
 
@@ -151,31 +177,77 @@ class ProvisioningArea:
             web.get("/_tenant/servicePrincipals", self._control_service_principal_list),
             web.put(principal, self._control_put_service_principal),
             web.delete(principal, self._control_delete_service_principal),
+            web.post(f"{principal}/refuseJobs", self._control_refuse_jobs),
+            web.delete(f"{principal}/refuseJobs", self._control_allow_jobs),
             web.put(job, self._control_put_job),
             web.patch(job, self._control_patch_job),
             web.delete(job, self._control_delete_job),
         ]
 
+    def _principal_json(self, sp_id: str) -> dict[str, Any]:
+        """A principal for the control API: its listed attributes, how its jobs are refused
+        (null: they are not) and its jobs."""
+        principal = self._directory.get(sp_id)
+        refusal = self._directory.refusal(sp_id)
+        return {
+            "id": sp_id,
+            "appId": principal["appId"],
+            "displayName": principal["displayName"],
+            "servicePrincipalType": principal["servicePrincipalType"],
+            "refuseJobs": dataclasses.asdict(refusal) if refusal is not None else None,
+            "jobs": list(self.get_service_principal(sp_id).values()),
+        }
+
     async def _control_service_principal_list(self, _request: web.Request) -> web.Response:
-        principals = self.service_principals
-        value = [{"id": sp_id, "jobs": list(jobs.values())} for sp_id, jobs in principals.items()]
-        return web.json_response({"value": value})
+        return web.json_response({"value": [self._principal_json(i) for i in self._directory]})
 
     async def _control_put_service_principal(self, request: web.Request) -> web.Response:
+        """Add a principal, or change one: {"displayName"?, "appId"?}; answers it."""
         sp_id = request.match_info["sp"]
+        body = await read_object(request)
+        unknown = sorted(set(body) - {"displayName", "appId"})
+        if unknown:
+            raise control_error(
+                web.HTTPBadRequest, f"Unknown service principal properties: {unknown}."
+            )
+        for name in ("displayName", "appId"):
+            if name in body and not (isinstance(body[name], str) and body[name]):
+                raise control_error(web.HTTPBadRequest, f"'{name}' must be a non-empty string.")
         created = sp_id not in self._service_principals
-        self.add_service_principal(sp_id)
-        jobs = list(self.get_service_principal(sp_id).values())
-        return web.json_response({"id": sp_id, "jobs": jobs}, status=201 if created else 200)
+        self.add_service_principal(
+            sp_id, display_name=body.get("displayName"), app_id=body.get("appId")
+        )
+        return web.json_response(self._principal_json(sp_id), status=201 if created else 200)
+
+    async def _control_refuse_jobs(self, request: web.Request) -> web.Response:
+        """Refuse the principal's jobs: {"status"? (403), "code"?, "message"?}."""
+        sp_id = request.match_info["sp"]
+        body = await read_object(request)
+        unknown = sorted(set(body) - {"status", "code", "message"})
+        if unknown:
+            raise control_error(web.HTTPBadRequest, f"Unknown refusal properties: {unknown}.")
+        try:
+            self.refuse_jobs(sp_id, **body)
+        except KeyError:
+            raise self._unknown_principal(sp_id) from None
+        except ValueError as exc:
+            raise control_error(web.HTTPBadRequest, str(exc)) from None
+        return web.Response(status=204)
+
+    async def _control_allow_jobs(self, request: web.Request) -> web.Response:
+        sp_id = request.match_info["sp"]
+        try:
+            self.allow_jobs(sp_id)
+        except KeyError:
+            raise self._unknown_principal(sp_id) from None
+        return web.Response(status=204)
 
     async def _control_delete_service_principal(self, request: web.Request) -> web.Response:
         sp_id = request.match_info["sp"]
         try:
             self.remove_service_principal(sp_id)
         except KeyError:
-            raise control_error(
-                web.HTTPNotFound, f"No service principal with id {sp_id!r}."
-            ) from None
+            raise self._unknown_principal(sp_id) from None
         return web.Response(status=204)
 
     async def _control_put_job(self, request: web.Request) -> web.Response:
@@ -220,80 +292,9 @@ class ProvisioningArea:
         return web.Response(status=204)
 
     @staticmethod
+    def _unknown_principal(sp_id: str) -> web.HTTPException:
+        return control_error(web.HTTPNotFound, f"No service principal with id {sp_id!r}.")
+
+    @staticmethod
     def _unknown_job(sp_id: str, job_id: str) -> web.HTTPException:
         return control_error(web.HTTPNotFound, f"No job {job_id!r} on service principal {sp_id!r}.")
-
-
-# -- generated and demo jobs -----------------------------------------------------------------
-
-# Job statuses of ``--jobs`` tenants: mostly steady, with every kind of trouble present.
-GENERATED_JOB_KINDS = (
-    ("Active", 70),
-    ("EntryLevelErrors", 10),
-    ("Failed", 5),
-    ("Quarantine", 5),
-    ("Paused", 5),
-    ("NotRun", 3),
-    ("NotConfigured", 2),
-)
-# The demo's service principals and their jobs: (template, kind) per service principal.
-DEMO_SERVICE_PRINCIPAL_IDS = (
-    str(uuid.uuid5(ID_NAMESPACE, "demo/servicePrincipal/1")),
-    str(uuid.uuid5(ID_NAMESPACE, "demo/servicePrincipal/2")),
-)
-DEMO_JOBS = (
-    (("scim", "Active"), ("scim", "Quarantine")),
-    (("scim", "EntryLevelErrors"), ("scim", "Paused")),
-)
-
-
-def kind_status(kind: str, now_ns: int) -> dict[str, Any]:
-    """A job status for a generated kind: a synchronizationStatusCode or an execution state."""
-    match kind:
-        case "EntryLevelErrors":
-            return entry_level_errors_job_status(now_ns=now_ns)
-        case "Failed":
-            return failed_job_status(now_ns=now_ns)
-        case _:
-            return job_status(kind, now_ns=now_ns)
-
-
-def generated_job_id(template_id: str, key: str) -> str:
-    """A job id shaped like Graph's (``<templateId>.<hex>.<hex>``), derived from ``key``."""
-    first = uuid.uuid5(ID_NAMESPACE, f"job/{key}").hex
-    second = uuid.uuid5(ID_NAMESPACE, f"app/{key}").hex
-    return f"{template_id}.{first}.{second}"
-
-
-def populate_jobs(
-    tenant: SimulatedTenant, count: int, seed: int, per_service_principal: int = 10
-) -> list[str]:
-    """Add ``count`` jobs, ``per_service_principal`` to a service principal; returns the
-    service principals' ids. Ids and statuses depend only on ``seed`` and the index.
-    """
-    if per_service_principal < 1:
-        raise ValueError(f"per_service_principal must be >= 1, not {per_service_principal}.")
-    rng = random.Random(seed)
-    now = time.time_ns()
-    kinds, weights = zip(*GENERATED_JOB_KINDS, strict=True)
-    sp_ids: list[str] = []
-    for index in range(count):
-        number = index // per_service_principal
-        sp_id = str(uuid.uuid5(ID_NAMESPACE, f"{seed}/servicePrincipal/{number}"))
-        if not sp_ids or sp_ids[-1] != sp_id:
-            tenant.add_service_principal(sp_id)
-            sp_ids.append(sp_id)
-        kind = rng.choices(kinds, weights)[0]
-        status = kind_status(kind, now - random_offset_ns(rng, 0, 1800))
-        tenant.add_job(sp_id, generated_job_id("scim", f"{seed}/{index}"), status=status)
-    return sp_ids
-
-
-def populate_demo_provisioning(tenant: SimulatedTenant, now_ns: int) -> None:
-    """Add the demo's service principals: one job healthy, one quarantined on escrows, one
-    with entry-level errors, one paused."""
-    for sp_id, jobs in zip(DEMO_SERVICE_PRINCIPAL_IDS, DEMO_JOBS, strict=True):
-        tenant.add_service_principal(sp_id)
-        for template_id, kind in jobs:
-            job_id = generated_job_id(template_id, f"demo/{sp_id}/{kind}")
-            tenant.add_job(sp_id, job_id, template_id=template_id, status=kind_status(kind, now_ns))

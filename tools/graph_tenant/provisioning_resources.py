@@ -126,6 +126,20 @@ def healthy_job_status(*, now_ns: int | None = None) -> dict[str, Any]:
     return synchronization_status("Active", now, last=last, last_successful=dict(last))
 
 
+def stalled_job_status(hours: float = 26, *, now_ns: int | None = None) -> dict[str, Any]:
+    """An Active job that stopped running without a word: its last cycle succeeded ``hours``
+    ago and none has run since (every 40 minutes was due). Nothing in it says trouble but the
+    age of its executions."""
+    now = time.time_ns() if now_ns is None else now_ns
+    ended = now - int(hours * HOUR_NS)
+    last = task_execution("Succeeded", ended - 23 * SECOND_NS - 1234500, exported=0)
+    status = synchronization_status("Active", now, last=last, last_successful=dict(last))
+    status["lastSuccessfulExecutionWithExports"] = task_execution(
+        "Succeeded", ended - 3 * HOUR_NS, exported=7
+    )
+    return status
+
+
 def quarantined_job_status(
     reason: str = "EncounteredEscrowProportionThreshold", *, now_ns: int | None = None
 ) -> dict[str, Any]:

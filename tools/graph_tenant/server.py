@@ -10,50 +10,27 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import functools
 import logging
 import re
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
 from types import TracebackType
-from typing import Any, Concatenate, ParamSpec, Self, TypeVar
+from typing import Any, Self
 
 from aiohttp import web
 from multidict import CIMultiDict
 
-from tools.graph_tenant.areas import AREAS, Area
+from tools.graph_tenant.areas import AREAS
 from tools.graph_tenant.batch import BATCH_PATH, SubRequest, answer_batch
 from tools.graph_tenant.common import MAX_TOP, GraphAnswer, GraphCall, Route
 from tools.graph_tenant.control import ControlApi
-from tools.graph_tenant.education import EducationArea
-from tools.graph_tenant.industry_data import IndustryDataArea
 from tools.graph_tenant.misbehaviour import Misbehaviour
-from tools.graph_tenant.provisioning import ProvisioningArea
+from tools.graph_tenant.steering import Steering
 
 logger = logging.getLogger(__name__)
 
 SHUTDOWN_TIMEOUT = 1.0
-
-
-AreaT = TypeVar("AreaT")
-Params = ParamSpec("Params")
-Result = TypeVar("Result")
-
-
-def area_method(
-    area: type[AreaT], method: Callable[Concatenate[AreaT, Params], Result]
-) -> Callable[Concatenate[SimulatedTenant, Params], Result]:
-    """``method`` of the tenant's ``area``, as a method of the tenant itself (same signature
-    and docstring), so that tests steer the areas' data through the tenant."""
-
-    @functools.wraps(method)
-    def on_tenant(
-        tenant: SimulatedTenant, /, *args: Params.args, **kwargs: Params.kwargs
-    ) -> Result:
-        return method(tenant.area(area), *args, **kwargs)
-
-    return on_tenant
 
 
 @dataclass(frozen=True)
@@ -84,7 +61,7 @@ class RecordedRequest:
         }
 
 
-class SimulatedTenant(Misbehaviour):
+class SimulatedTenant(Steering, Misbehaviour):
     """An in-memory Graph tenant served over HTTP by aiohttp.
 
     ``page_size`` is the listing page size when the client sends no ``$top``, and
@@ -173,59 +150,8 @@ class SimulatedTenant(Misbehaviour):
     ) -> None:
         await self.stop()
 
-    # -- tenant data -------------------------------------------------------------------------
-
-    @property
-    def areas(self) -> tuple[Area, ...]:
-        """The tenant's instance of each of :data:`AREAS`, in that order."""
-        return self._areas
-
-    def area(self, kind: type[AreaT]) -> AreaT:
-        """The tenant's instance of ``kind``, one of :data:`AREAS` (KeyError for another): how
-        tests steer an area whose methods the tenant does not carry."""
-        for area in self._areas:
-            if isinstance(area, kind):
-                return area
-        raise KeyError(kind)
-
-    # The first three areas' steering methods, carried by the tenant as tests have always
-    # called them; each is the area's own method (signature and docstring included).
-    add_profile = area_method(EducationArea, EducationArea.add_profile)
-    set_status = area_method(EducationArea, EducationArea.set_status)
-    get_profile = area_method(EducationArea, EducationArea.get_profile)
-    remove_profile = area_method(EducationArea, EducationArea.remove_profile)
-
-    @property
-    def profiles(self) -> dict[str, dict[str, dict[str, Any]]]:
-        """A snapshot: id -> {"profile": ..., "status": ...}, in insertion order."""
-        return self.area(EducationArea).profiles
-
-    add_service_principal = area_method(ProvisioningArea, ProvisioningArea.add_service_principal)
-    add_job = area_method(ProvisioningArea, ProvisioningArea.add_job)
-    set_job_status = area_method(ProvisioningArea, ProvisioningArea.set_job_status)
-    get_job = area_method(ProvisioningArea, ProvisioningArea.get_job)
-    get_service_principal = area_method(ProvisioningArea, ProvisioningArea.get_service_principal)
-    remove_job = area_method(ProvisioningArea, ProvisioningArea.remove_job)
-    remove_service_principal = area_method(
-        ProvisioningArea, ProvisioningArea.remove_service_principal
-    )
-
-    @property
-    def service_principals(self) -> dict[str, dict[str, dict[str, Any]]]:
-        """A snapshot: service principal id -> job id -> job, in insertion order."""
-        return self.area(ProvisioningArea).service_principals
-
-    add_run = area_method(IndustryDataArea, IndustryDataArea.add_run)
-    set_run = area_method(IndustryDataArea, IndustryDataArea.set_run)
-    set_run_statistics = area_method(IndustryDataArea, IndustryDataArea.set_run_statistics)
-    get_run = area_method(IndustryDataArea, IndustryDataArea.get_run)
-    remove_run = area_method(IndustryDataArea, IndustryDataArea.remove_run)
-    newest_run_id = area_method(IndustryDataArea, IndustryDataArea.newest_run_id)
-
-    @property
-    def runs(self) -> dict[str, dict[str, Any]]:
-        """A snapshot: id -> {"run": ..., "statistics": ...}, in insertion order."""
-        return self.area(IndustryDataArea).runs
+    # The areas themselves (``areas``, ``area``) and their steering methods (``add_job``,
+    # ``set_organization``...) come from Steering.
 
     @property
     def request_count(self) -> int:

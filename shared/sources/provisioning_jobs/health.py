@@ -1,8 +1,11 @@
 """How healthy a provisioning job is: its synchronizationStatus (the quarantine, the last
-run's state, the status code), and the sentence that says why."""
+run's state, the status code), whether its cycles stopped coming (judged at the time of the
+poll, which the item's context carries: this changes with time alone), and the sentence that
+says why, with the failures the provisioning logs show when they are read."""
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import Any
 
 from shared.core.health import (
@@ -14,7 +17,16 @@ from shared.core.health import (
     mapping,
     sentence,
 )
+from shared.core.time import parse_timestamp
 from shared.sources.provisioning_jobs.const import NAME
+from shared.sources.provisioning_jobs.settings import STALL_AFTER_SETTING
+
+# The context's keys: when the job was read, the stall bound, the provisioning-log summary.
+CHECKED_AT = "checkedDateTime"
+STALL_AFTER = "stallAfterHours"
+FAILURES = "failures"
+# How often provisioning cycles run: what a stalled job's reason says is expected.
+CYCLE_MINUTES = 40
 
 
 def _code(document: Document) -> Any:
@@ -23,6 +35,30 @@ def _code(document: Document) -> Any:
 
 def _last_execution_state(document: Document) -> Any:
     return mapping(mapping(document.get("status")).get("lastExecution")).get("state")
+
+
+def _last_success(document: Document) -> Any:
+    """When the last successful cycle ended: lastSuccessfulExecution's end, or the last
+    run's when it succeeded (a job that never succeeded has none)."""
+    status = mapping(document.get("status"))
+    ended = mapping(status.get("lastSuccessfulExecution")).get("timeEnded")
+    last = mapping(status.get("lastExecution"))
+    if not has_text(ended) and last.get("state") == "Succeeded":
+        ended = last.get("timeEnded")
+    return ended
+
+
+def silence(document: Document, context: Document) -> timedelta | None:
+    """How long an Active job has gone without a successful cycle, when that is longer than
+    the bound in ``context`` (None otherwise, or when the context has no time)."""
+    bound = context.get(STALL_AFTER)
+    if _code(document) != "Active" or not isinstance(bound, (int, float)):
+        return None
+    try:
+        age = parse_timestamp(context[CHECKED_AT]) - parse_timestamp(_last_success(document))
+    except (KeyError, TypeError, ValueError):
+        return None
+    return age if age > timedelta(hours=bound) else None
 
 
 HEALTH_RULES: tuple[HealthRule, ...] = (
@@ -43,6 +79,13 @@ HEALTH_RULES: tuple[HealthRule, ...] = (
         "status.lastExecution.state is EntryLevelErrors",
         Health.WARNING,
         lambda d, _context: _last_execution_state(d) == "EntryLevelErrors",
+    ),
+    HealthRule(
+        NAME,
+        "status.code is Active and the last successful cycle (status.lastSuccessfulExecution) "
+        f"ended more than {STALL_AFTER_SETTING} (24 by default) ago",
+        Health.ERROR,
+        lambda d, context: silence(d, context) is not None,
     ),
     HealthRule(
         NAME,
@@ -72,7 +115,29 @@ QUARANTINE_REASONS = {
 }
 
 
-def job_reason(job: Document, _statistics: Document | None) -> str:
+def job_reason(job: Document, context: Document | None) -> str:
+    """Why the job has its health, then what the provisioning logs say failed."""
+    context = context or {}
+    failed = failures_sentence(mapping(context.get(FAILURES)))
+    return status_reason(job, context) + (f" {failed}" if failed else "")
+
+
+def failures_sentence(summary: Document) -> str:
+    """``7 users failed to provision in the last 24 h, mostly <code>.`` (empty: none)."""
+    count = summary.get("failedObjects")
+    if not isinstance(count, int) or count <= 0:
+        return ""
+    kinds = summary.get("identityTypes")
+    kind = kinds[0].lower() if isinstance(kinds, list) and len(kinds) == 1 else "object"
+    noun = kind if count == 1 else f"{kind}s"
+    text = f"{count} {noun} failed to provision in the last 24 h"
+    top = summary.get("topErrors")
+    if isinstance(top, list) and top and isinstance(top[0], dict) and top[0].get("errorCode"):
+        text += f", mostly {top[0]['errorCode']}" if len(top) > 1 else f": {top[0]['errorCode']}"
+    return sentence(text)
+
+
+def status_reason(job: Document, context: Document) -> str:
     status = mapping(job.get("status"))
     code = status.get("code")
     last = mapping(status.get("lastExecution"))
@@ -92,6 +157,12 @@ def job_reason(job: Document, _statistics: Document | None) -> str:
         escrowed = last.get("countEscrowed")
         count = f": {escrowed} entries escrowed" if isinstance(escrowed, int) else ""
         return sentence(f"Last run finished with entry-level errors{count}")
+    quiet = silence(job, context)
+    if quiet is not None:
+        hours = int(quiet.total_seconds() // 3600)
+        return sentence(
+            f"No successful provisioning cycle for {hours} h (expected every {CYCLE_MINUTES} min)"
+        )
     if code in ("Paused", "NotRun", "NotConfigured"):
         words = {"Paused": "paused", "NotRun": "has not run yet", "NotConfigured": "not configured"}
         verb = "" if code == "NotRun" else "is "

@@ -17,6 +17,10 @@ from shared.core.openapi import (
     path_param,
     ref,
 )
+from shared.sources.provisioning_jobs.failures_openapi import (
+    ProvisioningObjectSummaryList,
+    failure_paths,
+)
 from shared.sources.provisioning_jobs.models import CheckedSynchronizationJob
 from shared.sources.provisioning_jobs.settings import SERVICE_PRINCIPALS_SETTING
 
@@ -142,7 +146,7 @@ def _paths() -> dict[str, Any]:
         "servicePrincipalId",
         "Service Principal ID",
         "The object ID (a GUID) of the service principal whose provisioning jobs are "
-        f"monitored ({SERVICE_PRINCIPALS_SETTING}).",
+        f"monitored (discovered, or named in {SERVICE_PRINCIPALS_SETTING}).",
         format="uuid",
     )
     job_id = path_param("jobId", "Job ID", "The ID of the job.", **ITEM_KEY)
@@ -173,8 +177,8 @@ def _paths() -> dict[str, Any]:
 
 
 OPENAPI = OpenApiPart(
-    paths=_paths,
-    models=(SynchronizationJobList, SynchronizationJobWithContext),
+    paths=lambda: {**_paths(), **failure_paths()},
+    models=(SynchronizationJobList, SynchronizationJobWithContext, ProvisioningObjectSummaryList),
     summaries={"troubleshootingUrl": "Troubleshooting URL", "templateId": "Template ID"},
     important=frozenset({"quarantine", "lastExecution"}),
 )

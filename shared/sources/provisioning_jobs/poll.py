@@ -1,5 +1,6 @@
-"""How a poll reads provisioning jobs: every configured service principal's jobs, side by
-side (the Graph client bounds how many requests are in flight)."""
+"""How a poll reads provisioning jobs: the jobs of every service principal that has them
+(named in the settings, or found by discovery), side by side (the Graph client bounds how
+many requests are in flight), then the provisioning logs' failures when they are read."""
 
 from __future__ import annotations
 
@@ -9,7 +10,6 @@ from typing import TYPE_CHECKING
 
 from shared.graph.errors import GraphError
 from shared.sources.base import Observation, usable_entries
-from shared.sources.documents import DocumentSource
 from shared.sources.provisioning_jobs.const import JOB_KEY_SEPARATOR
 from shared.sources.provisioning_jobs.graph import fetch_jobs
 from shared.sources.provisioning_jobs.ids import job_key, split_job_key
@@ -18,20 +18,23 @@ from shared.storage.codec import Entity
 
 if TYPE_CHECKING:
     from shared.graph.client import GraphClient
+    from shared.sources.provisioning_jobs.source import ProvisioningJobs
 
 logger = logging.getLogger(__name__)
 
 
 async def observe_jobs(
-    source: DocumentSource,
+    source: ProvisioningJobs,
     graph: GraphClient,
     cached: dict[str, Entity],
-    configured: tuple[str, ...],
+    principals: dict[str, str | None],
+    stall_after_hours: float,
 ) -> Observation:
-    """The jobs of every configured service principal. One that fails keeps its jobs' last
-    values (unread, not removed); jobs of a service principal no longer configured are
+    """The jobs of every service principal to poll (id -> its name). One that fails keeps its
+    jobs' last values (unread, not removed); jobs of a service principal no longer polled are
     removed; the source is an error as a whole only when not one answered."""
     seen = Observation()
+    configured = tuple(principals)
     listings = await asyncio.gather(*(fetch_jobs(graph, sp_id) for sp_id in configured))
     covered: set[str] = set()
     errors: list[GraphError] = []
@@ -47,7 +50,10 @@ async def observe_jobs(
         failures_before = len(seen.failures)
         for job, item in usable_entries(listing, CheckedSynchronizationJob, seen.failures):
             key = job_key(sp_id, job.id)
-            seen.entries[key] = source.entry(key, item)
+            entry = source.entry(key, item)
+            entry.principal_name = principals[sp_id]
+            entry.stall_after_hours = stall_after_hours
+            seen.entries[key] = entry
         if len(seen.failures) == failures_before:
             covered.add(sp_id)
     if errors and len(errors) == len(configured):

@@ -2,15 +2,16 @@
 
 from __future__ import annotations
 
+import re
 from typing import TYPE_CHECKING
 
-from shared.core.api import ApiCall, Reply
+from shared.core.api import ApiCall, PageRequest, Reply, next_link
 from shared.core.errors import InvalidInputError, NotFoundError
 from shared.settings import OBJECT_ID
 from shared.sources.base import Operation, Services
 from shared.sources.documents import document_reply
 from shared.sources.provisioning_jobs.const import JOB_KEY_SEPARATOR
-from shared.sources.provisioning_jobs.ids import job_key
+from shared.sources.provisioning_jobs.ids import job_key, split_job_key
 from shared.sources.provisioning_jobs.settings import SERVICE_PRINCIPALS_SETTING
 from shared.storage.keys import validate_key
 
@@ -18,6 +19,10 @@ if TYPE_CHECKING:
     from shared.sources.provisioning_jobs.source import ProvisioningJobs
 
 JOBS_ROUTE = "servicePrincipals/{servicePrincipalId}/synchronization/jobs"
+FAILURES_ROUTE = "auditLogs/provisioning"
+# The one filter /api/auditLogs/provisioning takes (Graph's form, quotes and case).
+_JOB_FILTER = re.compile(r"jobId eq '([^']+)'")
+_FAILURE_QUERY = frozenset({"$filter", "$top", "$skiptoken", "code"})
 
 
 class JobRoutes:
@@ -31,6 +36,7 @@ class JobRoutes:
         return (
             Operation("list_synchronization_jobs", JOBS_ROUTE, "GET", self.list_jobs_of),
             Operation("get_synchronization_job", job, "GET", self.get_job),
+            Operation("list_provisioning_failures", FAILURES_ROUTE, "GET", self.list_failures),
         )
 
     async def list_jobs_of(self, call: ApiCall, services: Services) -> Reply:
@@ -59,6 +65,34 @@ class JobRoutes:
             raise NotFoundError(f"No synchronization job '{job_id}' of '{sp_id}' is cached.")
         context = f"/v1.0/$metadata#servicePrincipals('{sp_id}')/synchronization/jobs/$entity"
         return document_reply(job, services.settings, context)
+
+    async def list_failures(self, call: ApiCall, services: Services) -> Reply:
+        """``GET /api/auditLogs/provisioning?$filter=jobId eq '{jobId}'``: a monitored job's
+        failures from the provisioning logs (the newest 500, at most 30 days), newest first,
+        as Graph sent them (provisioningObjectSummary)."""
+        unknown = sorted(set(call.query) - _FAILURE_QUERY)
+        match = _JOB_FILTER.fullmatch(call.query.get("$filter", "").strip())
+        if unknown or match is None:
+            wrong = f"'{unknown[0]}' is not supported" if unknown else "$filter is required"
+            raise InvalidInputError(
+                f"{wrong}: this route takes $filter=jobId eq '{{jobId}}' and $top only "
+                "(the failures of one monitored provisioning job).",
+                target=unknown[0] if unknown else "$filter",
+            )
+        job_id = validate_key(match.group(1), name="jobId")
+        monitored = await self._source.cached_items(services.store)
+        if not any(split_job_key(job.id)[1] == job_id for job in monitored):
+            raise NotFoundError(f"No monitored provisioning job has the id '{job_id}'.")
+        page = PageRequest.of(call)
+        failures, continuation = await services.store.item_logs.page(
+            self._source.name, job_id, top=page.top, continuation=page.continuation
+        )
+        base = services.settings.graph_base_url
+        body = {"@odata.context": f"{base}/v1.0/$metadata#{FAILURES_ROUTE}", "value": failures}
+        if continuation:
+            filters = {"$filter": call.query["$filter"]}
+            body["@odata.nextLink"] = next_link(call, page, continuation, filters)
+        return Reply(body)
 
 
 def _service_principal_id(raw: str) -> str:

@@ -7,16 +7,22 @@ from typing import TYPE_CHECKING, Any, ClassVar
 from urllib.parse import quote
 
 from shared.core.health import HealthRule
+from shared.core.time import utc_now
 from shared.settings import Settings
 from shared.sources.base import Observation, Operation
-from shared.sources.documents import CachedDocument, DocumentSource
+from shared.sources.documents import DocumentSource
 from shared.sources.provisioning_jobs.const import NAME
+from shared.sources.provisioning_jobs.discovery import principals_to_poll
+from shared.sources.provisioning_jobs.entity import CachedJob
+from shared.sources.provisioning_jobs.explain import explain_failures
 from shared.sources.provisioning_jobs.health import HEALTH_RULES, job_reason
 from shared.sources.provisioning_jobs.ids import split_job_key
+from shared.sources.provisioning_jobs.kinds import job_display_name
 from shared.sources.provisioning_jobs.poll import observe_jobs
 from shared.sources.provisioning_jobs.routes import JobRoutes
 from shared.sources.provisioning_jobs.settings import (
     ENABLE_SETTING,
+    LOGS_SETTING,
     SERVICE_PRINCIPALS_SETTING,
     ProvisioningJobsSettings,
     read_settings,
@@ -29,14 +35,18 @@ if TYPE_CHECKING:
     from shared.storage.source_state import SourceState
 
 
-class ProvisioningJobs(DocumentSource[CachedDocument]):
+class ProvisioningJobs(DocumentSource[CachedJob]):
     name = NAME
     title = "Entra ID provisioning jobs"
     permission = "Synchronization.Read.All"
-    enable_hint = f"{ENABLE_SETTING} (with {SERVICE_PRINCIPALS_SETTING})"
+    extra_permissions = (
+        ("Application.Read.All", f"discovery ({SERVICE_PRINCIPALS_SETTING}=auto, the default)"),
+        ("AuditLog.Read.All", f"the provisioning logs ({LOGS_SETTING}=true)"),
+    )
+    enable_hint = ENABLE_SETTING
     health_rules: ClassVar[tuple[HealthRule, ...]] = HEALTH_RULES
     reason = staticmethod(job_reason)
-    entry_type = CachedDocument
+    entry_type = CachedJob
 
     def read_settings(self, env: Mapping[str, str]) -> ProvisioningJobsSettings:
         return read_settings(env)
@@ -48,8 +58,19 @@ class ProvisioningJobs(DocumentSource[CachedDocument]):
         settings: Settings,
         state: SourceState,
     ) -> Observation:
-        configured = self.own_settings(settings).service_principal_ids
-        return await observe_jobs(self, graph, cached, configured)
+        """The jobs of the principals that have them (discovered, or named), then what the
+        provisioning logs say failed, when they are read."""
+        own = self.own_settings(settings)
+        now = utc_now()
+        principals = await principals_to_poll(graph, state, own, now)
+        if principals.error is not None:
+            return Observation(error=principals.error, details={"discovery": principals.report})
+        seen = await observe_jobs(self, graph, cached, principals.names, own.stall_after_hours)
+        seen.details["discovery"] = principals.report
+        if own.logs_enabled:
+            report = await explain_failures(self.name, graph, state, seen, now)
+            seen.details["provisioningLogs"] = report
+        return seen
 
     def own_settings(self, settings: Settings) -> ProvisioningJobsSettings:
         return settings.source(NAME)
@@ -67,8 +88,9 @@ class ProvisioningJobs(DocumentSource[CachedDocument]):
         return OPENAPI
 
     def name_of_resource(self, resource: dict[str, Any]) -> str | None:
-        # A job has no name of its own; its template names the target system.
-        return resource.get("templateId") or resource.get("id")
+        # A job has no name of its own: its kind, from the template (the entry adds its
+        # service principal's name when it is known).
+        return job_display_name(None, resource)
 
     def status_of_resource(self, resource: dict[str, Any]) -> str | None:
         status = resource.get("status")

@@ -1,0 +1,8 @@
+"""Entra Connect (directory synchronization) freshness: the tenant's organization, whose last
+sync times are Connect's only health signal in Graph (v1.0). Health changes with time alone:
+a sync that stops coming is an error although Graph keeps sending the same document.
+"""
+
+from shared.sources.directory_synchronization.source import DirectorySynchronization
+
+__all__ = ["DirectorySynchronization"]

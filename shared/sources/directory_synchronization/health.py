@@ -1,0 +1,114 @@
+"""How fresh Entra Connect's sync is: the organization's last sync times against
+DIRECTORY_SYNC_STALE_AFTER_MINUTES, judged at the time of the poll (the item's context
+carries it), so health changes with time alone; and the sentence that says why."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any
+
+from shared.core.health import Document, Health, HealthRule, sentence
+from shared.core.time import parse_timestamp
+from shared.sources.directory_synchronization.const import CONNECT_SYNC_INTERVAL_MINUTES, NAME
+from shared.sources.directory_synchronization.settings import STALE_AFTER_SETTING
+
+# The context's keys: when the item was read, and the bound from the settings.
+CHECKED_AT = "checkedDateTime"
+STALE_AFTER = "staleAfterMinutes"
+
+
+def _enabled(document: Document) -> Any:
+    return document.get("onPremisesSyncEnabled")
+
+
+def _age(document: Document, context: Document, field: str) -> timedelta | None:
+    """How long before the poll ``field`` was (None when either time is missing or bad)."""
+    try:
+        then = parse_timestamp(document[field])
+        now = parse_timestamp(context[CHECKED_AT])
+    except (KeyError, TypeError, ValueError):
+        return None
+    return max(now - then, timedelta(0))
+
+
+def _stale(document: Document, context: Document, field: str) -> bool:
+    age = _age(document, context, field)
+    bound = context.get(STALE_AFTER)
+    return age is not None and isinstance(bound, int) and age > timedelta(minutes=bound)
+
+
+def _sync_stale(document: Document, context: Document) -> bool:
+    if _enabled(document) is not True or CHECKED_AT not in context:
+        return False
+    never = document.get("onPremisesLastSyncDateTime") is None
+    return never or _stale(document, context, "onPremisesLastSyncDateTime")
+
+
+HEALTH_RULES: tuple[HealthRule, ...] = (
+    HealthRule(
+        NAME,
+        f"onPremisesSyncEnabled is true and onPremisesLastSyncDateTime is older than "
+        f"{STALE_AFTER_SETTING} (120 by default) or missing",
+        Health.ERROR,
+        _sync_stale,
+    ),
+    HealthRule(
+        NAME,
+        "onPremisesSyncEnabled is true and onPremisesLastPasswordSyncDateTime (once set) is "
+        f"older than {STALE_AFTER_SETTING}",
+        Health.WARNING,
+        lambda d, c: _enabled(d) is True and _stale(d, c, "onPremisesLastPasswordSyncDateTime"),
+    ),
+    HealthRule(
+        NAME,
+        "onPremisesSyncEnabled is false (directory sync was turned off)",
+        Health.WARNING,
+        lambda d, _context: _enabled(d) is False,
+    ),
+    HealthRule(
+        NAME,
+        "onPremisesSyncEnabled is true and the last sync is recent",
+        Health.HEALTHY,
+        lambda d, c: _enabled(d) is True and CHECKED_AT in c,
+    ),
+    HealthRule(
+        NAME,
+        "onPremisesSyncEnabled is null (a cloud-only tenant)",
+        Health.HEALTHY,
+        lambda d, _context: "onPremisesSyncEnabled" in d and _enabled(d) is None,
+    ),
+)
+
+
+def in_words(age: timedelta) -> str:
+    """``3 h 12 min``, ``45 min``, ``2 d 4 h``: how long ago, as a person says it."""
+    minutes = int(age.total_seconds() // 60)
+    days, minutes = divmod(minutes, 24 * 60)
+    hours, minutes = divmod(minutes, 60)
+    if days:
+        return f"{days} d {hours} h" if hours else f"{days} d"
+    if hours:
+        return f"{hours} h {minutes} min" if minutes else f"{hours} h"
+    return f"{minutes} min"
+
+
+def organization_reason(organization: Document, context: Document | None) -> str:
+    context = context or {}
+    enabled = _enabled(organization)
+    if enabled is None:
+        return "Cloud-only tenant: directory synchronization (Entra Connect) is not enabled."
+    last = _age(organization, context, "onPremisesLastSyncDateTime")
+    expected = f"(expected every {CONNECT_SYNC_INTERVAL_MINUTES} min)"
+    if enabled is False:
+        ago = f"; the last sync was {in_words(last)} ago" if last is not None else ""
+        return sentence(f"Directory synchronization was turned off{ago}")
+    if last is None:
+        return "Directory synchronization is enabled but Graph reports no sync yet."
+    text = f"Last directory sync {in_words(last)} ago {expected}"
+    if _sync_stale(organization, context):
+        return sentence(f"{text}: Entra Connect may have stopped syncing")
+    if _stale(organization, context, "onPremisesLastPasswordSyncDateTime"):
+        password = _age(organization, context, "onPremisesLastPasswordSyncDateTime")
+        assert password is not None  # stale implies a known age
+        return sentence(f"{text}, but the last password hash sync was {in_words(password)} ago")
+    return sentence(text)

@@ -1,0 +1,59 @@
+"""A provisioning job as cached: the job as Graph sent it, the name of its service principal
+(found by discovery), and how it is judged at the time the poll read it (the stall bound,
+and the provisioning logs' failures of the last 24 hours when they are read)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from shared.core.health import Assessment
+from shared.core.time import utc_now
+from shared.sources.documents import CachedDocument
+from shared.sources.provisioning_jobs.health import CHECKED_AT, FAILURES, STALL_AFTER
+from shared.sources.provisioning_jobs.kinds import job_display_name
+from shared.storage.codec import Entity, put_optional
+
+PRINCIPAL_NAME_COLUMN = "servicePrincipalName"
+
+
+@dataclass
+class CachedJob(CachedDocument):
+    # The service principal's displayName, when discovery (or the named ids' lookup) read it.
+    principal_name: str | None = None
+    # From the settings, when a poll read it (not kept: the settings say it each time).
+    stall_after_hours: float | None = None
+    # The provisioning logs' summary of the last 24 hours, when they are read (not kept: it
+    # is made from the kept failures at each poll).
+    failures: dict[str, Any] | None = None
+
+    @property
+    def health(self) -> Assessment:
+        context: dict[str, Any] = {CHECKED_AT: self.last_checked_date_time or utc_now()}
+        if self.stall_after_hours is not None:
+            context[STALL_AFTER] = self.stall_after_hours
+        if self.failures:
+            context[FAILURES] = self.failures
+        return self.source.assess(self.resource, context)
+
+    @property
+    def display_name(self) -> str:
+        return job_display_name(self.principal_name, self.resource)
+
+    def to_entity(self) -> Entity:
+        entity = super().to_entity()
+        entity["displayName"] = self.display_name
+        put_optional(entity, PRINCIPAL_NAME_COLUMN, self.principal_name)
+        return entity
+
+    def refresh_columns(self, current: Entity) -> tuple[dict[str, Any], Assessment]:
+        """A principal renamed (or named for the first time) renames its jobs' rows."""
+        columns: dict[str, Any] = {}
+        if self.principal_name and current.get(PRINCIPAL_NAME_COLUMN) != self.principal_name:
+            columns[PRINCIPAL_NAME_COLUMN] = self.principal_name
+            columns["displayName"] = self.display_name
+        return columns, self.health
+
+    @classmethod
+    def read_extra(cls, entity: Entity) -> dict[str, Any]:
+        return {"principal_name": entity.get(PRINCIPAL_NAME_COLUMN)}

@@ -1,0 +1,205 @@
+"""The tenant's organization (v1.0 ``GET /organization``), where Graph tells whether the
+directory is synchronized from on premises (Entra Connect) and when it last was.
+
+A hybrid tenant's ``onPremisesLastSyncDateTime`` moves every 30 minutes while Connect runs; a
+stale one is the sign that its server stopped. The default tenant is cloud-only (no sync at
+all: every on-premises property null); :meth:`OrganizationArea.make_directory_sync_stale` and
+the demo make it hybrid.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+import time
+import uuid
+from typing import TYPE_CHECKING, Any
+
+from aiohttp import web
+
+from tools.graph_tenant.common import (
+    ID_NAMESPACE,
+    MINUTE_NS,
+    GraphAnswer,
+    GraphCall,
+    Paging,
+    Route,
+    graph_seconds_timestamp,
+    json_copy,
+    parse_select,
+    selected_properties,
+)
+from tools.graph_tenant.control import control_error, read_object
+
+if TYPE_CHECKING:
+    from tools.graph_tenant.server import SimulatedTenant
+
+ORGANIZATION_PATH = re.compile(r"/v1\.0/organization")
+# Of Graph's organization properties, those a $select may name beyond the ones stored.
+ORGANIZATION_PROPERTIES = (
+    "id",
+    "assignedPlans",
+    "businessPhones",
+    "city",
+    "country",
+    "countryLetterCode",
+    "createdDateTime",
+    "defaultUsageLocation",
+    "deletedDateTime",
+    "displayName",
+    "marketingNotificationEmails",
+    "onPremisesLastPasswordSyncDateTime",
+    "onPremisesLastSyncDateTime",
+    "onPremisesSyncEnabled",
+    "postalCode",
+    "preferredLanguage",
+    "privacyProfile",
+    "provisionedPlans",
+    "securityComplianceNotificationMails",
+    "securityComplianceNotificationPhones",
+    "state",
+    "street",
+    "technicalNotificationMails",
+    "tenantType",
+    "verifiedDomains",
+)
+DEFAULT_STALE_MINUTES = 180.0
+# The demo's last sync, before the tenant started: an app that calls a sync older than 120
+# minutes stale sees the demo turn stale 3 minutes after it starts.
+DEMO_SYNC_MINUTES_AGO = 117
+
+
+def default_organization() -> dict[str, Any]:
+    """A cloud-only school district: never synchronized from on premises."""
+    return {
+        "id": str(uuid.uuid5(ID_NAMESPACE, "organization")),
+        "deletedDateTime": None,
+        "businessPhones": ["+1 425 555 0100"],
+        "city": "Redmond",
+        "country": None,
+        "countryLetterCode": "US",
+        "createdDateTime": "2019-08-14T17:25:43Z",
+        "defaultUsageLocation": None,
+        "displayName": "Contoso School District",
+        "marketingNotificationEmails": [],
+        "onPremisesLastPasswordSyncDateTime": None,
+        "onPremisesLastSyncDateTime": None,
+        "onPremisesSyncEnabled": None,
+        "postalCode": "98052",
+        "preferredLanguage": "en",
+        "securityComplianceNotificationMails": [],
+        "securityComplianceNotificationPhones": [],
+        "state": "WA",
+        "street": "1 Microsoft Way",
+        "technicalNotificationMails": ["it@contoso.edu"],
+        "tenantType": "AAD",
+        "verifiedDomains": [
+            {
+                "capabilities": "Email, OfficeCommunicationsOnline",
+                "isDefault": True,
+                "isInitial": False,
+                "name": "contoso.edu",
+                "type": "Managed",
+            },
+            {
+                "capabilities": "Email, OfficeCommunicationsOnline",
+                "isDefault": False,
+                "isInitial": True,
+                "name": "contososchools.onmicrosoft.com",
+                "type": "Managed",
+            },
+        ],
+    }
+
+
+class OrganizationArea:
+    """The tenant's one organization, served whole or ``$select``ed."""
+
+    source = "organization"
+    prefix = "/v1.0/organization"
+    segment = "organization"
+
+    def __init__(self, paging: Paging) -> None:
+        self._paging = paging
+        self._organization = default_organization()
+
+    # -- tenant data (delegated to by SimulatedTenant's methods of the same names) -----------
+
+    def set_organization(self, **fields: Any) -> None:
+        """Merge top-level properties into the organization (copies; None sets null)."""
+        self._organization.update(json_copy(fields))
+
+    @property
+    def organization(self) -> dict[str, Any]:
+        """A copy of the organization."""
+        return json_copy(self._organization)
+
+    def make_directory_sync_stale(self, minutes_ago: float = DEFAULT_STALE_MINUTES) -> None:
+        """Make the tenant hybrid, its last sync (and password sync) ``minutes_ago`` minutes
+        ago: ``onPremisesSyncEnabled`` true, both times in Graph's format (whole seconds)."""
+        last = graph_seconds_timestamp(time.time_ns() - int(minutes_ago * MINUTE_NS))
+        self.set_organization(
+            onPremisesSyncEnabled=True,
+            onPremisesLastSyncDateTime=last,
+            onPremisesLastPasswordSyncDateTime=last,
+        )
+
+    # -- Graph -------------------------------------------------------------------------------
+
+    def graph_routes(self) -> list[Route]:
+        return [Route("GET", ORGANIZATION_PATH, self._serve_organization)]
+
+    async def _serve_organization(self, call: GraphCall, _match: re.Match[str]) -> GraphAnswer:
+        """A collection of the one organization, as Graph answers it."""
+        known = (*ORGANIZATION_PROPERTIES, *self._organization)
+        try:
+            selected = parse_select(call.query, known, "organization")
+        except ValueError as exc:
+            return call.error(400, "BadRequest", str(exc))
+        context = f"{call.base_url}/v1.0/$metadata#organization"
+        organization = self._organization
+        if selected is not None:
+            context += f"({','.join(selected)})"
+            organization = selected_properties(organization, selected)
+        return call.answer(200, {"@odata.context": context, "value": [organization]})
+
+    # -- control API -------------------------------------------------------------------------
+
+    def control_routes(self) -> list[web.RouteDef]:
+        return [
+            web.get("/_tenant/organization", self._control_get),
+            web.patch("/_tenant/organization", self._control_patch),
+            web.post("/_tenant/organization/stale", self._control_stale),
+        ]
+
+    async def _control_get(self, _request: web.Request) -> web.Response:
+        return web.json_response(self.organization)
+
+    async def _control_patch(self, request: web.Request) -> web.Response:
+        """Merge the body's top-level properties into the organization; answers it."""
+        self.set_organization(**await read_object(request))
+        return web.json_response(self.organization)
+
+    async def _control_stale(self, request: web.Request) -> web.Response:
+        """{"minutesAgo"?: 180}: the last sync that many minutes ago; answers the organization."""
+        body = await read_object(request)
+        unknown = sorted(set(body) - {"minutesAgo"})
+        if unknown:
+            raise control_error(web.HTTPBadRequest, f"Unknown properties: {unknown}.")
+        minutes = body.get("minutesAgo", DEFAULT_STALE_MINUTES)
+        number = isinstance(minutes, int | float) and not isinstance(minutes, bool)
+        if not (number and math.isfinite(minutes) and minutes >= 0):
+            raise control_error(web.HTTPBadRequest, "'minutesAgo' must be a number >= 0.")
+        self.make_directory_sync_stale(minutes)
+        return web.json_response(self.organization)
+
+
+def populate_demo_organization(tenant: SimulatedTenant, now_ns: int) -> None:
+    """Make the demo's organization hybrid, last synchronized :data:`DEMO_SYNC_MINUTES_AGO`
+    minutes before ``now_ns`` and never again (its Connect server is down)."""
+    last = graph_seconds_timestamp(now_ns - DEMO_SYNC_MINUTES_AGO * MINUTE_NS)
+    tenant.set_organization(
+        onPremisesSyncEnabled=True,
+        onPremisesLastSyncDateTime=last,
+        onPremisesLastPasswordSyncDateTime=last,
+    )
