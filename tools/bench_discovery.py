@@ -106,17 +106,21 @@ async def bench(args: argparse.Namespace) -> None:
     n = args.principals
     print(f"Discovery of {n:,} service principals ({args.with_jobs} with jobs), Graph answers "
           f"after {args.latency_ms:g} ms")  # fmt: skip
-    print(f"{'':28}{'naive':>14}{'app':>14}{'ratio':>10}")
-    print(f"{'discovering poll, time':28}{'~%.1f s' % naive_seconds:>14}{'%.2f s' % first:>14}"
-          f"{naive_seconds / first:>9.0f}x")  # fmt: skip
-    print(f"{'discovering poll, requests':28}{'~%d' % naive_requests:>14}{first_requests:>14}"
-          f"{naive_requests / first_requests:>9.0f}x")  # fmt: skip
-    print(f"{'  of which $batch':28}{'-':>14}{first_requests - listing - args.with_jobs:>14}")
-    print(f"{'  sub-requests in them':28}{'-':>14}{first_batched:>14}")
-    print(f"{'next poll, requests':28}{'~%d' % naive_requests:>14}{later_requests:>14}")
-    print(f"{'next poll, time':28}{'~%.1f s' % naive_seconds:>14}{'%.2f s' % later:>14}")
+    _row("", "naive", "app", "ratio")
+    ratio = f"{naive_seconds / first:.0f}x"
+    _row("discovering poll, time", f"~{naive_seconds:.1f} s", f"{first:.2f} s", ratio)
+    ratio = f"{naive_requests / first_requests:.0f}x"
+    _row("discovering poll, requests", f"~{naive_requests:.0f}", str(first_requests), ratio)
+    _row("  of which $batch", "-", str(first_requests - listing - args.with_jobs))
+    _row("  sub-requests in them", "-", str(first_batched))
+    _row("next poll, requests", f"~{naive_requests:.0f}", str(later_requests))
+    _row("next poll, time", f"~{naive_seconds:.1f} s", f"{later:.2f} s")
     print(f"(naive: {asked} principals asked one by one, scaled to {n:,}; listing pages: "
           f"{listing}; the app's next poll asks only the principals with jobs)")  # fmt: skip
+
+
+def _row(label: str, naive: str, app: str, ratio: str = "") -> None:
+    print(f"{label:28}{naive:>14}{app:>14}{ratio:>10}")
 
 
 def main(argv: list[str] | None = None) -> int:
