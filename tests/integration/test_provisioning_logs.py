@@ -10,6 +10,8 @@ from typing import Any
 import pytest
 
 from shared import composition
+from shared.storage.codec import get_document
+from shared.storage.store import StatusStore
 from tests.support.app import App
 from tools import graph_tenant as graph
 
@@ -69,6 +71,17 @@ async def job_row(app: App, job_id: str) -> dict[str, Any]:
     return row
 
 
+async def kept_summary(key: str) -> dict[str, Any]:
+    """The provisioning-log summary kept with the job's cache entry."""
+    store = StatusStore.from_settings(composition.settings())
+    try:
+        entity = await store.statuses.get(JOBS, key)
+    finally:
+        await store.close()
+    assert entity is not None
+    return get_document(entity, "provisioningFailures")
+
+
 async def failures(app: App, **params: str) -> Any:
     return await app.call("list_provisioning_failures", params=params)
 
@@ -94,6 +107,16 @@ async def test_a_jobs_failures_are_summed_up_in_its_reason_from_one_query(
     )
     report = await logs_report(app)
     assert (report["outcome"], report["requests"], report["ignored"]) == ("read", 1, 1)
+    summary = await kept_summary(f"{SP}:{job_id}")
+    assert summary["failedObjects"] == 7
+    assert [(e["errorCode"], e["count"]) for e in summary["topErrors"]] == [
+        (MASTERED, 5),
+        ("AzureActiveDirectoryInvalidDomain", 2),
+    ]
+    example = summary["topErrors"][0]["example"]
+    assert example["sourceIdentity"] == "User 0"  # the newest failure with that code
+    assert example["provisioningAction"] == "update"
+    assert example["reason"] and example["recommendedAction"]
     reply = await failures(app, **{"$filter": f"jobId eq '{job_id}'"})
     assert reply.status == 200, reply.body
     body = reply.json()

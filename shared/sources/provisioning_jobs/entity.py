@@ -12,9 +12,11 @@ from shared.core.time import utc_now
 from shared.sources.documents import CachedDocument
 from shared.sources.provisioning_jobs.health import CHECKED_AT, FAILURES, STALL_AFTER
 from shared.sources.provisioning_jobs.kinds import job_display_name
-from shared.storage.codec import Entity, put_optional
+from shared.storage.codec import Entity, get_document, put_document, put_optional
 
 PRINCIPAL_NAME_COLUMN = "servicePrincipalName"
+# The provisioning logs' summary of the job's last 24 hours ({} once there is none).
+FAILURES_COLUMN = "provisioningFailures"
 
 
 @dataclass
@@ -23,8 +25,8 @@ class CachedJob(CachedDocument):
     principal_name: str | None = None
     # From the settings, when a poll read it (not kept: the settings say it each time).
     stall_after_hours: float | None = None
-    # The provisioning logs' summary of the last 24 hours, when they are read (not kept: it
-    # is made from the kept failures at each poll).
+    # The provisioning logs' summary of the last 24 hours, when they are read (made again
+    # from the kept failures at each poll, and kept with the job).
     failures: dict[str, Any] | None = None
 
     @property
@@ -44,16 +46,25 @@ class CachedJob(CachedDocument):
         entity = super().to_entity()
         entity["displayName"] = self.display_name
         put_optional(entity, PRINCIPAL_NAME_COLUMN, self.principal_name)
+        if self.failures:
+            put_document(entity, FAILURES_COLUMN, self.failures)
         return entity
 
     def refresh_columns(self, current: Entity) -> tuple[dict[str, Any], Assessment]:
-        """A principal renamed (or named for the first time) renames its jobs' rows."""
+        """A principal renamed (or named for the first time) renames its jobs' rows; a new
+        summary of the provisioning logs replaces the one kept."""
         columns: dict[str, Any] = {}
         if self.principal_name and current.get(PRINCIPAL_NAME_COLUMN) != self.principal_name:
             columns[PRINCIPAL_NAME_COLUMN] = self.principal_name
             columns["displayName"] = self.display_name
+        kept = get_document(current, FAILURES_COLUMN) or None
+        if kept != (self.failures or None):
+            put_document(columns, FAILURES_COLUMN, self.failures or {})
         return columns, self.health
 
     @classmethod
     def read_extra(cls, entity: Entity) -> dict[str, Any]:
-        return {"principal_name": entity.get(PRINCIPAL_NAME_COLUMN)}
+        return {
+            "principal_name": entity.get(PRINCIPAL_NAME_COLUMN),
+            "failures": get_document(entity, FAILURES_COLUMN) or None,
+        }

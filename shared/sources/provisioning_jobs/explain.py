@@ -39,6 +39,10 @@ async def explain_failures(
     except StorageUnavailableError as error:
         logger.warning("Provisioning failures not kept now: %s", error)
         return {"outcome": "failed", "error": {"code": "storageUnavailable"}}
+    except Exception:
+        # Whatever it is, the jobs' statuses were read: they are written all the same.
+        logger.exception("Provisioning failures not read or kept")
+        return {"outcome": "failed", "error": {"code": "unexpected"}}
 
 
 async def _explain(
