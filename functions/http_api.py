@@ -1,6 +1,6 @@
 """HTTP routes (under host.json's routePrefix, ``/api``): every route of the API, the app's
-own and each source's, registered from one list; the handlers are given the app's settings
-and store by the composition root.
+own and each source's, registered from one list; the handlers are given the app's settings,
+store and (for the job actions) a Graph client by the composition root.
 
 Every route needs a function key (the app's default auth level) except /api/health, which
 monitors call anonymously and which shows no tenant data, and /api/openapi.json.
@@ -16,7 +16,7 @@ from shared.http.serving import add_routes
 
 bp = func.Blueprint()
 
-add_routes(bp, api_operations(), composition.services)
+add_routes(bp, api_operations(), composition.services, composition.graph_client)
 
 
 @bp.route(route="health", methods=["GET"], auth_level=func.AuthLevel.ANONYMOUS)

@@ -87,6 +87,25 @@ param provisioningStallAfterHours int = 24
 ])
 param provisioningLogsEnabled string = 'false'
 
+@description('PROVISIONING_ACTIONS_ENABLED app setting: allow restarting, pausing and starting monitored provisioning jobs through the API; needs Synchronization.ReadWrite.All.')
+@allowed([
+  'true'
+  'false'
+])
+param provisioningActionsEnabled string = 'false'
+
+@description('PROVISIONING_ACTION_COOLDOWN_SECONDS app setting: at most one action per job this often.')
+@minValue(1)
+@maxValue(86400)
+param provisioningActionCooldownSeconds int = 60
+
+@description('PROVISIONING_ALLOW_FORCE_DELETES app setting: whether a restart may ask for ForceDeletes.')
+@allowed([
+  'true'
+  'false'
+])
+param provisioningAllowForceDeletes string = 'false'
+
 @description('DIRECTORY_SYNC_ENABLED app setting: watch Entra Connect directory synchronization (the organization\'s last sync times); needs Organization.Read.All.')
 @allowed([
   'true'
@@ -231,6 +250,9 @@ module api 'app/api.bicep' = {
     provisioningDiscoveryIntervalHours: provisioningDiscoveryIntervalHours
     provisioningStallAfterHours: provisioningStallAfterHours
     provisioningLogsEnabled: provisioningLogsEnabled
+    provisioningActionsEnabled: provisioningActionsEnabled
+    provisioningActionCooldownSeconds: provisioningActionCooldownSeconds
+    provisioningAllowForceDeletes: provisioningAllowForceDeletes
     directorySyncEnabled: directorySyncEnabled
     directorySyncStaleAfterMinutes: directorySyncStaleAfterMinutes
     industryDataRunsEnabled: industryDataRunsEnabled

@@ -109,6 +109,25 @@ param provisioningStallAfterHours int
 ])
 param provisioningLogsEnabled string
 
+@description('PROVISIONING_ACTIONS_ENABLED: allow job actions through the API.')
+@allowed([
+  'true'
+  'false'
+])
+param provisioningActionsEnabled string
+
+@description('PROVISIONING_ACTION_COOLDOWN_SECONDS: at most one action per job this often.')
+@minValue(1)
+@maxValue(86400)
+param provisioningActionCooldownSeconds int
+
+@description('PROVISIONING_ALLOW_FORCE_DELETES: whether a restart may ask for ForceDeletes.')
+@allowed([
+  'true'
+  'false'
+])
+param provisioningAllowForceDeletes string
+
 @description('DIRECTORY_SYNC_ENABLED: watch Entra Connect directory synchronization.')
 @allowed([
   'true'
@@ -315,6 +334,18 @@ resource functionApp 'Microsoft.Web/sites@2024-04-01' = {
         {
           name: 'PROVISIONING_LOGS_ENABLED'
           value: provisioningLogsEnabled
+        }
+        {
+          name: 'PROVISIONING_ACTIONS_ENABLED'
+          value: provisioningActionsEnabled
+        }
+        {
+          name: 'PROVISIONING_ACTION_COOLDOWN_SECONDS'
+          value: string(provisioningActionCooldownSeconds)
+        }
+        {
+          name: 'PROVISIONING_ALLOW_FORCE_DELETES'
+          value: provisioningAllowForceDeletes
         }
         {
           name: 'DIRECTORY_SYNC_ENABLED'

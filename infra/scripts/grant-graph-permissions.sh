@@ -7,12 +7,14 @@ readonly GRAPH_APP_ID="00000003-0000-0000-c000-000000000000" # Microsoft Graph, 
 readonly GRAPH="https://graph.microsoft.com/v1.0"
 readonly AZD_OUTPUT="API_IDENTITY_PRINCIPAL_ID" # output of infra/main.bicep
 
-# Source -> the read-only application roles its polling needs (shared/sources: each source's
-# permission, and extra_permissions for the configurations that need more).
+# Source -> the application roles it needs (shared/sources: each source's permission, and
+# extra_permissions for the configurations that need more). Polling needs read-only roles; only
+# the provisioning job actions (restart, pause, start) need a ReadWrite one.
 readonly ROLE_SDS="EduAdministration.Read.All"          # School Data Sync profiles and their status
 readonly ROLE_PROVISIONING="Synchronization.Read.All"   # Entra ID provisioning (synchronization) jobs
 readonly ROLE_DISCOVERY="Application.Read.All"          # provisioning: listing service principals (discovery)
 readonly ROLE_PROVISIONING_LOGS="AuditLog.Read.All"     # provisioning: the provisioning logs (Entra ID P1)
+readonly ROLE_PROVISIONING_ACTIONS="Synchronization.ReadWrite.All" # provisioning: job actions
 readonly ROLE_DIRECTORY_SYNC="Organization.Read.All"    # Entra Connect: the organization's last sync times
 readonly ROLE_INDUSTRY_DATA="IndustryData-Run.Read.All" # Industry Data runs
 
@@ -21,6 +23,7 @@ readonly ENV_SDS="SDS_PROFILES_ENABLED"
 readonly ENV_PROVISIONING="PROVISIONING_JOBS_ENABLED"
 readonly ENV_PROVISIONING_IDS="PROVISIONING_SERVICE_PRINCIPAL_IDS"
 readonly ENV_PROVISIONING_LOGS="PROVISIONING_LOGS_ENABLED"
+readonly ENV_PROVISIONING_ACTIONS="PROVISIONING_ACTIONS_ENABLED"
 readonly ENV_DIRECTORY_SYNC="DIRECTORY_SYNC_ENABLED"
 readonly ENV_INDUSTRY_DATA="INDUSTRY_DATA_RUNS_ENABLED"
 
@@ -47,9 +50,16 @@ Sources (any of these flags replaces the default):
                                                     only (no discovery)
   --provisioning-logs   $ROLE_PROVISIONING_LOGS           the provisioning logs (Entra ID P1 licence);
                                                     alone, it implies --provisioning
+  --provisioning-actions
+                        $ROLE_PROVISIONING_ACTIONS
+                                                    restarting, pausing and starting
+                                                    provisioning jobs through the API
+                                                    ($ENV_PROVISIONING_ACTIONS=true);
+                                                    alone, it implies --provisioning
   --directory-sync      $ROLE_DIRECTORY_SYNC       Entra Connect directory synchronization
   --industry-data       $ROLE_INDUSTRY_DATA   Industry Data runs
-  --all                 every role above            every source, with discovery and the logs
+  --all                 every role above            every source, with discovery, the logs
+                                                    and the job actions
 Default: the sources the deployment enables, read with \`azd env get-value\` from the
 variables infra/main.parameters.json passes to the app (unset ones take the app's defaults):
   $ENV_SDS                default true
@@ -57,6 +67,7 @@ variables infra/main.parameters.json passes to the app (unset ones take the app'
   $ENV_PROVISIONING_IDS  default auto (or empty): discovery, which adds
                                       $ROLE_DISCOVERY; object ids (comma-separated) do not
   $ENV_PROVISIONING_LOGS           default false; true adds $ROLE_PROVISIONING_LOGS
+  $ENV_PROVISIONING_ACTIONS        default false; true adds $ROLE_PROVISIONING_ACTIONS
   $ENV_DIRECTORY_SYNC              default true
   $ENV_INDUSTRY_DATA          default false
 Without azd on PATH: the app's defaults, i.e. School Data Sync, provisioning jobs (discovered)
@@ -147,6 +158,7 @@ want_sds=false
 want_provisioning=false
 want_discovery=false
 want_logs=false
+want_actions=false
 want_directory_sync=false
 want_industry_data=false
 
@@ -160,6 +172,7 @@ while [[ $# -gt 0 ]]; do
         --provisioning) want_provisioning=true want_discovery=true sources_given=true ;;
         --provisioning-named) want_provisioning=true sources_given=true ;;
         --provisioning-logs) want_logs=true sources_given=true ;;
+        --provisioning-actions) want_actions=true sources_given=true ;;
         --directory-sync) want_directory_sync=true sources_given=true ;;
         --industry-data) want_industry_data=true sources_given=true ;;
         --all)
@@ -168,6 +181,7 @@ while [[ $# -gt 0 ]]; do
             want_provisioning=true
             want_discovery=true
             want_logs=true
+            want_actions=true
             want_directory_sync=true
             want_industry_data=true
             ;;
@@ -189,14 +203,15 @@ done
 
 if $sources_given; then
     sources_from="the command line"
-    # The provisioning logs are read by the provisioning jobs source, discovering by default.
-    if $want_logs && ! $want_provisioning; then
+    # The provisioning logs and job actions belong to the provisioning jobs source, which
+    # discovers by default.
+    if { $want_logs || $want_actions; } && ! $want_provisioning; then
         want_provisioning=true
         want_discovery=true
     fi
 else
     # The app's defaults, as deployed from the azd environment when there is one.
-    sds_value="" provisioning_value="" provisioning_ids="" logs_value=""
+    sds_value="" provisioning_value="" provisioning_ids="" logs_value="" actions_value=""
     directory_sync_value="" industry_data_value=""
     if command -v azd >/dev/null 2>&1; then
         sources_from="the azd environment"
@@ -204,6 +219,7 @@ else
         provisioning_value="$(azd_value "$ENV_PROVISIONING")"
         provisioning_ids="$(azd_value "$ENV_PROVISIONING_IDS")"
         logs_value="$(azd_value "$ENV_PROVISIONING_LOGS")"
+        actions_value="$(azd_value "$ENV_PROVISIONING_ACTIONS")"
         directory_sync_value="$(azd_value "$ENV_DIRECTORY_SYNC")"
         industry_data_value="$(azd_value "$ENV_INDUSTRY_DATA")"
     else
@@ -214,11 +230,13 @@ else
     want_provisioning="$(env_flag "$ENV_PROVISIONING" "$provisioning_value" true)"
     want_discovery="$(provisioning_discovers "$provisioning_ids")"
     want_logs="$(env_flag "$ENV_PROVISIONING_LOGS" "$logs_value" false)"
+    want_actions="$(env_flag "$ENV_PROVISIONING_ACTIONS" "$actions_value" false)"
     want_directory_sync="$(env_flag "$ENV_DIRECTORY_SYNC" "$directory_sync_value" true)"
     want_industry_data="$(env_flag "$ENV_INDUSTRY_DATA" "$industry_data_value" false)"
     if ! $want_provisioning; then
         want_discovery=false
         want_logs=false
+        want_actions=false
     fi
     if ! $want_sds && ! $want_provisioning && ! $want_directory_sync && ! $want_industry_data; then
         die "$sources_from enables no source ($ENV_SDS, $ENV_PROVISIONING, $ENV_DIRECTORY_SYNC, $ENV_INDUSTRY_DATA), which the app refuses; enable one there, or choose with --sds, --provisioning, --directory-sync or --industry-data"
@@ -243,6 +261,10 @@ if $want_provisioning; then
         roles+=("$ROLE_PROVISIONING_LOGS")
         sources+=("provisioning logs")
     fi
+    if $want_actions; then
+        roles+=("$ROLE_PROVISIONING_ACTIONS")
+        sources+=("provisioning job actions")
+    fi
 fi
 if $want_directory_sync; then
     roles+=("$ROLE_DIRECTORY_SYNC")
@@ -256,6 +278,9 @@ sources_text="$(IFS=,; echo "${sources[*]}")"
 sources_text="Sources (from $sources_from): ${sources_text//,/, }"
 if $want_provisioning && $want_logs; then
     sources_text+=$'\n'"(Graph serves the provisioning logs only to tenants with an Entra ID P1 or P2 licence.)"
+fi
+if $want_provisioning && $want_actions; then
+    sources_text+=$'\n'"(The app acts on jobs only with $ENV_PROVISIONING_ACTIONS=true; polling needs only $ROLE_PROVISIONING.)"
 fi
 
 if [[ -z "$principal_id" ]]; then

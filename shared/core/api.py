@@ -62,12 +62,14 @@ class ApiCall:
 
 @dataclass(frozen=True)
 class Reply:
-    """What a handler answers: a JSON body (None: no content), the item's version, and the
-    address of a resource it created."""
+    """What a handler answers: a JSON body (None: no content), the item's version, the
+    address of a resource it created, and whether it answers for work Graph accepted (an
+    action) rather than for what the cache holds."""
 
     body: Any = None
     etag: str | None = None
     location: str | None = None
+    accepted: bool = False
 
 
 # -- lists: page size, skip token, filters ------------------------------------------------------

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import uuid
 from datetime import timedelta
+from typing import Any, Literal
 
 from pydantic import BaseModel, Field, model_validator
 
@@ -20,9 +21,36 @@ MAX_EVENT_AGE = timedelta(days=3)
 DELIVERED_MARKERS_KEPT = MAX_EVENT_AGE + timedelta(days=4)
 
 
-class StatusChange(BaseModel):
-    """One change of an item's status or health, as history keeps it and events carry it."""
+class ActionTaken(BaseModel):
+    """What was done to an item through the API (a job restarted, say), by whom, and what
+    Graph answered: the accountability of an action."""
 
+    name: str = Field(description="The action: restart, pause or start.")
+    by: str = Field(
+        description="Who asked: the signed-in principal where the platform gives it, else "
+        "'function key'."
+    )
+    criteria: dict[str, Any] | None = Field(
+        default=None, description="What the action was asked to do (a restart's criteria)."
+    )
+    clientRequestId: str = Field(description="The x-ms-client-request-id sent to Graph.")
+    graphStatus: int | None = Field(
+        default=None, description="Graph's HTTP status (204: done); null when it did not answer."
+    )
+    graphError: dict[str, Any] | None = Field(
+        default=None, description="Graph's error (code and message) when it refused or failed."
+    )
+
+
+class StatusChange(BaseModel):
+    """One change of an item's status or health, or an action taken on it, as history keeps
+    it and events carry it."""
+
+    kind: Literal["change", "action"] = Field(
+        default="change",
+        description="change: the item's status or health changed; action: an action was "
+        "taken on it through the API (see action).",
+    )
     source: str
     id: str
     displayName: str | None = None
@@ -33,6 +61,7 @@ class StatusChange(BaseModel):
     changedDateTime: str = Field(description="When the poll (or a PATCH) saw the change.")
     reason: str | None = Field(default=None, description="One sentence saying why.")
     path: str = Field(description="Where the API serves the item.")
+    action: ActionTaken | None = Field(default=None, description="The action, for kind action.")
 
 
 class ChangeEvent(StatusChange):

@@ -6,12 +6,14 @@ from __future__ import annotations
 
 class DomainError(Exception):
     """A failure the caller is told about; ``target`` names the parameter or property at
-    fault, when there is one."""
+    fault, when there is one; ``code`` is the error code to pass on when another service's
+    (Graph's) is more telling than the kind's own."""
 
-    def __init__(self, message: str, *, target: str | None = None) -> None:
+    def __init__(self, message: str, *, target: str | None = None, code: str | None = None) -> None:
         super().__init__(message)
         self.message = message
         self.target = target
+        self.code = code
 
 
 class InvalidInputError(DomainError):
@@ -32,6 +34,26 @@ class RequestTooLargeError(InvalidInputError):
 
 class NotFoundError(DomainError):
     """The item asked for is not cached (or not monitored)."""
+
+
+class ForbiddenError(DomainError):
+    """What the caller asks is not allowed: switched off by a setting, or refused by Graph."""
+
+
+class ConflictError(DomainError):
+    """The item is in a state that does not allow what was asked (Graph's 409)."""
+
+
+class TooManyRequestsError(DomainError):
+    """The caller asks again too soon; ``retry_after`` says when it may."""
+
+    def __init__(self, message: str, *, retry_after: int) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
+
+
+class GraphUnavailableError(DomainError):
+    """Graph failed, timed out or throttled what the app asked on the caller's behalf."""
 
 
 class VersionConflictError(DomainError):

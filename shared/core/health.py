@@ -11,10 +11,13 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
+from datetime import timedelta
 from enum import StrEnum
 from typing import Annotated, Any
 
 from pydantic import WithJsonSchema
+
+from shared.core.time import parse_timestamp
 
 Document = Mapping[str, Any]
 
@@ -51,6 +54,31 @@ class HealthRule:
 
 
 Reason = Callable[[Document, Document | None], str]
+
+# The context key of when an item was read: health that changes with time is judged then.
+CHECKED_AT = "checkedDateTime"
+
+
+def age_when_checked(moment: Any, context: Document) -> timedelta | None:
+    """How long before the item was read ``moment`` (a Graph timestamp) was; None when the
+    context has no time or ``moment`` is not a timestamp (never negative: clocks differ)."""
+    try:
+        age = parse_timestamp(context[CHECKED_AT]) - parse_timestamp(moment)
+    except (KeyError, TypeError, ValueError):
+        return None
+    return max(age, timedelta(0))
+
+
+def in_words(age: timedelta) -> str:
+    """``3 h 12 min``, ``45 min``, ``2 d 4 h``: how long, as a person says it."""
+    minutes = int(age.total_seconds() // 60)
+    days, minutes = divmod(minutes, 24 * 60)
+    hours, minutes = divmod(minutes, 60)
+    if days:
+        return f"{days} d {hours} h" if hours else f"{days} d"
+    if hours:
+        return f"{hours} h {minutes} min" if minutes else f"{hours} h"
+    return f"{minutes} min"
 
 
 def assess(

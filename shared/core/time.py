@@ -46,6 +46,12 @@ def graph_timestamp(moment: datetime) -> str:
     return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%f0Z")
 
 
+def filter_timestamp(moment: datetime) -> str:
+    """A UTC time for an OData ``$filter`` on a date (``2026-11-27T10:00:00Z``): whole
+    seconds, which every Graph API takes, where some refuse 7 fractional digits."""
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
 def utc_now() -> str:
     """Now, as Graph writes timestamps."""
     return graph_timestamp(datetime.now(UTC))

@@ -12,6 +12,7 @@ import asyncio
 import json
 import logging
 from collections.abc import AsyncIterator, Sequence
+from contextlib import asynccontextmanager
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -256,6 +257,20 @@ class GraphClient:
             Method.GET, url_template, path_parameters, url=url, headers=headers
         )
 
+    async def post_action(
+        self,
+        url_template: str,
+        path_parameters: dict[str, str],
+        *,
+        body: Any = None,
+        headers: dict[str, str] | None = None,
+    ) -> None:
+        """POST an action Graph answers with 204 No Content (a job's start, pause, restart);
+        any failure is a GraphError."""
+        info = self._request(Method.POST, url_template, path_parameters, None, headers, body)
+        async with self._sending():
+            await self._adapter.send_no_response_content_async(info, _ERROR_MAP)
+
     async def _send_json(
         self,
         method: Method,
@@ -266,22 +281,50 @@ class GraphClient:
         headers: dict[str, str] | None = None,
         body: Any = None,
     ) -> dict[str, Any]:
+        info = self._request(method, url_template, path_parameters, url, headers, body)
+        info.headers.try_add("Accept", "application/json")
+        async with self._sending():
+            payload = await self._adapter.send_primitive_async(info, "bytes", _ERROR_MAP)
+        try:
+            document = parse_json(payload or b"")
+        except ValueError as error:
+            raise GraphError(
+                200, "invalidJson", f"Graph sent a body that is not JSON: {error}."
+            ) from error
+        if not isinstance(document, dict):
+            raise GraphError(200, "invalidResponse", "Graph sent JSON that is not an object.")
+        return document
+
+    @staticmethod
+    def _request(
+        method: Method,
+        url_template: str | None,
+        path_parameters: dict[str, str] | None,
+        url: str | None,
+        headers: dict[str, str] | None,
+        body: Any,
+    ) -> RequestInformation:
         info = RequestInformation(method, url_template, path_parameters)
         if url is not None:
             info.url = url  # an absolute link Graph gave (nextLink), used as is
-        info.headers.try_add("Accept", "application/json")
         # Every source has evolvable enums (status, code, state): ask for all their members.
         info.headers.try_add("Prefer", INCLUDE_UNKNOWN_ENUM_MEMBERS)
         for name, value in (headers or {}).items():
             info.headers.try_add(name, value)
         if body is not None:
             info.set_stream_content(json.dumps(body).encode(), "application/json")
+        return info
+
+    @asynccontextmanager
+    async def _sending(self) -> AsyncIterator[None]:
+        """One request in flight (within the client's bound, after any Retry-After), its
+        failures as GraphErrors."""
         try:
             async with self._in_flight:
                 # Inside the slot: requests queued for one must still wait for a Retry-After
                 # that arrived while they queued.
                 await self._throttle.wait()
-                payload = await self._adapter.send_primitive_async(info, "bytes", _ERROR_MAP)
+                yield
         except APIError as error:
             raise _graph_error(error) from error
         except ClientAuthenticationError as error:
@@ -296,15 +339,6 @@ class GraphClient:
             raise GraphError(
                 None, "connectionError", f"Graph could not be reached: {error}."
             ) from error
-        try:
-            document = parse_json(payload or b"")
-        except ValueError as error:
-            raise GraphError(
-                200, "invalidJson", f"Graph sent a body that is not JSON: {error}."
-            ) from error
-        if not isinstance(document, dict):
-            raise GraphError(200, "invalidResponse", "Graph sent JSON that is not an object.")
-        return document
 
 
 def _graph_error(error: APIError) -> GraphError:

@@ -8,13 +8,17 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from shared.core.errors import (
+    ConflictError,
     ContentionError,
     DomainError,
+    ForbiddenError,
+    GraphUnavailableError,
     InvalidInputError,
     NotFoundError,
     RequestTooLargeError,
     SettingsError,
     StorageUnavailableError,
+    TooManyRequestsError,
     VersionConflictError,
 )
 
@@ -25,11 +29,15 @@ RETRY_AFTER_SECONDS = 30
 _STATUS: dict[type[DomainError], tuple[int, str]] = {
     RequestTooLargeError: (413, "RequestEntityTooLarge"),
     InvalidInputError: (400, "BadRequest"),
+    ForbiddenError: (403, "Forbidden"),
     NotFoundError: (404, "ResourceNotFound"),
+    ConflictError: (409, "Conflict"),
+    TooManyRequestsError: (429, "TooManyRequests"),
     VersionConflictError: (412, "PreconditionFailed"),
     SettingsError: (503, "ServiceNotConfigured"),
     StorageUnavailableError: (503, "ServiceUnavailable"),
     ContentionError: (503, "ServiceUnavailable"),
+    GraphUnavailableError: (503, "ServiceUnavailable"),
 }
 
 
@@ -73,7 +81,9 @@ def api_error(error: DomainError) -> ApiError:
         message = error.message
     target = error.target if status == 400 else None
     headers = retry_later_headers() if status == 503 else {}
-    return ApiError(status, code, message, target, headers)
+    if isinstance(error, TooManyRequestsError):
+        headers = {"Retry-After": str(error.retry_after)}
+    return ApiError(status, error.code or code, message, target, headers)
 
 
 def _mapped(error_type: type[DomainError]) -> tuple[int, str]:

@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 import logging
 from collections.abc import Callable, Iterable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import azure.functions as func
 
@@ -14,34 +14,41 @@ from shared.core.api import ApiCall, Reply
 from shared.core.errors import DomainError, SettingsError, StorageUnavailableError
 from shared.http.errors import UNEXPECTED, ApiError, api_error
 from shared.settings import Settings
-from shared.sources.base import Handler, Operation
+from shared.sources.base import Handler, Operation, Services
 from shared.storage.store import StatusStore
+
+if TYPE_CHECKING:
+    from shared.graph.client import GraphClient
 
 logger = logging.getLogger(__name__)
 
 # What a handler is given besides the request: built by the composition root.
 Resolve = Callable[[], tuple[Settings, StatusStore]]
+MakeGraph = Callable[[Settings], "GraphClient"]
 
 
-def add_routes(bp: func.Blueprint, operations: Iterable[Operation], resolve: Resolve) -> None:
+def add_routes(
+    bp: func.Blueprint, operations: Iterable[Operation], resolve: Resolve, make_graph: MakeGraph
+) -> None:
     """Register each operation as an HTTP function of the blueprint, under its own name."""
     for operation in operations:
         auth = func.AuthLevel.ANONYMOUS if operation.anonymous else None
         route = bp.route(route=operation.route, methods=[operation.method], auth_level=auth)
-        bp.function_name(name=operation.name)(route(_function(operation.handler, resolve)))
+        function = _function(operation.handler, resolve, make_graph)
+        bp.function_name(name=operation.name)(route(function))
 
 
-def _function(handler: Handler, resolve: Resolve) -> Callable[..., Any]:
+def _function(handler: Handler, resolve: Resolve, make_graph: MakeGraph) -> Callable[..., Any]:
     async def function(req: func.HttpRequest) -> func.HttpResponse:
-        return await serve(req, handler, resolve)
+        return await serve(req, handler, LazyServices(resolve, make_graph))
 
     return function
 
 
-async def serve(req: func.HttpRequest, handler: Handler, resolve: Resolve) -> func.HttpResponse:
+async def serve(req: func.HttpRequest, handler: Handler, services: Services) -> func.HttpResponse:
     """Run a handler on a request and answer its reply, or its failure in Graph's shape."""
     try:
-        reply = await handler(api_call(req), LazyServices(resolve))
+        reply = await handler(api_call(req), services)
     except Exception as error:
         return failure_response(error)
     return reply_response(reply)
@@ -61,10 +68,15 @@ def failure_response(error: Exception) -> func.HttpResponse:
 
 
 class LazyServices:
-    """The settings and the store, resolved by the composition root on first use."""
+    """The settings and the store, resolved by the composition root on first use, and a
+    Graph client made by it for the routes that act through Graph."""
 
-    def __init__(self, resolve: Resolve) -> None:
+    def __init__(self, resolve: Resolve, make_graph: MakeGraph) -> None:
         self._resolve = resolve
+        self._make_graph = make_graph
+
+    def graph(self) -> GraphClient:
+        return self._make_graph(self.settings)
 
     @property
     def settings(self) -> Settings:
@@ -86,9 +98,12 @@ def api_call(req: func.HttpRequest) -> ApiCall:
 
 
 def reply_response(reply: Reply) -> func.HttpResponse:
-    """200 with the body (and its ETag), 201 with the Location of what was created, or 204."""
+    """200 with the body (and its ETag), 201 with the Location of what was created, 202 for
+    work Graph accepted, or 204."""
     if reply.body is None:
         return func.HttpResponse(status_code=204)
+    if reply.accepted:
+        return json_response(reply.body, status=202)
     if reply.location is not None:
         return json_response(reply.body, status=201, headers={"Location": reply.location})
     return json_response(reply.body, headers={"ETag": reply.etag} if reply.etag else None)

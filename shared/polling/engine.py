@@ -68,17 +68,18 @@ async def poll_source(
     """Read the cache, observe Graph, write what changed and record the changes."""
     run = PollRun(source=source.name, outcome="failed", started_date_time=utc_now())
     try:
-        cached = await store.statuses.read_source(source.name)
         previous = (await store.poll_runs.by_source()).get(source.name)
+        if previous is not None and _retired_until(previous) > run.started_date_time:
+            return previous  # retired: asked again once a day, its record kept as it is
+        cached = await store.statuses.read_source(source.name)
+        run.listed_date_time = previous.listed_date_time if previous else None
+        # What a source keeps between polls is in storage too: observe may raise its outage.
+        seen = await source.observe(graph, cached, settings, store.state_of(source.name))
     except StorageUnavailableError as error:
         logger.warning("Could not read the cache of %s: %s", source.name, error)
         message = "Table Storage is unavailable; the poll changed nothing."
         run.source_error = {"status": None, "code": "storageUnavailable", "message": message}
         return await _finish(store, run)
-    if previous is not None and _retired_until(previous) > run.started_date_time:
-        return previous  # retired: asked again once a day, its record kept as it is
-    run.listed_date_time = previous.listed_date_time if previous else None
-    seen = await source.observe(graph, cached, settings, store.state_of(source.name))
     run.details = seen.details
     if seen.error is not None:
         run.source_error = seen.error.to_json()

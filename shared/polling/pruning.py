@@ -1,5 +1,6 @@
-"""Housekeeping after a poll: history older than HISTORY_RETENTION_DAYS, and delivered events
-kept a week as markers, are deleted, at most once a day. It never fails the poll."""
+"""Housekeeping after a poll: history older than HISTORY_RETENTION_DAYS, delivered events
+kept a week as markers, and items' log entries older than ITEM_LOGS_KEPT (including those of
+items no longer monitored) are deleted, at most once a day. It never fails the poll."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ from datetime import UTC, datetime, timedelta
 from shared.core.changes import DELIVERED_MARKERS_KEPT
 from shared.core.time import graph_timestamp, parse_timestamp, utc_now
 from shared.settings import Settings
+from shared.storage.item_logs import ITEM_LOGS_KEPT
 from shared.storage.poll_runs import PollRun
 from shared.storage.store import StatusStore
 
@@ -32,7 +34,12 @@ async def prune_history(store: StatusStore, settings: Settings) -> int:
         # Delivered events stay as markers a while (so a change recorded again after a
         # failure is not sent twice), then go.
         settled = await store.outbox.prune(graph_timestamp(now - DELIVERED_MARKERS_KEPT))
-        counts = {"removed": removed, "deliveredEventsRemoved": settled}
+        logged = await store.item_logs.prune(graph_timestamp(now - ITEM_LOGS_KEPT))
+        counts = {
+            "removed": removed,
+            "deliveredEventsRemoved": settled,
+            "logEntriesRemoved": logged,
+        }
         await store.poll_runs.save(PollRun(HISTORY_PRUNE, "succeeded", started, utc_now(), counts))
     except Exception:  # pruning is housekeeping: it never fails the poll
         logger.exception("History not pruned this time")

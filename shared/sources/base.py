@@ -117,6 +117,10 @@ class Services(Protocol):
     @property
     def store(self) -> StatusStore: ...
 
+    def graph(self) -> GraphClient:
+        """A Graph client for this request (``async with``: it owns its connections)."""
+        ...
+
 
 # A route's work: the request and the app's services, to a reply.
 Handler = Callable[[ApiCall, Services], Awaitable[Reply]]

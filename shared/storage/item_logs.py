@@ -3,12 +3,14 @@ job's failed objects, read from the provisioning logs), each the JSON Graph sent
 
 PartitionKey is the source and the item's log key, ``{source}~{key}``; RowKey an inverted
 time and the entry's id, so a partition reads newest first. ``at`` holds the entry's time
-(what windows and pruning select on).
+(what windows and pruning select on), beside any columns the source keeps for summing up
+without reading whole documents. Entries are kept ITEM_LOGS_KEPT at most (pruned daily).
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from datetime import timedelta
 from typing import Any
 
 from azure.data.tables import UpdateMode
@@ -18,15 +20,19 @@ from shared.storage.codec import get_document, put_document
 from shared.storage.tables import Continuation, TableOperation, TableService
 
 _NS_CEILING = 10**20
+# How long an item's log entries are kept at most.
+ITEM_LOGS_KEPT = timedelta(days=30)
 
 
 @dataclass(frozen=True)
 class LogEntry:
-    """One entry of an item's log: when it happened, its id and the document itself."""
+    """One entry of an item's log: when it happened, its id, the document itself, and the
+    columns kept beside it (short texts a summary reads without the document)."""
 
     at: str
     id: str
     document: dict[str, Any]
+    columns: dict[str, str] = field(default_factory=dict)
 
 
 class ItemLogTable:
@@ -43,6 +49,7 @@ class ItemLogTable:
                 "RowKey": _row_key(entry.at, entry.id),
                 # One format, so that times compare as text in queries.
                 "at": graph_timestamp(parse_timestamp(entry.at)),
+                **entry.columns,
             }
             put_document(entity, "document", entry.document)
             operations.append(("upsert", entity, {"mode": UpdateMode.REPLACE}))
@@ -57,15 +64,20 @@ class ItemLogTable:
         )
         return [get_document(entity, "document") or {} for entity in entities], continuation
 
-    async def since(self, source: str, key: str, since: str) -> list[LogEntry]:
-        """An item's entries at or after ``since``, newest first."""
+    async def columns_since(
+        self, source: str, key: str, since: str, columns: list[str]
+    ) -> list[LogEntry]:
+        """An item's entries at or after ``since``, newest first, with ``columns`` only (not
+        their documents)."""
         query = "PartitionKey eq @p and at ge @since"
         since = graph_timestamp(parse_timestamp(since))
         parameters = {"p": _partition(source, key), "since": since}
         async with self._tables.call():
-            found = self._table.query_entities(query, parameters=parameters)
+            found = self._table.query_entities(
+                query, parameters=parameters, select=["RowKey", "at", *columns]
+            )
             return [
-                LogEntry(e["at"], e["RowKey"], get_document(e, "document") or {})
+                LogEntry(e["at"], e["RowKey"], {}, {c: e.get(c) or "" for c in columns})
                 async for e in found
             ]
 
@@ -85,6 +97,11 @@ class ItemLogTable:
         ]
         await self._tables.submit_all(self._table, doomed)
         return len(doomed)
+
+    async def prune(self, before: str) -> int:
+        """Delete every entry older than ``before``; return how many."""
+        before = graph_timestamp(parse_timestamp(before))
+        return await self._tables.delete_where(self._table, "at lt @before", {"before": before})
 
 
 def _partition(source: str, key: str) -> str:

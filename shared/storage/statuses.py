@@ -197,6 +197,15 @@ class StatusesTable:
         entities = await self._query(source, id_prefix)
         return [entity for entity in entities if not is_removed(entity)]
 
+    async def item_ids(self, source: str) -> list[str]:
+        """The ids of a source's cached items (those on their way out included), read with
+        no columns but the keys."""
+        async with self._tables.call():
+            found = self._table.query_entities(
+                "PartitionKey eq @source", parameters={"source": source}, select=["RowKey"]
+            )
+            return [entity["RowKey"] async for entity in found]
+
     async def read_source(self, source: str) -> dict[str, Entity]:
         """Every entity of a source by RowKey, those marked removed included: what a poll
         compares Graph against."""

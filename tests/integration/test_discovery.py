@@ -167,3 +167,41 @@ async def _discovery_due(app_settings: dict[str, str]) -> None:
         assert kept["discoveredDateTime"] < utc_now()
     finally:
         await store.close()
+
+
+async def test_every_principal_refusing_is_a_missing_permission_not_an_empty_tenant(
+    app: App, tenant: Any
+) -> None:
+    jobs = add_principals_with_jobs(tenant)
+    await app.poll()
+    assert len(await rows(app)) == 3
+    await _discovery_due_now()
+    for sp_id in (SP_SAAS, SP_CLOUD_SYNC, SP_CROSS_TENANT):
+        tenant.refuse_jobs(sp_id)  # as when Synchronization.Read.All was taken away
+    await app.poll()
+    status, entry = await jobs_health(app)
+    assert (status, entry["status"]) == (503, "unavailable")
+    assert entry["lastPoll"]["sourceError"]["status"] == 403
+    assert entry["lastPoll"]["details"]["discovery"]["error"]["status"] == 403
+    found = await rows(app)  # the cache is kept, nothing removed
+    assert f"{SP_SAAS}:{jobs[SP_SAAS]}" in found and len(found) == 3
+
+
+async def test_a_principal_that_failed_discovery_is_asked_again_at_the_next_poll(
+    app: App, tenant: Any
+) -> None:
+    jobs = add_principals_with_jobs(tenant)
+    tenant.add_fault(
+        f"/v1.0/servicePrincipals/{SP_SAAS}/synchronization/jobs", status=500, times=None
+    )
+    await app.poll()
+    _status, entry = await jobs_health(app)
+    assert entry["lastPoll"]["details"]["discovery"]["failed"] == 1
+    assert f"{SP_SAAS}:{jobs[SP_SAAS]}" not in await rows(app)
+    tenant.clear_faults()
+    await app.poll()  # not a new discovery: only that principal is asked again
+    assert f"{SP_SAAS}:{jobs[SP_SAAS]}" in await rows(app)
+
+
+async def _discovery_due_now() -> None:
+    await _discovery_due({})

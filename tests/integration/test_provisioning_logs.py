@@ -5,11 +5,13 @@ shape; a log read that is refused or throttled never fails the jobs' poll."""
 from __future__ import annotations
 
 import time
+from datetime import timedelta
 from typing import Any
 
 import pytest
 
 from shared import composition
+from shared.core.time import parse_timestamp
 from shared.storage.codec import get_document
 from shared.storage.store import StatusStore
 from tests.support.app import App
@@ -36,7 +38,8 @@ pytestmark = pytest.mark.usefixtures("logs_on")
 
 def failing_job(tenant: Any) -> str:
     """A cross-tenant sync job with entry-level errors and 7 failed users in its logs (5 of one
-    error, 2 of another, 20 to 26 minutes ago), a success, an older failure past the 24-hour
+    error, 2 of another, 40 to 46 minutes ago: older than the 30 minutes each read overlaps the
+    one before), a success, an older failure past the 24-hour
     window, and a failure of a job the app does not monitor."""
     tenant.add_service_principal(SP, display_name="Fabrikam cross-tenant sync")
     job_id = tenant.add_job(
@@ -45,7 +48,7 @@ def failing_job(tenant: Any) -> str:
     now = time.time_ns()
     events = [
         graph.provisioning_failure(
-            job_id, activity_ns=now - (20 + i) * MINUTE_NS, user=f"User {i}",
+            job_id, activity_ns=now - (40 + i) * MINUTE_NS, user=f"User {i}",
             error_code=MASTERED if i < 5 else "AzureActiveDirectoryInvalidDomain",
             service_principal_id=SP,
         )
@@ -55,7 +58,7 @@ def failing_job(tenant: Any) -> str:
     events.append(
         graph.provisioning_failure(job_id, activity_ns=now - 30 * HOUR_NS, user="Old failure")
     )
-    elsewhere = graph.provisioning_failure("another.job", activity_ns=now - 25 * MINUTE_NS)
+    elsewhere = graph.provisioning_failure("another.job", activity_ns=now - 45 * MINUTE_NS)
     events.append(elsewhere)
     tenant.add_provisioning_events(events)
     return job_id
@@ -86,9 +89,13 @@ async def failures(app: App, **params: str) -> Any:
     return await app.call("list_provisioning_failures", params=params)
 
 
-async def logs_report(app: App) -> dict[str, Any]:
+async def jobs_last_poll(app: App) -> dict[str, Any]:
     (entry,) = [s for s in (await app.health()).json()["sources"] if s["source"] == JOBS]
-    return entry["lastPoll"]["details"]["provisioningLogs"]
+    return entry["lastPoll"]
+
+
+async def logs_report(app: App) -> dict[str, Any]:
+    return (await jobs_last_poll(app))["details"]["provisioningLogs"]
 
 
 async def test_a_jobs_failures_are_summed_up_in_its_reason_from_one_query(
@@ -140,11 +147,15 @@ async def test_each_poll_reads_one_query_and_its_pages_since_the_last_read(
     await app.poll()
     assert len(log_requests(tenant)) == 3  # 8 failures in 24 h: a query and two nextLinks
     first_read = (await logs_report(app))["since"]
+    first_started = (await jobs_last_poll(app))["startedDateTime"]
     tenant.clear_requests()
     await app.poll()  # since the first read (less 15 min): nothing new, one request
     (again,) = log_requests(tenant)
-    since = again.query["$filter"].split()[2]
-    assert first_read < since < again.query["$filter"]  # later than the first read's start
+    since = parse_timestamp(again.query["$filter"].split()[2])
+    # From the first read's start, less the 30 minutes each read overlaps the one before.
+    started = parse_timestamp(first_started)
+    assert started - timedelta(minutes=31) < since <= started - timedelta(minutes=29)
+    assert since > parse_timestamp(first_read)
     assert (await logs_report(app))["failures"] == 0
     paged = await failures(app, **{"$filter": f"jobId eq '{job_id}'", "$top": "5"})
     page = paged.json()
@@ -181,6 +192,7 @@ async def test_a_log_read_that_fails_leaves_the_jobs_status_intact(
     tenant.set_job_status(SP, job_id, code="Paused")
     tenant.add_fault(LOGS_PATH, status=status, retry_after=1, times=None)
     await app.poll()
+    failed_since = (await logs_report(app))["since"]
     row = await job_row(app, job_id)
     assert (row["status"], row["health"]) == ("Paused", "warning")
     assert MASTERED in row["reason"]  # what was kept still explains the job
@@ -188,3 +200,27 @@ async def test_a_log_read_that_fails_leaves_the_jobs_status_intact(
     assert report["outcome"] == outcome and report["error"]["status"] == status
     health = await app.health()
     assert health.status == 200
+    tenant.clear_faults()
+    await app.poll()  # a failed read moved nothing on: the next one starts where it did
+    assert (await logs_report(app))["since"] == failed_since
+
+
+async def test_failures_of_a_job_not_read_this_poll_are_kept_for_it(app: App, tenant: Any) -> None:
+    job_id = failing_job(tenant)
+    tenant.clear_provisioning_events()
+    await app.poll()  # the job is cached; its logs are empty
+    events = [
+        graph.provisioning_failure(job_id, service_principal_id=SP, user=f"Late {i}",
+                                   activity_ns=time.time_ns() - (5 + i) * MINUTE_NS)
+        for i in range(2)
+    ]  # fmt: skip
+    tenant.add_provisioning_events(events)
+    tenant.add_fault(f"/v1.0/servicePrincipals/{SP}/synchronization/jobs", status=500, times=None)
+    await app.poll()  # its principal fails: the job is not read, its failures are kept
+    tenant.clear_faults()
+    reply = await failures(app, **{"$filter": f"jobId eq '{job_id}'"})
+    assert len(reply.json()["value"]) == 2
+    await app.poll()
+    assert (await job_row(app, job_id))["reason"].endswith(
+        f" 2 users failed to provision in the last 24 h: {MASTERED}."
+    )

@@ -33,6 +33,17 @@ def organization(enabled: bool | None, sync: str | None, password: str | None = 
     }
 
 
+def stopped_after_entry_errors() -> dict[str, Any]:
+    """Its last cycle (26 h ago) had entry-level errors, its last success was 30 h ago."""
+    document = job("Active", "EntryLevelErrors", countEscrowed=2)
+    document["status"]["lastExecution"]["timeEnded"] = "2026-11-26T10:00:00Z"
+    document["status"]["lastSuccessfulExecution"] = {
+        "state": "Succeeded",
+        "timeEnded": "2026-11-26T06:00:00Z",
+    }
+    return document
+
+
 def stalled_job(ended: str) -> dict[str, Any]:
     document = job("Active", "Succeeded")
     document["status"]["lastExecution"]["timeEnded"] = ended
@@ -66,6 +77,7 @@ CASES: list[tuple[Any, ...]] = [
     (PROVISIONING_JOBS, job("Active", "Failed"), Health.ERROR),
     (PROVISIONING_JOBS, stalled_job("2026-11-26T10:00:00Z"), Health.ERROR, JOB_CONTEXT),
     (PROVISIONING_JOBS, stalled_job("2026-11-26T13:00:00Z"), Health.HEALTHY, JOB_CONTEXT),
+    (PROVISIONING_JOBS, stopped_after_entry_errors(), Health.ERROR, JOB_CONTEXT),
     (PROVISIONING_JOBS, job("Active", "EntryLevelErrors", countEscrowed=3), Health.WARNING),
     (PROVISIONING_JOBS, job("Paused"), Health.WARNING),
     (PROVISIONING_JOBS, job("NotRun", None), Health.WARNING),
@@ -185,6 +197,13 @@ def test_a_job_without_a_successful_cycle_for_a_day_says_for_how_long() -> None:
     health, reason = assess(PROVISIONING_JOBS, stalled_job("2026-11-26T10:00:00Z"), JOB_CONTEXT)
     assert health is Health.ERROR
     assert reason == "No successful provisioning cycle for 26 h (expected every 40 min)."
+    # A job whose cycles stopped after one with entry-level errors has stalled too: it says
+    # how long since the last success.
+    stopped = assess(PROVISIONING_JOBS, stopped_after_entry_errors(), JOB_CONTEXT)
+    assert stopped == (
+        Health.ERROR,
+        "No successful provisioning cycle for 30 h (expected every 40 min).",
+    )
     # Without the time of a poll (a document alone), time cannot be judged.
     assert assess(PROVISIONING_JOBS, stalled_job("2026-11-26T10:00:00Z"))[0] is Health.HEALTHY
 
@@ -200,6 +219,7 @@ def test_a_jobs_reason_names_its_top_provisioning_error() -> None:
     }
     context = JOB_CONTEXT | {"failures": summary}
     document = job("Active", "EntryLevelErrors", countEscrowed=7)
+    document["status"]["lastExecution"]["timeEnded"] = "2026-11-27T11:30:00Z"  # cycles run
     health, reason = assess(PROVISIONING_JOBS, document, context)
     assert health is Health.WARNING
     assert reason.endswith(

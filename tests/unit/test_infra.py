@@ -98,6 +98,7 @@ SOURCE_SWITCHES = {
     "PROVISIONING_JOBS_ENABLED",
     "PROVISIONING_SERVICE_PRINCIPAL_IDS",
     "PROVISIONING_LOGS_ENABLED",
+    "PROVISIONING_ACTIONS_ENABLED",
     "DIRECTORY_SYNC_ENABLED",
     "INDUSTRY_DATA_RUNS_ENABLED",
 }
@@ -120,14 +121,16 @@ GRAPH_ROLE_IDS = {
     "Application.Read.All": "aaaaaaaa-0000-0000-0000-000000000005",
     "AuditLog.Read.All": "aaaaaaaa-0000-0000-0000-000000000006",
     "Organization.Read.All": "aaaaaaaa-0000-0000-0000-000000000007",
+    "Synchronization.ReadWrite.All": "aaaaaaaa-0000-0000-0000-000000000008",
 }
 # Every role the grant script can assign, in its order (the registry's: SDS, provisioning jobs
-# with discovery and the logs, directory synchronization, Industry Data).
+# with discovery, the logs and the job actions, directory synchronization, Industry Data).
 ALL_ROLES = [
     "EduAdministration.Read.All",
     "Synchronization.Read.All",
     "Application.Read.All",
     "AuditLog.Read.All",
+    "Synchronization.ReadWrite.All",
     "Organization.Read.All",
     "IndustryData-Run.Read.All",
 ]
@@ -710,7 +713,12 @@ def test_grant_script_help_needs_no_az(script_env: dict[str, str]) -> None:
     assert result.stdout.startswith("Usage:")
     for role in ALL_ROLES:
         assert role in result.stdout
-    for flag in ("--provisioning-named", "--provisioning-logs", "--directory-sync"):
+    for flag in (
+        "--provisioning-named",
+        "--provisioning-logs",
+        "--provisioning-actions",
+        "--directory-sync",
+    ):
         assert flag in result.stdout
     assert "00000003-0000-0000-c000-000000000000" in result.stdout
 
@@ -808,6 +816,44 @@ ONLY_SDS = {"PROVISIONING_JOBS_ENABLED": "false", "DIRECTORY_SYNC_ENABLED": "fal
             ["EduAdministration.Read.All", "Synchronization.Read.All", "AuditLog.Read.All"],
         ),
         ({**ONLY_SDS, "PROVISIONING_LOGS_ENABLED": "true"}, ["EduAdministration.Read.All"]),
+        # The job actions add Synchronization.ReadWrite.All (the read role stays), only while
+        # provisioning is on.
+        (
+            {
+                **ONLY_SDS,
+                "PROVISIONING_JOBS_ENABLED": "true",
+                "PROVISIONING_ACTIONS_ENABLED": "True",
+                "PROVISIONING_SERVICE_PRINCIPAL_IDS": GUID,
+            },
+            [
+                "EduAdministration.Read.All",
+                "Synchronization.Read.All",
+                "Synchronization.ReadWrite.All",
+            ],
+        ),
+        (
+            {
+                **ONLY_SDS,
+                "PROVISIONING_JOBS_ENABLED": "1",
+                "PROVISIONING_LOGS_ENABLED": "true",
+                "PROVISIONING_ACTIONS_ENABLED": "yes",
+            },
+            [
+                "EduAdministration.Read.All",
+                "Synchronization.Read.All",
+                "Application.Read.All",
+                "AuditLog.Read.All",
+                "Synchronization.ReadWrite.All",
+            ],
+        ),
+        (
+            {**ONLY_SDS, "PROVISIONING_ACTIONS_ENABLED": "true"},
+            ["EduAdministration.Read.All"],
+        ),
+        (
+            {"PROVISIONING_ACTIONS_ENABLED": "false"},
+            DEFAULT_ROLES,
+        ),
         (
             {"PROVISIONING_SERVICE_PRINCIPAL_IDS": GUID, "PROVISIONING_JOBS_ENABLED": "False"},
             ["EduAdministration.Read.All", "Organization.Read.All"],
@@ -821,6 +867,7 @@ ONLY_SDS = {"PROVISIONING_JOBS_ENABLED": "false", "DIRECTORY_SYNC_ENABLED": "fal
             {
                 "SDS_PROFILES_ENABLED": "TRUE",
                 "PROVISIONING_LOGS_ENABLED": "1",
+                "PROVISIONING_ACTIONS_ENABLED": "TRUE",
                 "DIRECTORY_SYNC_ENABLED": "Yes",
                 "INDUSTRY_DATA_RUNS_ENABLED": "yes",
             },
@@ -858,6 +905,7 @@ def test_grant_script_refuses_an_azd_environment_the_app_would_refuse(
 
     for bad in (
         {"PROVISIONING_LOGS_ENABLED": "perhaps"},
+        {"PROVISIONING_ACTIONS_ENABLED": "sometimes"},
         {"DIRECTORY_SYNC_ENABLED": "maybe"},
         {"PROVISIONING_SERVICE_PRINCIPAL_IDS": f"{GUID}, not-a-guid"},
         {"PROVISIONING_SERVICE_PRINCIPAL_IDS": f"auto, {GUID}"},
@@ -936,6 +984,25 @@ def test_grant_script_is_idempotent_and_dry_run_changes_nothing(
             ["--provisioning-named", "--provisioning-logs"],
             ["Synchronization.Read.All", "AuditLog.Read.All"],
         ),
+        # The job actions: ReadWrite next to the read role; alone, they imply --provisioning.
+        (
+            ["--provisioning-actions"],
+            ["Synchronization.Read.All", "Application.Read.All", "Synchronization.ReadWrite.All"],
+        ),
+        (
+            ["--provisioning-named", "--provisioning-actions"],
+            ["Synchronization.Read.All", "Synchronization.ReadWrite.All"],
+        ),
+        (
+            ["--sds", "--provisioning-actions", "--provisioning-logs"],
+            [
+                "EduAdministration.Read.All",
+                "Synchronization.Read.All",
+                "Application.Read.All",
+                "AuditLog.Read.All",
+                "Synchronization.ReadWrite.All",
+            ],
+        ),
         (["--directory-sync"], ["Organization.Read.All"]),
         (["--all"], ALL_ROLES),
     ],
@@ -946,3 +1013,45 @@ def test_grant_script_flags_choose_the_roles(
     result = run_script(script_env, "--dry-run", *flags, GUID)
     assert planned_roles(result) == roles
     assert ("Entra ID P1" in result.stdout) == ("AuditLog.Read.All" in roles)
+    actions = "Synchronization.ReadWrite.All" in roles
+    assert ("provisioning job actions" in result.stdout) == actions
+    assert ("only with PROVISIONING_ACTIONS_ENABLED=true" in result.stdout) == actions
+
+
+def test_grant_script_grants_the_job_actions_role_beside_the_read_one(
+    script_env: dict[str, str],
+) -> None:
+    install_fake(script_env, "az", FAKE_AZ)
+    install_fake(script_env, "azd", FAKE_AZD)
+    read = GRAPH_ROLE_IDS["Synchronization.Read.All"]
+    write = GRAPH_ROLE_IDS["Synchronization.ReadWrite.All"]
+    # Only provisioning jobs of a named service principal (no discovery), with job actions.
+    only_named_jobs = {
+        "API_IDENTITY_PRINCIPAL_ID": GUID,
+        "SDS_PROFILES_ENABLED": "false",
+        "DIRECTORY_SYNC_ENABLED": "false",
+        "PROVISIONING_SERVICE_PRINCIPAL_IDS": GUID,
+    }
+    script_env["FAKE_EXISTING"] = f"a-1\t{read}"
+    script_env["FAKE_AZD_ENV"] = json.dumps(
+        {**only_named_jobs, "PROVISIONING_ACTIONS_ENABLED": "true"}
+    )
+    result = run_script(script_env)
+    assert result.returncode == 0, result.stderr
+    # ReadWrite includes Read, but the read role stays: polling needs only it.
+    assert "skip   Synchronization.Read.All" in result.stdout
+    assert "added  Synchronization.ReadWrite.All" in result.stdout
+    assert "note" not in result.stdout
+    posts = az_calls(script_env, "POST")
+    assert [json.loads(post[post.index("--body") + 1])["appRoleId"] for post in posts] == [write]
+
+    # Actions switched off again: the ReadWrite role is reported (not removed).
+    Path(script_env["FAKE_AZ_LOG"]).unlink()
+    script_env["FAKE_EXISTING"] = f"a-1\t{read}\na-2\t{write}"
+    script_env["FAKE_AZD_ENV"] = json.dumps(only_named_jobs)
+    result = run_script(script_env)
+    assert result.returncode == 0, result.stderr
+    assert "also holds Synchronization.ReadWrite.All" in result.stdout
+    assert "appRoleAssignments/a-2" in result.stdout
+    assert az_calls(script_env, "POST") == []
+    assert az_calls(script_env, "DELETE") == []

@@ -107,7 +107,7 @@ def test_auto_discovers_and_ids_name_the_principals() -> None:
     assert not named.source("synchronizationJobs").discovers
 
 
-def test_naming_service_principals_turns_provisioning_on() -> None:
+def test_named_service_principals_are_kept_lower_case_once_each() -> None:
     settings = load_settings(
         LOCAL | {"PROVISIONING_SERVICE_PRINCIPAL_IDS": f" {SP_A}, {SP_B},, {SP_A}"}
     )

@@ -11,7 +11,8 @@ byte for byte as stored (Int64 counts, 7-digit fractional timestamps, ``\\r\\n``
 Each Graph API ("source", "area") is a module: ``education`` (SDS classic profiles and their
 ``profileStatus``, beta), ``provisioning`` (the service principals, listed by
 ``service_principals``, and their synchronization jobs, v1.0: Graph has no tenant-wide list of
-jobs, so clients list the principals and ask each), ``industry_data`` (Industry Data runs and
+jobs, so clients list the principals and ask each; ``provisioning_actions`` starts, pauses and
+restarts them, and logs each action), ``industry_data`` (Industry Data runs and
 their ``getStatistics``, beta), ``organization`` (the organization and its on-premises sync
 times, v1.0) and ``provisioning_logs`` (``auditLogs/provisioning``, filtered and throttled as
 Graph's identity reports are, v1.0). ``areas.AREAS`` lists them; a new Graph API is one more

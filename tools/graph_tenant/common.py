@@ -173,6 +173,12 @@ class GraphCall:
             body = json.dumps(payload).encode()
         return GraphAnswer(status, self._headers(content_type), body)
 
+    def no_content(self) -> GraphAnswer:
+        """Graph's 204 to an action: no body, no content type, the request ids."""
+        headers = self._headers(PLAIN_JSON)
+        del headers["Content-Type"]
+        return GraphAnswer(204, headers, b"")
+
     def malformed(self) -> GraphAnswer:
         return GraphAnswer(200, self._headers(PLAIN_JSON), MALFORMED_BODY)
 

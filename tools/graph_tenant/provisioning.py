@@ -1,6 +1,7 @@
 """Entra ID provisioning (v1.0): the synchronization jobs of service principals, with their
 Graph and control endpoints; the principals themselves are listed by
-:mod:`~tools.graph_tenant.service_principals`, generated and demo jobs are made by
+:mod:`~tools.graph_tenant.service_principals`, the jobs' actions (start, pause, restart) are
+taken by :mod:`~tools.graph_tenant.provisioning_actions`, generated and demo jobs are made by
 :mod:`~tools.graph_tenant.provisioning_demo`.
 
 Graph has no tenant-wide list of jobs: clients list the service principals, then ask each one
@@ -18,6 +19,7 @@ from aiohttp import web
 
 from tools.graph_tenant.common import GraphAnswer, GraphCall, Paging, Route, json_copy, page
 from tools.graph_tenant.control import control_error, read_object
+from tools.graph_tenant.provisioning_actions import ACTIONS, JobActions
 from tools.graph_tenant.provisioning_resources import healthy_job_status, job_resource
 from tools.graph_tenant.service_principals import (
     ServicePrincipalDirectory,
@@ -28,12 +30,15 @@ from tools.graph_tenant.service_principals import (
 SERVICE_PRINCIPALS_PATH = "/v1.0/servicePrincipals"
 PRINCIPAL_PATH = rf"{SERVICE_PRINCIPALS_PATH}/(?P<sp>[^/]+)"
 JOBS_PATH = rf"{PRINCIPAL_PATH}/synchronization/jobs"
+JOB_PATH = rf"{JOBS_PATH}/(?P<job>[^/]+)"
+ACTION_PATH = rf"{JOB_PATH}/(?P<action>{'|'.join(ACTIONS)})"
 
 
 class ProvisioningArea:
     """The tenant's service principals: id -> job id -> synchronizationJob, in insertion order,
     and the principals' own attributes (:class:`ServicePrincipalDirectory`), kept apart so that
-    :attr:`service_principals` stays the jobs alone."""
+    :attr:`service_principals` stays the jobs alone; the actions taken on jobs are logged by
+    :class:`~tools.graph_tenant.provisioning_actions.JobActions`."""
 
     source = "synchronization"
     # Refusing it refuses every path under a principal (its jobs, the principal itself), but
@@ -45,6 +50,7 @@ class ProvisioningArea:
         self._paging = paging
         self._service_principals: dict[str, dict[str, dict[str, Any]]] = {}
         self._directory = ServicePrincipalDirectory(paging)
+        self._actions = JobActions()
 
     # -- tenant data (delegated to by SimulatedTenant's methods of the same names) -----------
 
@@ -113,6 +119,17 @@ class ProvisioningArea:
         self._directory.allow(sp_id)
 
     @property
+    def job_actions(self) -> list[dict[str, Any]]:
+        """A copy of every action taken on a job (start, pause, restart), oldest first: each
+        {"servicePrincipalId", "jobId", "action", "criteria" (a restart's, as sent; else
+        null), "clientRequestId" (null when the client sent none), "time"}."""
+        return self._actions.log
+
+    def clear_job_actions(self) -> None:
+        """Forget the actions taken on jobs."""
+        self._actions.clear()
+
+    @property
     def service_principal_attributes(self) -> dict[str, dict[str, Any]]:
         """A snapshot: service principal id -> servicePrincipal (id, appId, displayName...)."""
         return self._directory.principals
@@ -129,7 +146,8 @@ class ProvisioningArea:
             Route("GET", re.compile(SERVICE_PRINCIPALS_PATH), self._directory.serve_list),
             Route("GET", re.compile(PRINCIPAL_PATH), self._directory.serve_one),
             Route("GET", re.compile(JOBS_PATH), self._serve_job_list),
-            Route("GET", re.compile(rf"{JOBS_PATH}/(?P<job>[^/]+)"), self._serve_job),
+            Route("GET", re.compile(JOB_PATH), self._serve_job),
+            Route("POST", re.compile(ACTION_PATH), self._serve_action),
         ]
 
     async def _serve_job_list(self, call: GraphCall, match: re.Match[str]) -> GraphAnswer:
@@ -146,7 +164,26 @@ class ProvisioningArea:
         return page(call, list(jobs), jobs.__getitem__, context, self._paging)
 
     async def _serve_job(self, call: GraphCall, match: re.Match[str]) -> GraphAnswer:
+        job = self._find_job(call, match["sp"], match["job"])
+        if isinstance(job, GraphAnswer):
+            return job
+        context = (
+            f"{call.base_url}/v1.0/$metadata#servicePrincipals('{match['sp']}')"
+            "/synchronization/jobs/$entity"
+        )
+        return call.answer(200, {"@odata.context": context, **job})
+
+    async def _serve_action(self, call: GraphCall, match: re.Match[str]) -> GraphAnswer:
+        """``POST .../jobs/{jobId}/start|pause|restart``: 204, or the error of the job."""
         sp_id, job_id = match["sp"], match["job"]
+        job = self._find_job(call, sp_id, job_id)
+        if isinstance(job, GraphAnswer):
+            return job
+        return self._actions.perform(call, sp_id, job_id, job, match["action"])
+
+    def _find_job(self, call: GraphCall, sp_id: str, job_id: str) -> dict[str, Any] | GraphAnswer:
+        """The stored job (not a copy), or Graph's answer instead of it: 404 for an unknown
+        principal or job, the principal's refusal of its jobs."""
         jobs = self._service_principals.get(sp_id)
         if jobs is None:
             return directory_object_not_found(call, sp_id)
@@ -156,11 +193,7 @@ class ProvisioningArea:
         job = jobs.get(job_id)
         if job is None:
             return directory_object_not_found(call, job_id)
-        context = (
-            f"{call.base_url}/v1.0/$metadata#servicePrincipals('{sp_id}')"
-            "/synchronization/jobs/$entity"
-        )
-        return call.answer(200, {"@odata.context": context, **job})
+        return job
 
     def _refused(self, call: GraphCall, sp_id: str) -> GraphAnswer | None:
         refusal = self._directory.refusal(sp_id)
@@ -182,6 +215,7 @@ class ProvisioningArea:
             web.put(job, self._control_put_job),
             web.patch(job, self._control_patch_job),
             web.delete(job, self._control_delete_job),
+            *self._actions.control_routes(),
         ]
 
     def _principal_json(self, sp_id: str) -> dict[str, Any]:

@@ -75,6 +75,12 @@ class Steering:
     )
     refuse_jobs = area_method(ProvisioningArea, ProvisioningArea.refuse_jobs)
     allow_jobs = area_method(ProvisioningArea, ProvisioningArea.allow_jobs)
+    clear_job_actions = area_method(ProvisioningArea, ProvisioningArea.clear_job_actions)
+
+    @property
+    def job_actions(self) -> list[dict[str, Any]]:
+        """A copy of every action taken on a job (start, pause, restart), oldest first."""
+        return self.area(ProvisioningArea).job_actions
 
     @property
     def service_principals(self) -> dict[str, dict[str, dict[str, Any]]]:

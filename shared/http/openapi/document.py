@@ -130,12 +130,22 @@ def _error(description: str) -> dict[str, Any]:
 _ERROR_ANSWERS = {
     400: _error("The request is not valid; error.target names the parameter or property."),
     401: {"description": "The function key is missing or wrong."},
+    403: _error(
+        "Not allowed: switched off by a setting (named in the message), or refused "
+        "by Graph (Graph's error code and message)."
+    ),
     404: _error("Not found (or no route matches the path)."),
+    409: _error("Graph says the item's state does not allow it (Graph's error)."),
     412: _error("The status changed since the ETag in If-Match; read it again."),
     413: _error("The request body is over 64 KiB."),
+    429: {
+        "description": "Asked again too soon; try again after Retry-After.",
+        "schema": ref("Error"),
+        "headers": RETRY_AFTER,
+    },
     503: {
-        "description": "Table Storage is unavailable or the app is not configured; try again "
-        "after Retry-After.",
+        "description": "Table Storage or Graph is unavailable, or the app is not configured; "
+        "try again after Retry-After.",
         "schema": ref("Error"),
         "headers": RETRY_AFTER,
     },

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from shared.core.health import Assessment
+from shared.core.health import CHECKED_AT, Assessment
 from shared.core.time import utc_now
-from shared.sources.directory_synchronization.health import CHECKED_AT, STALE_AFTER
+from shared.sources.directory_synchronization.health import STALE_AFTER
 from shared.sources.directory_synchronization.settings import DEFAULT_STALE_AFTER_MINUTES
 from shared.sources.documents import CachedDocument
 

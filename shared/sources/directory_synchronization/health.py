@@ -7,13 +7,19 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import Any
 
-from shared.core.health import Document, Health, HealthRule, sentence
-from shared.core.time import parse_timestamp
+from shared.core.health import (
+    CHECKED_AT,
+    Document,
+    Health,
+    HealthRule,
+    age_when_checked,
+    in_words,
+    sentence,
+)
 from shared.sources.directory_synchronization.const import CONNECT_SYNC_INTERVAL_MINUTES, NAME
 from shared.sources.directory_synchronization.settings import STALE_AFTER_SETTING
 
-# The context's keys: when the item was read, and the bound from the settings.
-CHECKED_AT = "checkedDateTime"
+# The context's key of the bound from the settings (CHECKED_AT: when the item was read).
 STALE_AFTER = "staleAfterMinutes"
 
 
@@ -23,12 +29,7 @@ def _enabled(document: Document) -> Any:
 
 def _age(document: Document, context: Document, field: str) -> timedelta | None:
     """How long before the poll ``field`` was (None when either time is missing or bad)."""
-    try:
-        then = parse_timestamp(document[field])
-        now = parse_timestamp(context[CHECKED_AT])
-    except (KeyError, TypeError, ValueError):
-        return None
-    return max(now - then, timedelta(0))
+    return age_when_checked(document.get(field), context)
 
 
 def _stale(document: Document, context: Document, field: str) -> bool:
@@ -78,18 +79,6 @@ HEALTH_RULES: tuple[HealthRule, ...] = (
         lambda d, _context: "onPremisesSyncEnabled" in d and _enabled(d) is None,
     ),
 )
-
-
-def in_words(age: timedelta) -> str:
-    """``3 h 12 min``, ``45 min``, ``2 d 4 h``: how long ago, as a person says it."""
-    minutes = int(age.total_seconds() // 60)
-    days, minutes = divmod(minutes, 24 * 60)
-    hours, minutes = divmod(minutes, 60)
-    if days:
-        return f"{days} d {hours} h" if hours else f"{days} d"
-    if hours:
-        return f"{hours} h {minutes} min" if minutes else f"{hours} h"
-    return f"{minutes} min"
 
 
 def organization_reason(organization: Document, context: Document | None) -> str:

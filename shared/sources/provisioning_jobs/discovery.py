@@ -6,7 +6,11 @@ refuses (403, 404), is simply not monitored. Discovery runs on the first poll an
 most every PROVISIONING_DISCOVERY_INTERVAL_HOURS.
 
 With object ids named in the settings there is nothing to discover: only those principals'
-names are read (for the rows' names), on the same schedule.
+names are read (for the rows' names; that needs Application.Read.All too), on the same
+schedule. A discovery in which not one principal would show its jobs (401/403) is the
+permission missing: the source is unavailable, nothing is kept, and it is tried again at
+the next poll. Principals that failed for a passing reason are asked again at each poll
+until they answer.
 """
 
 from __future__ import annotations
@@ -48,22 +52,37 @@ async def principals_to_poll(
     graph: GraphClient, state: SourceState, settings: ProvisioningJobsSettings, now: str
 ) -> Principals:
     """The principals to poll: those named in the settings, or those discovery found (again
-    when it is due)."""
+    when it is due; between discoveries, those it could not ask are asked again)."""
     kept = await state.load(STATE_NAME) or {}
     due = _due(kept, settings, now)
     if settings.service_principal_ids:
-        names = dict.fromkeys(settings.service_principal_ids)
-        known = kept.get("servicePrincipals") or {}
-        if not due:
-            return Principals({i: known.get(i) for i in names}, _last_report(kept))
-        read = await _names_of(graph, list(names))
-        names |= {i: read.get(i, known.get(i)) for i in names}
-        report = {"discoveredDateTime": now, "servicePrincipals": len(names)}
-        await state.save(STATE_NAME, {**report, "servicePrincipals": names})
-        return Principals(names, report)
+        return await _named(graph, state, kept, settings.service_principal_ids, due, now)
+    if due:
+        return await _discover(graph, state, kept, now)
+    principals = Principals(dict(kept.get("servicePrincipals") or {}), _last_report(kept))
+    if kept.get("retry"):
+        await _ask_again(graph, state, kept, principals)
+    return principals
+
+
+async def _named(
+    graph: GraphClient,
+    state: SourceState,
+    kept: dict[str, Any],
+    ids: tuple[str, ...],
+    due: bool,
+    now: str,
+) -> Principals:
+    """Named principals, with their names read once a discovery interval: reading them needs
+    Application.Read.All, without which rows are named after the job's kind and id."""
+    known = kept.get("servicePrincipals") or {}
     if not due:
-        return Principals(dict(kept.get("servicePrincipals") or {}), _last_report(kept))
-    return await _discover(graph, state, kept, now)
+        return Principals({i: known.get(i) for i in ids}, _last_report(kept))
+    read = await _names_of(graph, list(ids))
+    names = {i: read.get(i, known.get(i)) for i in ids}
+    report = {"discoveredDateTime": now, "servicePrincipals": len(ids), "namesRead": len(read)}
+    await state.save(STATE_NAME, {**report, "servicePrincipals": names})
+    return Principals(names, report)
 
 
 async def _discover(
@@ -76,34 +95,73 @@ async def _discover(
         logger.warning("Discovery could not list service principals: %s", error)
         report = {**_last_report(kept), "error": error.to_json()}
         return Principals(before, report, error=None if before else error)
-    paths = [f"/servicePrincipals/{sp_id}/synchronization/jobs" for sp_id in listed]
-    answers = await graph.get_many("v1.0", paths)
-    found: dict[str, str | None] = {}
-    refused = failed = 0
-    for (sp_id, name), answer in zip(listed.items(), answers, strict=True):
-        if isinstance(answer, GraphError):
-            if answer.is_refusal:
-                refused += 1  # no jobs API on this principal, or not for us: not monitored
-            else:
-                failed += 1
-                if sp_id in before:  # a passing failure keeps what was found before
-                    found[sp_id] = name
-            continue
-        jobs = answer.get("value")
-        if isinstance(jobs, list) and jobs:
-            found[sp_id] = name
+    asked = await _ask(graph, listed)
+    if asked.denied is not None and not asked.answered:
+        # Not one principal would show its jobs: the app lacks the permission, which is an
+        # outage to report, not a tenant without jobs (nothing kept, asked again next poll).
+        report = {**_last_report(kept), "error": asked.denied.to_json()}
+        return Principals(before, report, error=asked.denied)
+    found = asked.found | {sp_id: listed[sp_id] for sp_id in asked.retry if sp_id in before}
     report = {
         "discoveredDateTime": now,
         "servicePrincipals": len(listed),
         "withJobs": len(found),
-        "refused": refused,
-        "failed": failed,
+        "refused": asked.refused,
+        "failed": len(asked.retry),
         "listingPages": pages,
-        "batchRequests": -(-len(paths) // MAX_BATCH_REQUESTS),
+        "batchRequests": -(-len(listed) // MAX_BATCH_REQUESTS),
     }
-    await state.save(STATE_NAME, {**report, "servicePrincipals": found})
+    await state.save(STATE_NAME, {**report, "servicePrincipals": found, "retry": asked.retry})
     logger.info("Discovered %d service principals with jobs among %d", len(found), len(listed))
     return Principals(found, report)
+
+
+@dataclass
+class _Asked:
+    """What principals answered when asked for their jobs."""
+
+    found: dict[str, str | None] = field(default_factory=dict)
+    answered: int = 0
+    refused: int = 0
+    # A 401 or 403, when one came: the permission may be missing.
+    denied: GraphError | None = None
+    # Principals that failed for a passing reason (throttled, 5xx), to ask again.
+    retry: dict[str, str | None] = field(default_factory=dict)
+
+
+async def _ask(graph: GraphClient, principals: dict[str, str | None]) -> _Asked:
+    """Ask each principal for its jobs, 20 to a $batch."""
+    paths = [f"/servicePrincipals/{sp_id}/synchronization/jobs" for sp_id in principals]
+    answers = await graph.get_many("v1.0", paths)
+    asked = _Asked()
+    for (sp_id, name), answer in zip(principals.items(), answers, strict=True):
+        if isinstance(answer, GraphError):
+            if not answer.is_refusal:
+                asked.retry[sp_id] = name
+                continue
+            asked.refused += 1  # no jobs API on this principal, or not for us: not monitored
+            if answer.status in (401, 403) and asked.denied is None:
+                asked.denied = answer
+            continue
+        asked.answered += 1
+        jobs = answer.get("value")
+        if isinstance(jobs, list) and jobs:
+            asked.found[sp_id] = name
+    return asked
+
+
+async def _ask_again(
+    graph: GraphClient, state: SourceState, kept: dict[str, Any], principals: Principals
+) -> None:
+    """Ask again the principals the last discovery could not ask (between discoveries)."""
+    asked = await _ask(graph, dict(kept["retry"]))
+    principals.names |= asked.found
+    kept["servicePrincipals"] = principals.names
+    kept["retry"] = asked.retry
+    kept["withJobs"] = len(principals.names)
+    kept["failed"] = len(asked.retry)
+    principals.report = _last_report(kept)
+    await state.save(STATE_NAME, kept)
 
 
 async def _list_principals(graph: GraphClient) -> tuple[dict[str, str | None], int]:
@@ -147,4 +205,4 @@ def _due(kept: dict[str, Any], settings: ProvisioningJobsSettings, now: str) -> 
 
 
 def _last_report(kept: dict[str, Any]) -> dict[str, Any]:
-    return {key: value for key, value in kept.items() if key != "servicePrincipals"}
+    return {key: value for key, value in kept.items() if key not in ("servicePrincipals", "retry")}

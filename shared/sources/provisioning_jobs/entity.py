@@ -7,10 +7,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from shared.core.health import Assessment
+from shared.core.health import CHECKED_AT, Assessment
 from shared.core.time import utc_now
 from shared.sources.documents import CachedDocument
-from shared.sources.provisioning_jobs.health import CHECKED_AT, FAILURES, STALL_AFTER
+from shared.sources.provisioning_jobs.health import FAILURES, STALL_AFTER
 from shared.sources.provisioning_jobs.kinds import job_display_name
 from shared.storage.codec import Entity, get_document, put_document, put_optional
 

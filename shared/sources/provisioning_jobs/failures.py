@@ -1,6 +1,7 @@
 """A job's failures from the provisioning logs: kept per job (the newest 500, at most 30
-days), and summed up for its row (failed objects in the last 24 hours, the top error codes
-with counts, one example of each)."""
+days), and summed up for its row: the objects that failed in the last 24 hours (each
+counted once, however often the service retried it), the top error codes with how many
+objects each, and one example of each (the newest)."""
 
 from __future__ import annotations
 
@@ -12,63 +13,56 @@ from typing import Any
 from shared.core.errors import InvalidKeyError
 from shared.core.health import mapping
 from shared.core.time import graph_timestamp, parse_timestamp
-from shared.storage.item_logs import ItemLogTable, LogEntry
+from shared.storage.item_logs import ITEM_LOGS_KEPT, ItemLogTable, LogEntry
 from shared.storage.keys import validate_key
 
 logger = logging.getLogger(__name__)
 
 KEPT_PER_JOB = 500
-KEPT_FOR = timedelta(days=30)
 SUMMARY_WINDOW = timedelta(hours=24)
 TOP_ERRORS = 3
+# What a summary reads of each failure, kept beside it (no need to read whole documents).
+_OBJECT, _KIND, _CODE = "objectId", "identityType", "errorCode"
+_EXAMPLE = ("sourceIdentity", "provisioningAction", "reason", "recommendedAction")
+_COLUMNS = [_OBJECT, _KIND, _CODE, *_EXAMPLE]
+# A Table property holds 64 KiB; a summary's example needs far less.
+_MAX_COLUMN = 2000
 
 
 async def keep_failures(
-    logs: ItemLogTable, source: str, job_id: str, entries: list[dict[str, Any]], now: datetime
-) -> None:
-    """Keep a job's new failures (one seen before is rewritten), then drop the oldest past
-    the newest KEPT_PER_JOB and those older than KEPT_FOR."""
-    kept = [entry for entry in map(_log_entry, entries) if entry is not None]
-    await logs.add(source, job_id, kept)
-    await logs.trim(source, job_id, keep=KEPT_PER_JOB, before=graph_timestamp(now - KEPT_FOR))
+    logs: ItemLogTable, source: str, key: str, documents: list[dict[str, Any]], now: datetime
+) -> str:
+    """Keep a job's new failures (one seen before is rewritten), drop the oldest past the
+    newest KEPT_PER_JOB and those older than ITEM_LOGS_KEPT; return when the newest was."""
+    entries = [entry for entry in map(_log_entry, documents) if entry is not None]
+    await logs.add(source, key, entries)
+    await logs.trim(source, key, keep=KEPT_PER_JOB, before=graph_timestamp(now - ITEM_LOGS_KEPT))
+    return max((graph_timestamp(parse_timestamp(e.at)) for e in entries), default="")
 
 
 async def summarize_failures(
-    logs: ItemLogTable, source: str, job_id: str, now: datetime
+    logs: ItemLogTable, source: str, key: str, now: datetime
 ) -> dict[str, Any] | None:
     """The job's failures of the last 24 hours, summed up (None when there were none)."""
-    entries = await logs.since(source, job_id, graph_timestamp(now - SUMMARY_WINDOW))
+    since = graph_timestamp(now - SUMMARY_WINDOW)
+    entries = await logs.columns_since(source, key, since, _COLUMNS)
     if not entries:
         return None
-    codes = Counter(_error(entry.document).get("errorCode") or "unknown" for entry in entries)
+    objects_by_code: dict[str, set[str]] = {}
     examples: dict[str, dict[str, Any]] = {}
     for entry in entries:  # newest first: each code's example is its newest failure
-        code = _error(entry.document).get("errorCode") or "unknown"
-        examples.setdefault(code, _example(entry.document))
-    kinds = {mapping(entry.document.get("sourceIdentity")).get("identityType") for entry in entries}
+        code = entry.columns[_CODE] or "unknown"
+        objects_by_code.setdefault(code, set()).add(entry.columns[_OBJECT] or entry.id)
+        examples.setdefault(code, {name: entry.columns[name] or None for name in _EXAMPLE})
+    counts = Counter({code: len(objects) for code, objects in objects_by_code.items()})
+    kinds = {entry.columns[_KIND] for entry in entries}
     return {
-        "failedObjects": len(entries),
-        "identityTypes": sorted(k for k in kinds if isinstance(k, str))
-        if None not in kinds
-        else [],
+        "failedObjects": len({entry.columns[_OBJECT] or entry.id for entry in entries}),
+        "identityTypes": sorted(kinds) if "" not in kinds else [],
         "topErrors": [
             {"errorCode": code, "count": count, "example": examples[code]}
-            for code, count in codes.most_common(TOP_ERRORS)
+            for code, count in counts.most_common(TOP_ERRORS)
         ],
-    }
-
-
-def _error(document: dict[str, Any]) -> dict[str, Any]:
-    return dict(mapping(mapping(document.get("provisioningStatusInfo")).get("errorInformation")))
-
-
-def _example(document: dict[str, Any]) -> dict[str, Any]:
-    error = _error(document)
-    return {
-        "sourceIdentity": mapping(document.get("sourceIdentity")).get("displayName"),
-        "provisioningAction": document.get("provisioningAction"),
-        "reason": error.get("reason"),
-        "recommendedAction": error.get("recommendedAction"),
     }
 
 
@@ -80,7 +74,19 @@ def _log_entry(document: dict[str, Any]) -> LogEntry | None:
             raise ValueError("no id or activityDateTime")
         validate_key(entry_id)
         parse_timestamp(at)
-        return LogEntry(at, entry_id, document)
     except (InvalidKeyError, ValueError) as error:
         logger.warning("A provisioning log entry cannot be kept: %s", error)
         return None
+    identity = mapping(document.get("sourceIdentity"))
+    error = mapping(mapping(document.get("provisioningStatusInfo")).get("errorInformation"))
+    values = {
+        _OBJECT: identity.get("id"),
+        _KIND: identity.get("identityType"),
+        _CODE: error.get("errorCode"),
+        "sourceIdentity": identity.get("displayName"),
+        "provisioningAction": document.get("provisioningAction"),
+        "reason": error.get("reason"),
+        "recommendedAction": error.get("recommendedAction"),
+    }
+    columns = {k: v[:_MAX_COLUMN] for k, v in values.items() if isinstance(v, str) and v}
+    return LogEntry(at, entry_id, document, columns)

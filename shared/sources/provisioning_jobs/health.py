@@ -12,6 +12,7 @@ from shared.core.health import (
     Document,
     Health,
     HealthRule,
+    age_when_checked,
     error_suffix,
     has_text,
     mapping,
@@ -21,8 +22,8 @@ from shared.core.time import parse_timestamp
 from shared.sources.provisioning_jobs.const import NAME
 from shared.sources.provisioning_jobs.settings import STALL_AFTER_SETTING
 
-# The context's keys: when the job was read, the stall bound, the provisioning-log summary.
-CHECKED_AT = "checkedDateTime"
+# The context's keys (CHECKED_AT: when the job was read): the stall bound, the
+# provisioning-log summary.
 STALL_AFTER = "stallAfterHours"
 FAILURES = "failures"
 # How often provisioning cycles run: what a stalled job's reason says is expected.
@@ -37,28 +38,30 @@ def _last_execution_state(document: Document) -> Any:
     return mapping(mapping(document.get("status")).get("lastExecution")).get("state")
 
 
-def _last_success(document: Document) -> Any:
-    """When the last successful cycle ended: lastSuccessfulExecution's end, or the last
-    run's when it succeeded (a job that never succeeded has none)."""
+def _cycle_ends(document: Document) -> tuple[Any, Any]:
+    """When the last successful cycle ended (lastSuccessfulExecution, or the last run when it
+    succeeded), and when the last cycle of any outcome ended (or began, when it has not)."""
     status = mapping(document.get("status"))
-    ended = mapping(status.get("lastSuccessfulExecution")).get("timeEnded")
     last = mapping(status.get("lastExecution"))
-    if not has_text(ended) and last.get("state") == "Succeeded":
-        ended = last.get("timeEnded")
-    return ended
+    success = mapping(status.get("lastSuccessfulExecution")).get("timeEnded")
+    if not has_text(success) and last.get("state") == "Succeeded":
+        success = last.get("timeEnded")
+    latest = [t for t in (last.get("timeEnded") or last.get("timeBegan"), success) if has_text(t)]
+    return success, max(latest, key=parse_timestamp, default=None)
 
 
 def silence(document: Document, context: Document) -> timedelta | None:
-    """How long an Active job has gone without a successful cycle, when that is longer than
-    the bound in ``context`` (None otherwise, or when the context has no time)."""
+    """How long an Active job has gone without a successful cycle, when no cycle at all
+    (of any outcome) has ended within the bound in ``context`` (None otherwise, or when the
+    context has no time): cycles that stopped coming, which nothing in the job says."""
     bound = context.get(STALL_AFTER)
     if _code(document) != "Active" or not isinstance(bound, (int, float)):
         return None
-    try:
-        age = parse_timestamp(context[CHECKED_AT]) - parse_timestamp(_last_success(document))
-    except (KeyError, TypeError, ValueError):
+    success, latest = _cycle_ends(document)
+    quiet = age_when_checked(latest, context)
+    if quiet is None or quiet <= timedelta(hours=bound):
         return None
-    return age if age > timedelta(hours=bound) else None
+    return age_when_checked(success, context) or quiet
 
 
 HEALTH_RULES: tuple[HealthRule, ...] = (
@@ -76,16 +79,17 @@ HEALTH_RULES: tuple[HealthRule, ...] = (
     ),
     HealthRule(
         NAME,
-        "status.lastExecution.state is EntryLevelErrors",
-        Health.WARNING,
-        lambda d, _context: _last_execution_state(d) == "EntryLevelErrors",
+        "status.code is Active and no cycle (status.lastExecution, "
+        f"status.lastSuccessfulExecution) ended in the last {STALL_AFTER_SETTING} (24 by "
+        "default)",
+        Health.ERROR,
+        lambda d, context: silence(d, context) is not None,
     ),
     HealthRule(
         NAME,
-        "status.code is Active and the last successful cycle (status.lastSuccessfulExecution) "
-        f"ended more than {STALL_AFTER_SETTING} (24 by default) ago",
-        Health.ERROR,
-        lambda d, context: silence(d, context) is not None,
+        "status.lastExecution.state is EntryLevelErrors",
+        Health.WARNING,
+        lambda d, _context: _last_execution_state(d) == "EntryLevelErrors",
     ),
     HealthRule(
         NAME,
@@ -153,16 +157,16 @@ def status_reason(job: Document, context: Document) -> str:
         return sentence(text) + (f" {sentence(detail)}" if has_text(detail) else "")
     if state == "Failed":
         return sentence("Last run failed" + error_suffix(last.get("error")))
-    if state == "EntryLevelErrors":
-        escrowed = last.get("countEscrowed")
-        count = f": {escrowed} entries escrowed" if isinstance(escrowed, int) else ""
-        return sentence(f"Last run finished with entry-level errors{count}")
     quiet = silence(job, context)
     if quiet is not None:
         hours = int(quiet.total_seconds() // 3600)
         return sentence(
             f"No successful provisioning cycle for {hours} h (expected every {CYCLE_MINUTES} min)"
         )
+    if state == "EntryLevelErrors":
+        escrowed = last.get("countEscrowed")
+        count = f": {escrowed} entries escrowed" if isinstance(escrowed, int) else ""
+        return sentence(f"Last run finished with entry-level errors{count}")
     if code in ("Paused", "NotRun", "NotConfigured"):
         words = {"Paused": "paused", "NotRun": "has not run yet", "NotConfigured": "not configured"}
         verb = "" if code == "NotRun" else "is "

@@ -11,10 +11,11 @@ from __future__ import annotations
 import asyncio
 import logging
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
-from shared.core.time import parse_timestamp
+from shared.core.health import mapping
+from shared.core.time import filter_timestamp, parse_timestamp
 from shared.graph.errors import GraphError
 
 if TYPE_CHECKING:
@@ -29,7 +30,7 @@ MAX_READ_SECONDS = 90.0
 # The first read looks back this far; later ones overlap the previous by a margin, because
 # entries reach the logs late (Graph promises no latency) and are kept by id anyway.
 FIRST_LOOK_BACK = timedelta(hours=24)
-OVERLAP = timedelta(minutes=15)
+OVERLAP = timedelta(minutes=30)
 
 _URL = "{+baseurl}/v1.0/auditLogs/provisioning?%24filter={filter}&%24top={top}"
 
@@ -39,7 +40,8 @@ class LogRead:
     """What one read of the provisioning logs found: failures by jobId, and how it went."""
 
     since: str
-    failures: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
+    # By (service principal id, lower case, or None; job id).
+    failures: dict[tuple[str | None, str], list[dict[str, Any]]] = field(default_factory=dict)
     requests: int = 0
     # read | partial (stopped at the page or time bound) | throttled | refused | failed
     outcome: str = "read"
@@ -75,7 +77,7 @@ def read_since(last_read: str | None, now: datetime) -> datetime:
 async def read_failures(graph: GraphClient, since: datetime) -> LogRead:
     """The failures logged since ``since``, grouped by jobId, following nextLink within the
     budget; whatever was read before a failure is kept."""
-    moment = since.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    moment = filter_timestamp(since)
     read = LogRead(since=moment)
     # Filters are case-sensitive: the status is 'failure', lower case.
     query = f"activityDateTime ge {moment} and provisioningStatusInfo/status eq 'failure'"
@@ -83,7 +85,7 @@ async def read_failures(graph: GraphClient, since: datetime) -> LogRead:
         async with asyncio.timeout(MAX_READ_SECONDS):
             await _read_pages(graph, query, read)
     except TimeoutError:
-        read.outcome = "partial"
+        read.outcome = "partial" if read.failures or read.requests > 1 else "failed"
     except GraphError as error:
         read.error = error
         if error.status == 429:
@@ -106,17 +108,20 @@ async def _read_pages(graph: GraphClient, query: str, read: LogRead) -> None:
         if not isinstance(next_link, str) or not next_link:
             return
         if read.requests >= MAX_PAGES:
-            read.outcome = "partial"  # the newest failures are in: the rest waits
+            # The newest failures are in; the next poll reads again from the same point.
+            read.outcome = "partial"
             return
         await graph.report_pacer.wait()
         read.requests += 1
         page = await graph.get_json(url=next_link)
 
 
-def _group(entries: Any, failures: dict[str, list[dict[str, Any]]]) -> None:
+def _group(entries: Any, failures: dict[tuple[str | None, str], list[dict[str, Any]]]) -> None:
     if not isinstance(entries, list):
         raise GraphError(200, "invalidResponse", "A provisioning log page has no 'value' array.")
     for entry in entries:
         job_id = entry.get("jobId") if isinstance(entry, dict) else None
         if isinstance(job_id, str) and job_id:
-            failures.setdefault(job_id, []).append(entry)
+            sp_id = mapping(entry.get("servicePrincipal")).get("id")
+            sp_id = sp_id.lower() if isinstance(sp_id, str) else None
+            failures.setdefault((sp_id, job_id), []).append(entry)

@@ -17,6 +17,7 @@ from shared.core.openapi import (
     path_param,
     ref,
 )
+from shared.sources.provisioning_jobs.actions_openapi import JobRestartRequest, action_paths
 from shared.sources.provisioning_jobs.failures_openapi import (
     ProvisioningObjectSummaryList,
     failure_paths,
@@ -177,8 +178,13 @@ def _paths() -> dict[str, Any]:
 
 
 OPENAPI = OpenApiPart(
-    paths=lambda: {**_paths(), **failure_paths()},
-    models=(SynchronizationJobList, SynchronizationJobWithContext, ProvisioningObjectSummaryList),
+    paths=lambda: {**_paths(), **failure_paths(), **action_paths()},
+    models=(
+        SynchronizationJobList,
+        SynchronizationJobWithContext,
+        ProvisioningObjectSummaryList,
+        JobRestartRequest,
+    ),
     summaries={"troubleshootingUrl": "Troubleshooting URL", "templateId": "Template ID"},
     important=frozenset({"quarantine", "lastExecution"}),
 )

@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import re
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from shared.core.api import ApiCall, PageRequest, Reply, next_link
 from shared.core.errors import InvalidInputError, NotFoundError
 from shared.settings import OBJECT_ID
 from shared.sources.base import Operation, Services
 from shared.sources.documents import document_reply
+from shared.sources.provisioning_jobs.action_models import client_request_id, restart_body
+from shared.sources.provisioning_jobs.actions import JobAction, act_on_job
 from shared.sources.provisioning_jobs.const import JOB_KEY_SEPARATOR
 from shared.sources.provisioning_jobs.ids import job_key, split_job_key
 from shared.sources.provisioning_jobs.settings import SERVICE_PRINCIPALS_SETTING
@@ -37,6 +39,9 @@ class JobRoutes:
             Operation("list_synchronization_jobs", JOBS_ROUTE, "GET", self.list_jobs_of),
             Operation("get_synchronization_job", job, "GET", self.get_job),
             Operation("list_provisioning_failures", FAILURES_ROUTE, "GET", self.list_failures),
+            Operation("restart_synchronization_job", job + "/restart", "POST", self.restart),
+            Operation("pause_synchronization_job", job + "/pause", "POST", self.pause),
+            Operation("start_synchronization_job", job + "/start", "POST", self.start),
         )
 
     async def list_jobs_of(self, call: ApiCall, services: Services) -> Reply:
@@ -71,21 +76,28 @@ class JobRoutes:
         failures from the provisioning logs (the newest 500, at most 30 days), newest first,
         as Graph sent them (provisioningObjectSummary)."""
         unknown = sorted(set(call.query) - _FAILURE_QUERY)
-        match = _JOB_FILTER.fullmatch(call.query.get("$filter", "").strip())
+        given = call.query.get("$filter", "").strip()
+        match = _JOB_FILTER.fullmatch(given)
         if unknown or match is None:
-            wrong = f"'{unknown[0]}' is not supported" if unknown else "$filter is required"
+            if unknown:
+                wrong = f"'{unknown[0]}' is not supported"
+            else:
+                wrong = f"$filter '{given}' is not supported" if given else "$filter is required"
             raise InvalidInputError(
                 f"{wrong}: this route takes $filter=jobId eq '{{jobId}}' and $top only "
                 "(the failures of one monitored provisioning job).",
                 target=unknown[0] if unknown else "$filter",
             )
         job_id = validate_key(match.group(1), name="jobId")
-        monitored = await self._source.cached_items(services.store)
-        if not any(split_job_key(job.id)[1] == job_id for job in monitored):
+        keys = await services.store.statuses.item_ids(self._source.name)
+        # A job id is unique only within its principal; in practice (template.guid.guid) it
+        # names one job, whose failures are served.
+        key = next((key for key in keys if split_job_key(key)[1] == job_id), None)
+        if key is None:
             raise NotFoundError(f"No monitored provisioning job has the id '{job_id}'.")
         page = PageRequest.of(call)
         failures, continuation = await services.store.item_logs.page(
-            self._source.name, job_id, top=page.top, continuation=page.continuation
+            self._source.name, key, top=page.top, continuation=page.continuation
         )
         base = services.settings.graph_base_url
         body = {"@odata.context": f"{base}/v1.0/$metadata#{FAILURES_ROUTE}", "value": failures}
@@ -93,6 +105,43 @@ class JobRoutes:
             filters = {"$filter": call.query["$filter"]}
             body["@odata.nextLink"] = next_link(call, page, continuation, filters)
         return Reply(body)
+
+    async def restart(self, call: ApiCall, services: Services) -> Reply:
+        """``POST .../jobs/{jobId}/restart`` with Graph's body (its criteria's resetScope)."""
+        body = restart_body(call.body, call.json_body() if call.body.strip() else None)
+        return await self._act("restart", call, services, body)
+
+    async def pause(self, call: ApiCall, services: Services) -> Reply:
+        """``POST .../jobs/{jobId}/pause`` (no body)."""
+        return await self._act("pause", call, services, None)
+
+    async def start(self, call: ApiCall, services: Services) -> Reply:
+        """``POST .../jobs/{jobId}/start`` (no body)."""
+        return await self._act("start", call, services, None)
+
+    async def _act(
+        self, name: str, call: ApiCall, services: Services, body: dict[str, Any] | None
+    ) -> Reply:
+        """202 with the job as Graph has it after the action, or 204 when it could not be
+        read back (the next poll reads it)."""
+        sp_id = _service_principal_id(call.route.get("servicePrincipalId", ""))
+        job_id = call.route.get("jobId", "")
+        action = JobAction(
+            name=name,
+            service_principal_id=sp_id,
+            job_id=job_id,
+            key=validate_key(job_key(sp_id, job_id), name="jobId"),
+            body=body,
+            # App Service Authentication names the signed-in caller; a function key has none.
+            by=call.header("x-ms-client-principal-name") or "function key",
+            client_request_id=client_request_id(call.header("x-ms-client-request-id")),
+        )
+        job = await act_on_job(self._source, services, action)
+        if job is None:
+            return Reply(None)
+        context = f"/v1.0/$metadata#servicePrincipals('{sp_id}')/synchronization/jobs/$entity"
+        reply = document_reply(job, services.settings, context)
+        return Reply(reply.body, accepted=True)
 
 
 def _service_principal_id(raw: str) -> str:

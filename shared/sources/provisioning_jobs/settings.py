@@ -1,6 +1,7 @@
 """The settings of provisioning jobs: which service principals' jobs are polled (all those
 that have jobs, found by discovery, unless an admin names them), how often discovery runs,
-when a silent job counts as stalled, and whether the provisioning logs are read."""
+when a silent job counts as stalled, whether the provisioning logs are read, and whether
+(and how often) jobs may be acted on through the API."""
 
 from __future__ import annotations
 
@@ -14,6 +15,9 @@ SERVICE_PRINCIPALS_SETTING = "PROVISIONING_SERVICE_PRINCIPAL_IDS"
 DISCOVERY_INTERVAL_SETTING = "PROVISIONING_DISCOVERY_INTERVAL_HOURS"
 STALL_AFTER_SETTING = "PROVISIONING_STALL_AFTER_HOURS"
 LOGS_SETTING = "PROVISIONING_LOGS_ENABLED"
+ACTIONS_SETTING = "PROVISIONING_ACTIONS_ENABLED"
+ACTION_COOLDOWN_SETTING = "PROVISIONING_ACTION_COOLDOWN_SECONDS"
+FORCE_DELETES_SETTING = "PROVISIONING_ALLOW_FORCE_DELETES"
 # PROVISIONING_SERVICE_PRINCIPAL_IDS's value (and its default) for "find them".
 AUTO = "auto"
 
@@ -29,6 +33,12 @@ class ProvisioningJobsSettings:
     stall_after_hours: float = 24.0
     # Read failures from the provisioning logs (AuditLog.Read.All, Entra ID P1).
     logs_enabled: bool = False
+    # Restart, pause and start jobs through the API (Synchronization.ReadWrite.All).
+    actions_enabled: bool = False
+    # At most one action per job this often.
+    action_cooldown_seconds: int = 60
+    # Whether a restart may ask for ForceDeletes (deletions past the accidental-deletion limit).
+    allow_force_deletes: bool = False
 
     @property
     def discovers(self) -> bool:
@@ -47,4 +57,7 @@ def read_settings(env: Mapping[str, str]) -> ProvisioningJobsSettings:
         discovery_interval_hours=number(env, DISCOVERY_INTERVAL_SETTING, 24, 1, 24 * 30),
         stall_after_hours=number(env, STALL_AFTER_SETTING, 24, 1, 24 * 30),
         logs_enabled=flag(env, LOGS_SETTING, default=False),
+        actions_enabled=flag(env, ACTIONS_SETTING, default=False),
+        action_cooldown_seconds=int(number(env, ACTION_COOLDOWN_SETTING, 60, 1, 86_400)),
+        allow_force_deletes=flag(env, FORCE_DELETES_SETTING, default=False),
     )

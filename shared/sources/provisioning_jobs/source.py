@@ -21,6 +21,7 @@ from shared.sources.provisioning_jobs.kinds import job_display_name
 from shared.sources.provisioning_jobs.poll import observe_jobs
 from shared.sources.provisioning_jobs.routes import JobRoutes
 from shared.sources.provisioning_jobs.settings import (
+    ACTIONS_SETTING,
     ENABLE_SETTING,
     LOGS_SETTING,
     SERVICE_PRINCIPALS_SETTING,
@@ -42,6 +43,7 @@ class ProvisioningJobs(DocumentSource[CachedJob]):
     extra_permissions = (
         ("Application.Read.All", f"discovery ({SERVICE_PRINCIPALS_SETTING}=auto, the default)"),
         ("AuditLog.Read.All", f"the provisioning logs ({LOGS_SETTING}=true)"),
+        ("Synchronization.ReadWrite.All", f"job actions ({ACTIONS_SETTING}=true)"),
     )
     enable_hint = ENABLE_SETTING
     health_rules: ClassVar[tuple[HealthRule, ...]] = HEALTH_RULES
@@ -68,7 +70,7 @@ class ProvisioningJobs(DocumentSource[CachedJob]):
         seen = await observe_jobs(self, graph, cached, principals.names, own.stall_after_hours)
         seen.details["discovery"] = principals.report
         if own.logs_enabled:
-            report = await explain_failures(self.name, graph, state, seen, now)
+            report = await explain_failures(self.name, graph, state, cached, seen, now)
             seen.details["provisioningLogs"] = report
         return seen
 

@@ -1,0 +1,256 @@
+"""Acting on a monitored provisioning job through Graph v1.0: restart (with Graph's
+criteria), pause, start. Off unless PROVISIONING_ACTIONS_ENABLED; only jobs the app monitors;
+at most one action per job per PROVISIONING_ACTION_COOLDOWN_SECONDS (claimed on the job's
+cache entry before Graph is asked, so two callers cannot both act); ForceDeletes only with
+PROVISIONING_ALLOW_FORCE_DELETES. Every attempt is recorded on the job (who, what, the
+criteria, Graph's answer) and goes out as an event of kind ``action``; the job is then read
+back and cached at once, its change recorded like a poll's.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import math
+import random
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from shared.core.changes import ActionTaken, PendingChange, StatusChange
+from shared.core.errors import (
+    ConflictError,
+    ContentionError,
+    DomainError,
+    ForbiddenError,
+    GraphUnavailableError,
+    InvalidInputError,
+    NotFoundError,
+    StorageUnavailableError,
+    TooManyRequestsError,
+    VersionConflictError,
+)
+from shared.core.time import parse_timestamp, utc_now
+from shared.graph.errors import GraphError
+from shared.sources.provisioning_jobs.const import NAME
+from shared.sources.provisioning_jobs.entity import CachedJob
+from shared.sources.provisioning_jobs.settings import (
+    ACTIONS_SETTING,
+    FORCE_DELETES_SETTING,
+    ProvisioningJobsSettings,
+)
+from shared.storage.codec import Entity, etag_of
+from shared.storage.recording import JournalEntry, flush_pending
+from shared.storage.statuses import CacheWrite, change_time, pending_of, put_pending
+
+if TYPE_CHECKING:
+    from shared.graph.client import GraphClient
+    from shared.settings import Settings
+    from shared.sources.base import Services
+    from shared.sources.provisioning_jobs.source import ProvisioningJobs
+    from shared.storage.store import StatusStore
+
+logger = logging.getLogger(__name__)
+
+ACTIONS = ("restart", "pause", "start")
+WRITE_PERMISSION = "Synchronization.ReadWrite.All"
+LAST_ACTION_COLUMN = "lastActionDateTime"
+_JOB_URL = "{+baseurl}/v1.0/servicePrincipals/{sp}/synchronization/jobs/{job}"
+_ATTEMPTS = 5
+# What a Graph refusal of an action is passed on as (anything else: Graph is unavailable).
+_REFUSALS: dict[int, type[DomainError]] = {
+    400: InvalidInputError,
+    403: ForbiddenError,
+    404: NotFoundError,
+    409: ConflictError,
+}
+
+
+@dataclass(frozen=True)
+class JobAction:
+    """One action asked of a job: which, on what, with what body, by whom."""
+
+    name: str
+    service_principal_id: str
+    job_id: str
+    key: str
+    body: dict[str, Any] | None
+    by: str
+    client_request_id: str
+
+
+def check_allowed(settings: ProvisioningJobsSettings, action: JobAction) -> None:
+    """ForbiddenError naming the setting (and permission) that is missing."""
+    if not settings.actions_enabled:
+        raise ForbiddenError(
+            f"Job actions are switched off: set {ACTIONS_SETTING}=true and grant the app's "
+            f"identity the Graph application permission {WRITE_PERMISSION}."
+        )
+    scope = ((action.body or {}).get("criteria") or {}).get("resetScope") or ""
+    if "ForceDeletes" in scope.split(", ") and not settings.allow_force_deletes:
+        raise ForbiddenError(
+            f"A restart with ForceDeletes (deletions past the accidental-deletion limit) is "
+            f"refused: set {FORCE_DELETES_SETTING}=true to allow it."
+        )
+
+
+async def act_on_job(
+    source: ProvisioningJobs, services: Services, action: JobAction
+) -> CachedJob | None:
+    """Ask Graph for the action, record it, and return the job as read back (None when the
+    read-back failed). Raises a domain error for an action not allowed, too soon, on a job
+    not monitored, or refused by Graph (passed on with Graph's code and message)."""
+    own = source.own_settings(services.settings)
+    check_allowed(own, action)
+    store = services.store
+    await _claim(store, action.key, own.action_cooldown_seconds)
+    async with services.graph() as graph:
+        failure = await _ask_graph(graph, action)
+        job = None if failure is not None else await _read_back(graph, action)
+    entry = None
+    if job is not None:
+        entry = source.entry(action.key, job)
+        entry.stall_after_hours = own.stall_after_hours
+    taken = ActionTaken(
+        name=action.name,
+        by=action.by,
+        criteria=(action.body or {}).get("criteria"),
+        clientRequestId=action.client_request_id,
+        graphStatus=204 if failure is None else failure.status,
+        graphError=None if failure is None else {"code": failure.code, "message": failure.message},
+    )
+    await _record(source, store, services.settings, action, taken, entry)
+    if failure is not None:
+        raise _passed_on(failure)
+    return entry
+
+
+async def _claim(store: StatusStore, key: str, cooldown: int) -> None:
+    """Mark the job as acted on now, unless it was less than ``cooldown`` seconds ago."""
+    for _attempt in range(_ATTEMPTS):
+        current = await store.statuses.get(NAME, key)
+        if current is None:
+            raise NotFoundError(f"No monitored provisioning job '{key}': only jobs the app "
+                                "monitors can be acted on.")  # fmt: skip
+        now = utc_now()
+        last = current.get(LAST_ACTION_COLUMN)
+        if last:
+            elapsed = (parse_timestamp(now) - parse_timestamp(last)).total_seconds()
+            if elapsed < cooldown:
+                wait = max(1, math.ceil(cooldown - elapsed))
+                raise TooManyRequestsError(
+                    f"This job was acted on {int(elapsed)} s ago; at most one action per "
+                    f"{cooldown} s (PROVISIONING_ACTION_COOLDOWN_SECONDS).",
+                    retry_after=wait,
+                )
+        keys = {"PartitionKey": NAME, "RowKey": key, LAST_ACTION_COLUMN: now}
+        outcome = await store.statuses.write([CacheWrite("merge", keys, etag_of(current))])
+        if key in outcome.etags:
+            return
+        if key not in outcome.conflicts:
+            raise StorageUnavailableError(f"The action on '{key}' could not be claimed.")
+    raise ContentionError("The job kept changing while the action was claimed; try again.")
+
+
+async def _ask_graph(graph: GraphClient, action: JobAction) -> GraphError | None:
+    try:
+        await graph.post_action(
+            _JOB_URL + "/" + action.name,
+            {"sp": action.service_principal_id, "job": action.job_id},
+            body=action.body,
+            headers={"x-ms-client-request-id": action.client_request_id},
+        )
+    except GraphError as error:
+        logger.warning("Graph refused %s of %s: %s", action.name, action.key, error)
+        return error
+    return None
+
+
+async def _read_back(graph: GraphClient, action: JobAction) -> dict[str, Any] | None:
+    """The job as Graph has it now (None when it cannot be read: the poll will)."""
+    try:
+        job = await graph.get_json(
+            _JOB_URL,
+            {"sp": action.service_principal_id, "job": action.job_id},
+            headers={"x-ms-client-request-id": action.client_request_id},
+        )
+    except GraphError as error:
+        logger.warning(
+            "%s of %s done, but reading it back failed: %s", action.name, action.key, error
+        )
+        return None
+    return job if job.get("id") == action.job_id else None
+
+
+async def _record(
+    source: ProvisioningJobs,
+    store: StatusStore,
+    settings: Settings,
+    action: JobAction,
+    taken: ActionTaken,
+    entry: CachedJob | None,
+) -> None:
+    """Write the action (and the change it made, when the job was read back) on the job,
+    then move them to the history and the outbox. The action has happened: a storage failure
+    here is logged, not raised, and what landed pending is recorded by the next poll."""
+    try:
+        for attempt in range(_ATTEMPTS):
+            current = await store.statuses.get(NAME, action.key)
+            if current is None:
+                return  # removed meanwhile: nothing to record it on
+            written, pending = _written(source, current, taken, entry)
+            try:
+                etag = await store.statuses.replace(written, etag=etag_of(current) or "")
+            except VersionConflictError:
+                await asyncio.sleep(random.uniform(0, 0.05 * (attempt + 1)))  # noqa: S311
+                continue
+            await flush_pending(store, settings, NAME, [JournalEntry(action.key, etag, pending)])
+            return
+    except (DomainError, GraphError) as error:
+        logger.warning("The %s of %s is not recorded yet: %s", action.name, action.key, error)
+
+
+def _written(
+    source: ProvisioningJobs, current: Entity, taken: ActionTaken, entry: CachedJob | None
+) -> tuple[Entity, list[PendingChange]]:
+    """The job's entity with the action pending on it, and the job as read back (with its
+    change) when there is one."""
+    before = source.summarize(current)
+    at = change_time(utc_now(), current)
+    verb = {"restart": "Restarted", "pause": "Paused", "start": "Started"}[taken.name]
+    scope = (taken.criteria or {}).get("resetScope")
+    answer = "done" if taken.graphError is None else f"Graph refused: {taken.graphError['code']}"
+    action_change = StatusChange(
+        kind="action", source=NAME, id=before.id, displayName=before.display_name,
+        previousStatus=before.status, status=before.status, previousHealth=before.health,
+        health=before.health, changedDateTime=at, path=source.item_path(before.id),
+        reason=f"{verb} by {taken.by}" + (f" (resetScope: {scope})" if scope else "")
+        + f"; {answer}.",
+        action=taken,
+    )  # fmt: skip
+    pending = [*pending_of(current), PendingChange(change=action_change)]
+    written: Entity = dict(current)
+    if entry is not None:
+        entry.principal_name = current.get("servicePrincipalName")
+        entry.failures = source.from_entity(current).failures
+        entry.last_checked_date_time = at
+        same = current.get("health") == str(entry.health[0])
+        entry.health_since = current.get("healthSince", at) if same else at
+        written = {**entry.to_entity(), LAST_ACTION_COLUMN: current.get(LAST_ACTION_COLUMN)}
+        after = source.summarize(written)
+        if (after.status, after.health) != (before.status, before.health):
+            changed_at = change_time(utc_now(), {"lastChangedDateTime": at})
+            pending.append(PendingChange(change=StatusChange(
+                source=NAME, id=before.id, displayName=after.display_name,
+                previousStatus=before.status, status=after.status,
+                previousHealth=before.health, health=after.health, changedDateTime=changed_at,
+                reason=after.reason, path=source.item_path(before.id),
+            )))  # fmt: skip
+    put_pending(written, pending, over=current)
+    return written, pending
+
+
+def _passed_on(error: GraphError) -> DomainError:
+    """Graph's refusal in its own words and code: 400, 403, 404 and 409 as they are; anything
+    else (5xx, 429, no answer) as Graph being unavailable."""
+    kind = _REFUSALS.get(error.status or 0, GraphUnavailableError)
+    return kind(f"Graph: {error.message}", code=error.code)
