@@ -1,6 +1,7 @@
 # Two commands for people (`make run`, `make test`); the rest are their building blocks.
-# Everything installs from the repo's own files: a .venv from requirements-dev.txt and
-# Azurite from package-lock.json. Re-running is quick: stamps skip what is up to date.
+# Everything installs from the repo's own files: a .venv from requirements-dev.txt, Azurite
+# from package-lock.json, and (on Debian, for the board's browser tests) Chromium with its
+# chromedriver. Re-running is quick: stamps skip what is up to date.
 
 PYTHON ?= python3
 VENV   := .venv
@@ -9,7 +10,9 @@ PYTEST_ARGS ?=
 
 .PHONY: install run test lint format clean
 
-install: $(VENV)/.installed node_modules/.installed
+CHROMEDRIVER := /usr/bin/chromedriver
+
+install: $(VENV)/.installed node_modules/.installed $(CHROMEDRIVER)
 
 $(VENV)/.installed: requirements.txt requirements-dev.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -19,6 +22,17 @@ $(VENV)/.installed: requirements.txt requirements-dev.txt
 node_modules/.installed: package.json package-lock.json
 	npm ci --no-audit --no-fund --loglevel=error
 	touch $@
+
+# Debian's Chromium and chromedriver drive the board's browser tests (Playwright's own browser
+# download is not needed). apt needs root: CI runs as root; elsewhere, run this once with sudo
+# (or set CHROMIUM and CHROMEDRIVER to a browser of your own for the tests).
+$(CHROMEDRIVER):
+	@if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq \
+			--no-install-recommends chromium chromium-driver >/dev/null; \
+	else \
+		echo "Chromium and chromedriver are needed for the browser tests: apt-get install chromium chromium-driver (as root)"; \
+	fi
 
 run: install
 	$(PY) -m tools.run_local

@@ -139,6 +139,20 @@ param historyRetentionDays int = 90
 @secure()
 param notifyWebhookUrls string = ''
 
+// The status board (GET /api/board). By default it takes a function key (?code=). With an Entra
+// app registration's client id, App Service Authentication signs people in and the board asks
+// for that sign-in instead (README: "The board behind Entra ID sign-in"); the API keeps its
+// function keys either way.
+@description('BOARD_ALLOWED_GROUP_ID app setting: with sign-in, a signed-in person must be a member of one of these Entra groups (object ids, comma-separated; the app registration must emit group claims). Empty: anyone of the tenant who signs in.')
+param boardAllowedGroupId string = ''
+
+@description('BOARD_SIGN_IN_CLIENT_ID: client (application) id of the Entra app registration App Service Authentication signs people in with. Set: App Service Authentication on (anonymous requests still allowed, so the API keeps its function keys) and BOARD_SIGN_IN_ENABLED=true; empty (default): no App Service Authentication, the board takes a function key.')
+param boardSignInClientId string = ''
+
+@description('BOARD_SIGN_IN_CLIENT_SECRET: optional client secret of that app registration, for the authorization code flow; it becomes the app setting MICROSOFT_PROVIDER_AUTHENTICATION_SECRET. Empty: ID tokens through the implicit flow, no secret.')
+@secure()
+param boardSignInClientSecret string = ''
+
 @description('AzureFunctionsWebHost__hostid: empty derives a unique id from the app name. Set a distinct one per instance when several share a storage account.')
 @maxLength(32)
 param hostId string = ''
@@ -259,7 +273,22 @@ module api 'app/api.bicep' = {
     industryDataRunsKept: industryDataRunsKept
     historyRetentionDays: historyRetentionDays
     notifyWebhookUrls: notifyWebhookUrls
+    boardAllowedGroupId: boardAllowedGroupId
+    boardSignInClientId: boardSignInClientId
+    boardSignInClientSecret: boardSignInClientSecret
     hostId: effectiveHostId
+  }
+}
+
+// App Service Authentication for the board, only with an app registration. It does not require a
+// sign-in: the API keeps its function keys, and the board asks for the sign-in itself.
+module signIn 'app/signin.bicep' = if (!empty(boardSignInClientId)) {
+  name: 'signin'
+  scope: rg
+  params: {
+    functionAppName: api.outputs.name
+    clientId: boardSignInClientId
+    clientSecretSettingName: empty(boardSignInClientSecret) ? '' : api.outputs.signInSecretSettingName
   }
 }
 

@@ -78,6 +78,12 @@ class Settings:
     notify_webhook_urls: tuple[str, ...] = ()
     # Lets webhooks use http and private or loopback addresses: local runs and tests only.
     allow_insecure_webhooks: bool = False
+    # The board behind App Service Authentication: the platform signs people in (and says
+    # so in WEBSITE_AUTH_ENABLED); the app checks the principal and, if set, its group.
+    board_sign_in: bool = False
+    platform_sign_in: bool = False
+    # BOARD_ALLOWED_GROUP_ID: a signed-in person must be in one of these groups (none: any).
+    board_allowed_groups: tuple[str, ...] = ()
     # Each source's own settings, by source name, in the order the sources are listed.
     sources: Mapping[str, Any] = field(default_factory=dict, hash=False)
 
@@ -115,6 +121,9 @@ class Settings:
             ),
             notify_webhook_urls=_webhook_urls(env, insecure),
             allow_insecure_webhooks=insecure,
+            board_sign_in=board_sign_in(env),
+            platform_sign_in=flag(env, "WEBSITE_AUTH_ENABLED", default=False),
+            board_allowed_groups=object_ids(env, "BOARD_ALLOWED_GROUP_ID", "group"),
             sources=own,
         )
         if not settings.enabled_sources:
@@ -182,6 +191,13 @@ def object_ids(env: Mapping[str, str], name: str, what: str) -> tuple[str, ...]:
 
 
 # -- the app's own settings -----------------------------------------------------------------------
+
+
+def board_sign_in(env: Mapping[str, str]) -> bool:
+    """BOARD_SIGN_IN_ENABLED: the board is for people signed in through App Service
+    Authentication (its route is then anonymous to the host; the app checks the sign-in)
+    rather than for holders of a function key. The HTTP functions read it as they register."""
+    return flag(env, "BOARD_SIGN_IN_ENABLED", default=False)
 
 
 def _webhook_urls(env: Mapping[str, str], insecure: bool) -> tuple[str, ...]:

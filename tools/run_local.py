@@ -33,6 +33,7 @@ from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TypeVar
+from urllib.parse import quote
 
 import httpx
 
@@ -253,11 +254,14 @@ class LocalRun:
         # The admin API takes the master key (or the function key when it is the only one).
         admin_header = f' -H "x-functions-key: {master_key}"' if master_key else ""
         profiles = f"{base}/api/education/synchronizationProfiles"
+        # The board takes the key in its URL, as Azure does (?code=).
+        board = f"{base}/api/board" + (f"?code={quote(function_key)}" if function_key else "")
         print(
             "\n".join(
                 [
                     "",
                     f"SyncStatus is running (ready in {time.monotonic() - self.started:.1f} s):",
+                    f"  Board:    {board}   (open it in a browser)",
                     f"  Profiles: {profiles}",
                     f"  Status:   {profiles}/{{id}}/profileStatus",
                     f"  All:      {base}/api/statuses   (?health=error,warning)",

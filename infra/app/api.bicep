@@ -1,10 +1,13 @@
 // The function app: a Flex Consumption plan (FC1, Linux) and the Python 3.11 app on it, running
 // as the user-assigned identity. Every connection to Azure is identity-based, so no app setting
-// holds a key; the one that may hold a secret is NOTIFY_WEBHOOK_URLS (a flow URL carries its
-// signature), which therefore comes from a @secure() parameter. FUNCTIONS_WORKER_RUNTIME and
+// holds a key; the ones that may hold a secret are NOTIFY_WEBHOOK_URLS (a flow URL carries its
+// signature) and the optional sign-in client secret (MICROSOFT_PROVIDER_AUTHENTICATION_SECRET),
+// which therefore come from @secure() parameters. FUNCTIONS_WORKER_RUNTIME and
 // WEBSITE_RUN_FROM_PACKAGE are deliberately absent: Flex Consumption takes the runtime from
 // functionAppConfig.runtime and the package from functionAppConfig.deployment, and rejects those
-// settings. ALLOW_INSECURE_WEBHOOKS is absent too: it is for local runs and tests only.
+// settings. ALLOW_INSECURE_WEBHOOKS is absent too: it is for local runs and tests only. So is
+// WEBSITE_AUTH_ENABLED: App Service sets it itself while App Service Authentication is on
+// (signin.bicep, deployed when boardSignInClientId is set).
 
 @description('Function app name (also the default host name prefix).')
 param name string
@@ -161,10 +164,25 @@ param historyRetentionDays int
 @secure()
 param notifyWebhookUrls string
 
+@description('BOARD_ALLOWED_GROUP_ID: Entra group object ids a signed-in person must be in (comma-separated); empty: anyone who signs in.')
+param boardAllowedGroupId string
+
+@description('Client id of the Entra app registration App Service Authentication signs people in with; empty: no App Service Authentication and BOARD_SIGN_IN_ENABLED=false (the board takes a function key).')
+param boardSignInClientId string
+
+@description('Client secret of that app registration (app setting MICROSOFT_PROVIDER_AUTHENTICATION_SECRET, authorization code flow); empty: ID tokens through the implicit flow.')
+@secure()
+param boardSignInClientSecret string
+
 @description('AzureFunctionsWebHost__hostid: keys the host\'s blob leases (timer singleton) and timer state; unique per app sharing the storage account.')
 @minLength(1)
 @maxLength(32)
 param hostId string
+
+// App Service Authentication (signin.bicep) reads the client secret from the app setting this
+// names (the name the portal uses too); the setting exists only when a secret is given.
+var signInSecretSettingName = 'MICROSOFT_PROVIDER_AUTHENTICATION_SECRET'
+var signInSecretGiven = !(empty(boardSignInClientId) || empty(boardSignInClientSecret))
 
 resource identity 'Microsoft.ManagedIdentity/userAssignedIdentities@2023-01-31' existing = {
   name: identityName
@@ -244,7 +262,8 @@ resource functionApp 'Microsoft.Web/sites@2024-04-01' = {
       scmMinTlsVersion: '1.2'
       ftpsState: 'Disabled'
       http20Enabled: true
-      appSettings: [
+      // Every setting below, plus the sign-in client secret only when one is given.
+      appSettings: concat([
         // Host storage, identity-based: service URIs + the user-assigned identity's client id.
         {
           name: 'AzureWebJobsStorage__blobServiceUri'
@@ -372,7 +391,23 @@ resource functionApp 'Microsoft.Web/sites@2024-04-01' = {
           name: 'NOTIFY_WEBHOOK_URLS'
           value: notifyWebhookUrls
         }
-      ]
+        // The status board: sign-in through App Service Authentication when an app registration
+        // is given (the board's route is then anonymous at the host and the app checks the
+        // principal); a function key otherwise.
+        {
+          name: 'BOARD_SIGN_IN_ENABLED'
+          value: empty(boardSignInClientId) ? 'false' : 'true'
+        }
+        {
+          name: 'BOARD_ALLOWED_GROUP_ID'
+          value: boardAllowedGroupId
+        }
+      ], signInSecretGiven ? [
+        {
+          name: signInSecretSettingName
+          value: boardSignInClientSecret
+        }
+      ] : [])
     }
   }
 }
@@ -396,3 +431,5 @@ resource scmCredentials 'Microsoft.Web/sites/basicPublishingCredentialsPolicies@
 
 output name string = functionApp.name
 output uri string = 'https://${functionApp.properties.defaultHostName}'
+// The app setting that holds the sign-in client secret when one is given (signin.bicep reads it).
+output signInSecretSettingName string = signInSecretSettingName

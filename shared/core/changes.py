@@ -75,8 +75,14 @@ class ChangeEvent(StatusChange):
 
 def event_id(change: StatusChange) -> str:
     """The same id for the same change, so recording it again (after a failure part-way)
-    rewrites its history entry and finds its queued events instead of adding new ones."""
-    return str(uuid.uuid5(_EVENT_NAMESPACE, change.model_dump_json()))
+    rewrites its history entry and finds its queued events instead of adding new ones. A
+    plain change is fingerprinted without ``kind`` and ``action``, as before they existed."""
+    plain = change.kind == "change" and change.action is None
+    return str(
+        uuid.uuid5(
+            _EVENT_NAMESPACE, change.model_dump_json(exclude={"kind", "action"} if plain else None)
+        )
+    )
 
 
 class PendingChange(BaseModel):

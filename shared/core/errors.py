@@ -53,7 +53,12 @@ class TooManyRequestsError(DomainError):
 
 
 class GraphUnavailableError(DomainError):
-    """Graph failed, timed out or throttled what the app asked on the caller's behalf."""
+    """Graph failed, timed out or throttled what the app asked on the caller's behalf;
+    ``retry_after`` is Graph's own wait, when it gave one."""
+
+    def __init__(self, message: str, *, retry_after: float | None = None) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
 
 
 class VersionConflictError(DomainError):

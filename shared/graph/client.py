@@ -23,6 +23,7 @@ from kiota_abstractions.api_error import APIError
 from kiota_abstractions.authentication import AnonymousAuthenticationProvider
 from kiota_abstractions.method import Method
 from kiota_abstractions.request_information import RequestInformation
+from kiota_http.middleware.options.retry_handler_option import RetryHandlerOption
 from kiota_serialization_json.json_parse_node_factory import JsonParseNodeFactory
 from msgraph.generated.models.o_data_errors.o_data_error import ODataError
 from msgraph.graph_request_adapter import GraphRequestAdapter
@@ -266,8 +267,10 @@ class GraphClient:
         headers: dict[str, str] | None = None,
     ) -> None:
         """POST an action Graph answers with 204 No Content (a job's start, pause, restart);
-        any failure is a GraphError."""
+        any failure is a GraphError. Sent once: an action is not safe to repeat (a restart
+        that timed out may have happened), so the caller decides."""
         info = self._request(Method.POST, url_template, path_parameters, None, headers, body)
+        info.add_request_options([RetryHandlerOption(max_retries=0, should_retry=False)])
         async with self._sending():
             await self._adapter.send_no_response_content_async(info, _ERROR_MAP)
 

@@ -4,6 +4,7 @@ try again later. The OpenAPI document describes each route's errors through it t
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -83,6 +84,8 @@ def api_error(error: DomainError) -> ApiError:
     headers = retry_later_headers() if status == 503 else {}
     if isinstance(error, TooManyRequestsError):
         headers = {"Retry-After": str(error.retry_after)}
+    if isinstance(error, GraphUnavailableError) and error.retry_after:
+        headers = {"Retry-After": str(max(1, math.ceil(error.retry_after)))}
     return ApiError(status, error.code or code, message, target, headers)
 
 

@@ -11,7 +11,9 @@ Rules:
   then deleted once its removal is recorded;
 - a write that changes an item's status or health carries that change, stamped after the
   cache was read, in the same write (``pendingChanges``): the change and the cache entry land
-  together or not at all, and each change follows the one before it on the same item.
+  together or not at all, and each change follows the one before it on the same item;
+- an item read from Graph again after the poll began (an action's read-back) is left as it
+  is: the poll's own read may be the older one.
 """
 
 from __future__ import annotations
@@ -135,6 +137,11 @@ def _write_for(
     survives a poll that merely sees a renamed profile. The summary columns (health and why,
     the listing's fields, a cleared poll error) are merged alone when only they differ.
     """
+    fresher = (current or {}).get("lastCheckedDateTime") or ""
+    if current is not None and not is_removed(current) and fresher > stamp.started:
+        # Read from Graph again after this poll began (a job action's read-back): what this
+        # poll saw may be older, and must not put an earlier state back.
+        return None
     entry.last_checked_date_time = stamp.started
     at = change_time(stamp.decided, current)
     if current is None or is_removed(current):

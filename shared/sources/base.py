@@ -168,6 +168,10 @@ class Source(ABC):
         """Read the source from Graph; ``cached`` is what the cache holds (by id), ``state``
         what the source keeps between polls besides its items."""
 
+    @abstractmethod
+    async def document(self, store: StatusStore, item_id: str) -> dict[str, Any] | None:
+        """The cached item as Graph sent it (None when it is not cached)."""
+
     def is_retirement(self, error: GraphError) -> bool:
         """Whether Graph's refusal of the whole source means it retired the API (asked again
         once a day, not counted against health) rather than a passing failure or a missing

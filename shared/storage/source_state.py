@@ -1,19 +1,26 @@
 """What a source keeps between polls besides its items: documents (which service principals
 have jobs, how far the provisioning logs were read), in ``{prefix}PollRuns`` beside the poll
-records, one per source and name; and its items' logs (``item_logs``)."""
+records, one per source and name; claims (an action on an item, at most one per cooldown),
+in rows of their own, so that no write of the item (a poll's) touches them; and its items'
+logs (``item_logs``)."""
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import Any
 
-from azure.core.exceptions import ResourceNotFoundError
+from azure.core import MatchConditions
+from azure.core.exceptions import ResourceExistsError, ResourceModifiedError, ResourceNotFoundError
 from azure.data.tables import UpdateMode
 
+from shared.core.errors import ContentionError
+from shared.core.time import parse_timestamp
 from shared.storage.codec import Entity, get_document, put_document
 from shared.storage.item_logs import ItemLogTable
 from shared.storage.tables import TableService
 
 _PARTITION = "sourceState"
+_CLAIMS = "claims"
 
 
 class SourceStateTable:
@@ -36,6 +43,47 @@ class SourceStateTable:
         async with self._tables.call():
             await self._table.upsert_entity(entity, mode=UpdateMode.REPLACE)
 
+    async def claim(self, source: str, key: str, now: str, every: timedelta) -> float:
+        """Claim ``key`` (a valid Table key) at ``now`` unless it was claimed less than
+        ``every`` before; return 0, or the seconds left. Two callers cannot both claim it
+        (conditional writes)."""
+        row = {"PartitionKey": _CLAIMS, "RowKey": f"{source}.{key}", "at": now}
+        for _attempt in range(5):
+            async with self._tables.call():
+                try:
+                    current = await self._table.get_entity(_CLAIMS, row["RowKey"])
+                except ResourceNotFoundError:
+                    current = None
+                if current is not None:
+                    left = parse_timestamp(current["at"]) + every - parse_timestamp(now)
+                    if left.total_seconds() > 0:
+                        return left.total_seconds()
+                try:
+                    if current is None:
+                        await self._table.create_entity(row)
+                    else:
+                        await self._table.update_entity(
+                            row, mode=UpdateMode.REPLACE, etag=current.metadata["etag"],
+                            match_condition=MatchConditions.IfNotModified,
+                        )  # fmt: skip
+                    return 0.0
+                except (ResourceExistsError, ResourceModifiedError):
+                    continue  # another caller got in first: read theirs
+        raise ContentionError(f"'{key}' kept being claimed by others; try again.")
+
+    async def release(self, source: str, key: str, at: str) -> None:
+        """Give a claim back (what it was claimed for did not happen), if it is still ours."""
+        async with self._tables.call():
+            try:
+                current = await self._table.get_entity(_CLAIMS, f"{source}.{key}")
+            except ResourceNotFoundError:
+                return
+            if current.get("at") == at:
+                await self._table.delete_entity(
+                    _CLAIMS, current["RowKey"], etag=current.metadata["etag"],
+                    match_condition=MatchConditions.IfNotModified,
+                )  # fmt: skip
+
 
 class SourceState:
     """One source's documents (``load(name)``, ``save(name, document)``) and its items'
@@ -51,3 +99,9 @@ class SourceState:
 
     async def save(self, name: str, document: Any) -> None:
         await self._table.save(self._source, name, document)
+
+    async def claim(self, key: str, now: str, every: timedelta) -> float:
+        return await self._table.claim(self._source, key, now, every)
+
+    async def release(self, key: str, at: str) -> None:
+        await self._table.release(self._source, key, at)

@@ -20,7 +20,7 @@ import json
 import logging
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any, Literal
 
 from azure.core import MatchConditions
@@ -53,6 +53,12 @@ PENDING_COLUMN = "pendingChanges"
 REMOVED_COLUMN = "removed"
 # When the item's last change happened: the next one is never stamped before it.
 LAST_CHANGE_COLUMN = "lastChangedDateTime"
+# The item's health over the last month, [[time, health], ...] oldest first, kept as its
+# changes are written (what the board draws without reading the history); the newest
+# TIMELINE_MAX, and one from before the month, for the health it started it in.
+TIMELINE_COLUMN = "healthTimeline"
+TIMELINE_KEPT = timedelta(days=31)
+TIMELINE_MAX = 200
 
 
 def pending_of(entity: Entity | None) -> list[PendingChange]:
@@ -79,11 +85,41 @@ def put_pending(
     """Write the changes waiting on an item into ``columns`` (none: an empty column), with
     the time of the last one; ``over`` is the entity a MERGE of ``columns`` writes over."""
     text = "[" + ",".join(entry.model_dump_json() for entry in pending) + "]" if pending else ""
+    _put_timeline(columns, pending, over)
     put_text(columns, PENDING_COLUMN, text, over=over)
     if pending:
         columns[LAST_CHANGE_COLUMN] = pending[-1].change.changedDateTime
     elif over is not None and over.get(LAST_CHANGE_COLUMN):
         columns[LAST_CHANGE_COLUMN] = over[LAST_CHANGE_COLUMN]
+
+
+def health_timeline(entity: Entity | None) -> list[list[str]]:
+    """The item's health changes of the last month, ``[[time, health], ...]``, oldest first."""
+    try:
+        timeline = json.loads((entity or {}).get(TIMELINE_COLUMN) or "[]")
+    except ValueError:
+        return []
+    return [entry for entry in timeline if isinstance(entry, list) and len(entry) == 2]
+
+
+def _put_timeline(columns: Entity, pending: list[PendingChange], over: Entity | None) -> None:
+    """Add the health of each change new in ``pending`` (not pending on ``over`` already) to
+    the timeline ``over`` had, and write it with ``columns`` (a replace keeps it too)."""
+    if not pending and over is None:
+        return  # a merge that only clears recorded changes: the timeline stays as it is
+    timeline = health_timeline(over)
+    known = {entry.eventId for entry in pending_of(over)}
+    timeline += [
+        [entry.change.changedDateTime, str(entry.change.health)]
+        for entry in pending
+        if entry.eventId not in known and entry.change.kind == "change"
+    ]
+    if not timeline:
+        return
+    oldest = graph_timestamp(datetime.now(UTC) - TIMELINE_KEPT)
+    recent = [entry for entry in timeline if entry[0] >= oldest]
+    before = [entry for entry in timeline if entry[0] < oldest][-1:]  # the month's start
+    columns[TIMELINE_COLUMN] = json.dumps((before + recent)[-TIMELINE_MAX:])
 
 
 def change_time(now: str, entity: Entity | None) -> str:
@@ -196,6 +232,16 @@ class StatusesTable:
         ``id_prefix`` narrows it (a service principal's jobs share the prefix ``{spId}:``)."""
         entities = await self._query(source, id_prefix)
         return [entity for entity in entities if not is_removed(entity)]
+
+    async def summaries(self, sources: list[str], columns: list[str]) -> list[Entity]:
+        """Every cached item of these sources with only ``columns`` (and the keys): what a
+        page of every item reads, without the documents (not those on their way out)."""
+        parameters: dict[str, Any] = {}
+        query = any_of("PartitionKey", "p", sources, parameters)
+        select = ["PartitionKey", "RowKey", REMOVED_COLUMN, *columns]
+        async with self._tables.call():
+            found = self._table.query_entities(query, parameters=parameters, select=select)
+            return [entity async for entity in found if not is_removed(entity)]
 
     async def item_ids(self, source: str) -> list[str]:
         """The ids of a source's cached items (those on their way out included), read with

@@ -85,6 +85,8 @@ def host(e2e_logs: Path, azurite: Azurite, tenant_url: str) -> Iterator[HostProc
             # The tests' webhook receivers listen on http://127.0.0.1, which the SSRF guard
             # refuses unless told otherwise.
             "ALLOW_INSECURE_WEBHOOKS": "true",
+            # Schemathesis reaches the job actions' own checks, not only their switch.
+            "PROVISIONING_ACTIONS_ENABLED": "true",
         }
     )
     child = Child(

@@ -49,6 +49,11 @@ def test_make_run_serves_the_demo_tenant_within_60_s_and_stops_cleanly(tmp_path:
     started = time.monotonic()
     try:
         run.wait_for_line(lambda line: "SyncStatus is running" in line, timeout=60)
+        board_line = run.wait_for_line(lambda line: "Board:" in line, timeout=5)
+        board_url = board_line.split()[1]
+        assert board_url == f"http://localhost:{port}/api/board"  # no key configured: none
+        page = httpx.get(board_url)
+        assert page.status_code == 200 and "<svg" in page.text
         reply = httpx.get(f"http://127.0.0.1:{port}/api/education/synchronizationProfiles")
         ready_in = time.monotonic() - started
         assert reply.status_code == 200

@@ -93,11 +93,16 @@ async def test_restarting_a_quarantined_job_lifts_it_at_once_and_says_so_once(
     assert kinds == [("action", "error"), ("change", "warning")]
 
 
-async def test_pause_and_start_change_the_job_and_statuses(app: App, tenant: Any) -> None:
+async def test_pause_and_start_change_the_job_and_statuses(
+    app: App, tenant: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("WEBSITE_AUTH_ENABLED", "True")
+    composition.reload_settings()
     first = tenant.add_job(SP, template_id="scim")
     second = tenant.add_job(SP, template_id="scim", status=graph.job_status("Paused"))
     await app.poll()
     paused = await act(app, "pause", first, **{"x-ms-client-principal-name": "ada@contoso.com"})
+    # (WEBSITE_AUTH_ENABLED is set below: App Service Authentication names the caller.)
     assert paused.status == 202 and paused.json()["status"]["code"] == "Paused"
     started = await act(app, "start", second)
     assert started.status == 202 and started.json()["status"]["code"] == "Active"
@@ -198,15 +203,53 @@ async def test_graph_refusing_or_failing_is_passed_on_in_its_shape(
     )
     reply = await act(app, "pause", job_id)
     assert reply.status == answer, reply.body
-    assert reply.json()["error"] == {"code": code[graph_status], "message": "Graph: Nope."}
-    if answer == 503:
+    if answer == 503:  # Graph failed: unavailable, with what Graph said
         assert reply.headers["Retry-After"]
+        assert reply.json()["error"] == {
+            "code": "ServiceUnavailable",
+            "message": "Graph did not do it (500 InternalServerError): Nope.",
+        }
+    else:  # Graph refused: passed on as it is
+        assert reply.json()["error"] == {"code": code[graph_status], "message": "Graph: Nope."}
     (entry,) = [
         c for c in (await history(app, JOBS, f"{SP}:{job_id}"))["value"] if c["kind"] == "action"
     ]
     assert entry["action"]["graphStatus"] == graph_status
     assert entry["action"]["graphError"] == {"code": code[graph_status], "message": "Nope."}
-    assert (await row(app, job_id))["status"] == "Active"  # nothing changed
+    # A refusal did nothing: the cooldown is given back. A failure may have acted: it stays.
+    again = await act(app, "pause", job_id)
+    assert again.status == (429 if answer == 503 else 202), again.body
+
+
+async def test_the_cooldown_survives_a_poll_that_rewrites_the_job(app: App, tenant: Any) -> None:
+    job_id = tenant.add_job(SP)
+    await app.poll()
+    assert (await act(app, "pause", job_id)).status == 202
+    tenant.set_job_status(SP, job_id, countSuccessiveCompleteFailures=1)  # Graph changes it
+    await app.poll()
+    assert (await act(app, "start", job_id)).status == 429
+
+
+async def test_actions_off_answer_403_before_looking_at_the_request(
+    app: App, tenant: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("PROVISIONING_ACTIONS_ENABLED", "false")
+    composition.reload_settings()
+    reply = await act(app, "restart", "any", "not json", **{"x-ms-client-request-id": " "})
+    assert reply.status == 403
+
+
+async def test_a_principal_header_is_trusted_only_behind_app_service_authentication(
+    app: App, tenant: Any
+) -> None:
+    job_id = tenant.add_job(SP)
+    await app.poll()
+    headers = {"x-ms-client-principal-name": "mallory@contoso.com"}
+    assert (await act(app, "pause", job_id, **headers)).status == 202
+    (entry,) = [
+        c for c in (await history(app, JOBS, f"{SP}:{job_id}"))["value"] if c["kind"] == "action"
+    ]
+    assert entry["action"]["by"] == "function key"
 
 
 async def test_an_action_whose_job_cannot_be_read_back_is_a_204(app: App, tenant: Any) -> None:
@@ -216,6 +259,8 @@ async def test_an_action_whose_job_cannot_be_read_back_is_a_204(app: App, tenant
     reply = await act(app, "pause", job_id)
     assert reply.status == 204
     assert tenant.get_job(SP, job_id)["status"]["code"] == "Paused"
+    changes = (await history(app, JOBS, f"{SP}:{job_id}"))["value"]
+    assert changes[0]["kind"] == "action" and changes[0]["action"]["graphStatus"] == 204
     assert (await row(app, job_id))["status"] == "Active"  # until the next poll
     await app.poll()
     assert (await row(app, job_id))["status"] == "Paused"

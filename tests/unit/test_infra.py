@@ -47,6 +47,7 @@ API_VERSIONS = {
     "Microsoft.Web/serverfarms": "2024-04-01",
     "Microsoft.Web/sites": "2024-04-01",
     "Microsoft.Web/sites/basicPublishingCredentialsPolicies": "2024-04-01",
+    "Microsoft.Web/sites/config": "2024-04-01",
 }
 
 
@@ -84,13 +85,33 @@ APP_SETTINGS = sorted(
 NOT_DEPLOYED = {
     "ALLOW_INSECURE_WEBHOOKS": "lets webhooks reach http and private addresses: local runs only",
 }
-DEPLOYED_SETTINGS = [name for name in APP_SETTINGS if name not in NOT_DEPLOYED]
+# Read by the app but set by the platform itself, never by the deployment: setting -> by whom.
+# The deployment must not set these: WEBSITE_AUTH_ENABLED is the app's proof that App Service
+# Authentication stands in front of it (only then does it trust X-MS-CLIENT-PRINCIPAL), so an
+# app setting claiming it would let any caller forge a sign-in.
+SET_BY_PLATFORM = {
+    "WEBSITE_AUTH_ENABLED": "App Service, while App Service Authentication is on (app/signin.bicep)",
+}
+# Deployed, but computed from another main.bicep parameter instead of having one of its own:
+# setting -> (that parameter, the setting's value when it is empty, when it is set).
+DERIVED_SETTINGS = {
+    # On exactly when an app registration is given, which is also what deploys App Service
+    # Authentication (app/signin.bicep), so the two cannot disagree.
+    "BOARD_SIGN_IN_ENABLED": ("boardSignInClientId", "false", "true"),
+}
+DEPLOYED_SETTINGS = [
+    name
+    for name in APP_SETTINGS
+    if name not in NOT_DEPLOYED and name not in SET_BY_PLATFORM and name not in DERIVED_SETTINGS
+]
 # App settings the deployment adds for the platform, not read by shared/settings.py.
 PLATFORM_SETTINGS = {
     "AzureFunctionsWebHost__hostid",
     "APPLICATIONINSIGHTS_CONNECTION_STRING",
     "APPLICATIONINSIGHTS_AUTHENTICATION_STRING",
     "AZURE_CLIENT_ID",
+    # App Service Authentication reads the sign-in client secret from it (only when one is given).
+    "MICROSOFT_PROVIDER_AUTHENTICATION_SECRET",
 }
 # Deployment settings Graph permissions depend on: the grant script reads these azd variables.
 SOURCE_SWITCHES = {
@@ -109,6 +130,12 @@ def parameter_name(setting: str) -> str:
     graphBaseUrl. The azd variable in main.parameters.json is the setting's own name."""
     first, *rest = setting.lower().split("_")
     return first + "".join(word.capitalize() for word in rest)
+
+
+def azd_variable(parameter: str) -> str:
+    """The azd variable of a parameter that is not an app setting: boardSignInClientId ->
+    BOARD_SIGN_IN_CLIENT_ID."""
+    return re.sub(r"(?<!^)(?=[A-Z])", "_", parameter).upper()
 
 
 GUID = "11111111-2222-3333-4444-555555555555"
@@ -211,11 +238,49 @@ def function_app() -> dict[str, Any]:
     return only(resources_of(parsed("app/api.bicep"), "Microsoft.Web/sites"))
 
 
+def app_settings_parts() -> tuple[list[dict[str, Any]], list[tuple[Any, list[dict[str, Any]]]]]:
+    """siteConfig.appSettings, a list or `concat([...], condition ? [...] : [])`: the entries
+    always set, and (condition, entries) for each part set only under a condition."""
+    value = function_app()["properties"]["siteConfig"]["appSettings"]
+    if isinstance(value, list):
+        return value, []
+    always, *parts = function(value, "concat").values()
+    assert isinstance(always, list), always
+    conditional = []
+    for part in parts:
+        assert part["operator"]["type"] == "conditional", part
+        operands = part["operator"]["operands"]
+        assert operands["false_value"] == [], part
+        conditional.append((operands["condition"], operands["true_value"]))
+    return always, conditional
+
+
+def setting_name(entry: dict[str, Any]) -> str:
+    """An app setting's name: a literal, or an api.bicep variable holding one."""
+    variables = parsed("app/api.bicep")["variables"]
+    name = entry["name"]
+    return variables[name]["value"] if name in variables else name
+
+
 def app_settings() -> dict[str, Any]:
-    settings = function_app()["properties"]["siteConfig"]["appSettings"]
-    names = [setting["name"] for setting in settings]
+    """Every app setting the template can set (conditional ones too): name -> value."""
+    always, conditional = app_settings_parts()
+    entries = always + [entry for _, part in conditional for entry in part]
+    names = [setting_name(entry) for entry in entries]
     assert len(names) == len(set(names)), f"duplicate app settings: {names}"
-    return {setting["name"]: setting["value"] for setting in settings}
+    return {setting_name(entry): entry["value"] for entry in entries}
+
+
+def derived_value(setting: str, parameter_value: str) -> str:
+    """The value api.bicep gives a derived setting, `empty(<parameter>) ? A : B`, for one value
+    of the parameter."""
+    parameter, when_empty, when_set = DERIVED_SETTINGS[setting]
+    expression = app_settings()[setting]
+    assert expression["operator"]["type"] == "conditional", expression
+    operands = expression["operator"]["operands"]
+    assert function(operands["condition"], "empty") == {"item_to_test": parameter}
+    assert (operands["true_value"], operands["false_value"]) == (when_empty, when_set)
+    return operands["true_value"] if parameter_value == "" else operands["false_value"]
 
 
 def main_module_params(module: str) -> dict[str, Any]:
@@ -451,10 +516,13 @@ def test_app_settings_are_derived_from_the_app() -> None:
         "SDS_PROFILES_ENABLED",  # _flag
         "NOTIFY_WEBHOOK_URLS",  # env.get
         "PROVISIONING_SERVICE_PRINCIPAL_IDS",  # name = "..."
+        "BOARD_ALLOWED_GROUP_ID",  # _object_ids
     } <= derived
     assert derived >= SOURCE_SWITCHES
     assert {"AzureWebJobsStorage", "AzureWebJobsStorage__credential"} <= settings_read_by_app()
     assert set(NOT_DEPLOYED) <= derived, "stale NOT_DEPLOYED entry"
+    assert set(SET_BY_PLATFORM) <= derived, "stale SET_BY_PLATFORM entry"
+    assert set(DERIVED_SETTINGS) <= derived, "stale DERIVED_SETTINGS entry"
 
 
 @pytest.mark.parametrize("setting", DEPLOYED_SETTINGS)
@@ -489,7 +557,36 @@ def test_parameter_defaults_are_the_apps_defaults() -> None:
     deployed = {
         setting: str(param_default(main, parameter_name(setting))) for setting in DEPLOYED_SETTINGS
     }
+    for setting, (parameter, _, _) in DERIVED_SETTINGS.items():
+        deployed[setting] = derived_value(setting, str(param_default(main, parameter)))
     assert load_settings({**storage, **deployed}) == load_settings(storage)
+
+
+@pytest.mark.parametrize("setting", sorted(DERIVED_SETTINGS))
+def test_derived_setting_follows_its_parameter(setting: str) -> None:
+    parameter, when_empty, when_set = DERIVED_SETTINGS[setting]
+    # No parameter of its own (which could disagree with the one it follows) ...
+    main = parsed("main.bicep")
+    assert parameter_name(setting) not in main["parameters"]
+    assert parameter_name(setting) not in parsed("app/api.bicep")["parameters"]
+    # ... but one it follows, from main.bicep through api.bicep, overridable in azd.
+    assert main["parameters"][parameter]["type"] == "string"
+    assert decorators(main, "parameters", parameter)["description"].startswith(
+        azd_variable(parameter)
+    )
+    assert main_module_params("api")[parameter] == parameter
+    assert parsed("app/api.bicep")["parameters"][parameter]["type"] == "string"
+    default = param_default(main, parameter)
+    assert default == ""
+    parameters = json.loads((INFRA / "main.parameters.json").read_text())["parameters"]
+    assert parameters[parameter]["value"] == f"${{{azd_variable(parameter)}}}"
+    # Both values mean to the app what the template means: off without the parameter, on with it.
+    from shared.settings import flag
+
+    assert derived_value(setting, "") == when_empty
+    assert derived_value(setting, GUID) == when_set
+    assert flag({setting: when_empty}, setting, default=True) is False
+    assert flag({setting: when_set}, setting, default=False) is True
 
 
 def test_boolean_parameters_allow_only_true_or_false() -> None:
@@ -510,8 +607,108 @@ def test_webhook_urls_are_a_secure_parameter() -> None:
         assert "secure" in decorators(tree, "parameters", "notifyWebhookUrls")
 
 
-@pytest.mark.parametrize("setting", sorted(NOT_DEPLOYED))
-def test_local_only_setting_is_not_deployed(setting: str) -> None:
+def test_sign_in_client_secret_is_secure_and_set_only_when_given() -> None:
+    main, api = parsed("main.bicep"), parsed("app/api.bicep")
+    for tree in (main, api):
+        assert "secure" in decorators(tree, "parameters", "boardSignInClientSecret")
+    assert param_default(main, "boardSignInClientSecret") == ""
+    assert main_module_params("api")["boardSignInClientSecret"] == "boardSignInClientSecret"
+    parameters = json.loads((INFRA / "main.parameters.json").read_text())["parameters"]
+    assert parameters["boardSignInClientSecret"]["value"] == "${BOARD_SIGN_IN_CLIENT_SECRET}"
+
+    # The app setting exists only with a client id and a secret: the one conditional part.
+    _, conditional = app_settings_parts()
+    assert len(conditional) == 1
+    condition, entries = conditional[0]
+    assert condition == "signInSecretGiven"
+    given = api["variables"]["signInSecretGiven"]["value"]["operator"]
+    assert given["type"] == "not"
+    either_empty = given["operands"]["bool_value"]["operator"]
+    assert either_empty["type"] == "or"
+    assert [function(operand, "empty") for operand in either_empty["operands"].values()] == [
+        {"item_to_test": "boardSignInClientId"},
+        {"item_to_test": "boardSignInClientSecret"},
+    ]
+    assert [(setting_name(entry), entry["value"]) for entry in entries] == [
+        ("MICROSOFT_PROVIDER_AUTHENTICATION_SECRET", "boardSignInClientSecret")
+    ]
+    # App Service Authentication is pointed at that setting only when there is a secret.
+    output = api["outputs"]["signInSecretSettingName"]["value"]
+    assert api["variables"][output]["value"] == "MICROSOFT_PROVIDER_AUTHENTICATION_SECRET"
+    secret_name = parsed("main.bicep")["modules"]["signIn"]["config"]["config"]["params"][
+        "clientSecretSettingName"
+    ]["operator"]
+    assert secret_name["type"] == "conditional"
+    operands = secret_name["operands"]
+    assert function(operands["condition"], "empty") == {"item_to_test": "boardSignInClientSecret"}
+    assert operands["true_value"] == ""
+    assert accessor(operands["false_value"]) == "api.outputs.signInSecretSettingName"
+
+
+def test_app_service_authentication_is_conditional_and_allows_anonymous() -> None:
+    """App Service Authentication (authsettingsV2) exists only with an app registration's client
+    id, and never requires a sign-in: the API keeps working with function keys (Power
+    Automate) while the board asks for the sign-in itself."""
+    module = parsed("main.bicep")["modules"]["signIn"]
+    assert module["detail"]["path"] == "app/signin.bicep"
+    condition = module["config"]["condition"]["operator"]
+    assert condition["type"] == "not"
+    assert function(condition["operands"]["bool_value"], "empty") == {
+        "item_to_test": "boardSignInClientId"
+    }
+    params = module["config"]["config"]["params"]
+    assert params["clientId"] == "boardSignInClientId"
+    assert accessor(params["functionAppName"]) == "api.outputs.name"
+    # ... the same condition that turns BOARD_SIGN_IN_ENABLED on.
+    assert DERIVED_SETTINGS["BOARD_SIGN_IN_ENABLED"][0] == "boardSignInClientId"
+
+    signin = parsed("app/signin.bicep")
+    site = signin["resources"]["functionApp"]
+    assert site["existing"] and site["config"]["name"] == "functionAppName"
+    auth = only(resources_of(signin, "Microsoft.Web/sites/config"))
+    assert auth["parent"] == "functionApp"
+    assert auth["name"] == "authsettingsV2"
+    properties = auth["properties"]
+    assert properties["platform"] == {"enabled": True}
+    assert properties["globalValidation"] == {
+        "requireAuthentication": False,
+        "unauthenticatedClientAction": "AllowAnonymous",
+    }
+    assert properties["httpSettings"]["requireHttps"] is True
+    assert properties["login"]["tokenStore"]["enabled"] is False
+
+    providers = properties["identityProviders"]
+    assert list(providers) == ["azureActiveDirectory"]
+    entra = providers["azureActiveDirectory"]
+    assert entra["enabled"] is True
+    registration = function(entra["registration"], "union")
+    assert registration["arg_1"] == {
+        "clientId": "clientId",
+        # The tenant the app is deployed to, on the cloud it is deployed to.
+        "openIdIssuer": "${environment().authentication.loginEndpoint}${tenant().tenantId}/v2.0",
+    }
+    # No secret in the template: at most the name of the app setting holding it.
+    secret = registration["arg_2"]["operator"]
+    assert secret["type"] == "conditional"
+    assert function(secret["operands"]["condition"], "empty") == {
+        "item_to_test": "clientSecretSettingName"
+    }
+    assert secret["operands"]["true_value"] == {}
+    assert secret["operands"]["false_value"] == {
+        "clientSecretSettingName": "clientSecretSettingName"
+    }
+    assert param_default(signin, "clientSecretSettingName") == ""
+    assert "api://${clientId}" in entra["validation"]["allowedAudiences"]
+
+    # Nothing else configures the site's authentication (no v1 authsettings either).
+    for path in BICEP_FILES:
+        if path.name != "signin.bicep":
+            tree = parsed(path.relative_to(INFRA).as_posix())
+            assert not resources_of(tree, "Microsoft.Web/sites/config"), path.name
+
+
+@pytest.mark.parametrize("setting", sorted({**NOT_DEPLOYED, **SET_BY_PLATFORM}))
+def test_local_only_or_platform_setting_is_not_deployed(setting: str) -> None:
     assert setting not in app_settings()
     assert parameter_name(setting) not in parsed("main.bicep")["parameters"]
     for path in BICEP_FILES:

@@ -89,6 +89,15 @@ def test_nothing_new_from_graph_writes_nothing() -> None:
     assert plan.unchanged == 1
 
 
+def test_an_item_read_again_after_the_poll_began_is_left_as_it_is() -> None:
+    """A job action read the item back from Graph after this poll began: what the poll saw
+    may be older, and must not put an earlier state back."""
+    later_read = "2026-11-22T05:05:00.5000000Z"
+    current = {"p1": cached(profile_entry("p1"), lastCheckedDateTime=later_read)}
+    plan = plan_writes(SDS, seen(profile_entry("p1", status="error")), current, None, STAMP)
+    assert plan.writes == [] and plan.unchanged == 1
+
+
 def test_a_new_status_replaces_the_item_on_the_etag_it_was_read_with() -> None:
     current = {"p1": cached(profile_entry("p1"))}
     plan = plan_writes(SDS, seen(profile_entry("p1", status="error")), current, None, STAMP)

@@ -26,7 +26,50 @@ from shared.core.openapi import (
 
 def app_paths(source_names: list[str]) -> dict[str, Any]:
     """The paths of the app's own routes (each source adds its own)."""
-    return {**_status_paths(source_names), **_health_paths(), **_subscription_paths()}
+    return {
+        **_status_paths(source_names),
+        **_health_paths(),
+        **_subscription_paths(),
+        **_board_paths(source_names),
+    }
+
+
+def _board_paths(source_names: list[str]) -> dict[str, Any]:
+    """The board's pages: HTML for people (a browser with ?code=), hidden from flow makers."""
+    html = {"produces": ["text/html"]}
+    answers = {
+        400: {"description": "A filter or id that cannot be used (an HTML page says which)."},
+        404: {"description": "No such item (an HTML page)."},
+        503: {"description": "Storage unavailable or the app not configured (an HTML page).",
+              "headers": RETRY_AFTER},
+    }  # fmt: skip
+    key = param("code", "query", "Function Key", "The function key, as Azure takes it in a URL.",
+                visibility="internal")  # fmt: skip
+    board = operation(
+        "GetBoard", "Show the status board",
+        "The status board, an HTML page for people: every monitored item, worst first, with "
+        "its health over the last 30 days.",
+        {200: {"description": "The board (HTML)."}, **answers}, (),
+        parameters=(
+            param("health", "query", "Health", "Only these healths, comma-separated."),
+            param("source", "query", "Sources",
+                  f"Only these sources, comma-separated: {', '.join(source_names)}."),
+            key,
+        ),
+        visibility="internal", **html,
+    )  # fmt: skip
+    item = operation(
+        "GetBoardItem", "Show an item of the status board",
+        "An item's page: its history and its document as Graph sent it (HTML).",
+        {200: {"description": "The item (HTML)."}, **answers}, (),
+        parameters=(
+            param("source", "query", "Source", "The item's source.", required=True),
+            param("id", "query", "ID", "The item's id.", required=True),
+            key,
+        ),
+        visibility="internal", **html,
+    )  # fmt: skip
+    return {"/board": {"get": board}, "/board/item": {"get": item}}
 
 
 def _status_paths(source_names: list[str]) -> dict[str, Any]:

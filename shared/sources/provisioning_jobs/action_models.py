@@ -46,11 +46,12 @@ class RestartRequest(BaseModel):
     criteria: RestartCriteria | None = None
 
 
-def restart_body(raw: bytes, parsed: Any) -> dict[str, Any] | None:
-    """The body to send Graph for a restart (None: no body), from the caller's; the flags
-    checked and spelled as Graph spells them. InvalidInputError naming a wrong flag."""
+def restart_body(raw: bytes, parsed: Any) -> tuple[dict[str, Any] | None, list[str]]:
+    """The body to send Graph for a restart (None: no body) and its flags, from the
+    caller's; the flags checked and spelled as Graph spells them (none given: resetScope is
+    left out, Graph's default). InvalidInputError naming a wrong flag."""
     if not raw.strip():
-        return None
+        return None, []
     try:
         request = RestartRequest.model_validate(parsed)
     except ValidationError as error:
@@ -60,10 +61,10 @@ def restart_body(raw: bytes, parsed: Any) -> dict[str, Any] | None:
             target="criteria",
         ) from None
     if request.criteria is None:
-        return {}
+        return {}, []
     scope = request.criteria.resetScope
     if scope is None:
-        return {"criteria": {}}
+        return {"criteria": {}}, []
     given = scope.split(",") if isinstance(scope, str) else scope
     flags = []
     for flag in (part.strip() for part in given):
@@ -76,7 +77,10 @@ def restart_body(raw: bytes, parsed: Any) -> dict[str, Any] | None:
                 target="criteria.resetScope",
             )
         flags.append(known)
-    return {"criteria": {"resetScope": ", ".join(dict.fromkeys(flags))}}
+    flags = list(dict.fromkeys(flags))
+    if not flags:
+        return {"criteria": {}}, []
+    return {"criteria": {"resetScope": ", ".join(flags)}}, flags
 
 
 def client_request_id(given: str | None) -> str:

@@ -1,8 +1,10 @@
 """Acting on a monitored provisioning job through Graph v1.0: restart (with Graph's
 criteria), pause, start. Off unless PROVISIONING_ACTIONS_ENABLED; only jobs the app monitors;
-at most one action per job per PROVISIONING_ACTION_COOLDOWN_SECONDS (claimed on the job's
-cache entry before Graph is asked, so two callers cannot both act); ForceDeletes only with
-PROVISIONING_ALLOW_FORCE_DELETES. Every attempt is recorded on the job (who, what, the
+at most one action per job per PROVISIONING_ACTION_COOLDOWN_SECONDS (claimed in a row of its
+own before Graph is asked, so two callers cannot both act and no poll erases it; given back
+when Graph refuses, since nothing happened); ForceDeletes only with
+PROVISIONING_ALLOW_FORCE_DELETES. The action is sent once (never retried: a restart that
+timed out may have happened). Every attempt is recorded on the job (who, what, the
 criteria, Graph's answer) and goes out as an event of kind ``action``; the job is then read
 back and cached at once, its change recorded like a poll's.
 """
@@ -14,33 +16,33 @@ import logging
 import math
 import random
 from dataclasses import dataclass
+from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
 from shared.core.changes import ActionTaken, PendingChange, StatusChange
 from shared.core.errors import (
     ConflictError,
-    ContentionError,
     DomainError,
     ForbiddenError,
     GraphUnavailableError,
     InvalidInputError,
     NotFoundError,
-    StorageUnavailableError,
     TooManyRequestsError,
     VersionConflictError,
 )
-from shared.core.time import parse_timestamp, utc_now
+from shared.core.time import utc_now
 from shared.graph.errors import GraphError
 from shared.sources.provisioning_jobs.const import NAME
 from shared.sources.provisioning_jobs.entity import CachedJob
 from shared.sources.provisioning_jobs.settings import (
+    ACTION_COOLDOWN_SETTING,
     ACTIONS_SETTING,
     FORCE_DELETES_SETTING,
     ProvisioningJobsSettings,
 )
 from shared.storage.codec import Entity, etag_of
 from shared.storage.recording import JournalEntry, flush_pending
-from shared.storage.statuses import CacheWrite, change_time, pending_of, put_pending
+from shared.storage.statuses import change_time, pending_of, put_pending
 
 if TYPE_CHECKING:
     from shared.graph.client import GraphClient
@@ -51,9 +53,7 @@ if TYPE_CHECKING:
 
 logger = logging.getLogger(__name__)
 
-ACTIONS = ("restart", "pause", "start")
 WRITE_PERMISSION = "Synchronization.ReadWrite.All"
-LAST_ACTION_COLUMN = "lastActionDateTime"
 _JOB_URL = "{+baseurl}/v1.0/servicePrincipals/{sp}/synchronization/jobs/{job}"
 _ATTEMPTS = 5
 # What a Graph refusal of an action is passed on as (anything else: Graph is unavailable).
@@ -78,15 +78,19 @@ class JobAction:
     client_request_id: str
 
 
-def check_allowed(settings: ProvisioningJobsSettings, action: JobAction) -> None:
-    """ForbiddenError naming the setting (and permission) that is missing."""
+def check_enabled(settings: ProvisioningJobsSettings) -> None:
+    """ForbiddenError naming the setting and the permission, while actions are off."""
     if not settings.actions_enabled:
         raise ForbiddenError(
             f"Job actions are switched off: set {ACTIONS_SETTING}=true and grant the app's "
             f"identity the Graph application permission {WRITE_PERMISSION}."
         )
-    scope = ((action.body or {}).get("criteria") or {}).get("resetScope") or ""
-    if "ForceDeletes" in scope.split(", ") and not settings.allow_force_deletes:
+
+
+def check_allowed(settings: ProvisioningJobsSettings, flags: list[str]) -> None:
+    """ForbiddenError naming the setting a restart's flags need."""
+    check_enabled(settings)
+    if "ForceDeletes" in flags and not settings.allow_force_deletes:
         raise ForbiddenError(
             f"A restart with ForceDeletes (deletions past the accidental-deletion limit) is "
             f"refused: set {FORCE_DELETES_SETTING}=true to allow it."
@@ -94,18 +98,32 @@ def check_allowed(settings: ProvisioningJobsSettings, action: JobAction) -> None
 
 
 async def act_on_job(
-    source: ProvisioningJobs, services: Services, action: JobAction
+    source: ProvisioningJobs, services: Services, action: JobAction, flags: list[str]
 ) -> CachedJob | None:
     """Ask Graph for the action, record it, and return the job as read back (None when the
     read-back failed). Raises a domain error for an action not allowed, too soon, on a job
     not monitored, or refused by Graph (passed on with Graph's code and message)."""
     own = source.own_settings(services.settings)
-    check_allowed(own, action)
+    check_allowed(own, flags)
     store = services.store
-    await _claim(store, action.key, own.action_cooldown_seconds)
+    state = store.state_of(NAME)
+    if await store.statuses.get(NAME, action.key) is None:
+        raise NotFoundError(f"No monitored provisioning job '{action.key}': only jobs the app "
+                            "monitors can be acted on.")  # fmt: skip
+    claimed_at = utc_now()
+    cooldown = timedelta(seconds=own.action_cooldown_seconds)
+    left = await state.claim(action.key, claimed_at, cooldown)
+    if left:
+        raise TooManyRequestsError(
+            f"This job was acted on less than {own.action_cooldown_seconds} s ago; at most one "
+            f"action per {ACTION_COOLDOWN_SETTING}.",
+            retry_after=max(1, math.ceil(left)),
+        )
     async with services.graph() as graph:
         failure = await _ask_graph(graph, action)
         job = None if failure is not None else await _read_back(graph, action)
+    if failure is not None and failure.status in _REFUSALS:
+        await state.release(action.key, claimed_at)  # nothing happened: no cooldown
     entry = None
     if job is not None:
         entry = source.entry(action.key, job)
@@ -118,37 +136,10 @@ async def act_on_job(
         graphStatus=204 if failure is None else failure.status,
         graphError=None if failure is None else {"code": failure.code, "message": failure.message},
     )
-    await _record(source, store, services.settings, action, taken, entry)
+    await _record(source, store, services.settings, action, taken, entry, claimed_at)
     if failure is not None:
         raise _passed_on(failure)
     return entry
-
-
-async def _claim(store: StatusStore, key: str, cooldown: int) -> None:
-    """Mark the job as acted on now, unless it was less than ``cooldown`` seconds ago."""
-    for _attempt in range(_ATTEMPTS):
-        current = await store.statuses.get(NAME, key)
-        if current is None:
-            raise NotFoundError(f"No monitored provisioning job '{key}': only jobs the app "
-                                "monitors can be acted on.")  # fmt: skip
-        now = utc_now()
-        last = current.get(LAST_ACTION_COLUMN)
-        if last:
-            elapsed = (parse_timestamp(now) - parse_timestamp(last)).total_seconds()
-            if elapsed < cooldown:
-                wait = max(1, math.ceil(cooldown - elapsed))
-                raise TooManyRequestsError(
-                    f"This job was acted on {int(elapsed)} s ago; at most one action per "
-                    f"{cooldown} s (PROVISIONING_ACTION_COOLDOWN_SECONDS).",
-                    retry_after=wait,
-                )
-        keys = {"PartitionKey": NAME, "RowKey": key, LAST_ACTION_COLUMN: now}
-        outcome = await store.statuses.write([CacheWrite("merge", keys, etag_of(current))])
-        if key in outcome.etags:
-            return
-        if key not in outcome.conflicts:
-            raise StorageUnavailableError(f"The action on '{key}' could not be claimed.")
-    raise ContentionError("The job kept changing while the action was claimed; try again.")
 
 
 async def _ask_graph(graph: GraphClient, action: JobAction) -> GraphError | None:
@@ -188,16 +179,20 @@ async def _record(
     action: JobAction,
     taken: ActionTaken,
     entry: CachedJob | None,
+    claimed_at: str,
 ) -> None:
     """Write the action (and the change it made, when the job was read back) on the job,
-    then move them to the history and the outbox. The action has happened: a storage failure
-    here is logged, not raised, and what landed pending is recorded by the next poll."""
+    then move them to the history and the outbox. The action has happened: a failure here
+    is logged, not raised, and what landed pending is recorded by the next poll."""
     try:
         for attempt in range(_ATTEMPTS):
             current = await store.statuses.get(NAME, action.key)
             if current is None:
-                return  # removed meanwhile: nothing to record it on
-            written, pending = _written(source, current, taken, entry)
+                logger.warning(
+                    "%s of %s not recorded: the job left the cache", taken.name, action.key
+                )
+                return
+            written, pending = _written(source, current, taken, entry, claimed_at)
             try:
                 etag = await store.statuses.replace(written, etag=etag_of(current) or "")
             except VersionConflictError:
@@ -205,17 +200,22 @@ async def _record(
                 continue
             await flush_pending(store, settings, NAME, [JournalEntry(action.key, etag, pending)])
             return
-    except (DomainError, GraphError) as error:
-        logger.warning("The %s of %s is not recorded yet: %s", action.name, action.key, error)
+        logger.error("The %s of %s is not recorded: the job kept changing", taken.name, action.key)
+    except Exception:  # the action happened: its answer stands, the failure is logged
+        logger.exception("The %s of %s is not recorded yet", action.name, action.key)
 
 
 def _written(
-    source: ProvisioningJobs, current: Entity, taken: ActionTaken, entry: CachedJob | None
+    source: ProvisioningJobs,
+    current: Entity,
+    taken: ActionTaken,
+    entry: CachedJob | None,
+    claimed_at: str,
 ) -> tuple[Entity, list[PendingChange]]:
-    """The job's entity with the action pending on it, and the job as read back (with its
-    change) when there is one."""
+    """The job's entity with the action pending on it (at the time it was claimed: before
+    anything it caused), and the job as read back (with its change) when there is one."""
     before = source.summarize(current)
-    at = change_time(utc_now(), current)
+    at = claimed_at
     verb = {"restart": "Restarted", "pause": "Paused", "start": "Started"}[taken.name]
     scope = (taken.criteria or {}).get("resetScope")
     answer = "done" if taken.graphError is None else f"Graph refused: {taken.graphError['code']}"
@@ -232,13 +232,13 @@ def _written(
     if entry is not None:
         entry.principal_name = current.get("servicePrincipalName")
         entry.failures = source.from_entity(current).failures
-        entry.last_checked_date_time = at
+        entry.last_checked_date_time = utc_now()  # read back from Graph just now
         same = current.get("health") == str(entry.health[0])
         entry.health_since = current.get("healthSince", at) if same else at
-        written = {**entry.to_entity(), LAST_ACTION_COLUMN: current.get(LAST_ACTION_COLUMN)}
+        written = entry.to_entity()
         after = source.summarize(written)
         if (after.status, after.health) != (before.status, before.health):
-            changed_at = change_time(utc_now(), {"lastChangedDateTime": at})
+            changed_at = change_time(utc_now(), current)
             pending.append(PendingChange(change=StatusChange(
                 source=NAME, id=before.id, displayName=after.display_name,
                 previousStatus=before.status, status=after.status,
@@ -251,6 +251,11 @@ def _written(
 
 def _passed_on(error: GraphError) -> DomainError:
     """Graph's refusal in its own words and code: 400, 403, 404 and 409 as they are; anything
-    else (5xx, 429, no answer) as Graph being unavailable."""
-    kind = _REFUSALS.get(error.status or 0, GraphUnavailableError)
-    return kind(f"Graph: {error.message}", code=error.code)
+    else (5xx, 429, no answer) as Graph being unavailable, after Graph's Retry-After."""
+    kind = _REFUSALS.get(error.status or 0)
+    if kind is not None:
+        return kind(f"Graph: {error.message}", code=error.code)
+    answered = f"{error.status} {error.code}" if error.status else error.code
+    return GraphUnavailableError(
+        f"Graph did not do it ({answered}): {error.message}", retry_after=error.retry_after
+    )

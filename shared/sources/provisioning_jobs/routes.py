@@ -11,7 +11,7 @@ from shared.settings import OBJECT_ID
 from shared.sources.base import Operation, Services
 from shared.sources.documents import document_reply
 from shared.sources.provisioning_jobs.action_models import client_request_id, restart_body
-from shared.sources.provisioning_jobs.actions import JobAction, act_on_job
+from shared.sources.provisioning_jobs.actions import JobAction, act_on_job, check_enabled
 from shared.sources.provisioning_jobs.const import JOB_KEY_SEPARATOR
 from shared.sources.provisioning_jobs.ids import job_key, split_job_key
 from shared.sources.provisioning_jobs.settings import SERVICE_PRINCIPALS_SETTING
@@ -108,22 +108,30 @@ class JobRoutes:
 
     async def restart(self, call: ApiCall, services: Services) -> Reply:
         """``POST .../jobs/{jobId}/restart`` with Graph's body (its criteria's resetScope)."""
-        body = restart_body(call.body, call.json_body() if call.body.strip() else None)
-        return await self._act("restart", call, services, body)
+        check_enabled(self._source.own_settings(services.settings))  # before anything else
+        body, flags = restart_body(call.body, call.json_body() if call.body.strip() else None)
+        return await self._act("restart", call, services, body, flags)
 
     async def pause(self, call: ApiCall, services: Services) -> Reply:
         """``POST .../jobs/{jobId}/pause`` (no body)."""
-        return await self._act("pause", call, services, None)
+        return await self._act("pause", call, services, None, [])
 
     async def start(self, call: ApiCall, services: Services) -> Reply:
         """``POST .../jobs/{jobId}/start`` (no body)."""
-        return await self._act("start", call, services, None)
+        return await self._act("start", call, services, None, [])
 
     async def _act(
-        self, name: str, call: ApiCall, services: Services, body: dict[str, Any] | None
+        self,
+        name: str,
+        call: ApiCall,
+        services: Services,
+        body: dict[str, Any] | None,
+        flags: list[str],
     ) -> Reply:
         """202 with the job as Graph has it after the action, or 204 when it could not be
         read back (the next poll reads it)."""
+        settings = services.settings
+        check_enabled(self._source.own_settings(settings))
         sp_id = _service_principal_id(call.route.get("servicePrincipalId", ""))
         job_id = call.route.get("jobId", "")
         action = JobAction(
@@ -132,16 +140,22 @@ class JobRoutes:
             job_id=job_id,
             key=validate_key(job_key(sp_id, job_id), name="jobId"),
             body=body,
-            # App Service Authentication names the signed-in caller; a function key has none.
-            by=call.header("x-ms-client-principal-name") or "function key",
+            by=_caller(call, settings.platform_sign_in),
             client_request_id=client_request_id(call.header("x-ms-client-request-id")),
         )
-        job = await act_on_job(self._source, services, action)
+        job = await act_on_job(self._source, services, action, flags)
         if job is None:
             return Reply(None)
         context = f"/v1.0/$metadata#servicePrincipals('{sp_id}')/synchronization/jobs/$entity"
         reply = document_reply(job, services.settings, context)
         return Reply(reply.body, accepted=True)
+
+
+def _caller(call: ApiCall, platform_sign_in: bool) -> str:
+    """Who asked: the signed-in person App Service Authentication names (only when it is on:
+    otherwise anyone could send the header), else the function key they used."""
+    name = call.header("x-ms-client-principal-name") if platform_sign_in else None
+    return name or "function key"
 
 
 def _service_principal_id(raw: str) -> str:

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import TYPE_CHECKING, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
+from shared.core.errors import NotFoundError
 from shared.core.health import HealthRule
 from shared.settings import Settings
 from shared.sources.base import Observation, Operation, Source
@@ -12,7 +13,7 @@ from shared.sources.school_data_sync.const import NAME, RETIRED_MESSAGE
 from shared.sources.school_data_sync.entity import listed_display_name
 from shared.sources.school_data_sync.health import HEALTH_RULES, profile_reason
 from shared.sources.school_data_sync.poll import observe_profiles
-from shared.sources.school_data_sync.profiles import profile_path
+from shared.sources.school_data_sync.profiles import profile_path, read_profile
 from shared.sources.school_data_sync.routes import OPERATIONS
 from shared.sources.school_data_sync.settings import (
     ENABLE_SETTING,
@@ -26,6 +27,7 @@ if TYPE_CHECKING:
     from shared.graph.client import GraphClient
     from shared.graph.errors import GraphError
     from shared.storage.source_state import SourceState
+    from shared.storage.store import StatusStore
 
 
 class SchoolDataSync(Source):
@@ -47,6 +49,13 @@ class SchoolDataSync(Source):
         state: SourceState,
     ) -> Observation:
         return await observe_profiles(graph)
+
+    async def document(self, store: StatusStore, item_id: str) -> dict[str, Any] | None:
+        """The profile's status as Graph sent it (or as PATCHed since)."""
+        try:
+            return (await read_profile(store, item_id)).status
+        except NotFoundError:
+            return None
 
     def is_retirement(self, error: GraphError) -> bool:
         """SDS (classic) is being retired: once Graph no longer knows the API, its listing
