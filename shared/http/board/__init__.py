@@ -43,7 +43,7 @@ async def board_response(req: func.HttpRequest, resolve: Resolve) -> func.HttpRe
         settings, store = resolve()
         viewer = viewer_of(call, settings)
         if isinstance(viewer, Refusal):
-            return html_response("denied.html", viewer.status, refusal=viewer)
+            return _refused(viewer)
         health = name_filter(call.query.get("health"), "health", _HEALTHS) or []
         sources = name_filter(call.query.get("source"), "source", list(SOURCE_NAMES)) or []
         board = await read_board(settings, store, health, sources)
@@ -62,15 +62,14 @@ async def item_response(req: func.HttpRequest, resolve: Resolve) -> func.HttpRes
         settings, store = resolve()
         viewer = viewer_of(call, settings)
         if isinstance(viewer, Refusal):
-            return html_response("denied.html", viewer.status, refusal=viewer)
+            return _refused(viewer)
         source = (name_filter(call.query.get("source"), "source", list(SOURCE_NAMES)) or [""])[0]
         item_id = validate_key(call.query.get("id", ""))
         item = await read_item(store, source, item_id) if source else None
     except Exception as error:
         return _failure(error)
     if item is None:
-        missing = Refusal(404, "No such item", "The board has no item with that source and id.")
-        return html_response("denied.html", 404, refusal=missing)
+        return _refused(Refusal(404, "No such item", "The board has no item with that id."))
     back = link(BOARD_ROUTE, viewer.key)
     return html_response("item.html", item=item, back=back, reload_after=None)
 
@@ -151,4 +150,8 @@ def _failure(error: Exception) -> func.HttpResponse:
         refusal = Refusal(
             500, "Something went wrong", "An unexpected error occurred; it was logged."
         )
+    return _refused(refusal)
+
+
+def _refused(refusal: Refusal) -> func.HttpResponse:
     return html_response("denied.html", refusal.status, refusal=refusal)

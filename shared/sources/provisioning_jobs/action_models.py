@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import re
 import uuid
-from typing import Any
+from typing import Any, Literal, get_args
 
 from pydantic import BaseModel, ConfigDict, Field, StrictStr, ValidationError
 
@@ -13,15 +13,10 @@ from shared.core.errors import InvalidInputError
 from shared.core.jsontext import first_problem
 
 # The documented flags of synchronizationJobRestartScope, as Graph spells them.
-RESET_SCOPES = (
-    "None",
-    "ConnectorDataStore",
-    "Escrows",
-    "Watermark",
-    "QuarantineState",
-    "Full",
-    "ForceDeletes",
-)
+ResetScope = Literal[
+    "None", "ConnectorDataStore", "Escrows", "Watermark", "QuarantineState", "Full", "ForceDeletes"
+]
+RESET_SCOPES: tuple[str, ...] = get_args(ResetScope)
 _BY_LOWER = {flag.lower(): flag for flag in RESET_SCOPES}
 # A client request id the app passes on to Graph: printable, short.
 _CLIENT_REQUEST_ID = re.compile(r"[\x21-\x7e]{1,128}")

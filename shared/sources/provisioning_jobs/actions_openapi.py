@@ -3,7 +3,7 @@ restart (with its criteria's reset scope as a multi-select of Graph's flags), pa
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -17,10 +17,7 @@ from shared.core.errors import (
     TooManyRequestsError,
 )
 from shared.core.openapi import ITEM_KEY, operation, param, path_param, ref
-
-ResetScope = Literal[
-    "None", "ConnectorDataStore", "Escrows", "Watermark", "QuarantineState", "Full", "ForceDeletes"
-]
+from shared.sources.provisioning_jobs.action_models import ResetScope
 
 
 class JobRestartCriteria(BaseModel):
