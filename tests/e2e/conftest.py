@@ -31,6 +31,8 @@ from tests.support.environment import clean_env
 from tools.processes import Child, free_port
 
 POLL_FUNCTION = "poll_sync_statuses"
+# The service principal whose jobs the e2e host polls (named: no discovery to wait for).
+E2E_SERVICE_PRINCIPAL = "e2e0e2e0-0000-4000-8000-00000000e2e0"
 PROFILES = "/api/education/synchronizationProfiles"
 START_TIMEOUT = 60.0
 
@@ -53,7 +55,10 @@ def tenant_url(e2e_logs: Path) -> Iterator[str]:
             line = tenant.wait_for_line(
                 lambda text: text.startswith("GRAPH_TENANT_URL="), START_TIMEOUT
             )
-        yield line.partition("=")[2].strip()
+        url = line.partition("=")[2].strip()
+        added = httpx.put(f"{url}/_tenant/servicePrincipals/{E2E_SERVICE_PRINCIPAL}", json={})
+        assert added.is_success, added.text
+        yield url
     finally:
         tenant.stop()
 
@@ -87,6 +92,7 @@ def host(e2e_logs: Path, azurite: Azurite, tenant_url: str) -> Iterator[HostProc
             "ALLOW_INSECURE_WEBHOOKS": "true",
             # Schemathesis reaches the job actions' own checks, not only their switch.
             "PROVISIONING_ACTIONS_ENABLED": "true",
+            "PROVISIONING_SERVICE_PRINCIPAL_IDS": E2E_SERVICE_PRINCIPAL,
         }
     )
     child = Child(

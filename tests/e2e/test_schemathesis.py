@@ -28,7 +28,7 @@ from schemathesis.specs.openapi.checks import (
 
 from tools.export_connector import DEFINITION
 
-from .conftest import PROFILES, HostProcess, Stack
+from .conftest import E2E_SERVICE_PRINCIPAL, PROFILES, HostProcess, Stack
 
 pytestmark = pytest.mark.e2e
 
@@ -168,3 +168,16 @@ def test_real_items_match_their_schemas(
     assert deleted.status_code == 204
     check("/health", "GET")
     assert stack.api.get(f"{PROFILES}/{profile_id}/profileStatus").status_code == 200
+    # A monitored job acted on: the 202 with the job, then the cooldown's 429.
+    added = stack.tenant.put(
+        f"/_tenant/servicePrincipals/{E2E_SERVICE_PRINCIPAL}/jobs/e2e.job", json={}
+    )
+    assert added.is_success, added.text
+    stack.poll()
+    job = {"servicePrincipalId": E2E_SERVICE_PRINCIPAL, "jobId": "e2e.job"}
+    jobs = "/servicePrincipals/{servicePrincipalId}/synchronization/jobs/{jobId}"
+    restarted = check(f"{jobs}/restart", "POST", path_parameters=job,
+                      body={"criteria": {"resetScope": ["QuarantineState"]}})  # fmt: skip
+    assert restarted.status_code == 202, restarted.text
+    again = check(f"{jobs}/pause", "POST", path_parameters=job)
+    assert again.status_code == 429 and again.headers["retry-after"]

@@ -83,6 +83,7 @@ _APP_HINTS = OpenApiPart(
             "previousStatus",
             "previousHealth",
             "changedDateTime",
+            "kind",
             "code",
             "message",
             "value",
@@ -93,8 +94,8 @@ _APP_HINTS = OpenApiPart(
     ),
     definition_texts={
         "ChangeEvent": "The event POSTed to a subscriber for each change of an item's status "
-        "or health.",
-        "StatusChange": "One change of an item's status or health.",
+        "or health, and for each action taken on it (kind action).",
+        "StatusChange": "One change of an item's status or health, or an action taken on it.",
         "Subscription": "A webhook subscription.",
         "SubscriptionFilter": "Which changes a subscription receives; each list left out (or "
         "empty) matches all.",
