@@ -108,6 +108,11 @@ def _put_timeline(columns: Entity, pending: list[PendingChange], over: Entity | 
     if not pending and over is None:
         return  # a merge that only clears recorded changes: the timeline stays as it is
     timeline = health_timeline(over)
+    if over is not None and TIMELINE_COLUMN not in over and over.get("health"):
+        # Kept since before there was a timeline: it begins with the health it has had.
+        began = over.get("healthSince") or over.get(LAST_CHANGE_COLUMN)
+        if began:
+            timeline = [[began, str(over["health"])]]
     known = {entry.eventId for entry in pending_of(over)}
     timeline += [
         [entry.change.changedDateTime, str(entry.change.health)]

@@ -169,6 +169,14 @@ def test_the_board_shows_every_demo_item_with_its_health_word(
     order = {"error": 0, "warning": 1, "unknown": 2, "healthy": 3}
     ranks = [order[health] for *_rest, health in shown]
     assert ranks == sorted(ranks)  # worst first
+    from selenium.webdriver.common.by import By
+
+    for row in browser.find_elements(By.CSS_SELECTOR, "tbody tr[data-health]"):
+        segments = row.find_elements(By.CSS_SELECTOR, "svg.strip rect")
+        assert segments, "every row has its 30-day strip"
+        last = segments[-1]  # now: the row's own health, titled
+        assert last.get_attribute("class") == row.get_attribute("data-health")
+        assert last.find_element(By.TAG_NAME, "title").get_attribute("textContent")
     save(browser, "board.png")
 
 
@@ -181,9 +189,17 @@ def test_filters_are_links_that_narrow_the_board(board_stack: BoardStack, browse
     errors = [r for r in board_stack.rows() if r["health"] == "error"]
     assert shown and {h for *_r, h in shown} == {"error"} and len(shown) == len(errors)
     assert parse_qs(urlsplit(browser.current_url).query)["health"] == ["error"]
-    browser.find_element(By.LINK_TEXT, "Entra Connect directory synchronization").click()
+    browser.find_element(By.LINK_TEXT, "Entra ID provisioning jobs").click()
     query = parse_qs(urlsplit(browser.current_url).query)
-    assert query["health"] == ["error"] and query["source"] == ["directorySynchronization"]
+    assert query["health"] == ["error"] and query["source"] == ["synchronizationJobs"]
+    job_errors = [
+        r
+        for r in board_stack.rows()
+        if r["health"] == "error" and r["source"] == query["source"][0]
+    ]
+    narrowed = shown_rows(browser)
+    assert job_errors and len(narrowed) == len(job_errors) < len(shown)
+    assert {name for name, *_rest in narrowed} == {r["displayName"] for r in job_errors}
     assert page_problems(browser) == []
 
 
@@ -216,13 +232,14 @@ def test_every_link_is_reachable_with_the_keyboard(board_stack: BoardStack, brow
     from selenium.webdriver.common.keys import Keys
 
     browser.get(board_stack.board_url())
-    links = {a.get_attribute("href") for a in browser.find_elements(By.TAG_NAME, "a")}
-    reached: set[str] = set()
-    body = browser.find_element(By.TAG_NAME, "body")
-    body.send_keys(Keys.TAB)
-    for _ in range(len(links) + 10):
+    links = browser.find_elements(By.TAG_NAME, "a")
+    ids = [link.id for link in links]  # each element, in document order (hrefs repeat)
+    reached: list[str] = []
+    browser.find_element(By.TAG_NAME, "body").send_keys(Keys.TAB)
+    for _ in range(len(links) + 5):
         focused = browser.switch_to.active_element
-        if focused.tag_name == "a":
-            reached.add(focused.get_attribute("href"))
+        if focused.tag_name != "a" or (reached and focused.id == reached[0]):
+            break  # past the last link (focus leaves the page, or wraps)
+        reached.append(focused.id)
         focused.send_keys(Keys.TAB)
-    assert links <= reached, links - reached
+    assert reached == ids  # every link, once each, in the order the page shows them

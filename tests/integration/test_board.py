@@ -23,7 +23,8 @@ async def board(app: App, **params: str) -> Reply:
 
 
 def principal(*groups: str, name: str = "Ada Lovelace") -> str:
-    claims = [{"typ": "name", "val": name}] + [{"typ": "groups", "val": g} for g in groups]
+    claims = [{"typ": "name", "val": name}] if name else [{"typ": "idtyp", "val": "app"}]
+    claims += [{"typ": "groups", "val": g} for g in groups]
     return base64.b64encode(json.dumps({"auth_typ": "aad", "claims": claims}).encode()).decode()
 
 
@@ -63,6 +64,8 @@ async def test_the_board_shows_every_item_worst_first_with_a_strict_policy(
 
 async def test_filters_are_links_and_bad_filters_are_a_400_page(app: App, tenant: Any) -> None:
     await seeded(app, tenant)
+    switched_off = await board(app, source="synchronizationJobs")  # a valid source, not polled
+    assert switched_off.status == 400 and "synchronizationJobs" in switched_off.body.decode()
     page = (await board(app, health="warning")).body.decode()
     assert re.findall(r'<tr data-health="(\w+)">', page) == ["warning"]
     assert 'aria-current="page">warning (1)</a>' in page
@@ -98,6 +101,7 @@ async def test_an_items_page_shows_its_history_and_what_graph_sent(app: App, ten
         ),
         ({"WEBSITE_AUTH_ENABLED": "True", "BOARD_ALLOWED_GROUP_ID": GROUP}, principal(GROUP), 200),
         ({"WEBSITE_AUTH_ENABLED": "True"}, principal(), 200),
+        ({"WEBSITE_AUTH_ENABLED": "True"}, principal(name=""), 403),  # an app, not a person
     ],
 )
 async def test_behind_app_service_authentication_the_board_needs_a_sign_in(

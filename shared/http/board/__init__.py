@@ -45,7 +45,9 @@ async def board_response(req: func.HttpRequest, resolve: Resolve) -> func.HttpRe
         if isinstance(viewer, Refusal):
             return _refused(viewer)
         health = name_filter(call.query.get("health"), "health", _HEALTHS) or []
-        sources = name_filter(call.query.get("source"), "source", list(SOURCE_NAMES)) or []
+        # Only the sources polled: a link to one switched off since says so (400).
+        enabled = list(settings.enabled_sources)
+        sources = name_filter(call.query.get("source"), "source", enabled) or []
         board = await read_board(settings, store, health, sources)
     except Exception as error:
         return _failure(error)
@@ -71,7 +73,8 @@ async def item_response(req: func.HttpRequest, resolve: Resolve) -> func.HttpRes
     if item is None:
         return _refused(Refusal(404, "No such item", "The board has no item with that id."))
     back = link(BOARD_ROUTE, viewer.key)
-    return html_response("item.html", item=item, back=back, reload_after=None)
+    compress = takes_gzip(call.header("accept-encoding"))
+    return html_response("item.html", compress=compress, item=item, back=back, reload_after=None)
 
 
 def _board_context(
@@ -108,29 +111,29 @@ def _board_context(
         }
         for name in (s["source"] for s in board.report.get("sources", []))
     ]
-    fields = [
-        (n, v)
-        for n, v in (("health", joined_health), ("source", joined_sources), ("code", key))
-        if v
-    ]
     banners = [
         s for s in board.report.get("sources", [])
         if s["status"] in ("unavailable", "stale", "retired", "notPolledYet")
     ]  # fmt: skip
     overall = {"healthy": "healthy", "degraded": "warning"}.get(board.report["status"], "error")
+    worst = next((row.health for row in board.rows), None)
     return {
         "board": board,
         "viewer": viewer,
         "now": now_text(),
         "overall_class": overall,
+        "worst": worst,
         "banners": banners,
         "health_links": health_links,
         "source_links": source_links,
-        "refresh_fields": fields,
+        "refresh_link": link(BOARD_ROUTE, key, health=joined_health, source=joined_sources),
         "filtered": bool(health or sources),
         "reload_after": board.reload_after,
         "row_links": [link(ITEM_ROUTE, key, source=row.source, id=row.id) for row in board.rows],
-        "json_link": link("statuses", key),
+        # The JSON needs a key: offered to key holders only, with the page's filters.
+        "json_link": link("statuses", key, health=joined_health, source=joined_sources)
+        if key
+        else None,
     }
 
 

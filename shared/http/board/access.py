@@ -54,6 +54,11 @@ def viewer_of(call: ApiCall, settings: Settings) -> Viewer | Refusal:
             "set BOARD_SIGN_IN_ENABLED=false to use a function key.",
         )  # fmt: skip
     claims = _claims(call.header(_PRINCIPAL))
+    name = next((value for kind, value in (claims or []) if kind in _NAME_CLAIMS), None)
+    if claims is not None and (name is None or ("idtyp", "app") in claims):
+        # An application's token (no person in it) is not someone looking at the board.
+        needed = "Sign in with a user account: application tokens are not accepted."
+        return Refusal(403, "The board is for people", needed)
     if claims is None:
         return Refusal(401, "Sign in to see the board",
                        "The board shows your tenant's sync statuses: sign in with your work "
@@ -64,8 +69,7 @@ def viewer_of(call: ApiCall, settings: Settings) -> Viewer | Refusal:
             return Refusal(403, "Not a member of the board's group",
                            "Ask an administrator to add you to the group named in "
                            "BOARD_ALLOWED_GROUP_ID.")  # fmt: skip
-    name = next((value for kind, value in claims if kind in _NAME_CLAIMS), None)
-    return Viewer(name=name or "signed in")
+    return Viewer(name=name)
 
 
 def _claims(header: str | None) -> list[tuple[str, str]] | None:

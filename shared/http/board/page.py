@@ -56,7 +56,7 @@ def html_response(
     page = _environment().get_template(template).render(css=css, **context).encode()
     headers = {
         "Content-Security-Policy": (
-            f"default-src 'none'; style-src {style_hash}; form-action 'self'; "
+            f"default-src 'none'; style-src {style_hash}; form-action 'none'; "
             "base-uri 'none'; frame-ancestors 'none'"
         ),
         "Referrer-Policy": "no-referrer",  # the key may be in the URL: never send it on

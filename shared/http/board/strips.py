@@ -14,8 +14,10 @@ from markupsafe import Markup, escape
 from shared.core.time import parse_timestamp
 
 WINDOW = timedelta(days=30)
-# The strip's width in pixels.
+# The strip's width in pixels, and how many segments it draws at most (a flapping item's
+# periods are merged beyond that, so a row stays small).
 _WIDTH = 240
+MAX_SEGMENTS = 60
 
 
 @dataclass(frozen=True)
@@ -28,20 +30,30 @@ class Period:
     began: datetime | None  # when the change that started it happened (None: before)
 
 
-def periods(timeline: list[list[str]], current: str, now: datetime) -> list[Period]:
-    """The periods of one item, oldest first."""
+def periods(
+    timeline: list[list[str]], current: str, now: datetime, since: str | None = None
+) -> list[Period]:
+    """The periods of one item, oldest first, at most MAX_SEGMENTS (merged by the worst
+    health of each stretch beyond that). Before the first change it knows of, the strip has
+    no record (a new item, or one whose older changes were dropped); an item with no
+    timeline (kept since before there was one) is drawn in its health from ``since``."""
     start = now - WINDOW
     dated: list[tuple[datetime, str]] = []
     for moment, health in timeline:
         try:
-            dated.append((parse_timestamp(moment), health))
+            # A change stamped a little ahead (another instance's clock) happened by now.
+            dated.append((min(parse_timestamp(moment), now), health))
         except (TypeError, ValueError):
             continue
+    if not dated and since:
+        try:
+            dated = [(min(parse_timestamp(since), now), current)]
+        except ValueError:
+            dated = []
     dated.sort(key=lambda pair: pair[0])
     before = [health for at, health in dated if at < start][-1:]
     inside = [(at, health) for at, health in dated if start <= at <= now]
     if not inside:
-        # No change in the window: as it was before it (or as it is, with no timeline).
         return [Period(0.0, 1.0, before[0] if before else current, None)]
     result = []
     if inside[0][0] > start:
@@ -51,7 +63,24 @@ def periods(timeline: list[list[str]], current: str, now: datetime) -> list[Peri
     for index, (at, health) in enumerate(merged):
         end = merged[index + 1][0] if index + 1 < len(merged) else now
         result.append(_period(at, end, now, health, at))
-    return [period for period in result if period.width > 0 or period is result[-1]]
+    result = [period for period in result if period.width > 0 or period is result[-1]]
+    return result if len(result) <= MAX_SEGMENTS else _bucketed(result)
+
+
+def _bucketed(strip: list[Period]) -> list[Period]:
+    """A flapping item's periods merged into MAX_SEGMENTS equal stretches, each in the worst
+    health it saw (its title says how many changes it holds)."""
+    worst = {"error": 0, "warning": 1, "unknown": 2, "healthy": 3}
+    size = 1 / MAX_SEGMENTS
+    buckets = []
+    for index in range(MAX_SEGMENTS):
+        low, high = index * size, (index + 1) * size
+        inside = [p for p in strip if p.start < high and p.start + p.width > low]
+        healths = [p.health for p in inside if p.health]
+        health = min(healths, key=lambda h: worst.get(h, 2)) if healths else None
+        began = inside[0].began if inside and len(inside) == 1 else None
+        buckets.append(Period(low, size, health, began))
+    return buckets
 
 
 def _period(
@@ -76,7 +105,7 @@ def strip_svg(strip: list[Period], label: str) -> Markup:
         last = index == len(strip) - 1
         width = max(period.width * _WIDTH, 3) if last else period.width * _WIDTH
         left = min(period.start * _WIDTH, _WIDTH - width)
-        title = period.health or "not monitored yet"
+        title = period.health or "no record"
         if period.began is not None:
             title += period.began.strftime(" from %Y-%m-%d %H:%M UTC")
         parts.append(

@@ -17,7 +17,7 @@ from shared.http.board.strips import Period, periods
 from shared.polling.report import health_report
 from shared.settings import Settings
 from shared.sources import SOURCES, source_named
-from shared.storage.statuses import TIMELINE_COLUMN, health_timeline
+from shared.storage.statuses import LAST_CHANGE_COLUMN, TIMELINE_COLUMN, health_timeline
 from shared.storage.store import StatusStore
 
 # Worst first; an item with no health yet sorts with unknown.
@@ -25,7 +25,7 @@ _RANK = {"error": 0, "warning": 1, "unknown": 2, "healthy": 3}
 # What a row reads of an item (SDS keeps its listed name in "profile").
 _COLUMNS = [
     "displayName", "profile", "status", "health", "healthSince", "reason",
-    "lastCheckedDateTime", "pollError", TIMELINE_COLUMN,
+    "lastCheckedDateTime", "pollError", LAST_CHANGE_COLUMN, TIMELINE_COLUMN,
 ]  # fmt: skip
 # Seconds after the next expected poll before the page reloads itself (the poll's time).
 _RELOAD_GRACE = 30
@@ -63,7 +63,8 @@ async def read_board(
     now = datetime.now(UTC)
     enabled = [name for name in settings.enabled_sources if not sources or name in sources]
     report, entities = await asyncio.gather(
-        health_report(settings, store), store.statuses.summaries(enabled, _COLUMNS)
+        health_report(settings, store),
+        store.statuses.summaries(enabled, _COLUMNS) if enabled else asyncio.sleep(0, []),
     )
     all_rows = [_row(entity, now) for entity in entities]
     counts = {name: sum(1 for row in all_rows if row.health == name) for name in _RANK}
@@ -78,7 +79,8 @@ async def read_board(
 def _row(entity: dict[str, Any], now: datetime) -> Row:
     source = source_named(entity["PartitionKey"])
     summary = source.summarize(entity)
-    since = summary.health_since
+    # A row from before healthSince was kept says when it last changed instead.
+    since = summary.health_since or entity.get(LAST_CHANGE_COLUMN)
     return Row(
         source=source.name,
         source_title=source.title,
@@ -90,7 +92,7 @@ def _row(entity: dict[str, Any], now: datetime) -> Row:
         since_words=_ago(since, now),
         reason=summary.reason,
         poll_error=summary.poll_error,
-        strip=periods(health_timeline(entity), summary.health, now),
+        strip=periods(health_timeline(entity), summary.health, now, since),
     )
 
 
