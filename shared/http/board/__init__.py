@@ -12,7 +12,6 @@ import azure.functions as func
 
 from shared.core.api import ApiCall, name_filter
 from shared.core.errors import DomainError, SettingsError, StorageUnavailableError
-from shared.core.health import Health
 from shared.http.board.access import Refusal, Viewer, viewer_of
 from shared.http.board.page import (
     BOARD_ROUTE,
@@ -22,16 +21,14 @@ from shared.http.board.page import (
     now_text,
     takes_gzip,
 )
-from shared.http.board.view import Board, read_board, read_item
+from shared.http.board.view import HEALTH_ORDER, Board, read_board, read_item
 from shared.http.serving import Resolve, api_call
 from shared.sources import SOURCE_NAMES
 from shared.storage.keys import validate_key
 
 logger = logging.getLogger(__name__)
 
-_HEALTHS = [
-    str(health) for health in (Health.ERROR, Health.WARNING, Health.UNKNOWN, Health.HEALTHY)
-]
+_HEALTHS = list(HEALTH_ORDER)
 
 __all__ = ["BOARD_ROUTE", "ITEM_ROUTE", "board_response", "item_response"]
 

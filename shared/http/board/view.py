@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from shared.core.health import in_words
+from shared.core.health import Health, in_words
 from shared.core.schedule import next_run_after
 from shared.core.time import parse_timestamp
 from shared.http.board.strips import Period, periods
@@ -21,11 +21,12 @@ from shared.storage.statuses import LAST_CHANGE_COLUMN, TIMELINE_COLUMN, health_
 from shared.storage.store import StatusStore
 
 # Worst first; an item with no health yet sorts with unknown.
-_RANK = {"error": 0, "warning": 1, "unknown": 2, "healthy": 3}
+HEALTH_ORDER = tuple(str(h) for h in (Health.ERROR, Health.WARNING, Health.UNKNOWN, Health.HEALTHY))
+_RANK = {health: rank for rank, health in enumerate(HEALTH_ORDER)}
 # What a row reads of an item (SDS keeps its listed name in "profile").
 _COLUMNS = [
     "displayName", "profile", "status", "health", "healthSince", "reason",
-    "lastCheckedDateTime", "pollError", LAST_CHANGE_COLUMN, TIMELINE_COLUMN,
+    "lastCheckedDateTime", "pollError", "kind", LAST_CHANGE_COLUMN, TIMELINE_COLUMN,
 ]  # fmt: skip
 # Seconds after the next expected poll before the page reloads itself (the poll's time).
 _RELOAD_GRACE = 30
@@ -35,6 +36,8 @@ _RELOAD_GRACE = 30
 class Row:
     source: str
     source_title: str
+    # What kind of sync it is, where its source says (a provisioning job's template).
+    kind: str | None
     id: str
     display_name: str
     status: str | None
@@ -84,6 +87,7 @@ def _row(entity: dict[str, Any], now: datetime) -> Row:
     return Row(
         source=source.name,
         source_title=source.title,
+        kind=entity.get("kind") or None,
         id=summary.id,
         display_name=summary.display_name or summary.id,
         status=summary.status,

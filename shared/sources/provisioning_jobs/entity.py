@@ -11,10 +11,12 @@ from shared.core.health import CHECKED_AT, Assessment
 from shared.core.time import utc_now
 from shared.sources.documents import CachedDocument
 from shared.sources.provisioning_jobs.health import FAILURES, STALL_AFTER
-from shared.sources.provisioning_jobs.kinds import job_display_name
+from shared.sources.provisioning_jobs.kinds import job_display_name, job_kind
 from shared.storage.codec import Entity, get_document, put_document, put_optional
 
 PRINCIPAL_NAME_COLUMN = "servicePrincipalName"
+# What kind of sync the job is (from its template), for the board's rows.
+KIND_COLUMN = "kind"
 # The provisioning logs' summary of the job's last 24 hours ({} once there is none).
 FAILURES_COLUMN = "provisioningFailures"
 
@@ -45,6 +47,7 @@ class CachedJob(CachedDocument):
     def to_entity(self) -> Entity:
         entity = super().to_entity()
         entity["displayName"] = self.display_name
+        entity[KIND_COLUMN] = job_kind(self.resource.get("templateId"))
         put_optional(entity, PRINCIPAL_NAME_COLUMN, self.principal_name)
         if self.failures:
             put_document(entity, FAILURES_COLUMN, self.failures)
@@ -57,6 +60,9 @@ class CachedJob(CachedDocument):
         if self.principal_name and current.get(PRINCIPAL_NAME_COLUMN) != self.principal_name:
             columns[PRINCIPAL_NAME_COLUMN] = self.principal_name
             columns["displayName"] = self.display_name
+        kind = job_kind(self.resource.get("templateId"))
+        if current.get(KIND_COLUMN) != kind:  # cached before the kind was kept
+            columns[KIND_COLUMN] = kind
         kept = get_document(current, FAILURES_COLUMN) or None
         if kept != (self.failures or None):
             put_document(columns, FAILURES_COLUMN, self.failures or {})
