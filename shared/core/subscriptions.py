@@ -28,12 +28,15 @@ class SubscriptionFilter(BaseModel):
     ids: list[Annotated[StrictStr, Field(min_length=1, max_length=512)]] | None = Field(
         default=None, max_length=100
     )
+    # change (an item's status or health changed) or action (a job action was taken on it).
+    kinds: list[Literal["change", "action"]] | None = Field(default=None, max_length=2)
 
     def matches(self, change: StatusChange) -> bool:
         return (
             (not self.health or change.health in self.health)
             and (not self.sources or change.source in self.sources)
             and (not self.ids or change.id in self.ids)
+            and (not self.kinds or change.kind in self.kinds)
         )
 
 

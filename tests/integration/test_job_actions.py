@@ -264,3 +264,15 @@ async def test_an_action_whose_job_cannot_be_read_back_is_a_204(app: App, tenant
     assert (await row(app, job_id))["status"] == "Active"  # until the next poll
     await app.poll()
     assert (await row(app, job_id))["status"] == "Paused"
+
+
+async def test_a_subscription_can_leave_actions_out(
+    app: App, tenant: Any, receiver: Receiver
+) -> None:
+    job_id = tenant.add_job(SP, template_id="scim", status=graph.quarantined_job_status())
+    await app.poll()
+    await subscribe(app, receiver.url, filter={"kinds": ["change"]})
+    body = {"criteria": {"resetScope": "QuarantineState"}}
+    assert (await act(app, "restart", job_id, body)).status == 202
+    await app.poll()
+    assert [(e["kind"], e["health"]) for e in receiver.events] == [("change", "warning")]

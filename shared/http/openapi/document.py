@@ -105,6 +105,8 @@ _APP_HINTS = OpenApiPart(
         ("SubscriptionFilter", "health"): "Only changes to these healths.",
         ("SubscriptionFilter", "sources"): "Only changes of items of these sources.",
         ("SubscriptionFilter", "ids"): "Only changes of these items.",
+        ("SubscriptionFilter", "kinds"): "Only these kinds of event: change (an item's status "
+        "or health changed) or action (a job action was taken on it).",
         ("SubscriptionRequest", "notificationUrl"): "The URL each change is POSTed to (Power "
         "Automate fills it in).",
         ("SubscriptionRequest", "filter"): "Which changes to send; all when left out.",
