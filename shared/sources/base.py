@@ -169,8 +169,12 @@ class Source(ABC):
         what the source keeps between polls besides its items."""
 
     @abstractmethod
-    async def document(self, store: StatusStore, item_id: str) -> dict[str, Any] | None:
-        """The cached item as Graph sent it (None when it is not cached)."""
+    def document_in(self, entity: Entity) -> dict[str, Any]:
+        """A cached item's document as Graph sent it, read from its entity."""
+
+    def own_settings(self, settings: Settings) -> Any:
+        """This source's own settings (its dataclass, from its folder)."""
+        return settings.source(self.name)
 
     def is_retirement(self, error: GraphError) -> bool:
         """Whether Graph's refusal of the whole source means it retired the API (asked again

@@ -63,9 +63,8 @@ class DocumentSource(Source, Generic[Entry]):
         entity = await store.statuses.get(self.name, item_id)
         return None if entity is None else self.from_entity(entity)
 
-    async def document(self, store: StatusStore, item_id: str) -> dict[str, Any] | None:
-        cached = await self.cached(store, item_id)
-        return None if cached is None else cached.resource
+    def document_in(self, entity: Entity) -> dict[str, Any]:
+        return self.from_entity(entity).resource
 
     async def cached_items(self, store: StatusStore, *, id_prefix: str = "") -> list[Entry]:
         entities = await store.statuses.list_items(self.name, id_prefix=id_prefix)

@@ -103,8 +103,8 @@ def health_timeline(entity: Entity | None) -> list[list[str]]:
 
 
 def _put_timeline(columns: Entity, pending: list[PendingChange], over: Entity | None) -> None:
-    """Add the health of each change new in ``pending`` (not pending on ``over`` already) to
-    the timeline ``over`` had, and write it with ``columns`` (a replace keeps it too)."""
+    """Add the health of each change new in ``pending`` to the timeline ``over`` had, and
+    write it with ``columns`` (a replace keeps it too)."""
     if not pending and over is None:
         return  # a merge that only clears recorded changes: the timeline stays as it is
     timeline = health_timeline(over)
@@ -113,11 +113,13 @@ def _put_timeline(columns: Entity, pending: list[PendingChange], over: Entity | 
         began = over.get("healthSince") or over.get(LAST_CHANGE_COLUMN)
         if began:
             timeline = [[began, str(over["health"])]]
-    known = {entry.eventId for entry in pending_of(over)}
+    # Changes on an item are stamped in order (change_time): those after the timeline's
+    # last entry are the new ones (those still pending on ``over`` are in it already).
+    last = timeline[-1][0] if timeline else ""
     timeline += [
         [entry.change.changedDateTime, str(entry.change.health)]
         for entry in pending
-        if entry.eventId not in known and entry.change.kind == "change"
+        if entry.change.kind == "change" and entry.change.changedDateTime > last
     ]
     if not timeline:
         return
@@ -247,15 +249,6 @@ class StatusesTable:
         async with self._tables.call():
             found = self._table.query_entities(query, parameters=parameters, select=select)
             return [entity async for entity in found if not is_removed(entity)]
-
-    async def item_ids(self, source: str) -> list[str]:
-        """The ids of a source's cached items (those on their way out included), read with
-        no columns but the keys."""
-        async with self._tables.call():
-            found = self._table.query_entities(
-                "PartitionKey eq @source", parameters={"source": source}, select=["RowKey"]
-            )
-            return [entity["RowKey"] async for entity in found]
 
     async def read_source(self, source: str) -> dict[str, Entity]:
         """Every entity of a source by RowKey, those marked removed included: what a poll

@@ -129,5 +129,5 @@ async def read_item(store: StatusStore, source_name: str, item_id: str) -> ItemD
     return ItemDetail(
         row=_row(entity, now),
         changes=dumped,
-        document=await source.document(store, item_id),
+        document=source.document_in(entity),
     )

@@ -47,7 +47,7 @@ class DirectorySynchronization(DocumentSource[CachedOrganization]):
         settings: Settings,
         state: SourceState,
     ) -> Observation:
-        own: DirectorySynchronizationSettings = settings.source(NAME)
+        own: DirectorySynchronizationSettings = self.own_settings(settings)
         return await observe_organization(self, graph, own.stale_after_minutes)
 
     def item_path(self, item_id: str) -> str:

@@ -52,9 +52,6 @@ class IndustryDataRuns(DocumentSource[CachedRun]):
     ) -> Observation:
         return await observe_runs(self, graph, cached, self.own_settings(settings).runs_kept)
 
-    def own_settings(self, settings: Settings) -> IndustryDataRunsSettings:
-        return settings.source(NAME)
-
     def item_path(self, item_id: str) -> str:
         return f"/api/{RUNS_ROUTE}/{quote(item_id, safe='')}"
 

@@ -88,8 +88,8 @@ def check_enabled(settings: ProvisioningJobsSettings) -> None:
 
 
 def check_allowed(settings: ProvisioningJobsSettings, flags: list[str]) -> None:
-    """ForbiddenError naming the setting a restart's flags need."""
-    check_enabled(settings)
+    """ForbiddenError naming the setting a restart's flags need (the routes have checked
+    that actions are on, before reading the request)."""
     if "ForceDeletes" in flags and not settings.allow_force_deletes:
         raise ForbiddenError(
             f"A restart with ForceDeletes (deletions past the accidental-deletion limit) is "

@@ -89,7 +89,9 @@ class JobRoutes:
                 target=unknown[0] if unknown else "$filter",
             )
         job_id = validate_key(match.group(1), name="jobId")
-        keys = await services.store.statuses.item_ids(self._source.name)
+        keys = [
+            e["RowKey"] for e in await services.store.statuses.summaries([self._source.name], [])
+        ]
         # A job id is unique only within its principal; in practice (template.guid.guid) it
         # names one job, whose failures are served.
         key = next((key for key in keys if split_job_key(key)[1] == job_id), None)
@@ -114,10 +116,12 @@ class JobRoutes:
 
     async def pause(self, call: ApiCall, services: Services) -> Reply:
         """``POST .../jobs/{jobId}/pause`` (no body)."""
+        check_enabled(self._source.own_settings(services.settings))
         return await self._act("pause", call, services, None, [])
 
     async def start(self, call: ApiCall, services: Services) -> Reply:
         """``POST .../jobs/{jobId}/start`` (no body)."""
+        check_enabled(self._source.own_settings(services.settings))
         return await self._act("start", call, services, None, [])
 
     async def _act(
@@ -131,7 +135,6 @@ class JobRoutes:
         """202 with the job as Graph has it after the action, or 204 when it could not be
         read back (the next poll reads it)."""
         settings = services.settings
-        check_enabled(self._source.own_settings(settings))
         sp_id = _service_principal_id(call.route.get("servicePrincipalId", ""))
         job_id = call.route.get("jobId", "")
         action = JobAction(

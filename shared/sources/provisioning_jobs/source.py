@@ -74,9 +74,6 @@ class ProvisioningJobs(DocumentSource[CachedJob]):
             seen.details["provisioningLogs"] = report
         return seen
 
-    def own_settings(self, settings: Settings) -> ProvisioningJobsSettings:
-        return settings.source(NAME)
-
     def item_path(self, item_id: str) -> str:
         sp_id, job_id = split_job_key(item_id)
         return f"/api/servicePrincipals/{sp_id}/synchronization/jobs/{quote(job_id, safe='')}"

@@ -5,15 +5,14 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any, ClassVar
 
-from shared.core.errors import NotFoundError
 from shared.core.health import HealthRule
 from shared.settings import Settings
 from shared.sources.base import Observation, Operation, Source
 from shared.sources.school_data_sync.const import NAME, RETIRED_MESSAGE
-from shared.sources.school_data_sync.entity import listed_display_name
+from shared.sources.school_data_sync.entity import CachedProfile, listed_display_name
 from shared.sources.school_data_sync.health import HEALTH_RULES, profile_reason
 from shared.sources.school_data_sync.poll import observe_profiles
-from shared.sources.school_data_sync.profiles import profile_path, read_profile
+from shared.sources.school_data_sync.profiles import profile_path
 from shared.sources.school_data_sync.routes import OPERATIONS
 from shared.sources.school_data_sync.settings import (
     ENABLE_SETTING,
@@ -27,7 +26,6 @@ if TYPE_CHECKING:
     from shared.graph.client import GraphClient
     from shared.graph.errors import GraphError
     from shared.storage.source_state import SourceState
-    from shared.storage.store import StatusStore
 
 
 class SchoolDataSync(Source):
@@ -50,12 +48,9 @@ class SchoolDataSync(Source):
     ) -> Observation:
         return await observe_profiles(graph)
 
-    async def document(self, store: StatusStore, item_id: str) -> dict[str, Any] | None:
+    def document_in(self, entity: Entity) -> dict[str, Any]:
         """The profile's status as Graph sent it (or as PATCHed since)."""
-        try:
-            return (await read_profile(store, item_id)).status
-        except NotFoundError:
-            return None
+        return CachedProfile.from_entity(entity).status
 
     def is_retirement(self, error: GraphError) -> bool:
         """SDS (classic) is being retired: once Graph no longer knows the API, its listing
