@@ -27,7 +27,8 @@ async def poll_sync_statuses(timer: func.TimerRequest) -> None:
 
     settings, store = composition.services()
     try:
-        async with composition.graph_client(settings) as graph:
+        deadline = settings.poll_deadline_seconds  # the next timer run is never starved
+        async with composition.graph_client(settings, deadline_seconds=deadline) as graph:
             await poll_all_sources(settings, store, graph)
     finally:
         # After the poll is recorded, and even when a source could not record its run:

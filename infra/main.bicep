@@ -50,6 +50,17 @@ param graphMaxConcurrency int = 16
 @maxValue(600)
 param graphTimeoutSeconds int = 30
 
+@description('GRAPH_MAX_PAGES app setting: a Graph listing longer than this many pages is cut off as incomplete.')
+@minValue(1)
+@maxValue(100000)
+param graphMaxPages int = 1000
+
+@description('POLL_DEADLINE_SECONDS app setting: seconds a poll may spend reading Graph; empty: 80% of the schedule\'s interval.')
+param pollDeadlineSeconds string = ''
+
+@description('PUBLIC_BASE_URL app setting: origin of the links the app builds (a custom domain or gateway); empty: the app\'s own https host name.')
+param publicBaseUrl string = ''
+
 // Sources: which Graph data a poll reads. Each needs its own Graph application permission (and
 // provisioning jobs more when discovering or reading the provisioning logs), granted by
 // scripts/grant-graph-permissions.sh, which reads these same azd variables.
@@ -258,6 +269,9 @@ module api 'app/api.bicep' = {
     statusTablePrefix: statusTablePrefix
     graphMaxConcurrency: graphMaxConcurrency
     graphTimeoutSeconds: graphTimeoutSeconds
+    graphMaxPages: graphMaxPages
+    pollDeadlineSeconds: pollDeadlineSeconds
+    publicBaseUrl: publicBaseUrl
     sdsProfilesEnabled: sdsProfilesEnabled
     provisioningJobsEnabled: provisioningJobsEnabled
     provisioningServicePrincipalIds: provisioningServicePrincipalIds

@@ -56,13 +56,16 @@ def services() -> tuple[Settings, StatusStore]:
     return current, store
 
 
-def graph_client(current: Settings) -> GraphClient:
-    """A Graph client for one poll (it owns the poll's connections and its credential)."""
+def graph_client(current: Settings, *, deadline_seconds: float | None = None) -> GraphClient:
+    """A Graph client for one poll (it owns the poll's connections and its credential), or
+    for one route's request; a poll's stops reading Graph after ``deadline_seconds``."""
     from shared.graph.batch import ReportPacer
     from shared.graph.client import GraphClient  # the Graph SDK: only the poll needs it
 
     pacer = _report_pacers.setdefault(asyncio.get_running_loop(), ReportPacer())
-    return GraphClient.from_settings(current, report_pacer=pacer)
+    return GraphClient.from_settings(
+        current, report_pacer=pacer, deadline_seconds=deadline_seconds
+    )
 
 
 def reload_settings() -> None:

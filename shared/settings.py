@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from typing import Any, Literal, Protocol
 
 from shared.core.errors import SettingsError
-from shared.core.schedule import validate_schedule
+from shared.core.schedule import shortest_interval, validate_schedule
 from shared.core.urlguard import WebhookUrlError, check_url_form
 
 DEFAULT_GRAPH_BASE_URL = "https://graph.microsoft.com"
@@ -24,6 +24,11 @@ DEFAULT_TABLE_PREFIX = "SyncStatus"
 DEFAULT_GRAPH_MAX_CONCURRENCY = 16
 DEFAULT_GRAPH_TIMEOUT_SECONDS = 30.0
 DEFAULT_HISTORY_RETENTION_DAYS = 90
+# A Graph listing longer than this many pages is cut off (an endless chain of nextLinks).
+DEFAULT_GRAPH_MAX_PAGES = 1000
+# A poll reads Graph for at most this share of the schedule's shortest interval, so the next
+# timer run is never starved (the rest is left for writing what it read).
+POLL_DEADLINE_SHARE = 0.8
 
 OBJECT_ID = re.compile(
     r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}"
@@ -74,6 +79,13 @@ class Settings:
     graph_max_concurrency: int = DEFAULT_GRAPH_MAX_CONCURRENCY
     graph_timeout_seconds: float = DEFAULT_GRAPH_TIMEOUT_SECONDS
     history_retention_days: int = DEFAULT_HISTORY_RETENTION_DAYS
+    graph_max_pages: int = DEFAULT_GRAPH_MAX_PAGES
+    # Seconds a poll may spend reading Graph (POLL_DEADLINE_SECONDS, or a share of the
+    # schedule's interval).
+    poll_deadline_seconds: float = 240.0
+    # The origin links the app builds start with (PUBLIC_BASE_URL, or https://WEBSITE_HOSTNAME);
+    # None: links are relative. Never the request's Host header.
+    public_base_url: str | None = None
     # Webhooks every change is POSTed to, besides the subscriptions made through the API.
     notify_webhook_urls: tuple[str, ...] = ()
     # Lets webhooks use http and private or loopback addresses: local runs and tests only.
@@ -119,6 +131,9 @@ class Settings:
             history_retention_days=int(
                 number(env, "HISTORY_RETENTION_DAYS", DEFAULT_HISTORY_RETENTION_DAYS, 1, 3650)
             ),
+            graph_max_pages=int(number(env, "GRAPH_MAX_PAGES", DEFAULT_GRAPH_MAX_PAGES, 1, 100000)),
+            poll_deadline_seconds=_poll_deadline(env),
+            public_base_url=_public_base_url(env),
             notify_webhook_urls=_webhook_urls(env, insecure),
             allow_insecure_webhooks=insecure,
             board_sign_in=board_sign_in(env),
@@ -229,6 +244,38 @@ def _schedule(env: Mapping[str, str]) -> str:
             f"(for example '{DEFAULT_POLL_SCHEDULE}'); got {value!r}."
         ) from None
     return value
+
+
+def _poll_deadline(env: Mapping[str, str]) -> float:
+    """POLL_DEADLINE_SECONDS, or 80% of the schedule's shortest interval: a poll that reads
+    Graph longer (a slow tenant, an endless listing) stops reading, records what it has and
+    leaves the next run its turn."""
+    derived = round(shortest_interval(_schedule(env)) * POLL_DEADLINE_SHARE, 1)
+    return number(env, "POLL_DEADLINE_SECONDS", max(derived, 1.0), 1, 86400)
+
+
+# A host name (or bracketed IPv6 address) with an optional port: WEBSITE_HOSTNAME's form.
+_HOST_AND_PORT = r"(?:[A-Za-z0-9.\-]+|\[[0-9A-Fa-f:.]+\])(?::\d{1,5})?"
+_LOOPBACK_HOST = re.compile(r"(localhost|127\.\d+\.\d+\.\d+|\[::1\])(:\d+)?", re.IGNORECASE)
+
+
+def _public_base_url(env: Mapping[str, str]) -> str | None:
+    """Where callers reach the app: PUBLIC_BASE_URL (a custom domain, a gateway), else the
+    host Azure names in WEBSITE_HOSTNAME (https; http for a loopback name, as Core Tools and
+    the local host set it), else None (links stay relative)."""
+    value = text(env, "PUBLIC_BASE_URL", "").rstrip("/")
+    if value:
+        if not re.fullmatch(rf"https?://{_HOST_AND_PORT}", value):
+            raise SettingsError(
+                "PUBLIC_BASE_URL must be an origin such as https://syncstatus.contoso.com "
+                f"(scheme, host and port only); got {value!r}."
+            )
+        return value
+    host = text(env, "WEBSITE_HOSTNAME", "")
+    if not host or not re.fullmatch(_HOST_AND_PORT, host):
+        return None
+    scheme = "http" if _LOOPBACK_HOST.fullmatch(host) else "https"
+    return f"{scheme}://{host}"
 
 
 def _graph_base_url(env: Mapping[str, str]) -> str:

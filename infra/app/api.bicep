@@ -78,6 +78,16 @@ param graphMaxConcurrency int
 @minValue(1)
 param graphTimeoutSeconds int
 
+@description('GRAPH_MAX_PAGES: a Graph listing longer than this many pages is cut off.')
+@minValue(1)
+param graphMaxPages int
+
+@description('POLL_DEADLINE_SECONDS: seconds a poll may read Graph (empty: 80% of the interval).')
+param pollDeadlineSeconds string
+
+@description('PUBLIC_BASE_URL: origin of the links the app builds (empty: the app\'s own host name).')
+param publicBaseUrl string
+
 @description('SDS_PROFILES_ENABLED: poll School Data Sync (classic) profiles.')
 @allowed([
   'true'
@@ -328,6 +338,18 @@ resource functionApp 'Microsoft.Web/sites@2024-04-01' = {
         {
           name: 'GRAPH_TIMEOUT_SECONDS'
           value: string(graphTimeoutSeconds)
+        }
+        {
+          name: 'GRAPH_MAX_PAGES'
+          value: string(graphMaxPages)
+        }
+        {
+          name: 'POLL_DEADLINE_SECONDS'
+          value: pollDeadlineSeconds
+        }
+        {
+          name: 'PUBLIC_BASE_URL'
+          value: publicBaseUrl
         }
         // Sources a poll reads (the grant script grants the Graph permission of each).
         {

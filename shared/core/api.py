@@ -93,10 +93,10 @@ def next_link(
     call: ApiCall, page: PageRequest, continuation: dict[str, str], filters: dict[str, str]
 ) -> str:
     """The ``@odata.nextLink`` of a list page: the same route, filters and page size, and an
-    opaque ``$skiptoken`` for where the next page starts."""
+    opaque ``$skiptoken`` for where the next page starts, on the app's public origin (the
+    call's ``url``). Never with the caller's key: a link gets copied into logs, run
+    histories and chats, so a caller that used ``?code=`` adds its own again."""
     query = {"$top": str(page.top), "$skiptoken": _encode_skiptoken(continuation), **filters}
-    if call.query.get("code"):  # a caller that sends its key as ?code= needs it on page 2 too
-        query["code"] = call.query["code"]
     scheme, netloc, path, _query, _fragment = urlsplit(call.url)
     return urlunsplit((scheme, netloc, path, urlencode(query), ""))
 

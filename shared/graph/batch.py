@@ -69,34 +69,53 @@ def sub_responses(
     envelope: dict[str, Any], pending: list[int]
 ) -> dict[int, dict[str, Any] | GraphError]:
     """Each pending sub-request's answer in a $batch response: its JSON body on 2xx, else
-    a GraphError with its status, code, message and Retry-After."""
-    answers: dict[int, dict[str, Any] | GraphError] = {}
+    a GraphError with its status, code, message and Retry-After.
+
+    The answer is matched id by id, and every id must come back exactly once: a missing or
+    repeated id fails that sub-request (``invalidBatchResponse``), and an id that names no
+    request means the ids cannot be trusted at all, so every sub-request of the envelope
+    fails. A failed sub-request is asked again (at the next poll), never silently skipped.
+    """
     responses = envelope.get("responses")
     if not isinstance(responses, list):
         raise GraphError(200, "invalidResponse", "A $batch response has no 'responses' array.")
     wanted = {str(index): index for index in pending}
+    by_id: dict[str, list[dict[str, Any]]] = {}
     for response in responses:
-        if not isinstance(response, dict) or response.get("id") not in wanted:
-            continue
-        index = wanted[response["id"]]
-        status = response.get("status")
-        body = response.get("body")
-        headers = response.get("headers") if isinstance(response.get("headers"), dict) else {}
-        if not isinstance(status, int):
-            answers[index] = GraphError(200, "invalidResponse", "A sub-response has no status.")
-        elif 200 <= status < 300:
-            answers[index] = _sub_response_body(body)
+        response_id = response.get("id") if isinstance(response, dict) else None
+        if not isinstance(response_id, str) or response_id not in wanted:
+            failure = _batch_failure("answers a request id that was not sent")
+            return dict.fromkeys(pending, failure)
+        by_id.setdefault(response_id, []).append(response)
+    answers: dict[int, dict[str, Any] | GraphError] = {}
+    for response_id, index in wanted.items():
+        matched = by_id.get(response_id, [])
+        if len(matched) == 1:
+            answers[index] = _sub_response(matched[0])
+        elif matched:
+            answers[index] = _batch_failure("answers one request more than once")
         else:
-            error = body.get("error") if isinstance(body, dict) else None
-            error = error if isinstance(error, dict) else {}
-            answers[index] = GraphError(
-                status,
-                str(error.get("code") or f"http{status}"),
-                str(error.get("message") or f"Graph answered HTTP {status}."),
-                retry_after=retry_after_header(headers),
-            )
-    for index in pending:
-        answers.setdefault(
-            index, GraphError(200, "invalidResponse", "The $batch response left a request out.")
-        )
+            answers[index] = _batch_failure("left a request out")
     return answers
+
+
+def _batch_failure(what: str) -> GraphError:
+    return GraphError(200, "invalidBatchResponse", f"The $batch response {what}.")
+
+
+def _sub_response(response: dict[str, Any]) -> dict[str, Any] | GraphError:
+    status = response.get("status")
+    body = response.get("body")
+    headers = response.get("headers") if isinstance(response.get("headers"), dict) else {}
+    if not isinstance(status, int):
+        return GraphError(200, "invalidResponse", "A sub-response has no status.")
+    if 200 <= status < 300:
+        return _sub_response_body(body)
+    error = body.get("error") if isinstance(body, dict) else None
+    error = error if isinstance(error, dict) else {}
+    return GraphError(
+        status,
+        str(error.get("code") or f"http{status}"),
+        str(error.get("message") or f"Graph answered HTTP {status}."),
+        retry_after=retry_after_header(headers),
+    )

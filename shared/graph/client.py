@@ -33,7 +33,8 @@ from shared.core.jsontext import parse_json
 from shared.core.retry_after import MAX_RETRY_AFTER_SECONDS, retry_after_header
 from shared.graph.batch import MAX_BATCH_REQUESTS, ReportPacer, Throttle, sub_responses
 from shared.graph.errors import GraphError
-from shared.settings import Settings
+from shared.graph.paging import Listing, PagingRule
+from shared.settings import DEFAULT_GRAPH_MAX_PAGES, Settings
 
 logger = logging.getLogger(__name__)
 
@@ -88,6 +89,8 @@ class GraphClient:
         *,
         max_concurrency: int = 16,
         report_pacer: ReportPacer | None = None,
+        max_pages: int = DEFAULT_GRAPH_MAX_PAGES,
+        deadline_seconds: float | None = None,
     ) -> None:
         self._adapter = adapter
         self._http_client = http_client
@@ -97,10 +100,22 @@ class GraphClient:
         # Shared by the polls of a process (see ReportPacer): the reports' own budget.
         self.report_pacer = report_pacer or ReportPacer()
         self._credential: Any = None
+        self._paging = PagingRule(adapter.base_url, max_pages)
+        # A poll's client stops sending at its deadline (loop time): a slow or endless Graph
+        # never starves the next timer run. None: no deadline (a route's job action).
+        self._deadline = (
+            None
+            if deadline_seconds is None
+            else asyncio.get_running_loop().time() + deadline_seconds
+        )
 
     @classmethod
     def from_settings(
-        cls, settings: Settings, *, report_pacer: ReportPacer | None = None
+        cls,
+        settings: Settings,
+        *,
+        report_pacer: ReportPacer | None = None,
+        deadline_seconds: float | None = None,
     ) -> GraphClient:
         connections = settings.graph_max_concurrency + 4
         http_client = httpx.AsyncClient(
@@ -119,6 +134,8 @@ class GraphClient:
             http_client,
             max_concurrency=settings.graph_max_concurrency,
             report_pacer=report_pacer,
+            max_pages=settings.graph_max_pages,
+            deadline_seconds=deadline_seconds,
         )
         client._credential = credential
         return client
@@ -228,22 +245,30 @@ class GraphClient:
     async def get_pages(
         self, url_template: str, path_parameters: dict[str, str]
     ) -> AsyncIterator[list[dict[str, Any]]]:
-        """Each page's ``value`` of a Graph collection, following ``@odata.nextLink``."""
+        """Each page's ``value`` of a Graph collection, following ``@odata.nextLink`` within
+        the paging rule (Graph's own origin and version, a bound on pages): a link outside it
+        ends the listing with a GraphError after the pages already yielded."""
         page = await self.get_json(url_template, path_parameters)
-        followed: set[str] = set()
+        pages = self._paging.listing(url_template)
         while True:
             value = page.get("value")
             if not isinstance(value, list):
                 raise GraphError(200, "invalidResponse", "A collection page has no 'value' array.")
             yield value
-            next_link = page.get("@odata.nextLink")
-            if not next_link:
+            next_link = pages.next_link(page)
+            if next_link is None:
                 return
-            # A link seen before would page forever: stop, as an incomplete listing.
-            if not isinstance(next_link, str) or next_link in followed:
-                raise GraphError(200, "invalidResponse", "The nextLink repeats an earlier page.")
-            followed.add(next_link)
             page = await self.get_json(url=next_link)
+
+    async def get_page_after(self, page: dict[str, Any], pages: Listing) -> dict[str, Any] | None:
+        """The page after ``page`` of a listing read page by page (``pages`` from
+        :meth:`listing`), or None when it was the last; the paging rule as in get_pages."""
+        next_link = pages.next_link(page)
+        return None if next_link is None else await self.get_json(url=next_link)
+
+    def listing(self, url_template: str) -> Listing:
+        """The paging state of one listing whose first page came from ``url_template``."""
+        return self._paging.listing(url_template)
 
     async def get_json(
         self,
@@ -323,11 +348,20 @@ class GraphClient:
         """One request in flight (within the client's bound, after any Retry-After), its
         failures as GraphErrors."""
         try:
-            async with self._in_flight:
+            async with asyncio.timeout_at(self._deadline), self._in_flight:
                 # Inside the slot: requests queued for one must still wait for a Retry-After
                 # that arrived while they queued.
                 await self._throttle.wait()
                 yield
+        except TimeoutError as error:
+            if self._deadline is None or asyncio.get_running_loop().time() < self._deadline:
+                raise
+            raise GraphError(
+                None,
+                "pollDeadlineExceeded",
+                "The poll's time to read Graph ran out (POLL_DEADLINE_SECONDS); what was read "
+                "is kept and the rest is asked again at the next poll.",
+            ) from error
         except APIError as error:
             raise _graph_error(error) from error
         except ClientAuthenticationError as error:

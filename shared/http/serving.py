@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import logging
+from urllib.parse import urlsplit
 from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING, Any
 
@@ -48,7 +49,7 @@ def _function(handler: Handler, resolve: Resolve, make_graph: MakeGraph) -> Call
 async def serve(req: func.HttpRequest, handler: Handler, services: Services) -> func.HttpResponse:
     """Run a handler on a request and answer its reply, or its failure in Graph's shape."""
     try:
-        reply = await handler(api_call(req), services)
+        reply = await handler(api_call(req, _public_base_url(services)), services)
     except Exception as error:
         return failure_response(error)
     return reply_response(reply)
@@ -87,9 +88,21 @@ class LazyServices:
         return self._resolve()[1]
 
 
-def api_call(req: func.HttpRequest) -> ApiCall:
+def _public_base_url(services: Services) -> str | None:
+    """The origin of the links a reply builds; None (relative links) while the app is not
+    configured, so that the handler still answers bad input with its 400."""
+    try:
+        return services.settings.public_base_url
+    except DomainError:
+        return None
+
+
+def api_call(req: func.HttpRequest, public_base_url: str | None = None) -> ApiCall:
+    """The request as handlers see it. Its ``url`` is the configured public origin and the
+    request's path: never the Host header, which the caller chooses."""
+    path = urlsplit(req.url).path
     return ApiCall(
-        url=req.url,
+        url=f"{public_base_url or ''}{path}",
         route=dict(req.route_params),
         query=dict(req.params),
         headers={name.lower(): value for name, value in req.headers.items()},

@@ -54,13 +54,16 @@ class App:
         params: dict[str, str] | None = None,
         headers: dict[str, str] | None = None,
         body: bytes | str | dict[str, Any] | list[Any] | None = None,
+        origin: str = "http://localhost:7071",
     ) -> Reply:
+        """Call a function; its request's URL starts with ``origin``, which the host takes
+        from the request's Host header (so a caller may name any)."""
         route, methods = self.route_of(name)
         assert method in methods, f"{name} does not take {method}"
         path = route
         for key, value in (route_params or {}).items():
             path = path.replace("{" + key + "}", value)
-        url = f"http://localhost:7071/api/{path}"
+        url = f"{origin}/api/{path}"
         if params:
             url += "?" + urlencode(params, errors="surrogatepass")
         if isinstance(body, dict | list):

@@ -91,6 +91,7 @@ NOT_DEPLOYED = {
 # app setting claiming it would let any caller forge a sign-in.
 SET_BY_PLATFORM = {
     "WEBSITE_AUTH_ENABLED": "App Service, while App Service Authentication is on (app/signin.bicep)",
+    "WEBSITE_HOSTNAME": "App Service: the app's default host name (the links' origin)",
 }
 # Deployed, but computed from another main.bicep parameter instead of having one of its own:
 # setting -> (that parameter, the setting's value when it is empty, when it is set).

@@ -28,6 +28,7 @@ FAULT_FIELDS = {
     "message": "message",
     "method": "method",
     "skip": "skip",
+    "body": "body",
 }
 
 

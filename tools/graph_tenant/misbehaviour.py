@@ -32,6 +32,10 @@ class Fault:
     ``skip`` matching requests are answered normally first (to fail page 2 of a listing,
     say); then ``times`` is how many requests it answers before it lapses (None: forever);
     ``hits`` counts the requests it has answered so far.
+
+    ``body``, when given, is the JSON answered with ``status`` (give 200 for a page): a hostile
+    Graph's page, ``$batch`` envelope or job. In its strings ``{hit}`` becomes the number of
+    this answer (an endless chain of distinct nextLinks) and ``{base}`` the tenant's origin.
     """
 
     path: str
@@ -45,6 +49,7 @@ class Fault:
     message: str | None = None
     method: str = "GET"
     skip: int = 0
+    body: Any = None
     id: str = field(default_factory=lambda: uuid.uuid4().hex)
     hits: int = 0
     skipped: int = field(default=0, init=False)
@@ -69,6 +74,20 @@ class Fault:
             raise ValueError(f"Fault method must be a string, not {self.method!r}.")
         self.method = self.method.upper()
 
+    def answer_body(self, base_url: str) -> Any:
+        """``body`` with its placeholders filled in for this hit."""
+
+        def fill(value: Any) -> Any:
+            if isinstance(value, str):
+                return value.replace("{hit}", str(self.hits)).replace("{base}", base_url)
+            if isinstance(value, list):
+                return [fill(item) for item in value]
+            if isinstance(value, dict):
+                return {key: fill(item) for key, item in value.items()}
+            return value
+
+        return fill(self.body)
+
     def applies_to(self, method: str, path: str) -> bool:
         live = self.times is None or self.hits < self.times
         return live and method == self.method and self.pattern.fullmatch(path) is not None
@@ -86,6 +105,7 @@ class Fault:
             "code": self.code,
             "message": self.message,
             "method": self.method,
+            "body": self.body,
             "hits": self.hits,
         }
 
@@ -249,6 +269,7 @@ class Misbehaviour:
         message: str | None = None,
         method: str = "GET",
         skip: int = 0,
+        body: Any = None,
     ) -> Fault:
         """Misbehave for matching requests; the earliest live fault wins when several match."""
         fault = Fault(
@@ -262,6 +283,7 @@ class Misbehaviour:
             message=message,
             method=method,
             skip=skip,
+            body=body,
         )
         self._faults.append(fault)
         return fault

@@ -248,6 +248,8 @@ class SimulatedTenant(Steering, Misbehaviour):
             await self._pause(fault.delay)
             if fault.malformed:
                 return call.malformed()
+            if fault.body is not None:
+                return call.answer(fault.status, fault.answer_body(call.base_url))
             if fault.status != 200:
                 return call.error(
                     fault.status, fault.code, fault.message, retry_after=fault.retry_after

@@ -9,13 +9,17 @@ With object ids named in the settings there is nothing to discover: only those p
 names are read (for the rows' names; that needs Application.Read.All too), on the same
 schedule. A discovery in which not one principal would show its jobs (401/403) is the
 permission missing: the source is unavailable, nothing is kept, and it is tried again at
-the next poll. Principals that failed for a passing reason are asked again at each poll
-until they answer.
+the next poll. Principals that failed for a passing reason (throttled, a 5xx, a ``$batch``
+answer whose ids do not match the requests) are asked again at each poll until they answer,
+and counted (``failed``, ``failedCodes``): when more than a tenth of the principals failed,
+the source's poll is partial (degraded on /api/health); when every one failed and none was
+known before, nothing was read and the source is unavailable.
 """
 
 from __future__ import annotations
 
 import logging
+from collections import Counter
 from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any
@@ -33,6 +37,11 @@ if TYPE_CHECKING:
 logger = logging.getLogger(__name__)
 
 STATE_NAME = "discovery"
+# More than this share of the principals failing makes the source's poll partial: too many
+# may have jobs that go unwatched until they answer.
+FAILED_SHARE_PARTIAL = 0.1
+# The placeholder id under which an incomplete discovery counts in a poll's failures.
+DISCOVERY_INCOMPLETE = "#discovery"
 # Commas escaped: the URL template would drop them.
 _LISTING = "{+baseurl}/v1.0/servicePrincipals?%24select=id%2CappId%2CdisplayName&%24top=999"
 
@@ -44,8 +53,17 @@ class Principals:
     names: dict[str, str | None] = field(default_factory=dict)
     # What discovery saw, for the source's health entry (counts and codes only).
     report: dict[str, Any] = field(default_factory=dict)
-    # Discovery could not list the principals and none were found before.
+    # Discovery could not list the principals (or ask any) and none were found before.
     error: GraphError | None = None
+
+    @property
+    def incomplete(self) -> bool:
+        """Too many principals could not be asked: jobs may be missing from the poll."""
+        failed = self.report.get("failed")
+        total = self.report.get("servicePrincipals")
+        if not isinstance(failed, int) or not isinstance(total, int) or failed <= 0:
+            return False
+        return failed > FAILED_SHARE_PARTIAL * total
 
 
 async def principals_to_poll(
@@ -101,6 +119,19 @@ async def _discover(
         # outage to report, not a tenant without jobs (nothing kept, asked again next poll).
         report = {**_last_report(kept), "error": asked.denied.to_json()}
         return Principals(before, report, error=asked.denied)
+    if listed and not asked.answered and not before:
+        # Not one principal answered (throttled, or a $batch answer that matched no request):
+        # nothing was read, which is an outage, not a tenant without jobs (asked next poll).
+        failure = asked.first_failure or GraphError(None, "discoveryFailed", "No answer.")
+        error = GraphError(
+            failure.status,
+            failure.code,
+            f"Discovery could ask none of the {len(listed)} service principals for their "
+            f"jobs: {failure.message}",
+            retry_after=failure.retry_after,
+        )
+        report = {**_last_report(kept), "failed": len(asked.retry), "error": error.to_json()}
+        return Principals(before, report, error=error)
     found = asked.found | {sp_id: listed[sp_id] for sp_id in asked.retry if sp_id in before}
     report = {
         "discoveredDateTime": now,
@@ -108,6 +139,7 @@ async def _discover(
         "withJobs": len(found),
         "refused": asked.refused,
         "failed": len(asked.retry),
+        "failedCodes": dict(asked.failed_codes),
         "listingPages": pages,
         "batchRequests": -(-len(listed) // MAX_BATCH_REQUESTS),
     }
@@ -127,6 +159,8 @@ class _Asked:
     denied: GraphError | None = None
     # Principals that failed for a passing reason (throttled, 5xx), to ask again.
     retry: dict[str, str | None] = field(default_factory=dict)
+    failed_codes: Counter[str] = field(default_factory=Counter)
+    first_failure: GraphError | None = None
 
 
 async def _ask(graph: GraphClient, principals: dict[str, str | None]) -> _Asked:
@@ -138,6 +172,8 @@ async def _ask(graph: GraphClient, principals: dict[str, str | None]) -> _Asked:
         if isinstance(answer, GraphError):
             if not answer.is_refusal:
                 asked.retry[sp_id] = name
+                asked.failed_codes[answer.code] += 1
+                asked.first_failure = asked.first_failure or answer
                 continue
             asked.refused += 1  # no jobs API on this principal, or not for us: not monitored
             if answer.status in (401, 403) and asked.denied is None:
@@ -160,6 +196,7 @@ async def _ask_again(
     kept["retry"] = asked.retry
     kept["withJobs"] = len(principals.names)
     kept["failed"] = len(asked.retry)
+    kept["failedCodes"] = dict(asked.failed_codes)
     principals.report = _last_report(kept)
     await state.save(STATE_NAME, kept)
 

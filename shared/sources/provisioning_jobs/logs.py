@@ -101,11 +101,13 @@ async def read_failures(graph: GraphClient, since: datetime) -> LogRead:
 async def _read_pages(graph: GraphClient, query: str, read: LogRead) -> None:
     await graph.report_pacer.wait()
     read.requests += 1
-    page = await graph.get_json(_URL, {"filter": query, "top": str(PAGE_SIZE)})
-    while True:
+    page: dict[str, Any] | None = await graph.get_json(
+        _URL, {"filter": query, "top": str(PAGE_SIZE)}
+    )
+    pages = graph.listing(_URL)
+    while page is not None:
         _group(page.get("value"), read.failures)
-        next_link = page.get("@odata.nextLink")
-        if not isinstance(next_link, str) or not next_link:
+        if not page.get("@odata.nextLink"):
             return
         if read.requests >= MAX_PAGES:
             # The newest failures are in; the next poll reads again from the same point.
@@ -113,7 +115,7 @@ async def _read_pages(graph: GraphClient, query: str, read: LogRead) -> None:
             return
         await graph.report_pacer.wait()
         read.requests += 1
-        page = await graph.get_json(url=next_link)
+        page = await graph.get_page_after(page, pages)
 
 
 def _group(entries: Any, failures: dict[tuple[str | None, str], list[dict[str, Any]]]) -> None:

@@ -12,7 +12,7 @@ from shared.settings import Settings
 from shared.sources.base import Observation, Operation
 from shared.sources.documents import DocumentSource
 from shared.sources.provisioning_jobs.const import NAME
-from shared.sources.provisioning_jobs.discovery import principals_to_poll
+from shared.sources.provisioning_jobs.discovery import DISCOVERY_INCOMPLETE, principals_to_poll
 from shared.sources.provisioning_jobs.entity import CachedJob
 from shared.sources.provisioning_jobs.explain import explain_failures
 from shared.sources.provisioning_jobs.health import HEALTH_RULES, job_reason
@@ -69,6 +69,9 @@ class ProvisioningJobs(DocumentSource[CachedJob]):
             return Observation(error=principals.error, details={"discovery": principals.report})
         seen = await observe_jobs(self, graph, cached, principals.names, own.stall_after_hours)
         seen.details["discovery"] = principals.report
+        if principals.incomplete:
+            # Counted once, under no item: the poll is partial while they go unasked.
+            seen.failures[DISCOVERY_INCOMPLETE] = "discoveryIncomplete"
         if own.logs_enabled:
             report = await explain_failures(self.name, graph, state, cached, seen, now)
             seen.details["provisioningLogs"] = report
