@@ -12,10 +12,15 @@ data in it, on machines without Core Tools. Order and checks:
 4. the host on ``FUNCTIONS_PORT`` (default 7071), then a first poll through the admin API so
    the API has data at once, then the URLs and a curl example.
 
-Each port is checked before its service starts so that a clash gives a clear message rather
-than a child's stack trace. Children run in their own process groups with their output
-prefixed (``[azurite]``, ``[graph]``, ``[host]``); Ctrl-C or SIGTERM stops them all (SIGTERM,
-then SIGKILL after a timeout), and so does any of them exiting on its own.
+Ports are settings (``AZURITE_TABLE_PORT``, ``GRAPH_TENANT_PORT``, ``FUNCTIONS_PORT``, in the
+environment or local.settings.json). A port left at its default that something else on the
+machine holds (another ``make run``, a real Azurite) is replaced by a free one, which the
+banner names, and the host is given the matching connection string and Graph URL; a port set
+explicitly must be free, or the run stops with a message naming the setting.
+
+Children run in their own process groups with their output prefixed (``[azurite]``,
+``[graph]``, ``[host]``); Ctrl-C or SIGTERM stops them all (SIGTERM, then SIGKILL after a
+timeout), and so does any of them exiting on its own.
 """
 
 from __future__ import annotations
@@ -43,10 +48,20 @@ from tools.local_host.settings import (
     read_local_settings,
     resolve_port,
 )
-from tools.processes import AZURITE_TABLE, REPO, STOP_TIMEOUT, azurite_command, signal_group
+from tools.processes import (
+    AZURITE_TABLE,
+    REPO,
+    STOP_TIMEOUT,
+    azurite_command,
+    azurite_connection_string,
+    free_port,
+    signal_group,
+)
 
-AZURITE_PORT = 10002  # fixed: UseDevelopmentStorage=true always means 127.0.0.1:10002
+AZURITE_PORT = 10002  # what UseDevelopmentStorage=true means: 127.0.0.1:10002
 TENANT_PORT = 7072
+AZURITE_PORT_SETTING = "AZURITE_TABLE_PORT"
+TENANT_PORT_SETTING = "GRAPH_TENANT_PORT"
 # GRAPH_BASE_URL values that mean "the simulated tenant" (the example settings' value).
 SIMULATED_TENANT_URLS = {f"http://127.0.0.1:{TENANT_PORT}", f"http://localhost:{TENANT_PORT}"}
 POLL_FUNCTION = "poll_sync_statuses"
@@ -151,7 +166,9 @@ class LocalRun:
 
         storage = _effective(local, "AzureWebJobsStorage") or "UseDevelopmentStorage=true"
         if storage.replace(" ", "").lower() == "usedevelopmentstorage=true":
-            await self._start_azurite(env)
+            azurite_port = await self._start_azurite(env, local)
+            if azurite_port != AZURITE_PORT:  # the host must find it where it is
+                env |= {"AzureWebJobsStorage": azurite_connection_string(azurite_port)}
         else:
             self.storage = "AzureWebJobsStorage as configured"
             print(
@@ -164,7 +181,7 @@ class LocalRun:
             graph = configured
             print(f"GRAPH_BASE_URL is {graph}: using it, not the simulated tenant", flush=True)
         else:
-            graph = await self._start_tenant(env)
+            graph = await self._start_tenant(env, local)
             env |= {"GRAPH_BASE_URL": graph, "GRAPH_AUTH": "none"}
             # The demo tenant has every source: poll them all (its provisioning jobs are found
             # by discovery, the default), unless settings say otherwise.
@@ -178,7 +195,8 @@ class LocalRun:
             port = resolve_port(None, os.environ, local)
         except HostConfigError as error:
             raise RunError(str(error)) from None
-        _require_free(port, "the Functions host", "set FUNCTIONS_PORT to a free port")
+        chosen = bool(_effective(local, "FUNCTIONS_PORT") or local.local_http_port)
+        port = _port_for(port, chosen, "the Functions host", "FUNCTIONS_PORT")
         host = await Child.start(
             "host",
             [
@@ -198,31 +216,29 @@ class LocalRun:
         await self._first_poll(base, master_key)
         self._announce(base, graph, _effective(local, "FUNCTIONS_FUNCTION_KEY"), master_key)
 
-    async def _start_azurite(self, env: dict[str, str]) -> None:
+    async def _start_azurite(self, env: dict[str, str], local: LocalSettings) -> int:
+        """Start Azurite's Table service; return its port."""
         if not AZURITE_TABLE.exists():
             raise RunError(f"{AZURITE_TABLE} is missing: run `make install` (npm ci)")
-        _require_free(
-            AZURITE_PORT,
-            "Azurite (UseDevelopmentStorage=true)",
-            "stop whatever uses it (another Azurite?) or set AzureWebJobsStorage",
-        )
-        data = self.app_dir / ".azurite"
-        data.mkdir(exist_ok=True)
-        azurite = await Child.start("azurite", azurite_command(AZURITE_PORT, location=data), env)
+        port, chosen = _port_setting(local, AZURITE_PORT_SETTING, AZURITE_PORT)
+        port = _port_for(port, chosen, "Azurite (UseDevelopmentStorage=true)", AZURITE_PORT_SETTING)
+        # Another run may hold .azurite/ with its own Azurite: a port of its own, data of its own.
+        data = self.app_dir / ".azurite" / ("" if port == AZURITE_PORT else f"port-{port}")
+        data.mkdir(parents=True, exist_ok=True)
+        azurite = await Child.start("azurite", azurite_command(port, location=data), env)
         self.children.append(azurite)
         await self._until(azurite.line_matching(lambda line: "successfully started" in line))
-        self.storage = f"Azurite, http://127.0.0.1:{AZURITE_PORT} (data in .azurite/)"
+        where = data.relative_to(self.app_dir).as_posix()
+        self.storage = f"Azurite, http://127.0.0.1:{port} (data in {where}/)"
+        return port
 
-    async def _start_tenant(self, env: dict[str, str]) -> str:
+    async def _start_tenant(self, env: dict[str, str], local: LocalSettings) -> str:
         """Start the demo tenant; return its URL."""
-        _require_free(
-            TENANT_PORT,
-            "the simulated Graph tenant",
-            "free it, or set GRAPH_BASE_URL to use another",
-        )
+        port, chosen = _port_setting(local, TENANT_PORT_SETTING, TENANT_PORT)
+        port = _port_for(port, chosen, "the simulated Graph tenant", TENANT_PORT_SETTING)
         tenant = await Child.start(
             "graph",
-            [sys.executable, "-m", "tools.graph_tenant", "--demo", "--port", str(TENANT_PORT)],
+            [sys.executable, "-m", "tools.graph_tenant", "--demo", "--port", str(port)],
             env,
         )
         self.children.append(tenant)
@@ -329,13 +345,38 @@ def _effective(local: LocalSettings, name: str) -> str | None:
     return os.environ.get(name) or local.values.get(name) or None
 
 
-def _require_free(port: int, what: str, hint: str) -> None:
+def _port_setting(local: LocalSettings, name: str, default: int) -> tuple[int, bool]:
+    """The port a setting names (and True), or ``default`` (and False)."""
+    raw = _effective(local, name)
+    if raw is None:
+        return default, False
+    if not (raw.isascii() and raw.isdigit() and 1 <= int(raw) <= 65535):
+        raise RunError(f"{name} must be a port number (1-65535); got {raw!r}")
+    return int(raw), True
+
+
+def _port_for(port: int, chosen: bool, what: str, setting: str) -> int:
+    """``port`` when it is free; for a default port that is taken, a free one instead (the
+    banner names it); for a port set explicitly, a message naming the setting."""
+    if _is_free(port):
+        return port
+    if chosen:
+        raise RunError(
+            f"port {port}, needed by {what}, is already in use: set {setting} to a free port"
+        )
+    other = free_port()
+    print(f"Port {port} is in use: {what} takes port {other} (set {setting} to choose)")
+    return other
+
+
+def _is_free(port: int) -> bool:
     with socket.socket() as probe:
         probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:
             probe.bind(("127.0.0.1", port))
         except OSError:
-            raise RunError(f"port {port}, needed by {what}, is already in use: {hint}") from None
+            return False
+    return True
 
 
 def _poll_finished(health: httpx.Response, asked: datetime) -> bool:

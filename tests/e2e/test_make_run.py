@@ -26,12 +26,8 @@ def in_use(port: int) -> bool:
         return probe.connect_ex(("127.0.0.1", port)) == 0
 
 
-@pytest.mark.e2e
-def test_make_run_serves_the_demo_tenant_within_60_s_and_stops_cleanly(tmp_path: Path) -> None:
-    busy = [port for port in FIXED_PORTS if in_use(port)]
-    if busy:
-        pytest.skip(f"make run needs ports {FIXED_PORTS}; in use here: {busy}")
-    app = tmp_path / "app"  # a fresh copy: no local.settings.json, no .azurite/
+def fresh_app(app: Path) -> Path:
+    """A fresh copy of the app: no local.settings.json, no .azurite/."""
     for name in APP_FILES:
         source = REPO / name
         if source.is_dir():
@@ -39,6 +35,15 @@ def test_make_run_serves_the_demo_tenant_within_60_s_and_stops_cleanly(tmp_path:
         else:
             app.mkdir(exist_ok=True)
             shutil.copy(source, app / name)
+    return app
+
+
+@pytest.mark.e2e
+def test_make_run_serves_the_demo_tenant_within_60_s_and_stops_cleanly(tmp_path: Path) -> None:
+    busy = [port for port in FIXED_PORTS if in_use(port)]
+    if busy:
+        pytest.skip(f"make run needs ports {FIXED_PORTS}; in use here: {busy}")
+    app = fresh_app(tmp_path / "app")
     port = free_port()
     run = Child(
         "make-run",
@@ -97,3 +102,35 @@ def test_make_run_serves_the_demo_tenant_within_60_s_and_stops_cleanly(tmp_path:
     assert "Stopped." in run.tail()
     assert "Unclosed" not in run.log.read_text()  # the host closed its connections
     assert not [p for p in (*FIXED_PORTS, port) if in_use(p)], "a child outlived make run"
+
+
+@pytest.mark.e2e
+def test_two_make_runs_share_one_machine(tmp_path: Path) -> None:
+    """The second run finds Azurite's and the tenant's default ports taken (by the first, or
+    by anything else) and takes free ones; both serve their own demo."""
+    app = fresh_app(tmp_path / "app")
+    runs: list[tuple[Child, int]] = []
+    try:
+        for index in range(2):
+            port = free_port()
+            run = Child(
+                f"make-run-{index}",
+                [sys.executable, "-m", "tools.run_local", "--app-dir", str(app)],
+                env=clean_env() | {"FUNCTIONS_PORT": str(port)},
+                log_dir=tmp_path,
+            )
+            runs.append((run, port))
+            run.wait_for_line(lambda line: "SyncStatus is running" in line, timeout=60)
+        second = runs[1][0].log.read_text()
+        assert "Port 10002 is in use" in second and "Port 7072 is in use" in second
+        for run, port in runs:
+            rows = httpx.get(f"http://127.0.0.1:{port}/api/statuses", params={"$top": "999"})
+            assert rows.status_code == 200, run.tail()
+            assert {row["source"] for row in rows.json()["value"]} >= {
+                "educationSynchronizationProfiles",
+                "synchronizationJobs",
+            }
+    finally:
+        for run, _port in reversed(runs):
+            run.process.send_signal(signal.SIGINT)
+            assert run.process.wait(timeout=30) == 0, run.tail()
