@@ -66,6 +66,8 @@ def app_settings(
         "GRAPH_AUTH": "none",
         "GRAPH_TIMEOUT_SECONDS": "2",
         "POLL_SCHEDULE": "0 */5 * * * *",
+        # As the Functions host sets it (Core Tools: localhost:7071): the links' origin.
+        "WEBSITE_HOSTNAME": "localhost:7071",
         # On by default; the tests of jobs and of Entra Connect switch them on themselves, so
         # that the others poll School Data Sync alone.
         "PROVISIONING_JOBS_ENABLED": "false",

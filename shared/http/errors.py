@@ -1,10 +1,13 @@
 """The one mapping from domain errors to HTTP: a status and a Graph-shaped error body,
 ``{"error": {"code", "message", "target"?}}``, with ``Retry-After`` when the caller should
-try again later. The OpenAPI document describes each route's errors through it too."""
+try again later. The OpenAPI document describes each route's errors through it too.
+
+This is the one place the app writes ``Retry-After`` (``retry_after_headers``): whoever set
+the wait (Graph's answer passed on, a storage outage, the cooldown), it is whole seconds,
+bounded by ``shared/core/retry_after.py``."""
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -22,6 +25,7 @@ from shared.core.errors import (
     TooManyRequestsError,
     VersionConflictError,
 )
+from shared.core.retry_after import caller_retry_after
 
 # Seconds a caller should wait when a dependency (storage, Graph) is unavailable.
 RETRY_AFTER_SECONDS = 30
@@ -62,8 +66,15 @@ class ApiError:
 UNEXPECTED = ApiError(500, "InternalServerError", "An unexpected error occurred; it was logged.")
 
 
+def retry_after_headers(seconds: float | None = None) -> dict[str, str]:
+    """The ``Retry-After`` header of an answer: ``seconds`` (RETRY_AFTER_SECONDS when not
+    given) as whole seconds within the one bound."""
+    return {"Retry-After": str(caller_retry_after(seconds, RETRY_AFTER_SECONDS))}
+
+
 def retry_later_headers() -> dict[str, str]:
-    return {"Retry-After": str(RETRY_AFTER_SECONDS)}
+    """``Retry-After`` for a dependency (storage, Graph) that is unavailable."""
+    return retry_after_headers()
 
 
 def status_of(error_type: type[DomainError]) -> int:
@@ -81,11 +92,11 @@ def api_error(error: DomainError) -> ApiError:
     else:
         message = error.message
     target = error.target if status == 400 else None
-    headers = retry_later_headers() if status == 503 else {}
-    if isinstance(error, TooManyRequestsError):
-        headers = {"Retry-After": str(error.retry_after)}
-    if isinstance(error, GraphUnavailableError) and error.retry_after:
-        headers = {"Retry-After": str(max(1, math.ceil(error.retry_after)))}
+    headers = {}
+    if isinstance(error, TooManyRequestsError | GraphUnavailableError):
+        headers = retry_after_headers(error.retry_after)
+    elif status == 503:
+        headers = retry_later_headers()
     return ApiError(status, error.code or code, message, target, headers)
 
 

@@ -5,9 +5,9 @@ from __future__ import annotations
 
 import json
 import logging
-from urllib.parse import urlsplit
 from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING, Any
+from urllib.parse import urlsplit
 
 import azure.functions as func
 

@@ -45,7 +45,7 @@ async def test_the_organization_is_served_as_graph_sent_it(app: App, tenant: Any
     reply = await app.call("list_organization")
     assert reply.status == 200, reply.body
     body = reply.json()
-    assert body["@odata.context"].endswith("/v1.0/$metadata#organization")
+    assert body["@odata.context"].endswith("/beta/$metadata#organization")  # where it was read
     (served,) = body["value"]
     sent = tenant.organization
     fields = (
@@ -60,6 +60,34 @@ async def test_the_organization_is_served_as_graph_sent_it(app: App, tenant: Any
     assert (row["health"], row["status"]) == ("healthy", "syncEnabled")
     assert row["reason"] == "Last directory sync 12 min ago (expected every 30 min)."
     assert row["path"] == f"/api/organization/{sent['id']}"
+
+
+async def test_the_last_password_hash_sync_is_read_from_beta_and_a_stale_one_warns(
+    app: App, tenant: Any
+) -> None:
+    # v1.0's organization has no onPremisesLastPasswordSyncDateTime: Graph (and the tenant)
+    # refuse a v1.0 $select of it with a 400, so the poll asks beta, which has every field.
+    now = datetime.now(UTC)
+    tenant.set_organization(
+        onPremisesSyncEnabled=True,
+        onPremisesLastSyncDateTime=graph_seconds(now - timedelta(minutes=10)),
+        onPremisesLastPasswordSyncDateTime=graph_seconds(now - timedelta(hours=5)),
+    )
+    await app.poll()
+    (asked,) = [r for r in tenant.requests if r.path.endswith("/organization")]
+    assert asked.path == "/beta/organization"
+    assert "onPremisesLastPasswordSyncDateTime" in asked.query["$select"].split(",")
+    row = await organization_row(app)
+    assert (row["health"], row["status"]) == ("warning", "syncEnabled")
+    assert row["reason"] == (
+        "Last directory sync 10 min ago (expected every 30 min), but the last password hash "
+        "sync was 5 h ago."
+    )
+    (served,) = (await app.call("list_organization")).json()["value"]
+    sent = tenant.organization["onPremisesLastPasswordSyncDateTime"]
+    assert served["onPremisesLastPasswordSyncDateTime"] == sent
+    (entry,) = [s for s in (await app.health()).json()["sources"] if s["source"] == SOURCE]
+    assert entry["lastPoll"]["outcome"] == "succeeded"
 
 
 async def test_a_cloud_only_tenant_is_shown_once_never_as_an_error(app: App, tenant: Any) -> None:

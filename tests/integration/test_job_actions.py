@@ -276,3 +276,35 @@ async def test_a_subscription_can_leave_actions_out(
     assert (await act(app, "restart", job_id, body)).status == 202
     await app.poll()
     assert [(e["kind"], e["health"]) for e in receiver.events] == [("change", "warning")]
+
+
+@pytest.mark.parametrize(
+    ("graph_status", "graph_wait", "told"),
+    [(503, 999999999, "180"), (429, 0.2, "1"), (503, 7.5, "8"), (504, None, "30")],
+)
+async def test_graphs_retry_after_reaches_the_caller_whole_and_capped(
+    app: App, tenant: Any, graph_status: int, graph_wait: float | None, told: str
+) -> None:
+    """Graph's wait is passed on, in whole seconds and never longer than the one cap (it
+    once answered Retry-After: 999999999 because Graph said so)."""
+    job_id = tenant.add_job(SP)
+    await app.poll()
+    path = f"/v1.0/servicePrincipals/{SP}/synchronization/jobs/{job_id}/pause"
+    tenant.add_fault(path, status=graph_status, method="POST", retry_after=graph_wait)
+    reply = await act(app, "pause", job_id)
+    assert reply.status == 503, reply.body
+    assert reply.headers["Retry-After"] == told
+
+
+async def test_a_cooldown_longer_than_the_cap_is_told_as_the_cap(
+    app: App, tenant: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("PROVISIONING_ACTION_COOLDOWN_SECONDS", "86400")
+    composition.reload_settings()
+    job_id = tenant.add_job(SP)
+    await app.poll()
+    assert (await act(app, "pause", job_id)).status == 202
+    again = await act(app, "start", job_id)
+    assert again.status == 429
+    assert again.headers["Retry-After"] == "180"  # asked again then, it is told again
+    assert "86400" in again.json()["error"]["message"]

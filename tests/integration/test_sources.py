@@ -11,6 +11,7 @@ from shared import composition
 from tests.support.app import App
 from tests.support.samples import SEED, SEED_ID, SYNC_STATUS_EXAMPLE
 from tools import graph_tenant as graph
+from tools.local_host.routes import compile_template
 
 SP_A = "4f0c5b52-1f7a-4d59-9a53-0b1f0e7d2a11"
 SP_B = "0b9e6a1c-8d2f-4e3a-9b7c-5d6e7f8a9b0c"
@@ -248,6 +249,30 @@ async def test_a_run_goes_from_running_to_errors_and_its_statistics_are_read_onc
     assert without_context(statistics) == tenant.get_run(run_id)["statistics"]
     row = (await rows_by_id(app))[run_id]
     assert (row["health"], row["reason"]) == ("error", "Completed with 5 errors and 2 warnings.")
+
+
+async def test_run_statistics_answer_in_the_odata_function_form_too(app: App, tenant: Any) -> None:
+    # Microsoft's SDKs call getStatistics as the OData function Graph serves beside the short
+    # form: .../runs/{id}/microsoft.graph.industryData.getStatistics()
+    function = "microsoft.graph.industryData.getStatistics()"
+    statistics = graph.run_statistics(errors=3, run_id="run-f")
+    tenant.add_run("run-f", status="completedWithErrors", statistics=statistics)
+    await app.poll()
+    route, methods = app.route_of("get_industry_data_run_statistics_function")
+    assert (route, methods) == (f"external/industryData/runs/{{id}}/{function}", ["GET"])
+    # Routed as the Functions host routes it (ASP.NET templates: dots and parentheses are
+    # literal), by the local host's route table.
+    template = compile_template("api", route)
+    runs = "/api/external/industryData/runs"
+    assert template.match(f"{runs}/run-f/{function}") == {"id": "run-f"}
+    assert template.match(f"{runs}/run-f/getStatistics") is None
+    long = await app.call("get_industry_data_run_statistics_function", route_params={"id": "run-f"})
+    short = await app.run_statistics("run-f")
+    assert long.status == short.status == 200
+    assert long.json() == short.json()
+    assert without_context(long.json()) == tenant.get_run("run-f")["statistics"]
+    missing = await app.call("get_industry_data_run_statistics_function", route_params={"id": "x"})
+    assert missing.status == 404
 
 
 async def test_only_the_newest_runs_are_kept(app: App, tenant: Any) -> None:

@@ -1084,6 +1084,21 @@ async def test_get_statistics_answers_stored_or_zero_statistics(
     assert missing.status_code == 404
 
 
+async def test_get_statistics_answers_in_the_odata_function_form_too(
+    tenant: SimulatedTenant, client: httpx.AsyncClient
+) -> None:
+    tenant.add_run("done", status="completedWithErrors", statistics=run_statistics(errors=7))
+    function = "microsoft.graph.industryData.getStatistics()"  # what Microsoft's SDKs call
+
+    short = await client.get(f"{RUNS}/done/getStatistics")
+    long = await client.get(f"{RUNS}/done/{function}")
+    missing = await client.get(f"{RUNS}/nope/{function}")
+
+    assert long.status_code == 200
+    assert long.json() == short.json()
+    assert missing.status_code == 404
+
+
 @pytest.mark.parametrize(
     ("source", "path", "segment"),
     [

@@ -37,6 +37,7 @@ from tools.graph_tenant.common import ID_NAMESPACE
 REPO_ROOT = Path(__file__).resolve().parents[2]
 PRINCIPALS = "/v1.0/servicePrincipals"
 ORGANIZATION = "/v1.0/organization"
+BETA_ORGANIZATION = "/beta/organization"
 SECONDS_TIMESTAMP = re.compile(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}Z")
 REFUSED = {
     "code": "Authorization_RequestDenied",
@@ -300,7 +301,7 @@ async def test_default_organization_is_cloud_only_and_honours_select(
     assert organization["displayName"] == "Contoso School District"
     assert organization["onPremisesSyncEnabled"] is None
     assert organization["onPremisesLastSyncDateTime"] is None
-    assert organization["onPremisesLastPasswordSyncDateTime"] is None
+    assert "onPremisesLastPasswordSyncDateTime" not in organization  # beta alone has it
     assert organization["verifiedDomains"]
     assert selected == {
         "@odata.context": f"{tenant.url}/v1.0/$metadata#organization({select})",
@@ -317,6 +318,23 @@ async def test_default_organization_is_cloud_only_and_honours_select(
     assert "'licence'" in unknown.json()["error"]["message"]
 
 
+async def test_beta_serves_the_organization_with_its_last_password_sync(
+    tenant: SimulatedTenant, client: httpx.AsyncClient
+) -> None:
+    select = "id,onPremisesLastPasswordSyncDateTime"
+    whole = (await client.get(BETA_ORGANIZATION)).json()
+    selected = (await client.get(BETA_ORGANIZATION, params={"$select": select})).json()
+
+    assert whole["@odata.context"] == f"{tenant.url}/beta/$metadata#organization"
+    (organization,) = whole["value"]
+    assert organization["onPremisesLastPasswordSyncDateTime"] is None
+    assert organization["displayName"] == "Contoso School District"
+    assert selected == {
+        "@odata.context": f"{tenant.url}/beta/$metadata#organization({select})",
+        "value": [{"id": organization["id"], "onPremisesLastPasswordSyncDateTime": None}],
+    }
+
+
 async def test_stale_directory_sync_and_merged_fields(
     tenant: SimulatedTenant, client: httpx.AsyncClient
 ) -> None:
@@ -324,7 +342,7 @@ async def test_stale_directory_sync_and_merged_fields(
     tenant.set_organization(**fields)
     fields["tags"].append("b")  # the tenant keeps its own copy
     tenant.make_directory_sync_stale(180)
-    organization = (await client.get(ORGANIZATION)).json()["value"][0]
+    organization = (await client.get(BETA_ORGANIZATION)).json()["value"][0]
     snapshot = tenant.organization
     snapshot["displayName"] = "tampered"
 
@@ -362,8 +380,9 @@ async def test_organization_can_be_refused(
     tenant.refuse_source("organization", status=403, code="Authorization_RequestDenied")
 
     refused = await client.get(ORGANIZATION, params={"$select": "id"})
+    refused_beta = await client.get(BETA_ORGANIZATION)
 
-    assert refused.status_code == 403
+    assert refused.status_code == refused_beta.status_code == 403
     assert "organization" in tenant.sources
 
 
@@ -379,7 +398,7 @@ async def test_demo_has_hundreds_of_principals_every_kind_of_job_and_a_stalling_
 
     pages = await all_pages(client, PRINCIPALS, **{"$select": "id,appId,displayName"})
     refused = await client.get(jobs_path(DEMO_REFUSED_SERVICE_PRINCIPAL_ID))
-    organization = (await client.get(ORGANIZATION)).json()["value"][0]
+    organization = (await client.get(BETA_ORGANIZATION)).json()["value"][0]
 
     listed = {p["id"]: p["displayName"] for page in pages for p in page["value"]}
     assert len(listed) == len(DEMO_JOB_SERVICE_PRINCIPAL_IDS) + DEMO_IDLE_SERVICE_PRINCIPALS

@@ -15,6 +15,7 @@ import logging
 import os
 import re
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -282,6 +283,76 @@ async def test_a_request_the_host_cannot_read_is_answered_as_json(
     assert error["error"]["code"] == "BadRequest"
     assert "8 KiB" in error["error"]["message"]
     assert "aaaa" not in error["error"]["message"]  # nothing of the request is echoed
+
+
+# Requests the host cannot read, each carrying the key in ?code= (and in its header).
+UNREADABLE_REQUESTS = [
+    # A request line over 8 KiB: aiohttp's parser quotes its first 100 bytes.
+    b"GET /api/echo/x?code=SECRET&pad=" + b"a" * 9000 + b" HTTP/1.1\r\nHost: x\r\n\r\n",
+    # Bytes that are not UTF-8, in the query and in the path: the parser quotes the line.
+    b"GET /api/echo/x?code=SECRET&y=\xff\xfe HTTP/1.1\r\nHost: x\r\n\r\n",
+    b"GET /api/echo/\xc3\x28?code=SECRET HTTP/1.1\r\nHost: x\r\n\r\n",
+    # Not a method: aiohttp logs that at DEBUG, with the line.
+    b"G\x01T /api/echo/x?code=SECRET HTTP/1.1\r\nHost: x\r\n\r\n",
+    # A header over 8 KiB after the key's header.
+    b"GET /api/echo/x?code=SECRET HTTP/1.1\r\nx-functions-key: SECRET\r\nX-Pad: "
+    + b"b" * 9000
+    + b"\r\n\r\n",
+]
+
+
+async def test_no_key_reaches_the_log_from_a_request_the_host_cannot_read(
+    functions: list[FunctionSpec], caplog: pytest.LogCaptureFixture
+) -> None:
+    """The host logs the kind of failure, never the raw request line: aiohttp's own log of
+    a line it cannot parse quotes it, ``?code=`` and all."""
+    with caplog.at_level(logging.DEBUG):
+        async with serving(functions, keys=Keys(function="SECRET")) as (_, client):
+            for request in UNREADABLE_REQUESTS:
+                status, error = await raw_exchange(client, request)
+                assert (status, error["error"]["code"]) == (400, "BadRequest")
+            async with client.get("/api/items/7", params={"code": "SECRET", "x": "1"}) as reply:
+                assert reply.status == 200
+    logged = caplog.text  # every record as formatted, tracebacks included
+    assert "SECRET" not in logged
+    refused = [r for r in caplog.records if "cannot read" in r.getMessage()]
+    assert len(refused) == len(UNREADABLE_REQUESTS)
+    assert "GET /api/items/7?code=REDACTED&x=1 -> 200" in logged  # method and path, no key
+
+
+def test_the_cli_logs_no_key_of_a_request_it_cannot_read(tmp_path: Path) -> None:
+    """The same through the real CLI and its log (--verbose: aiohttp's debug records too)."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("FUNCTIONS_")}
+    env |= {"FUNCTIONS_FUNCTION_KEY": "SECRET", **FAR_AWAY}
+    log = tmp_path / "host.log"
+    command = [sys.executable, "-m", "tools.local_host", "--app-dir", str(SAMPLE_DIR)]
+    with log.open("wb") as out:
+        process = subprocess.Popen(
+            [*command, "--port", "0", "--verbose"],
+            cwd=REPO,
+            env=env,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+    try:
+        port = _wait_for_port(log, process)
+        for request in UNREADABLE_REQUESTS:
+            with socket.create_connection(("127.0.0.1", port), timeout=5) as connection:
+                connection.sendall(request)
+                assert connection.recv(64).startswith(b"HTTP/1.0 400")
+        keyed = httpx.get(f"http://127.0.0.1:{port}/api/items/7?code=SECRET")
+        assert keyed.status_code == 200
+        process.send_signal(signal.SIGTERM)
+        assert process.wait(timeout=10) == 0
+    finally:
+        if process.poll() is None:
+            os.killpg(process.pid, signal.SIGKILL)
+            process.wait()
+    output = log.read_text(errors="replace")
+    assert "SECRET" not in output
+    assert output.count("that the host cannot read") == len(UNREADABLE_REQUESTS)
+    assert "GET /api/items/7?code=REDACTED -> 200" in output
 
 
 async def test_response_conversion(client: aiohttp.ClientSession) -> None:

@@ -42,6 +42,7 @@ OPERATION_IDS = {
     "ListIndustryDataRuns",
     "GetIndustryDataRun",
     "GetIndustryDataRunStatistics",
+    "GetIndustryDataRunStatisticsFunction",
     "GetHealth",
     "CreateSubscription",
     "ListSubscriptions",

@@ -13,10 +13,12 @@ Each Graph API ("source", "area") is a module: ``education`` (SDS classic profil
 ``service_principals``, and their synchronization jobs, v1.0: Graph has no tenant-wide list of
 jobs, so clients list the principals and ask each; ``provisioning_actions`` starts, pauses and
 restarts them, and logs each action), ``industry_data`` (Industry Data runs and
-their ``getStatistics``, beta), ``organization`` (the organization and its on-premises sync
-times, v1.0) and ``provisioning_logs`` (``auditLogs/provisioning``, filtered and throttled as
-Graph's identity reports are, v1.0). ``areas.AREAS`` lists them; a new Graph API is one more
-module and one more entry there.
+their ``getStatistics``, short and OData function form, beta), ``organization`` (the
+organization and its on-premises sync times, v1.0 and beta) and ``provisioning_logs``
+(``auditLogs/provisioning``, filtered and throttled as Graph's identity reports are, v1.0).
+``areas.AREAS`` lists them; a new Graph API is one more module and one more entry there.
+A ``$select`` of a property the type lacks in the version asked is refused with Graph's 400
+(``selection``: each version's properties from Microsoft's SDK models).
 
 Tests steer the tenant in-process through :class:`SimulatedTenant` (same event loop as the code
 under test), or over HTTP through the ``/_tenant/`` control API when it runs as a subprocess

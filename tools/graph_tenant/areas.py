@@ -25,12 +25,13 @@ class Area(Protocol):
     """A simulated Graph API: its data, its Graph routes and its control routes.
 
     ``source`` is the name ``SimulatedTenant.refuse_source`` takes, ``prefix`` the path prefix
-    of all its Graph URLs (what a refusal answers) and ``segment`` the path segment a refusal's
-    default message names, as Graph does once it no longer knows an API.
+    of all its Graph URLs (what a refusal answers; one per version for an API that v1.0 and
+    beta both serve) and ``segment`` the path segment a refusal's default message names, as
+    Graph does once it no longer knows an API.
     """
 
     source: str
-    prefix: str
+    prefix: str | tuple[str, ...]
     segment: str
 
     def graph_routes(self) -> Sequence[Route]: ...

@@ -280,35 +280,3 @@ def page_window(query: Mapping[str, str], paging: Paging) -> tuple[int, int]:
     if "$top" in query:
         top = parse_top(query["$top"])
     return offset, min(top, paging.max_page_size)
-
-
-def parse_select(
-    query: Mapping[str, str], properties: Sequence[str], type_name: str
-) -> list[str] | None:
-    """The properties ``$select`` names, spelled as the resource spells them (Graph matches
-    property names case-insensitively); None without ``$select``.
-
-    ValueError carries Graph's 400 message for a name that ``type_name`` does not have.
-    """
-    if "$select" not in query:
-        return None
-    spelled = {name.lower(): name for name in properties}
-    selected: list[str] = []
-    for raw in query["$select"].split(","):
-        name = raw.strip()
-        if name.lower() not in spelled:
-            raise ValueError(
-                f"Could not find a property named '{name}' on type 'microsoft.graph.{type_name}'."
-            )
-        if spelled[name.lower()] not in selected:
-            selected.append(spelled[name.lower()])
-    return selected
-
-
-def selected_properties(resource: Mapping[str, Any], selected: Sequence[str]) -> dict[str, Any]:
-    """The ``selected`` properties of ``resource`` (null when it has no value), ``id`` always
-    first, as Graph answers a ``$select`` on directory objects. Values are shared, not copied."""
-    answer = {"id": resource.get("id")}
-    for name in selected:
-        answer[name] = resource.get(name)
-    return answer

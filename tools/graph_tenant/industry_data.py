@@ -1,5 +1,5 @@
-"""Industry Data (beta): inbound flow runs and their ``getStatistics``, with their Graph and
-control endpoints, and generated and demo runs."""
+"""Industry Data (beta): inbound flow runs and their ``getStatistics`` (short and OData function
+form), with their Graph and control endpoints, and generated and demo runs."""
 
 from __future__ import annotations
 
@@ -41,6 +41,9 @@ if TYPE_CHECKING:
 logger = logging.getLogger(__name__)
 
 RUNS_PATH = "/beta/external/industryData/runs"
+# A run's getStatistics, in the short form and in the OData function form (namespace-qualified,
+# with its parentheses) that Graph serves beside it and Microsoft's SDKs call.
+STATISTICS_SEGMENT = r"(?:getStatistics|microsoft\.graph\.industryData\.getStatistics\(\))"
 
 # Properties of a run in the control API -> keyword of SimulatedTenant.add_run.
 RUN_FIELDS = {
@@ -157,7 +160,9 @@ class IndustryDataArea:
         return [
             Route("GET", re.compile(RUNS_PATH), self._serve_run_list),
             Route("GET", re.compile(run_path), self._serve_run),
-            Route("GET", re.compile(rf"{run_path}/getStatistics"), self._serve_run_statistics),
+            Route(
+                "GET", re.compile(rf"{run_path}/{STATISTICS_SEGMENT}"), self._serve_run_statistics
+            ),
         ]
 
     async def _serve_run_list(self, call: GraphCall, _match: re.Match[str]) -> GraphAnswer:

@@ -1,10 +1,12 @@
-"""The tenant's organization (v1.0 ``GET /organization``), where Graph tells whether the
-directory is synchronized from on premises (Entra Connect) and when it last was.
+"""The tenant's organization (``GET /organization``, v1.0 and beta), where Graph tells whether
+the directory is synchronized from on premises (Entra Connect) and when it last was.
 
 A hybrid tenant's ``onPremisesLastSyncDateTime`` moves every 30 minutes while Connect runs; a
-stale one is the sign that its server stopped. The default tenant is cloud-only (no sync at
-all: every on-premises property null); :meth:`OrganizationArea.make_directory_sync_stale` and
-the demo make it hybrid.
+stale one is the sign that its server stopped. When password hashes were last synced
+(``onPremisesLastPasswordSyncDateTime``) only beta tells: v1.0's organization has no such
+property, so v1.0 answers without it and refuses a ``$select`` of it, as Graph does. The
+default tenant is cloud-only (no sync at all: every on-premises property null);
+:meth:`OrganizationArea.make_directory_sync_stale` and the demo make it hybrid.
 """
 
 from __future__ import annotations
@@ -26,43 +28,20 @@ from tools.graph_tenant.common import (
     Route,
     graph_seconds_timestamp,
     json_copy,
+)
+from tools.graph_tenant.control import control_error, read_object
+from tools.graph_tenant.selection import (
+    SDK_MODELS,
+    other_versions_only,
     parse_select,
     selected_properties,
 )
-from tools.graph_tenant.control import control_error, read_object
 
 if TYPE_CHECKING:
     from tools.graph_tenant.server import SimulatedTenant
 
-ORGANIZATION_PATH = re.compile(r"/v1\.0/organization")
-# Of Graph's organization properties, those a $select may name beyond the ones stored.
-ORGANIZATION_PROPERTIES = (
-    "id",
-    "assignedPlans",
-    "businessPhones",
-    "city",
-    "country",
-    "countryLetterCode",
-    "createdDateTime",
-    "defaultUsageLocation",
-    "deletedDateTime",
-    "displayName",
-    "marketingNotificationEmails",
-    "onPremisesLastPasswordSyncDateTime",
-    "onPremisesLastSyncDateTime",
-    "onPremisesSyncEnabled",
-    "postalCode",
-    "preferredLanguage",
-    "privacyProfile",
-    "provisionedPlans",
-    "securityComplianceNotificationMails",
-    "securityComplianceNotificationPhones",
-    "state",
-    "street",
-    "technicalNotificationMails",
-    "tenantType",
-    "verifiedDomains",
-)
+ORGANIZATION_PATH = re.compile(r"/(?P<version>v1\.0|beta)/organization")
+ORGANIZATION_TYPE = "organization"
 DEFAULT_STALE_MINUTES = 180.0
 # The demo's last sync, before the tenant started: an app that calls a sync older than 120
 # minutes stale sees the demo turn stale 3 minutes after it starts.
@@ -116,12 +95,16 @@ class OrganizationArea:
     """The tenant's one organization, served whole or ``$select``ed."""
 
     source = "organization"
-    prefix = "/v1.0/organization"
+    prefix = ("/v1.0/organization", "/beta/organization")
     segment = "organization"
 
     def __init__(self, paging: Paging) -> None:
         self._paging = paging
         self._organization = default_organization()
+        # Each version's properties, read from the SDKs once now rather than mid-answer.
+        self._lacks = {
+            version: other_versions_only(version, ORGANIZATION_TYPE) for version in SDK_MODELS
+        }
 
     # -- tenant data (delegated to by SimulatedTenant's methods of the same names) -----------
 
@@ -149,18 +132,21 @@ class OrganizationArea:
     def graph_routes(self) -> list[Route]:
         return [Route("GET", ORGANIZATION_PATH, self._serve_organization)]
 
-    async def _serve_organization(self, call: GraphCall, _match: re.Match[str]) -> GraphAnswer:
-        """A collection of the one organization, as Graph answers it."""
-        known = (*ORGANIZATION_PROPERTIES, *self._organization)
+    async def _serve_organization(self, call: GraphCall, match: re.Match[str]) -> GraphAnswer:
+        """A collection of the one organization, as Graph answers it in the version asked:
+        without the properties only another version has, and refusing their ``$select``."""
+        version = match["version"]
         try:
-            selected = parse_select(call.query, known, "organization")
+            selected = parse_select(call, ORGANIZATION_TYPE)
         except ValueError as exc:
             return call.error(400, "BadRequest", str(exc))
-        context = f"{call.base_url}/v1.0/$metadata#organization"
-        organization = self._organization
+        context = f"{call.base_url}/{version}/$metadata#organization"
         if selected is not None:
             context += f"({','.join(selected)})"
-            organization = selected_properties(organization, selected)
+            organization = selected_properties(self._organization, selected)
+        else:
+            lacks = self._lacks[version]
+            organization = {k: v for k, v in self._organization.items() if k not in lacks}
         return call.answer(200, {"@odata.context": context, "value": [organization]})
 
     # -- control API -------------------------------------------------------------------------

@@ -22,40 +22,16 @@ from tools.graph_tenant.common import (
     default_error,
     json_copy,
     page,
-    parse_select,
-    selected_properties,
 )
 from tools.graph_tenant.misbehaviour import Refusal
+from tools.graph_tenant.selection import parse_select, selected_properties, type_properties
 
 if TYPE_CHECKING:
     from tools.graph_tenant.server import SimulatedTenant
 
-# Of Graph's servicePrincipal properties, those a $select may name here; those the tenant does
-# not store are answered null.
-SERVICE_PRINCIPAL_PROPERTIES = (
-    "id",
-    "accountEnabled",
-    "alternativeNames",
-    "appDisplayName",
-    "appDescription",
-    "appId",
-    "appOwnerOrganizationId",
-    "appRoleAssignmentRequired",
-    "deletedDateTime",
-    "description",
-    "disabledByMicrosoftStatus",
-    "displayName",
-    "homepage",
-    "loginUrl",
-    "logoutUrl",
-    "notes",
-    "preferredSingleSignOnMode",
-    "replyUrls",
-    "servicePrincipalNames",
-    "servicePrincipalType",
-    "signInAudience",
-    "tags",
-)
+# The Graph type a principal is: a $select may name its v1.0 properties (the SDK's model says
+# which); those the tenant does not store are answered null.
+SERVICE_PRINCIPAL_TYPE = "servicePrincipal"
 # What a listing without $select shows of each principal (Graph sends them all; these suffice).
 LISTED_PROPERTIES = ("id", "appId", "displayName", "servicePrincipalType")
 # Graph's answer to an app that lacks the permission to read a principal's jobs.
@@ -143,6 +119,7 @@ class ServicePrincipalDirectory:
 
     def __init__(self, paging: Paging) -> None:
         self._paging = paging
+        type_properties("v1.0", SERVICE_PRINCIPAL_TYPE)  # read once now, not mid-answer
         self._principals: dict[str, dict[str, Any]] = {}
         self._refusals: dict[str, Refusal] = {}
 
@@ -230,7 +207,7 @@ class ServicePrincipalDirectory:
         """The properties to show besides ``id`` and the ``@odata.context`` that says so:
         those ``$select`` names, or :data:`LISTED_PROPERTIES`. ValueError (Graph's 400
         message) for a property a servicePrincipal does not have."""
-        selected = parse_select(call.query, SERVICE_PRINCIPAL_PROPERTIES, "servicePrincipal")
+        selected = parse_select(call, SERVICE_PRINCIPAL_TYPE)
         context = f"{call.base_url}/v1.0/$metadata#{entity_set}"
         if selected is None:
             return LISTED_PROPERTIES[1:], context

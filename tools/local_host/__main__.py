@@ -19,6 +19,7 @@ import time
 from pathlib import Path
 from types import FrameType
 
+from . import logs
 from .registry import discover, import_function_app, stop_hook
 from .server import LocalHost
 from .settings import (
@@ -89,6 +90,10 @@ async def _serve(host: LocalHost, bind: str, port: int, started: float) -> int:
         await host.stop()
         raise HostConfigError(f"cannot listen on {bind}:{port}: {error.strerror}") from None
     shown = "localhost" if bind in _LOOPBACK_NAMES else bind
+    # As Azure (and Core Tools) do: the app's own host name, the origin of the links it
+    # builds; the address it is bound to, so that the links work whatever localhost means.
+    own = shown if bind in ("0.0.0.0", "::") else (f"[{bind}]" if ":" in bind else bind)
+    os.environ.setdefault("WEBSITE_HOSTNAME", f"{own}:{bound}")
     print("\n".join(host.describe(f"http://{shown}:{bound}")), flush=True)
     elapsed = round((time.perf_counter() - started) * 1000)
     print(f"Host started ({elapsed}ms); listening on http://{bind}:{bound}", flush=True)
@@ -130,6 +135,8 @@ def _configure_logging(verbose: bool) -> None:
         format="[%(asctime)s] %(message)s",
         stream=sys.stderr,
     )
+    # No record reaches the log with a function key in it, whoever logged it.
+    logs.install(*logging.getLogger().handlers)
     if not verbose:
         # The Azure SDK and httpx log every outgoing request at INFO, which drowns the
         # invocation log; --verbose brings them back.

@@ -33,9 +33,10 @@ from aiohttp import web, web_protocol
 from aiohttp.http_exceptions import LineTooLong
 from azure.functions.timer import TimerRequest
 
-from . import keys
+from . import keys, logs
 from .http import error_response, to_func_request, to_web_response
 from .invoker import PROGRAMMATIC_REASON, Invoker
+from .logs import ACCESS_LOGGER, UNREADABLE, RedactingAccessLogger
 from .registry import TIMER_TRIGGER, FunctionSpec
 from .routes import MethodNotAllowed, Route, RouteTable, compile_template
 from .settings import HostConfig
@@ -97,7 +98,13 @@ class LocalHost:
 
     async def start(self, host: str, port: int) -> int:
         """Listen, start the timers; return the bound port (useful with port 0)."""
-        server = _JsonErrorServer(self.handle, request_factory=self._make_request, access_log=None)
+        logs.install()
+        server = _JsonErrorServer(
+            self.handle,
+            request_factory=self._make_request,
+            access_log=ACCESS_LOGGER,
+            access_log_class=RedactingAccessLogger,
+        )
         self._runner = web.ServerRunner(server, shutdown_timeout=self._grace)
         await self._runner.setup()
         site = web.TCPSite(self._runner, host, port, reuse_address=True)
@@ -293,7 +300,8 @@ def _too_large(limit: int) -> web.Response:
 class _JsonErrors(web_protocol.RequestHandler):
     """aiohttp's connection handler, answering what fails before a request reaches the host
     (a request line or header over 8 KiB, a malformed request) in the API's error shape
-    instead of plain text."""
+    instead of plain text, and logging it without the request: aiohttp's own log of it
+    quotes the raw request line, the key in ``?code=`` included (see ``logs.py``)."""
 
     def handle_error(
         self,
@@ -302,17 +310,24 @@ class _JsonErrors(web_protocol.RequestHandler):
         exc: BaseException | None = None,
         message: str | None = None,
     ) -> web.StreamResponse:
-        super().handle_error(request, status, exc, message)  # logs it, checks nothing was sent
+        if request.writer.output_size > 0:  # as aiohttp does: the connection is broken
+            raise ConnectionError("Response is sent already, cannot send another response")
         if status >= 500:
+            logger.error("The host failed on a request", exc_info=exc)  # redacted by logs.py
             answer = error_response(
                 status, "InternalServerError", "The host failed; it was logged."
             )
-        elif isinstance(exc, LineTooLong):
-            answer = error_response(
-                status, "BadRequest", "The request line or a header is over 8 KiB."
-            )
-        else:  # the parser's own words would echo the request: not sent back
-            answer = error_response(status, "BadRequest", "The request is not valid HTTP.")
+        else:  # the parser's own words would echo the request: neither logged nor sent back
+            too_long = isinstance(exc, LineTooLong)
+            said = "The request line or a header is over 8 KiB." if too_long else (
+                "The request is not valid HTTP."
+            )  # fmt: skip
+            logger.warning(
+                "Refused a request from %s that the host cannot read (%s): %s",
+                request.remote, type(exc).__name__ if exc else status, said,
+            )  # fmt: skip
+            answer = error_response(status, "BadRequest", said)
+        answer[UNREADABLE] = True
         answer.force_close()
         return answer
 

@@ -1,11 +1,11 @@
-"""What directory synchronization reads from Graph (v1.0): the tenant's organization."""
+"""What directory synchronization reads from Graph (beta): the tenant's organization."""
 
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from typing import TYPE_CHECKING, Any
 
-from shared.sources.directory_synchronization.const import ORGANIZATION_FIELDS
+from shared.sources.directory_synchronization.const import GRAPH_VERSION, ORGANIZATION_FIELDS
 
 if TYPE_CHECKING:
     from shared.graph.client import GraphClient
@@ -15,5 +15,5 @@ _SELECT = "%2C".join(ORGANIZATION_FIELDS)
 
 
 def fetch_organization_pages(graph: GraphClient) -> AsyncIterator[list[dict[str, Any]]]:
-    """``GET /v1.0/organization`` with the sync fields only (one organization per tenant)."""
-    return graph.get_pages(f"{{+baseurl}}/v1.0/organization?%24select={_SELECT}", {})
+    """``GET /beta/organization`` with the sync fields only (one organization per tenant)."""
+    return graph.get_pages(f"{{+baseurl}}/{GRAPH_VERSION}/organization?%24select={_SELECT}", {})

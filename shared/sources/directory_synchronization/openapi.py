@@ -25,7 +25,8 @@ class Organization(GraphResource):
         default=None, description="When Entra Connect last synced the directory."
     )
     onPremisesLastPasswordSyncDateTime: str | None = Field(
-        default=None, description="When password hashes were last synced."
+        default=None,
+        description="When password hashes were last synced (Graph has it in beta only).",
     )
 
 
@@ -53,7 +54,8 @@ def _paths() -> dict[str, Any]:
                 "Get the directory sync status",
                 "Gets the cached organization with its Entra Connect sync times "
                 "(onPremisesSyncEnabled, onPremisesLastSyncDateTime, "
-                "onPremisesLastPasswordSyncDateTime), as Graph sent them.",
+                "onPremisesLastPasswordSyncDateTime), as Graph sent them (read from beta, the "
+                "only version with the last password hash sync).",
                 {200: {"description": "The organization.", "schema": ref("OrganizationList")}},
                 (StorageUnavailableError,),
             )

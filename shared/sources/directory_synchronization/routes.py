@@ -1,5 +1,5 @@
 """The routes of directory synchronization, under ``/api``, mirroring Graph's paths and
-shapes: the organization as Graph sent it (the sync fields the poll reads)."""
+shapes: the organization as Graph (beta) sent it (the sync fields the poll reads)."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING
 from shared.core.api import ApiCall, Reply
 from shared.core.errors import NotFoundError
 from shared.sources.base import Operation, Services
+from shared.sources.directory_synchronization.const import GRAPH_VERSION
 from shared.sources.documents import document_reply
 from shared.storage.keys import validate_key
 
@@ -35,7 +36,7 @@ class OrganizationRoutes:
         organizations = await self._source.cached_items(services.store)
         base = services.settings.graph_base_url
         body = {
-            "@odata.context": f"{base}/v1.0/$metadata#{ORGANIZATION_ROUTE}",
+            "@odata.context": f"{base}/{GRAPH_VERSION}/$metadata#{ORGANIZATION_ROUTE}",
             "value": [organization.resource for organization in organizations],
         }
         return Reply(body)
@@ -46,5 +47,5 @@ class OrganizationRoutes:
         organization = await self._source.cached(services.store, organization_id)
         if organization is None:
             raise NotFoundError(f"No organization with id '{organization_id}' is cached.")
-        context = f"/v1.0/$metadata#{ORGANIZATION_ROUTE}/$entity"
+        context = f"/{GRAPH_VERSION}/$metadata#{ORGANIZATION_ROUTE}/$entity"
         return document_reply(organization, services.settings, context)

@@ -18,6 +18,7 @@ from shared.core.openapi import (
     ref,
 )
 from shared.sources.industry_data_runs.models import CheckedIndustryDataRun
+from shared.sources.industry_data_runs.routes import STATISTICS_SEGMENTS
 
 
 class PublicErrorDetail(GraphResource):
@@ -144,21 +145,45 @@ def _paths() -> dict[str, Any]:
                 parameters=(run_id,),
             )
         },
-        runs + "/{id}/getStatistics": {
+        **_statistics_paths(runs, run_id),
+    }
+
+
+def _statistics_paths(runs: str, run_id: dict[str, Any]) -> dict[str, Any]:
+    """getStatistics, an OData function: by its short name for flow makers, and in the
+    function form Microsoft's SDKs call (the same answer; hidden from flow makers)."""
+    errors = (InvalidInputError, NotFoundError, StorageUnavailableError)
+    description = (
+        "Gets the statistics of a run that finished with errors or warnings (read from Graph "
+        "once, when the run finished)."
+    )
+    short, function = (f"{runs}/{{id}}/{segment}" for segment in STATISTICS_SEGMENTS)
+
+    def answers() -> dict[int, dict[str, Any]]:  # one of its own for each operation
+        return {200: {"description": "The statistics.", "schema": ref("IndustryDataRunStatistics")}}
+
+    return {
+        short: {
             "get": operation(
                 "GetIndustryDataRunStatistics",
                 "Get the statistics of an Industry Data run",
-                "Gets the statistics of a run that finished with errors or warnings (read "
-                "from Graph once, when the run finished).",
-                {
-                    200: {
-                        "description": "The statistics.",
-                        "schema": ref("IndustryDataRunStatistics"),
-                    }
-                },
-                (InvalidInputError, NotFoundError, StorageUnavailableError),
+                description,
+                answers(),
+                errors,
                 parameters=(run_id,),
                 visibility="advanced",
+            )
+        },
+        function: {
+            "get": operation(
+                "GetIndustryDataRunStatisticsFunction",
+                "Get the statistics of an Industry Data run (OData function form)",
+                f"{description} The path Microsoft's Graph SDKs call; the same as "
+                "GetIndustryDataRunStatistics.",
+                answers(),
+                errors,
+                parameters=(run_id,),
+                visibility="internal",
             )
         },
     }

@@ -16,6 +16,10 @@ if TYPE_CHECKING:
     from shared.sources.industry_data_runs.source import IndustryDataRuns
 
 RUNS_ROUTE = "external/industryData/runs"
+# A run's getStatistics is an OData function: Graph serves it by its short name and in the
+# function form (namespace-qualified, with parentheses) that Microsoft's SDKs call. Both are
+# served, by the same handler.
+STATISTICS_SEGMENTS = ("getStatistics", "microsoft.graph.industryData.getStatistics()")
 
 
 class RunRoutes:
@@ -25,11 +29,15 @@ class RunRoutes:
         self._source = source
 
     def operations(self) -> tuple[Operation, ...]:
-        run, statistics = RUNS_ROUTE + "/{id}", RUNS_ROUTE + "/{id}/getStatistics"
+        run = RUNS_ROUTE + "/{id}"
+        short, function = (f"{run}/{segment}" for segment in STATISTICS_SEGMENTS)
         return (
             Operation("list_industry_data_runs", RUNS_ROUTE, "GET", self.list_runs_kept),
             Operation("get_industry_data_run", run, "GET", self.get_run),
-            Operation("get_industry_data_run_statistics", statistics, "GET", self.get_statistics),
+            Operation("get_industry_data_run_statistics", short, "GET", self.get_statistics),
+            Operation(
+                "get_industry_data_run_statistics_function", function, "GET", self.get_statistics
+            ),
         )
 
     async def list_runs_kept(self, call: ApiCall, services: Services) -> Reply:
@@ -53,8 +61,8 @@ class RunRoutes:
         return document_reply(run, services.settings, f"/beta/$metadata#{RUNS_ROUTE}/$entity")
 
     async def get_statistics(self, call: ApiCall, services: Services) -> Reply:
-        """``GET .../runs/{id}/getStatistics``: fetched once, for runs that finished with
-        errors or warnings."""
+        """``GET .../runs/{id}/getStatistics`` (or ``.../microsoft.graph.industryData.
+        getStatistics()``): fetched once, for runs that finished with errors or warnings."""
         run = await self._cached_run(call, services)
         if run.statistics is None:
             raise NotFoundError(

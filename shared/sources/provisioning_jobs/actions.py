@@ -34,6 +34,7 @@ from shared.core.time import utc_now
 from shared.graph.errors import GraphError
 from shared.sources.provisioning_jobs.const import NAME
 from shared.sources.provisioning_jobs.entity import CachedJob
+from shared.sources.provisioning_jobs.graph import job_url
 from shared.sources.provisioning_jobs.settings import (
     ACTION_COOLDOWN_SETTING,
     ACTIONS_SETTING,
@@ -54,7 +55,6 @@ if TYPE_CHECKING:
 logger = logging.getLogger(__name__)
 
 WRITE_PERMISSION = "Synchronization.ReadWrite.All"
-_JOB_URL = "{+baseurl}/v1.0/servicePrincipals/{sp}/synchronization/jobs/{job}"
 _ATTEMPTS = 5
 # What a Graph refusal of an action is passed on as (anything else: Graph is unavailable).
 _REFUSALS: dict[int, type[DomainError]] = {
@@ -145,8 +145,8 @@ async def act_on_job(
 async def _ask_graph(graph: GraphClient, action: JobAction) -> GraphError | None:
     try:
         await graph.post_action(
-            _JOB_URL + "/" + action.name,
-            {"sp": action.service_principal_id, "job": action.job_id},
+            f"{job_url(action.service_principal_id, action.job_id)}/{action.name}",
+            {},
             body=action.body,
             headers={"x-ms-client-request-id": action.client_request_id},
         )
@@ -160,8 +160,8 @@ async def _read_back(graph: GraphClient, action: JobAction) -> dict[str, Any] | 
     """The job as Graph has it now (None when it cannot be read: the poll will)."""
     try:
         job = await graph.get_json(
-            _JOB_URL,
-            {"sp": action.service_principal_id, "job": action.job_id},
+            job_url(action.service_principal_id, action.job_id),
+            {},
             headers={"x-ms-client-request-id": action.client_request_id},
         )
     except GraphError as error:

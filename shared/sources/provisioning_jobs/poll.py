@@ -1,6 +1,8 @@
 """How a poll reads provisioning jobs: the jobs of every service principal that has them
 (named in the settings, or found by discovery), side by side (the Graph client bounds how
-many requests are in flight), then the provisioning logs' failures when they are read."""
+many requests are in flight), then the provisioning logs' failures when they are read. A job
+whose id may not go into a Graph path (``shared/core/graph_ids.py``) is left out, counted on
+the source's health entry: it could not be acted on or read back safely."""
 
 from __future__ import annotations
 
@@ -8,6 +10,7 @@ import asyncio
 import logging
 from typing import TYPE_CHECKING
 
+from shared.core.graph_ids import UNSAFE_ID_CODE, UnsafeIds
 from shared.graph.errors import GraphError
 from shared.sources.base import Observation, usable_entries
 from shared.sources.provisioning_jobs.const import JOB_KEY_SEPARATOR
@@ -38,6 +41,7 @@ async def observe_jobs(
     listings = await asyncio.gather(*(fetch_jobs(graph, sp_id) for sp_id in configured))
     covered: set[str] = set()
     errors: list[GraphError] = []
+    unsafe = UnsafeIds()
     for sp_id, listing in zip(configured, listings, strict=True):
         if isinstance(listing, GraphError):
             seen.failures[sp_id] = listing.code
@@ -48,14 +52,23 @@ async def observe_jobs(
             continue
         seen.listed += len(listing)
         failures_before = len(seen.failures)
+        left_out = 0
         for job, item in usable_entries(listing, CheckedSynchronizationJob, seen.failures):
+            if not unsafe.admits(job.id):
+                logger.warning("A job of %s has an unsafe id: %.80r", sp_id, job.id)
+                left_out += 1
+                continue
             key = job_key(sp_id, job.id)
             entry = source.entry(key, item)
             entry.principal_name = principals[sp_id]
             entry.stall_after_hours = stall_after_hours
             seen.entries[key] = entry
         if len(seen.failures) == failures_before:
-            covered.add(sp_id)
+            covered.add(sp_id)  # a job left out for its id is known not to be cacheable
+        for _ in range(left_out):
+            seen.failures[f"#unsafe-id-{len(seen.failures)}"] = UNSAFE_ID_CODE
+    if unsafe:
+        seen.details["unsafeIds"] = unsafe.report()
     if errors and len(errors) == len(configured):
         seen.error = errors[0]  # not one service principal answered
     listed = set(seen.entries)

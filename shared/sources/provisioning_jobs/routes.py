@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING, Any
 
 from shared.core.api import ApiCall, PageRequest, Reply, next_link
 from shared.core.errors import InvalidInputError, NotFoundError
+from shared.core.graph_ids import check_graph_id
 from shared.settings import OBJECT_ID
 from shared.sources.base import Operation, Services
 from shared.sources.documents import document_reply
@@ -136,7 +137,8 @@ class JobRoutes:
         read back (the next poll reads it)."""
         settings = services.settings
         sp_id = _service_principal_id(call.route.get("servicePrincipalId", ""))
-        job_id = call.route.get("jobId", "")
+        # The rule of ids that go into a Graph path: one that fails never reaches Graph.
+        job_id = check_graph_id(call.route.get("jobId", ""), name="jobId")
         action = JobAction(
             name=name,
             service_principal_id=sp_id,

@@ -1,12 +1,13 @@
 """What School Data Sync (classic) reads from Graph (beta): the profiles, then each one's
-profileStatus through JSON batching."""
+profileStatus through JSON batching. A profile's id goes into the path through
+``graph_segment`` (checked and escaped: see ``shared/core/graph_ids.py``)."""
 
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Sequence
 from typing import TYPE_CHECKING, Any
-from urllib.parse import quote
 
+from shared.core.graph_ids import graph_segment
 from shared.graph.errors import GraphError
 
 if TYPE_CHECKING:
@@ -23,9 +24,10 @@ async def fetch_profile_statuses(
     graph: GraphClient, profile_ids: Sequence[str]
 ) -> list[dict[str, Any] | GraphError]:
     """Each profile's profileStatus (or the GraphError it failed with), in order, through
-    JSON batching: one HTTP request per 20 profiles."""
+    JSON batching: one HTTP request per 20 profiles (UnsafeGraphIdError for an id that may
+    not go into a path: the poll leaves those out first)."""
     paths = [
-        f"/education/synchronizationProfiles/{quote(profile_id, safe='')}/profileStatus"
+        f"/education/synchronizationProfiles/{graph_segment(profile_id)}/profileStatus"
         for profile_id in profile_ids
     ]
     return await graph.get_many("beta", paths)

@@ -6,6 +6,7 @@ from __future__ import annotations
 import logging
 from typing import TYPE_CHECKING, Any
 
+from shared.core.graph_ids import UNSAFE_ID_CODE, UnsafeIds
 from shared.core.jsontext import ensure_storable, fingerprint, first_problem
 from shared.core.time import utc_now
 from shared.graph.errors import GraphError
@@ -25,7 +26,8 @@ logger = logging.getLogger(__name__)
 
 async def observe_profiles(graph: GraphClient) -> Observation:
     """Every listed profile with its profileStatus; a profile whose status fails keeps its
-    cached value (a failure), and a listing that was not complete removes nothing."""
+    cached value (a failure), a profile whose id may not go into a Graph path is left out
+    (a failure too), and a listing that was not complete removes nothing."""
     seen = Observation()
     profiles: list[EducationSynchronizationProfile] = []
     try:
@@ -35,9 +37,13 @@ async def observe_profiles(graph: GraphClient) -> Observation:
             profiles += [profile for profile, _item in usable]
     except GraphError as error:
         seen.error = error
+    unsafe = UnsafeIds()
+    profiles = [profile for profile in profiles if unsafe.admits(profile.id)]
     if not seen.error and not seen.failures:
+        # Complete: a profile left out for its id is known not to be cacheable.
         listed = {profile.id for profile in profiles}
         seen.removable = lambda item_id: item_id not in listed
+    _report_unsafe(unsafe, seen)
     results = await fetch_profile_statuses(graph, [profile.id for profile in profiles])
     for profile, result in zip(profiles, map(_checked_status, results), strict=True):
         if isinstance(result, GraphError):
@@ -46,6 +52,17 @@ async def observe_profiles(graph: GraphClient) -> Observation:
         else:
             seen.entries[profile.id] = _profile_entry(profile, result)
     return seen
+
+
+def _report_unsafe(unsafe: UnsafeIds, seen: Observation) -> None:
+    """Profiles left out because their ids may not go into a Graph path: not cached, each a
+    failure, counted by reason on the source's health entry."""
+    if not unsafe:
+        return
+    logger.warning("%d profiles left out: their ids are not Graph ids", len(unsafe))
+    for _ in range(len(unsafe)):
+        seen.failures[f"#unsafe-id-{len(seen.failures)}"] = UNSAFE_ID_CODE
+    seen.details["unsafeIds"] = unsafe.report()
 
 
 def _checked_status(result: dict[str, Any] | GraphError) -> dict[str, Any] | GraphError:
