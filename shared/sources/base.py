@@ -20,6 +20,7 @@ from pydantic import BaseModel, ValidationError
 
 from shared.core.api import ApiCall, Reply
 from shared.core.errors import InvalidKeyError
+from shared.core.graph_ids import UNSAFE_ID_CODE, UnsafeIds
 from shared.core.health import Assessment, Document, Health, HealthRule, assess
 from shared.core.jsontext import ensure_storable
 from shared.graph.errors import GraphError
@@ -239,6 +240,17 @@ def usable_entries(
             continue
         usable.append((parsed, item))
     return usable
+
+
+def report_unsafe_ids(unsafe: UnsafeIds, seen: Observation, what: str) -> None:
+    """Items left out because their ids may not go into a Graph path: not cached, each a
+    failure (the poll is partial), counted by reason on the source's health entry."""
+    if not unsafe:
+        return
+    logger.warning("%d %s left out: their ids are not Graph ids", len(unsafe), what)
+    for _ in range(len(unsafe)):
+        seen.failures[f"#unsafe-id-{len(seen.failures)}"] = UNSAFE_ID_CODE
+    seen.details["unsafeIds"] = unsafe.report()
 
 
 def summary_columns(assessment: Assessment, health_since: str, last_checked: str) -> dict[str, str]:

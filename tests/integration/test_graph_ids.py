@@ -199,3 +199,21 @@ async def test_a_profile_left_out_for_its_id_does_not_keep_the_others_from_being
     tenant.add_profile("..")
     await app.poll()
     assert await cached_ids(app, PROFILES) == {"sds-a"}
+
+
+async def test_a_run_whose_id_is_not_a_graph_id_is_left_out_and_its_statistics_never_asked(
+    app: App, tenant: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A run's id goes into the path of its statistics: '..' would read another resource."""
+    monkeypatch.setenv("INDUSTRY_DATA_RUNS_ENABLED", "true")
+    monkeypatch.setenv("SDS_PROFILES_ENABLED", "false")
+    composition.reload_settings()
+    good = tenant.add_run(status="completedWithErrors")
+    tenant.add_run("..", status="completedWithErrors")
+    await app.poll()
+    assert await cached_ids(app, "industryDataRuns") == {good}
+    poll = await last_poll(app, "industryDataRuns")
+    assert {"code": "unsafeGraphId", "count": 1} in poll["errors"]
+    assert poll["details"]["unsafeIds"]["reasons"] == {"dotSegment": 1}
+    asked = [r.path for r in tenant.requests if r.path.endswith("getStatistics")]
+    assert asked == [f"/beta/external/industryData/runs/{good}/getStatistics"]

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from typing import TYPE_CHECKING, Any
 
+from shared.core.graph_ids import graph_segment
 from shared.core.jsontext import ensure_storable, first_problem
 from shared.graph.errors import GraphError
 
@@ -21,8 +22,9 @@ async def fetch_run_statistics(graph: GraphClient, run_id: str) -> dict[str, Any
     """``GET /beta/external/industryData/runs/{id}/getStatistics`` fit to cache (without its
     ``@odata.context``), or the GraphError it failed with."""
     try:
+        run = graph_segment(run_id, name="run id")  # checked by the poll already
         statistics = await graph.get_json(
-            "{+baseurl}/beta/external/industryData/runs/{id}/getStatistics", {"id": run_id}
+            f"{{+baseurl}}/beta/external/industryData/runs/{run}/getStatistics", {}
         )
         ensure_storable(statistics)
     except GraphError as error:

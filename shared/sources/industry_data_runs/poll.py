@@ -7,9 +7,10 @@ import asyncio
 import logging
 from typing import TYPE_CHECKING, Any
 
+from shared.core.graph_ids import UnsafeIds
 from shared.core.time import newest_first_key
 from shared.graph.errors import GraphError
-from shared.sources.base import Observation, usable_entries
+from shared.sources.base import Observation, report_unsafe_ids, usable_entries
 from shared.sources.industry_data_runs.const import RUN_STATUSES_WITH_STATISTICS
 from shared.sources.industry_data_runs.entity import CachedRun
 from shared.sources.industry_data_runs.graph import fetch_run_pages, fetch_run_statistics
@@ -37,9 +38,13 @@ async def observe_runs(
             runs += usable_entries(page, CheckedIndustryDataRun, seen.failures)
     except GraphError as error:
         seen.error = error
+    unsafe = UnsafeIds()
+    runs = [(run, item) for run, item in runs if unsafe.admits(run.id)]
+    report_unsafe_ids(unsafe, seen, "runs")
     runs.sort(key=lambda pair: newest_first_key(pair[0].startDateTime, pair[0].id), reverse=True)
     kept = runs[:runs_kept]
-    if not seen.error and not seen.failures:
+    if not seen.error and len(seen.failures) == len(unsafe):
+        # Complete but for runs whose ids are not Graph ids, which no poll could cache.
         kept_ids = {run.id for run, _item in kept}
         seen.removable = lambda item_id: item_id not in kept_ids
     entries = [source.entry(run.id, item) for run, item in kept]

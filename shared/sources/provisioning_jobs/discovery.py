@@ -24,6 +24,7 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
+from shared.core.graph_ids import graph_segment
 from shared.core.time import graph_timestamp, parse_timestamp
 from shared.graph.batch import MAX_BATCH_REQUESTS
 from shared.graph.errors import GraphError
@@ -165,7 +166,7 @@ class _Asked:
 
 async def _ask(graph: GraphClient, principals: dict[str, str | None]) -> _Asked:
     """Ask each principal for its jobs, 20 to a $batch."""
-    paths = [f"/servicePrincipals/{sp_id}/synchronization/jobs" for sp_id in principals]
+    paths = [f"/servicePrincipals/{graph_segment(i)}/synchronization/jobs" for i in principals]
     answers = await graph.get_many("v1.0", paths)
     asked = _Asked()
     for (sp_id, name), answer in zip(principals.items(), answers, strict=True):
@@ -217,7 +218,7 @@ async def _list_principals(graph: GraphClient) -> tuple[dict[str, str | None], i
 
 async def _names_of(graph: GraphClient, ids: list[str]) -> dict[str, str]:
     """The displayNames of named principals (those that could be read)."""
-    paths = [f"/servicePrincipals/{sp_id}?%24select=id,displayName" for sp_id in ids]
+    paths = [f"/servicePrincipals/{graph_segment(i)}?%24select=id,displayName" for i in ids]
     answers = await graph.get_many("v1.0", paths)
     return {
         sp_id: answer["displayName"]

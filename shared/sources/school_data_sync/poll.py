@@ -6,11 +6,11 @@ from __future__ import annotations
 import logging
 from typing import TYPE_CHECKING, Any
 
-from shared.core.graph_ids import UNSAFE_ID_CODE, UnsafeIds
+from shared.core.graph_ids import UnsafeIds
 from shared.core.jsontext import ensure_storable, fingerprint, first_problem
 from shared.core.time import utc_now
 from shared.graph.errors import GraphError
-from shared.sources.base import Observation, usable_entries
+from shared.sources.base import Observation, report_unsafe_ids, usable_entries
 from shared.sources.school_data_sync.entity import CachedProfile
 from shared.sources.school_data_sync.graph import fetch_profile_pages, fetch_profile_statuses
 from shared.sources.school_data_sync.models import (
@@ -43,7 +43,7 @@ async def observe_profiles(graph: GraphClient) -> Observation:
         # Complete: a profile left out for its id is known not to be cacheable.
         listed = {profile.id for profile in profiles}
         seen.removable = lambda item_id: item_id not in listed
-    _report_unsafe(unsafe, seen)
+    report_unsafe_ids(unsafe, seen, "profiles")
     results = await fetch_profile_statuses(graph, [profile.id for profile in profiles])
     for profile, result in zip(profiles, map(_checked_status, results), strict=True):
         if isinstance(result, GraphError):
@@ -52,17 +52,6 @@ async def observe_profiles(graph: GraphClient) -> Observation:
         else:
             seen.entries[profile.id] = _profile_entry(profile, result)
     return seen
-
-
-def _report_unsafe(unsafe: UnsafeIds, seen: Observation) -> None:
-    """Profiles left out because their ids may not go into a Graph path: not cached, each a
-    failure, counted by reason on the source's health entry."""
-    if not unsafe:
-        return
-    logger.warning("%d profiles left out: their ids are not Graph ids", len(unsafe))
-    for _ in range(len(unsafe)):
-        seen.failures[f"#unsafe-id-{len(seen.failures)}"] = UNSAFE_ID_CODE
-    seen.details["unsafeIds"] = unsafe.report()
 
 
 def _checked_status(result: dict[str, Any] | GraphError) -> dict[str, Any] | GraphError:
