@@ -63,9 +63,7 @@ def graph_client(current: Settings, *, deadline_seconds: float | None = None) ->
     from shared.graph.client import GraphClient  # the Graph SDK: only the poll needs it
 
     pacer = _report_pacers.setdefault(asyncio.get_running_loop(), ReportPacer())
-    return GraphClient.from_settings(
-        current, report_pacer=pacer, deadline_seconds=deadline_seconds
-    )
+    return GraphClient.from_settings(current, report_pacer=pacer, deadline_seconds=deadline_seconds)
 
 
 def reload_settings() -> None:
