@@ -14,7 +14,13 @@ import os
 import azure.functions as func
 
 from shared import composition
-from shared.http.board import BOARD_ROUTE, ITEM_ROUTE, board_response, item_response
+from shared.http.board import (
+    BOARD_ROUTE,
+    ITEM_ROUTE,
+    BoardPages,
+    board_response,
+    item_response,
+)
 from shared.http.routes import api_operations, health_response, openapi_response
 from shared.http.serving import add_routes
 from shared.settings import board_sign_in
@@ -23,6 +29,8 @@ bp = func.Blueprint()
 # The board needs a function key (?code=), unless App Service Authentication signs people in
 # (BOARD_SIGN_IN_ENABLED): the host then lets them through and the app checks the sign-in.
 _BOARD_AUTH = func.AuthLevel.ANONYMOUS if board_sign_in(os.environ) else None
+# The board's rendered pages, once per version of the data (shared/http/board/cache.py).
+_BOARD_PAGES = BoardPages()
 
 add_routes(bp, api_operations(), composition.services, composition.graph_client)
 
@@ -42,7 +50,7 @@ async def get_openapi_document(req: func.HttpRequest) -> func.HttpResponse:
 @bp.route(route=BOARD_ROUTE, methods=["GET"], auth_level=_BOARD_AUTH)
 async def board(req: func.HttpRequest) -> func.HttpResponse:
     """The status board (HTML): every monitored item, worst first, with its last 30 days."""
-    return await board_response(req, composition.services)
+    return await board_response(req, composition.services, _BOARD_PAGES)
 
 
 @bp.route(route=ITEM_ROUTE, methods=["GET"], auth_level=_BOARD_AUTH)

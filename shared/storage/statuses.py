@@ -35,7 +35,7 @@ from azure.data.tables import TableTransactionError, UpdateMode
 from shared.core.changes import PendingChange
 from shared.core.errors import NotFoundError, StorageUnavailableError, VersionConflictError
 from shared.core.time import graph_timestamp, parse_timestamp
-from shared.storage.codec import Entity, get_text, put_text
+from shared.storage.codec import Entity, etag_of, get_text, put_text
 from shared.storage.keys import prefix_range
 from shared.storage.tables import (
     TRANSACTIONS_AT_ONCE,
@@ -240,15 +240,33 @@ class StatusesTable:
         entities = await self._query(source, id_prefix)
         return [entity for entity in entities if not is_removed(entity)]
 
-    async def summaries(self, sources: list[str], columns: list[str]) -> list[Entity]:
+    async def summaries(
+        self, sources: list[str], columns: list[str], *, page_size: int | None = None
+    ) -> list[Entity]:
         """Every cached item of these sources with only ``columns`` (and the keys): what a
-        page of every item reads, without the documents (not those on their way out)."""
+        page of every item reads, without the documents (not those on their way out).
+        ``page_size`` asks for smaller pages: each is parsed at once, holding the loop."""
         parameters: dict[str, Any] = {}
         query = any_of("PartitionKey", "p", sources, parameters)
         select = ["PartitionKey", "RowKey", REMOVED_COLUMN, *columns]
         async with self._tables.call():
-            found = self._table.query_entities(query, parameters=parameters, select=select)
+            found = self._table.query_entities(
+                query, parameters=parameters, select=select, results_per_page=page_size
+            )
             return [entity async for entity in found if not is_removed(entity)]
+
+    async def written_since(self, since: datetime) -> list[tuple[str, str, str, datetime]]:
+        """(source, id, ETag, Timestamp) of every item written at or after ``since`` (storage's
+        Timestamp), those marked removed included: what changed, without reading it."""
+        keys = ["PartitionKey", "RowKey", "Timestamp"]
+        async with self._tables.call():
+            found = self._table.query_entities(
+                "Timestamp ge @since", parameters={"since": since}, select=keys
+            )
+            return [
+                (e["PartitionKey"], e["RowKey"], etag_of(e) or "", e.metadata["timestamp"])
+                async for e in found
+            ]
 
     async def read_source(self, source: str) -> dict[str, Entity]:
         """Every entity of a source by RowKey, those marked removed included: what a poll

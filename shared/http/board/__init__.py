@@ -5,23 +5,27 @@ and an item's detail page; HTML rendered by the app from the cache alone (``GET 
 
 from __future__ import annotations
 
+import asyncio
+import gzip
 import logging
-from typing import Any
 
 import azure.functions as func
 
 from shared.core.api import ApiCall, name_filter
 from shared.core.errors import DomainError, SettingsError, StorageUnavailableError
-from shared.http.board.access import Refusal, Viewer, viewer_of
+from shared.http.board.access import Refusal, viewer_of
+from shared.http.board.cache import BoardPages, Page, Variant
 from shared.http.board.page import (
     BOARD_ROUTE,
     ITEM_ROUTE,
+    etag_matches,
     html_response,
     link,
-    now_text,
+    page_response,
     takes_gzip,
 )
-from shared.http.board.view import HEALTH_ORDER, Board, read_board, read_item
+from shared.http.board.render import render_board
+from shared.http.board.view import HEALTH_ORDER, read_item
 from shared.http.serving import Resolve, api_call
 from shared.sources import SOURCE_NAMES
 from shared.storage.keys import validate_key
@@ -30,11 +34,15 @@ logger = logging.getLogger(__name__)
 
 _HEALTHS = list(HEALTH_ORDER)
 
-__all__ = ["BOARD_ROUTE", "ITEM_ROUTE", "board_response", "item_response"]
+__all__ = ["BOARD_ROUTE", "ITEM_ROUTE", "BoardPages", "board_response", "item_response"]
 
 
-async def board_response(req: func.HttpRequest, resolve: Resolve) -> func.HttpResponse:
-    """``GET /api/board?health=error&source=...``."""
+async def board_response(
+    req: func.HttpRequest, resolve: Resolve, pages: BoardPages
+) -> func.HttpResponse:
+    """``GET /api/board?health=error&source=...``: the page of the current version of the
+    data, from ``pages`` (rendered off the event loop, once per version); 304 when the
+    browser's If-None-Match holds its ETag."""
     call = api_call(req)
     try:
         settings, store = resolve()
@@ -45,17 +53,16 @@ async def board_response(req: func.HttpRequest, resolve: Resolve) -> func.HttpRe
         # Only the sources polled: a link to one switched off since says so (400).
         enabled = list(settings.enabled_sources)
         sources = name_filter(call.query.get("source"), "source", enabled) or []
-        board = await read_board(settings, store, health, sources)
+        variant = Variant(viewer.key, viewer.name, tuple(health), tuple(sources))
+        page = await pages.page(settings, store, variant, render_board)
     except Exception as error:
         return _failure(error)
-    context = _board_context(call, viewer, board, health, sources)
-    return html_response(
-        "board.html", compress=takes_gzip(call.header("accept-encoding")), **context
-    )
+    return await _page_answer(call, page)
 
 
 async def item_response(req: func.HttpRequest, resolve: Resolve) -> func.HttpResponse:
-    """``GET /api/board/item?source=...&id=...``: an item's history and document."""
+    """``GET /api/board/item?source=...&id=...``: an item's history and document, rendered
+    in a worker thread."""
     call = api_call(req)
     try:
         settings, store = resolve()
@@ -71,67 +78,18 @@ async def item_response(req: func.HttpRequest, resolve: Resolve) -> func.HttpRes
         return _refused(Refusal(404, "No such item", "The board has no item with that id."))
     back = link(BOARD_ROUTE, viewer.key)
     compress = takes_gzip(call.header("accept-encoding"))
-    return html_response("item.html", compress=compress, item=item, back=back, reload_after=None)
+    return await asyncio.to_thread(
+        html_response, "item.html", compress=compress, item=item, back=back, reload_after=None
+    )
 
 
-def _board_context(
-    call: ApiCall, viewer: Viewer, board: Board, health: list[str], sources: list[str]
-) -> dict[str, Any]:
-    key = viewer.key
-    joined_sources = ",".join(sources) or None
-    joined_health = ",".join(health) or None
-    health_links = [
-        {
-            "label": "all",
-            "href": link(BOARD_ROUTE, key, source=joined_sources),
-            "current": not health,
-        }
-    ] + [
-        {
-            "label": f"{name} ({board.counts.get(name, 0)})",
-            "href": link(BOARD_ROUTE, key, health=name, source=joined_sources),
-            "current": health == [name],
-        }
-        for name in _HEALTHS
-    ]
-    source_links = [
-        {
-            "label": "all",
-            "href": link(BOARD_ROUTE, key, health=joined_health),
-            "current": not sources,
-        }
-    ] + [
-        {
-            "label": board.titles.get(name, name),
-            "href": link(BOARD_ROUTE, key, health=joined_health, source=name),
-            "current": sources == [name],
-        }
-        for name in (s["source"] for s in board.report.get("sources", []))
-    ]
-    banners = [
-        s for s in board.report.get("sources", [])
-        if s["status"] in ("unavailable", "stale", "retired", "notPolledYet")
-    ]  # fmt: skip
-    overall = {"healthy": "healthy", "degraded": "warning"}.get(board.report["status"], "error")
-    worst = next((row.health for row in board.rows), None)
-    return {
-        "board": board,
-        "viewer": viewer,
-        "now": now_text(),
-        "overall_class": overall,
-        "worst": worst,
-        "banners": banners,
-        "health_links": health_links,
-        "source_links": source_links,
-        "refresh_link": link(BOARD_ROUTE, key, health=joined_health, source=joined_sources),
-        "filtered": bool(health or sources),
-        "reload_after": board.reload_after,
-        "row_links": [link(ITEM_ROUTE, key, source=row.source, id=row.id) for row in board.rows],
-        # The JSON needs a key: offered to key holders only, with the page's filters.
-        "json_link": link("statuses", key, health=joined_health, source=joined_sources)
-        if key
-        else None,
-    }
+async def _page_answer(call: ApiCall, page: Page) -> func.HttpResponse:
+    if etag_matches(call.header("if-none-match"), page.etag):
+        return page_response(b"", 304, etag=page.etag)
+    if takes_gzip(call.header("accept-encoding")):
+        return page_response(page.gzipped, gzipped=True, etag=page.etag)
+    # Kept compressed only (a tenth of the size); the few that do not take gzip pay for it.
+    return page_response(await asyncio.to_thread(gzip.decompress, page.gzipped), etag=page.etag)
 
 
 def _failure(error: Exception) -> func.HttpResponse:

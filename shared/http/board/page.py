@@ -1,13 +1,14 @@
-"""The board as HTML: Jinja2 templates beside this file (autoescaped), one stylesheet inline
-(allowed by its hash), no script at all, and a strict Content-Security-Policy, so the page
-works offline and nothing but the app's own markup can run or load."""
+"""The board as HTML: Jinja2 templates beside this file (autoescaped, foreign text isolated and
+cleaned of control characters: ``text``), one stylesheet inline (allowed by its hash), no
+script at all, and a strict Content-Security-Policy, so the page works offline and nothing
+but the app's own markup can run or load. Rendering is thread-safe: the board renders in
+worker threads, off the event loop."""
 
 from __future__ import annotations
 
 import base64
 import gzip
 import hashlib
-import json
 from datetime import UTC, datetime
 from functools import cache
 from pathlib import Path
@@ -19,6 +20,7 @@ from jinja2 import Environment, FileSystemLoader, select_autoescape
 
 from shared.core.time import parse_timestamp
 from shared.http.board.strips import strip_svg
+from shared.http.board.text import bdi, document_json, finalize, fsi
 
 _TEMPLATES = Path(__file__).parent / "templates"
 BOARD_ROUTE = "board"
@@ -32,10 +34,13 @@ def _environment() -> Environment:
         autoescape=select_autoescape(["html"]),
         trim_blocks=True,
         lstrip_blocks=True,
+        finalize=finalize,  # control characters dropped from whatever is printed
     )
     environment.filters["exact"] = _exact
     environment.filters["strip"] = strip_svg
-    environment.filters["pretty"] = lambda value: json.dumps(value, indent=2, ensure_ascii=False)
+    environment.filters["pretty"] = document_json
+    environment.filters["bdi"] = bdi
+    environment.filters["fsi"] = fsi
     return environment
 
 
@@ -47,13 +52,29 @@ def _stylesheet() -> tuple[str, str]:
     return css, f"'sha256-{digest}'"
 
 
+def render(template: str, **context: Any) -> bytes:
+    """A page as UTF-8 HTML."""
+    css, _hash = _stylesheet()
+    return _environment().get_template(template).render(css=css, **context).encode()
+
+
 def html_response(
     template: str, status: int = 200, *, compress: bool = False, **context: Any
 ) -> func.HttpResponse:
     """The page, gzipped when the browser takes it (``compress``): a board of thousands of
     rows is mostly repeated markup, a tenth of its size compressed."""
-    css, style_hash = _stylesheet()
-    page = _environment().get_template(template).render(css=css, **context).encode()
+    page = render(template, **context)
+    if compress:
+        page = gzip.compress(page, compresslevel=6)
+    return page_response(page, status, gzipped=compress)
+
+
+def page_response(
+    body: bytes, status: int = 200, *, gzipped: bool = False, etag: str | None = None
+) -> func.HttpResponse:
+    """A page's answer with the board's headers; one with an ETag may be kept by the browser
+    (privately) and asked for again with If-None-Match, one without is never kept."""
+    _css, style_hash = _stylesheet()
     headers = {
         "Content-Security-Policy": (
             f"default-src 'none'; style-src {style_hash}; form-action 'none'; "
@@ -61,17 +82,24 @@ def html_response(
         ),
         "Referrer-Policy": "no-referrer",  # the key may be in the URL: never send it on
         "X-Content-Type-Options": "nosniff",
-        "Cache-Control": "no-store",
+        "Cache-Control": "private, no-cache" if etag else "no-store",
+        "Vary": "Accept-Encoding",
     }
+    if etag:
+        headers["ETag"] = etag
     if status == 503:
         headers["Retry-After"] = "30"
-    headers["Vary"] = "Accept-Encoding"
-    if compress:
-        page = gzip.compress(page, compresslevel=6)
+    if gzipped:
         headers["Content-Encoding"] = "gzip"
     return func.HttpResponse(
-        page, status_code=status, headers=headers, mimetype="text/html", charset="utf-8"
+        body, status_code=status, headers=headers, mimetype="text/html", charset="utf-8"
     )
+
+
+def etag_matches(if_none_match: str | None, etag: str) -> bool:
+    """Whether If-None-Match names ``etag`` (compared weakly, as RFC 9110 says) or is ``*``."""
+    tags = {tag.strip().removeprefix("W/") for tag in (if_none_match or "").split(",")}
+    return "*" in tags or etag.removeprefix("W/") in tags
 
 
 def takes_gzip(accept_encoding: str | None) -> bool:
@@ -100,5 +128,5 @@ def _exact(moment: str | None) -> str:
         return moment
 
 
-def now_text() -> str:
-    return datetime.now(UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
+def now_text(moment: datetime | None = None) -> str:
+    return (moment or datetime.now(UTC)).astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S UTC")

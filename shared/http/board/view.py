@@ -1,7 +1,8 @@
 """What the board shows, read from the cache alone (no Graph call): the health report, one
 row per monitored item (worst first), each with its 30-day health strip (from the timeline
 kept with the item: two queries in all, however many items), and an item's detail (its
-history and its document as Graph sent it)."""
+history and its document as Graph sent it). Reading (``read_cache``, on the event loop) is
+apart from building the rows (``snapshot_of``, no I/O), which the board does off the loop."""
 
 from __future__ import annotations
 
@@ -24,10 +25,12 @@ from shared.storage.store import StatusStore
 HEALTH_ORDER = tuple(str(h) for h in (Health.ERROR, Health.WARNING, Health.UNKNOWN, Health.HEALTHY))
 _RANK = {health: rank for rank, health in enumerate(HEALTH_ORDER)}
 # What a row reads of an item (SDS keeps its listed name in "profile").
-_COLUMNS = [
+ROW_COLUMNS = [
     "displayName", "profile", "status", "health", "healthSince", "reason",
     "lastCheckedDateTime", "pollError", "kind", LAST_CHANGE_COLUMN, TIMELINE_COLUMN,
 ]  # fmt: skip
+# Rows asked for at a time: a page is parsed on the event loop in one go (200: a few ms).
+_PAGE_SIZE = 200
 # Seconds after the next expected poll before the page reloads itself (the poll's time).
 _RELOAD_GRACE = 30
 
@@ -59,24 +62,50 @@ class Board:
     now: datetime
 
 
-async def read_board(
-    settings: Settings, store: StatusStore, health: list[str], sources: list[str]
-) -> Board:
-    """The whole board, filtered by health and source (empty: all)."""
-    now = datetime.now(UTC)
-    enabled = [name for name in settings.enabled_sources if not sources or name in sources]
+@dataclass
+class Snapshot:
+    """One read of the cache: the health report and the row of every item of the enabled
+    sources, worst first. Every filter of the board is cut from it (``board_of``)."""
+
+    report: dict[str, Any]
+    rows: list[Row]
+    titles: dict[str, str]
+    reload_after: int
+    now: datetime
+
+
+async def read_cache(settings: Settings, store: StatusStore) -> tuple[dict[str, Any], list[Any]]:
+    """The health report and the summary columns of every item of the enabled sources."""
+    enabled = list(settings.enabled_sources)
     report, entities = await asyncio.gather(
         health_report(settings, store),
-        store.statuses.summaries(enabled, _COLUMNS) if enabled else asyncio.sleep(0, []),
+        store.statuses.summaries(enabled, ROW_COLUMNS, page_size=_PAGE_SIZE)
+        if enabled
+        else asyncio.sleep(0, []),
     )
-    all_rows = [_row(entity, now) for entity in entities]
-    counts = {name: sum(1 for row in all_rows if row.health == name) for name in _RANK}
-    rows = [row for row in all_rows if not health or row.health in health]
+    return report, entities
+
+
+def snapshot_of(
+    settings: Settings, report: dict[str, Any], entities: list[Any], now: datetime
+) -> Snapshot:
+    """The rows of what ``read_cache`` read (no I/O: the board builds it in a worker thread)."""
+    rows = [_row(entity, now) for entity in entities]
     rows.sort(key=lambda r: (_RANK.get(r.health, 2), r.since or "~", r.display_name.lower()))
     reload_at = next_run_after(settings.poll_schedule, now)
     reload_after = int((reload_at - now).total_seconds()) + _RELOAD_GRACE
     titles = {source.name: source.title for source in SOURCES}
-    return Board(report, rows, titles, counts, reload_after, now)
+    return Snapshot(report, rows, titles, reload_after, now)
+
+
+def board_of(snapshot: Snapshot, health: list[str], sources: list[str]) -> Board:
+    """The board filtered by health and source (empty: all); counts are of the sources'."""
+    of_sources = [row for row in snapshot.rows if not sources or row.source in sources]
+    counts = {name: sum(1 for row in of_sources if row.health == name) for name in _RANK}
+    rows = [row for row in of_sources if not health or row.health in health]
+    return Board(
+        snapshot.report, rows, snapshot.titles, counts, snapshot.reload_after, snapshot.now
+    )
 
 
 def _row(entity: dict[str, Any], now: datetime) -> Row:
