@@ -7,6 +7,7 @@ PYTHON ?= python3
 VENV   := .venv
 PY     := $(VENV)/bin/python
 PYTEST_ARGS ?=
+# make run RUN_ARGS=--verbose: each request's lines on the console, not in .logs/
 
 .PHONY: install run test lint format clean
 
@@ -34,8 +35,10 @@ $(CHROMEDRIVER):
 		echo "Chromium and chromedriver are needed for the browser tests: apt-get install chromium chromium-driver (as root)"; \
 	fi
 
+RUN_ARGS ?=
+
 run: install
-	$(PY) -m tools.run_local
+	$(PY) -m tools.run_local $(RUN_ARGS)
 
 test: install
 	$(PY) -m pytest $(PYTEST_ARGS)

@@ -135,8 +135,9 @@ class Child:
 
 
 class LocalRun:
-    def __init__(self, app_dir: Path) -> None:
+    def __init__(self, app_dir: Path, *, verbose: bool = False) -> None:
         self.app_dir = app_dir
+        self.verbose = verbose
         self.children: list[Child] = []
         self.stopping = asyncio.Event()
         self.started = time.monotonic()
@@ -197,12 +198,15 @@ class LocalRun:
             raise RunError(str(error)) from None
         chosen = bool(_effective(local, "FUNCTIONS_PORT") or local.local_http_port)
         port = _port_for(port, chosen, "the Functions host", "FUNCTIONS_PORT")
+        # Each request's lines go to a file unless --verbose: the console keeps what matters.
+        access = [] if self.verbose else ["--access-log", str(self.access_log(port))]
         host = await Child.start(
             "host",
             [
                 sys.executable, "-m", "tools.local_host",
                 "--app-dir", str(self.app_dir),
                 "--port", str(port),
+                *access,
             ],
             env,
         )  # fmt: skip
@@ -214,7 +218,18 @@ class LocalRun:
             local, "FUNCTIONS_FUNCTION_KEY"
         )
         await self._first_poll(base, master_key)
-        self._announce(base, graph, _effective(local, "FUNCTIONS_FUNCTION_KEY"), master_key)
+        requests = (
+            "on the console (--verbose)"
+            if self.verbose
+            else f"{self.access_log(port).relative_to(self.app_dir)}   (RUN_ARGS=--verbose: here)"
+        )
+        self._announce(
+            base, graph, _effective(local, "FUNCTIONS_FUNCTION_KEY"), master_key, requests
+        )
+
+    def access_log(self, port: int) -> Path:
+        """Where the host writes each request's lines (its access log) for this run."""
+        return self.app_dir / ".logs" / f"host-{port}-requests.log"
 
     async def _start_azurite(self, env: dict[str, str], local: LocalSettings) -> int:
         """Start Azurite's Table service; return its port."""
@@ -264,7 +279,12 @@ class LocalRun:
         print(f"The first poll did not finish in {FIRST_POLL_TIMEOUT:.0f} s; see [host] above")
 
     def _announce(
-        self, base: str, graph: str, function_key: str | None, master_key: str | None
+        self,
+        base: str,
+        graph: str,
+        function_key: str | None,
+        master_key: str | None,
+        requests: str,
     ) -> None:
         key_header = f' -H "x-functions-key: {function_key}"' if function_key else ""
         # The admin API takes the master key (or the function key when it is the only one).
@@ -284,6 +304,7 @@ class LocalRun:
                     f"  Health:   {base}/api/health",
                     f"  Graph:    {graph}",
                     f"  Storage:  {self.storage}",
+                    f"  Requests: {requests}",
                     "Try:",
                     f"  curl -s{key_header} '{base}/api/statuses?health=error,warning'",
                     f"  curl -s{key_header} {profiles}",
@@ -399,8 +420,13 @@ def main() -> int:
         default=REPO,
         help="the function app (function_app.py, host.json, local.settings.json); default: repo",
     )
-    app_dir = parser.parse_args().app_dir.resolve()
-    return asyncio.run(LocalRun(app_dir).run())
+    parser.add_argument(
+        "--verbose",
+        action="store_true",
+        help="show each request's lines on the console (by default they go to .logs/)",
+    )
+    args = parser.parse_args()
+    return asyncio.run(LocalRun(args.app_dir.resolve(), verbose=args.verbose).run())
 
 
 if __name__ == "__main__":

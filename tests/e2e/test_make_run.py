@@ -100,6 +100,10 @@ def test_make_run_serves_the_demo_tenant_within_60_s_and_stops_cleanly(tmp_path:
         code = run.process.wait(timeout=30)
     assert code == 0, run.tail()
     assert "Stopped." in run.tail()
+    # Each request's lines went to the run's request log, not to the console.
+    requests = (app / ".logs" / f"host-{port}-requests.log").read_text()
+    assert "GET /api/statuses?$top=999 -> 200" in requests
+    assert "GET /api/statuses" not in run.log.read_text()
     assert "Unclosed" not in run.log.read_text()  # the host closed its connections
     assert not [p for p in (*FIXED_PORTS, port) if in_use(p)], "a child outlived make run"
 

@@ -355,6 +355,41 @@ def test_the_cli_logs_no_key_of_a_request_it_cannot_read(tmp_path: Path) -> None
     assert "GET /api/items/7?code=REDACTED -> 200" in output
 
 
+def test_the_cli_writes_each_requests_lines_to_the_access_log_when_told(tmp_path: Path) -> None:
+    """make run's default: the console keeps start-up, timers and errors; each request's
+    access and invocation lines go to the file (keys redacted there too)."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("FUNCTIONS_")}
+    env |= {"FUNCTIONS_FUNCTION_KEY": "SECRET", **FAR_AWAY}
+    console, requests = tmp_path / "console.log", tmp_path / "logs" / "requests.log"
+    command = [sys.executable, "-m", "tools.local_host", "--app-dir", str(SAMPLE_DIR)]
+    with console.open("wb") as out:
+        process = subprocess.Popen(
+            [*command, "--port", "0", "--access-log", str(requests)],
+            cwd=REPO,
+            env=env,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+    try:
+        port = _wait_for_port(console, process)
+        for _ in range(3):
+            reply = httpx.get(f"http://127.0.0.1:{port}/api/items/7?code=SECRET")
+            assert reply.status_code == 200
+        process.send_signal(signal.SIGTERM)
+        assert process.wait(timeout=10) == 0
+    finally:
+        if process.poll() is None:
+            os.killpg(process.pid, signal.SIGKILL)
+            process.wait()
+    shown, written = console.read_text(errors="replace"), requests.read_text()
+    assert "/api/items/7" not in shown and "Executing" not in shown
+    assert "Host started" in shown
+    assert written.count("GET /api/items/7?code=REDACTED -> 200") == 3
+    assert written.count("Executed 'Functions.") == 3
+    assert "SECRET" not in written + shown
+
+
 async def test_response_conversion(client: aiohttp.ClientSession) -> None:
     async with client.get("/api/cookies") as response:
         assert response.status == 201

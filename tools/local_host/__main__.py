@@ -34,12 +34,13 @@ logger = logging.getLogger("tools.local_host")
 
 # How long a stopping host waits for invocations in progress.
 SHUTDOWN_GRACE_SECONDS = 5.0
+LOG_FORMAT = "[%(asctime)s] %(message)s"
 _LOOPBACK_NAMES = ("127.0.0.1", "0.0.0.0", "::", "::1", "localhost")
 
 
 def main(argv: list[str] | None = None) -> int:
     args = _parse_args(argv)
-    _configure_logging(args.verbose)
+    _configure_logging(args.verbose, args.access_log)
     # Until the event loop takes over, a SIGTERM must end start-up quietly, not mid-import.
     signal.signal(signal.SIGTERM, _exit_quietly)
     started = time.perf_counter()
@@ -126,17 +127,32 @@ def _parse_args(argv: list[str] | None) -> argparse.Namespace:
     )
     parser.add_argument("--host", default="127.0.0.1", help="address to listen on")
     parser.add_argument("--verbose", action="store_true", help="debug logging")
+    parser.add_argument(
+        "--access-log",
+        type=Path,
+        default=None,
+        help="write each request's lines (access, invocation) to this file, not the console",
+    )
     return parser.parse_args(argv)
 
 
-def _configure_logging(verbose: bool) -> None:
+def _configure_logging(verbose: bool, access_log: Path | None = None) -> None:
     logging.basicConfig(
         level=logging.DEBUG if verbose else logging.INFO,
-        format="[%(asctime)s] %(message)s",
+        format=LOG_FORMAT,
         stream=sys.stderr,
     )
+    handlers = list(logging.getLogger().handlers)
+    if access_log is not None:
+        # One line or three per request would drown what matters (start-up, polls, errors).
+        access_log.parent.mkdir(parents=True, exist_ok=True)
+        to_file = logging.FileHandler(access_log, encoding="utf-8")
+        to_file.setFormatter(logging.Formatter(LOG_FORMAT))
+        logs.ACCESS_LOGGER.addHandler(to_file)
+        logs.ACCESS_LOGGER.propagate = False
+        handlers.append(to_file)
     # No record reaches the log with a function key in it, whoever logged it.
-    logs.install(*logging.getLogger().handlers)
+    logs.install(*handlers)
     if not verbose:
         # The Azure SDK and httpx log every outgoing request at INFO, which drowns the
         # invocation log; --verbose brings them back.

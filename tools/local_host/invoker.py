@@ -82,12 +82,14 @@ class Invoker:
         self._threads_lock = threading.Lock()
         self._background: set[asyncio.Task[None]] = set()
 
-    async def invoke(self, spec: FunctionSpec, trigger_value: Any, reason: str) -> Any:
-        """Run one invocation and return its result; exceptions are logged, then re-raised."""
+    async def invoke(
+        self, spec: FunctionSpec, trigger_value: Any, reason: str, *, log: logging.Logger = logger
+    ) -> Any:
+        """Run one invocation and return its result; exceptions are logged, then re-raised.
+        ``log`` takes the lines of a run that succeeded (an HTTP request's go with the access
+        log); a failure is always logged here, with its stack trace."""
         invocation_id = str(uuid.uuid4())
-        logger.info(
-            "Executing 'Functions.%s' (Reason='%s', Id=%s)", spec.name, reason, invocation_id
-        )
+        log.info("Executing 'Functions.%s' (Reason='%s', Id=%s)", spec.name, reason, invocation_id)
         kwargs = {spec.trigger_param: trigger_value}
         if spec.context_param is not None:
             kwargs[spec.context_param] = InvocationContext(invocation_id, spec.name, spec.directory)
@@ -108,7 +110,7 @@ class Invoker:
                 _elapsed_ms(started),
             )
             raise
-        logger.info(
+        log.info(
             "Executed 'Functions.%s' (Succeeded, Id=%s, Duration=%dms)",
             spec.name,
             invocation_id,

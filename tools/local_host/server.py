@@ -172,7 +172,9 @@ class LocalHost:
         except web.HTTPRequestEntityTooLarge:  # a chunked body: reading stopped at the limit
             return _too_large(limit)
         try:
-            result = await self._invoker.invoke(spec, func_request, PROGRAMMATIC_REASON)
+            result = await self._invoker.invoke(
+                spec, func_request, PROGRAMMATIC_REASON, log=ACCESS_LOGGER
+            )
         except Exception:  # logged with its stack trace by the invoker, never sent
             return _internal_error(spec)
         try:
