@@ -3,7 +3,8 @@ unknown``), the rule type each source's mapping is written in, and the helpers i
 sentences share.
 
 Rules are tried in order and the first that matches wins; an item no rule matches is
-``unknown``, so a status Graph adds later is never reported as healthy by accident.
+``unknown``, so a status Graph adds later is never reported as healthy by accident. A rule
+may also say when Graph says its condition began (``began``): the row's ``sinceDateTime``.
 """
 
 from __future__ import annotations
@@ -45,12 +46,15 @@ Assessment = tuple[Health, str]
 class HealthRule:
     """One row of a source's mapping: for ``source``, when ``condition`` (as the README
     words it) holds of the item, its health is ``health``. ``matches`` sees the JSON Graph
-    sent and the item's context (what else is known when it is judged; see ``assess``)."""
+    sent and the item's context (what else is known when it is judged; see ``assess``).
+    ``began``, given the same, picks the time Graph gives of when the condition began (a
+    quarantine's start, the last sync); None where Graph says nothing of it."""
 
     source: str
     condition: str
     health: Health
     matches: Callable[[Document, Document], bool]
+    began: Callable[[Document, Document], Any] | None = None
 
 
 Reason = Callable[[Document, Document | None], str]
@@ -89,9 +93,54 @@ def assess(
     context: what else was read about it (a finished run's statistics) or what judging it
     takes besides (when it was read, a threshold from the settings), for health that changes
     with time alone."""
-    context = extra if extra is not None else {}
-    health = next((r.health for r in rules if r.matches(document, context)), Health.UNKNOWN)
+    rule = first_match(rules, document, extra)
+    health = rule.health if rule is not None else Health.UNKNOWN
     return health, one_line(reason(document, extra))
+
+
+def first_match(
+    rules: Sequence[HealthRule], document: Document, extra: Document | None = None
+) -> HealthRule | None:
+    """The rule that decides the item's health (None: no rule matches, it is ``unknown``)."""
+    context = extra if extra is not None else {}
+    return next((rule for rule in rules if rule.matches(document, context)), None)
+
+
+def began(
+    rules: Sequence[HealthRule], document: Document, extra: Document | None = None
+) -> str | None:
+    """When Graph says the condition of the item's health began: the time its deciding
+    rule's ``began`` picks, as Graph sent it, if that is a timestamp; None when no rule
+    matches, the rule has no ``began``, or Graph sent no time (or not a time)."""
+    rule = first_match(rules, document, extra)
+    if rule is None or rule.began is None:
+        return None
+    return graph_time(rule.began(document, extra if extra is not None else {}))
+
+
+def graph_time(value: Any) -> str | None:
+    """``value`` if it is a timestamp as Graph writes them (kept as sent), else None."""
+    if not isinstance(value, str):
+        return None
+    try:
+        parse_timestamp(value)
+    except ValueError:
+        return None
+    return value
+
+
+def since_kept(began_now: str | None, kept: str | None, health_since: str) -> str:
+    """What an item keeps as Graph's time of when its current health began ("" when Graph
+    gave none): the earliest Graph has given while the health held (``kept``: what the item
+    kept, None when its health has just changed; ``began_now``: what Graph says now), but
+    never a time after the app's own first sighting of that health (``health_since``): that
+    is a later spell of the same condition (the next failed cycle, a quarantine evaluated
+    again), not its beginning."""
+    times = [time for time in (kept, began_now) if time and graph_time(time) is not None]
+    if graph_time(health_since) is not None:
+        bound = parse_timestamp(health_since)
+        times = [time for time in times if parse_timestamp(time) <= bound]
+    return min(times, key=parse_timestamp, default="")
 
 
 # -- the words of a reason ----------------------------------------------------------------------

@@ -136,6 +136,7 @@ def _row(row: ItemSummary, listed: str | None) -> dict[str, Any]:
     checked = row.last_checked_date_time
     if not row.poll_error and listed and (checked is None or listed > checked):
         checked = listed
+    since, since_from = row.since
     return {
         "source": row.source,
         "id": row.id,
@@ -143,6 +144,8 @@ def _row(row: ItemSummary, listed: str | None) -> dict[str, Any]:
         "status": row.status,
         "health": row.health,
         "healthSince": row.health_since,
+        "sinceDateTime": since,
+        "sinceFrom": since_from,
         "lastCheckedDateTime": checked,
         "reason": row.reason,
         "pollError": row.poll_error,

@@ -24,7 +24,15 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from shared.core.changes import PendingChange, StatusChange
-from shared.sources.base import CacheEntry, ItemSummary, Observation, Source
+from shared.sources.base import (
+    SINCE_COLUMN,
+    CacheEntry,
+    ItemSummary,
+    Observation,
+    Source,
+    date_health,
+    since_columns,
+)
 from shared.storage.codec import Entity, etag_of
 from shared.storage.poll_runs import PollRun
 from shared.storage.recording import JournalEntry
@@ -147,7 +155,7 @@ def _write_for(
     if current is None or is_removed(current):
         # New, or back before its removal was done: a new item (a removal that was recorded
         # ended its chain; one that was not, for runs, continues it).
-        entry.health_since = at
+        date_health(entry, None, at)
         entity = entry.to_entity()
         quiet = current is not None and not source.reports_removals
         before = source.summarize(current) if current is not None and quiet else None
@@ -156,8 +164,7 @@ def _write_for(
             return CacheWrite("create", entity)
         return CacheWrite("replace", entity, etag_of(current))
     if current.get("graphHash") != entry.graph_hash:
-        same_health = current.get("health") == str(entry.health[0])
-        entry.health_since = current.get("healthSince", at) if same_health else at
+        date_health(entry, current, at)
         entity = entry.to_entity()
         change = _change(source, current, {**current, **entity}, at)
         _carry(entity, current, change, stamp)  # a replace keeps what is still pending
@@ -178,8 +185,10 @@ def _stale_columns(entry: CacheEntry, current: Entity, now: str, at: str) -> dic
     columns, (health, reason) = entry.refresh_columns(current)
     if current.get("health") != str(health) or current.get("reason") != reason:
         columns["health"], columns["reason"] = str(health), reason
-        if current.get("health") != str(health) or not current.get("healthSince"):
-            columns["healthSince"] = at
+        # Judged anew (health that changes with time alone): so is when Graph says it began.
+        health_since, columns[SINCE_COLUMN] = since_columns(current, health, entry.began, at)
+        if health_since != current.get("healthSince"):
+            columns["healthSince"] = health_since
     if current.get("pollError"):
         columns["pollError"] = ""
         columns["lastCheckedDateTime"] = now

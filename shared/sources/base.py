@@ -21,7 +21,15 @@ from pydantic import BaseModel, ValidationError
 from shared.core.api import ApiCall, Reply
 from shared.core.errors import InvalidKeyError
 from shared.core.graph_ids import UNSAFE_ID_CODE, UnsafeIds
-from shared.core.health import Assessment, Document, Health, HealthRule, assess
+from shared.core.health import (
+    Assessment,
+    Document,
+    Health,
+    HealthRule,
+    assess,
+    began,
+    since_kept,
+)
 from shared.core.jsontext import ensure_storable
 from shared.graph.errors import GraphError
 from shared.settings import Settings, SourceSettings
@@ -38,6 +46,11 @@ logger = logging.getLogger(__name__)
 
 Model = TypeVar("Model", bound=BaseModel)
 
+# The summary column of when Graph says the item's current health began ("" when Graph says
+# nothing of it; absent from rows cached before it was kept: read as ""). Beside
+# ``healthSince``, the app's own first sighting of that health.
+SINCE_COLUMN = "sinceDateTime"
+
 
 class CacheEntry(Protocol):
     """An item as a poll read it from Graph, ready to be compared with the cache."""
@@ -46,10 +59,17 @@ class CacheEntry(Protocol):
     # Fingerprint of what Graph sent: an item is rewritten only when it changes.
     graph_hash: str
     health_since: str
+    # When Graph says the current health began, as kept (``since_columns``): "" for none.
+    since_date_time: str
     last_checked_date_time: str
 
     @property
     def health(self) -> Assessment: ...
+
+    @property
+    def began(self) -> str | None:
+        """When Graph says the condition of ``health`` began (None: Graph does not say)."""
+        ...
 
     def to_entity(self) -> Entity: ...
 
@@ -106,6 +126,18 @@ class ItemSummary:
     reason: str | None
     last_checked_date_time: str | None
     poll_error: str | None
+    # When Graph says the current health began (None: Graph does not say, or the row was
+    # cached before it was kept).
+    since_date_time: str | None = None
+
+    @property
+    def since(self) -> tuple[str | None, str]:
+        """When the current health's condition began, and whose time that is: Graph's own
+        (``graph``) where Graph says it, else the app's first sighting of the health
+        (``healthSince``, ``firstSeen``)."""
+        if self.since_date_time:
+            return self.since_date_time, "graph"
+        return self.health_since, "firstSeen"
 
 
 class Services(Protocol):
@@ -204,6 +236,12 @@ class Source(ABC):
         Graph sent; ``extra`` what else was read about it (a run's statistics)."""
         return assess(self.health_rules, self.reason, document, extra)
 
+    def began(self, document: Document, extra: Document | None = None) -> str | None:
+        """When Graph says the condition of the item's health began (the deciding rule's
+        time, as Graph sent it), judged by the same ``document`` and ``extra``; None where
+        Graph says nothing of it."""
+        return began(self.health_rules, document, extra)
+
     def display_name_in(self, entity: Entity) -> str | None:
         return entity.get("displayName")
 
@@ -218,6 +256,7 @@ class Source(ABC):
             reason=entity.get("reason"),
             last_checked_date_time=entity.get("lastCheckedDateTime"),
             poll_error=entity.get("pollError") or None,
+            since_date_time=entity.get(SINCE_COLUMN) or None,
         )
 
 
@@ -253,13 +292,35 @@ def report_unsafe_ids(unsafe: UnsafeIds, seen: Observation, what: str) -> None:
     seen.details["unsafeIds"] = unsafe.report()
 
 
-def summary_columns(assessment: Assessment, health_since: str, last_checked: str) -> dict[str, str]:
+def summary_columns(
+    assessment: Assessment, health_since: str, last_checked: str, since: str = ""
+) -> dict[str, str]:
     """The columns every item has for /api/statuses (``pollError`` is cleared: whoever
-    writes a whole item has just read it)."""
+    writes a whole item has just read it; ``since``: when Graph says the health began)."""
     health, reason = assessment
-    columns = {"health": str(health), "reason": reason, "pollError": ""}
+    columns = {"health": str(health), "reason": reason, "pollError": "", SINCE_COLUMN: since}
     if health_since:
         columns["healthSince"] = health_since
     if last_checked:
         columns["lastCheckedDateTime"] = last_checked
     return columns
+
+
+def since_columns(
+    current: Entity | None, health: Health, began_now: str | None, at: str
+) -> tuple[str, str]:
+    """When an item about to be written with ``health`` has had it: (``healthSince``, the
+    app's own first sighting, kept from ``current`` while the health holds, else ``at``;
+    ``sinceDateTime``, Graph's time of it, see ``core.health.since_kept``). ``current`` is
+    the cached entity the write replaces (None for a new item)."""
+    held = current if current is not None and current.get("health") == str(health) else {}
+    health_since = held.get("healthSince") or at
+    return health_since, since_kept(began_now, held.get(SINCE_COLUMN) or None, health_since)
+
+
+def date_health(entry: CacheEntry, current: Entity | None, at: str) -> None:
+    """Say since when ``entry``, about to replace ``current`` (None: it is new), has its
+    health: its ``health_since`` and ``since_date_time`` (``since_columns``)."""
+    entry.health_since, entry.since_date_time = since_columns(
+        current, entry.health[0], entry.began, at
+    )

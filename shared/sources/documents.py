@@ -14,10 +14,10 @@ from dataclasses import dataclass, field
 from typing import Any, ClassVar, Generic, TypeVar
 
 from shared.core.api import Reply
-from shared.core.health import Assessment
+from shared.core.health import Assessment, Document
 from shared.core.jsontext import fingerprint
 from shared.settings import Settings
-from shared.sources.base import Source, summary_columns
+from shared.sources.base import SINCE_COLUMN, Source, summary_columns
 from shared.storage.codec import Entity, etag_of, get_document, put_document, put_optional
 from shared.storage.store import StatusStore
 
@@ -54,6 +54,7 @@ class DocumentSource(Source, Generic[Entry]):
             graph_hash=entity.get("graphHash", ""),
             graph_context=entity.get("graphContext"),
             health_since=entity.get("healthSince", ""),
+            since_date_time=entity.get(SINCE_COLUMN, ""),
             last_checked_date_time=entity.get("lastCheckedDateTime", ""),
             etag=etag_of(entity),
             **self.entry_type.read_extra(entity),
@@ -81,12 +82,22 @@ class CachedDocument:
     graph_hash: str = ""
     graph_context: str | None = None
     health_since: str = ""
+    since_date_time: str = ""
     last_checked_date_time: str = ""
     etag: str | None = None
 
+    def context(self) -> Document | None:
+        """What else the item is judged by besides the resource (see ``core.health.assess``):
+        its health and when Graph says that began are judged by the same."""
+        return None
+
     @property
     def health(self) -> Assessment:
-        return self.source.assess(self.resource)
+        return self.source.assess(self.resource, self.context())
+
+    @property
+    def began(self) -> str | None:
+        return self.source.began(self.resource, self.context())
 
     def to_entity(self) -> Entity:
         entity: Entity = {
@@ -98,7 +109,11 @@ class CachedDocument:
         put_optional(entity, "displayName", self.source.name_of_resource(self.resource))
         put_optional(entity, "status", self.source.status_of_resource(self.resource))
         put_document(entity, "resource", self.resource)
-        entity.update(summary_columns(self.health, self.health_since, self.last_checked_date_time))
+        entity.update(
+            summary_columns(
+                self.health, self.health_since, self.last_checked_date_time, self.since_date_time
+            )
+        )
         return entity
 
     def refresh_columns(self, current: Entity) -> tuple[dict[str, Any], Assessment]:

@@ -3,8 +3,9 @@
 PartitionKey is the source's name, RowKey the item's id. How an item becomes an entity is its
 source's business (``shared/sources/<name>/``); every item carries the same summary columns,
 which /api/statuses filters and serves: ``displayName``, ``status`` (raw), ``health``,
-``healthSince``, ``reason``, ``lastCheckedDateTime`` and ``pollError`` (set while the poll
-cannot read the item).
+``healthSince``, ``sinceDateTime`` (Graph's own time the condition began, "" when none),
+``reason``, ``lastCheckedDateTime`` and ``pollError`` (set while the poll cannot read the
+item).
 
 The changes a write makes travel in the same write, on the item itself (``pendingChanges``):
 whatever happens next, a change is never in the cache without being on its way to the

@@ -167,9 +167,10 @@ async def test_every_mapping_row_shows_in_statuses(
     for row in rows.values():
         assert set(row) == {
             "source", "id", "displayName", "status", "health", "healthSince",
-            "lastCheckedDateTime", "reason", "pollError", "path",
+            "sinceDateTime", "sinceFrom", "lastCheckedDateTime", "reason", "pollError", "path",
         }  # fmt: skip
         assert row["healthSince"] and row["lastCheckedDateTime"] and row["reason"]
+        assert row["sinceFrom"] in ("graph", "firstSeen") and row["sinceDateTime"]
         assert row["pollError"] is None
 
 

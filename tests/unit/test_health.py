@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 
-from shared.core.health import MAX_REASON_LENGTH, Assessment, Health
+from shared.core.health import MAX_REASON_LENGTH, Assessment, Health, since_kept
 from shared.sources import HEALTH_RULES, source_named
 
 SDS_PROFILES = "educationSynchronizationProfiles"
@@ -265,3 +265,105 @@ def test_the_readme_shows_the_same_mapping() -> None:
         ]
     )
     assert table in readme
+
+
+# -- when Graph says the condition began ------------------------------------------------------
+
+
+def began(source: str, document: dict[str, Any], context: Any = None) -> str | None:
+    return source_named(source).began(document, context)
+
+
+def quarantined(**quarantine: Any) -> dict[str, Any]:
+    return job("Quarantine", "Failed", quarantine={"reason": "TooManyDeletes", **quarantine})
+
+
+def failed_at(state: str, began_at: Any) -> dict[str, Any]:
+    document = job("Active", state)
+    document["status"]["lastExecution"]["timeBegan"] = began_at
+    return document
+
+
+# (source, document, context, Graph's time of when the health's condition began).
+BEGAN_CASES: list[tuple[str, dict[str, Any], Any, str | None]] = [
+    # A quarantine began when it was first imposed in its series (currentBegan moves each
+    # time Graph evaluates it again); without a series, when it was imposed.
+    (
+        PROVISIONING_JOBS,
+        quarantined(seriesBegan="2026-11-27T09:00:00Z", currentBegan="2026-11-27T11:00:00Z"),
+        None,
+        "2026-11-27T09:00:00Z",
+    ),
+    (PROVISIONING_JOBS, quarantined(currentBegan="2026-11-27T09:00:31.1234567Z"), None,
+     "2026-11-27T09:00:31.1234567Z"),
+    (PROVISIONING_JOBS, quarantined(seriesBegan=None, currentBegan=None), None, None),
+    (PROVISIONING_JOBS, failed_at("Failed", "2026-11-27T11:52:00Z"), None, "2026-11-27T11:52:00Z"),
+    (PROVISIONING_JOBS, failed_at("EntryLevelErrors", "2026-11-27T11:45:00Z"), None,
+     "2026-11-27T11:45:00Z"),
+    # Stalled: since its last successful cycle ended, even after cycles with entry errors.
+    (PROVISIONING_JOBS, stalled_job("2026-11-26T10:00:00Z"), JOB_CONTEXT, "2026-11-26T10:00:00Z"),
+    (PROVISIONING_JOBS, stopped_after_entry_errors(), JOB_CONTEXT, "2026-11-26T06:00:00Z"),
+    # What Graph says is no time, or nothing of the condition: no Graph time.
+    (PROVISIONING_JOBS, failed_at("Failed", "String (timestamp)"), None, None),
+    (PROVISIONING_JOBS, failed_at("Failed", 1764241920), None, None),
+    (PROVISIONING_JOBS, job("Paused"), None, None),
+    (PROVISIONING_JOBS, stalled_job("2026-11-27T11:00:00Z"), JOB_CONTEXT, None),  # healthy
+    (PROVISIONING_JOBS, job("SomethingNew"), None, None),
+    (DIRECTORY_SYNC, organization(True, "2026-11-27T08:48:00Z"), ORG_CONTEXT,
+     "2026-11-27T08:48:00Z"),
+    (DIRECTORY_SYNC, organization(True, None), ORG_CONTEXT, None),  # never synced
+    (DIRECTORY_SYNC, organization(True, "2026-11-27T11:50:00Z", "2026-11-27T06:00:00Z"),
+     ORG_CONTEXT, "2026-11-27T06:00:00Z"),
+    (DIRECTORY_SYNC, organization(False, "2026-10-01T00:00:00Z"), ORG_CONTEXT, None),
+    (DIRECTORY_SYNC, organization(True, "2026-11-27T11:50:00Z"), ORG_CONTEXT, None),
+    (INDUSTRY_DATA_RUNS, {"status": "failed", "startDateTime": "2026-11-27T08:00:00Z"}, None,
+     "2026-11-27T08:00:00Z"),
+    (INDUSTRY_DATA_RUNS, {"status": "completedWithWarnings", "startDateTime": "2026-11-27T09:00Z"},
+     None, "2026-11-27T09:00Z"),
+    (INDUSTRY_DATA_RUNS, {"status": "running", "startDateTime": "2026-11-27T11:00:00Z"}, None,
+     "2026-11-27T11:00:00Z"),
+    (INDUSTRY_DATA_RUNS, {"status": "unknownFutureValue", "startDateTime": NOW}, None, None),
+    (SDS_PROFILES, {"status": "error", "lastActivityDateTime": NOW}, None, None),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize(("source", "document", "context", "expected"), BEGAN_CASES)
+def test_graph_says_when_the_condition_of_some_healths_began(
+    source: str, document: dict[str, Any], context: Any, expected: str | None
+) -> None:
+    assert began(source, document, context) == expected
+
+
+def test_a_rule_with_a_time_of_graphs_is_exercised_by_a_case() -> None:
+    for rule in HEALTH_RULES:
+        if rule.began is None:
+            continue
+        dated = [
+            case
+            for case in BEGAN_CASES
+            if case[0] == rule.source and case[3] and rule.matches(case[1], case[2] or {})
+        ]
+        assert dated, f"no dated case for {rule.source}: {rule.condition}"
+
+
+def test_the_time_kept_is_the_earliest_graph_gave_while_the_health_held() -> None:
+    first_seen = "2026-11-27T10:05:00.0000000Z"
+    # Graph's time of it, before the app saw the health.
+    assert since_kept("2026-11-27T10:00:00Z", None, first_seen) == "2026-11-27T10:00:00Z"
+    # The next failed cycle (or a quarantine evaluated again) does not move it.
+    assert (
+        since_kept("2026-11-27T10:40:00Z", "2026-11-27T10:00:00Z", first_seen)
+        == "2026-11-27T10:00:00Z"
+    )
+    # A time after the app's own first sighting is a later spell, not the beginning.
+    assert since_kept("2026-11-27T10:40:00Z", None, first_seen) == ""
+    # Compared as times, not text (Graph varies the fractional digits).
+    assert (
+        since_kept("2026-11-27T09:59:59.9Z", "2026-11-27T10:00:00.0000000Z", first_seen)
+        == "2026-11-27T09:59:59.9Z"
+    )
+    # Nothing from Graph, or nothing that is a time.
+    assert since_kept(None, None, first_seen) == ""
+    assert since_kept("yesterday", "", first_seen) == ""
+    # A row without healthSince (cached before it was kept) bounds nothing.
+    assert since_kept("2026-11-27T10:40:00Z", None, "") == "2026-11-27T10:40:00Z"

@@ -70,6 +70,7 @@ _APP_HINTS = OpenApiPart(
         "ids": "Item IDs",
         "eventId": "Event ID",
         "subscriptionId": "Subscription ID",
+        "sinceDateTime": "Since",
     },
     important=frozenset(
         {
@@ -78,6 +79,7 @@ _APP_HINTS = OpenApiPart(
             "status",
             "health",
             "healthSince",
+            "sinceDateTime",
             "reason",
             "source",
             "previousStatus",

@@ -24,6 +24,15 @@ class StatusRow(BaseModel):
     )
     health: HealthField = Field(description="healthy, warning, error or unknown.")
     healthSince: str | None = Field(description="When the health last changed.")
+    sinceDateTime: str | None = Field(
+        description="When the condition behind the current health began: Graph's own time "
+        "where Graph says it (a job's quarantine, its last successful cycle for a stalled "
+        "job, the last Entra Connect sync, a run's start), else healthSince."
+    )
+    sinceFrom: Literal["graph", "firstSeen"] = Field(
+        description="Whose time sinceDateTime is: graph (Graph's own) or firstSeen (the "
+        "app's first sighting of the health, healthSince)."
+    )
     lastCheckedDateTime: str | None = Field(description="When the poll last read the item.")
     reason: str | None = Field(description="One sentence saying why the item has its health.")
     pollError: str | None = Field(

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
-from shared.core.health import CHECKED_AT, Assessment
+from shared.core.health import CHECKED_AT
 from shared.core.time import utc_now
 from shared.sources.directory_synchronization.health import STALE_AFTER
 from shared.sources.directory_synchronization.settings import DEFAULT_STALE_AFTER_MINUTES
@@ -16,10 +17,8 @@ class CachedOrganization(CachedDocument):
     # From the settings, when a poll read it (not kept: the settings say it each time).
     stale_after_minutes: int = DEFAULT_STALE_AFTER_MINUTES
 
-    @property
-    def health(self) -> Assessment:
-        context = {
+    def context(self) -> dict[str, Any]:
+        return {
             CHECKED_AT: self.last_checked_date_time or utc_now(),
             STALE_AFTER: self.stale_after_minutes,
         }
-        return self.source.assess(self.resource, context)

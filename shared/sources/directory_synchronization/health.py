@@ -1,6 +1,7 @@
 """How fresh Entra Connect's sync is: the organization's last sync times against
 DIRECTORY_SYNC_STALE_AFTER_MINUTES, judged at the time of the poll (the item's context
-carries it), so health changes with time alone; and the sentence that says why."""
+carries it), so health changes with time alone; when Graph says a stale sync began (its last
+sync); and the sentence that says why."""
 
 from __future__ import annotations
 
@@ -52,6 +53,7 @@ HEALTH_RULES: tuple[HealthRule, ...] = (
         f"{STALE_AFTER_SETTING} (120 by default) or missing",
         Health.ERROR,
         _sync_stale,
+        began=lambda d, _context: d.get("onPremisesLastSyncDateTime"),
     ),
     HealthRule(
         NAME,
@@ -59,6 +61,7 @@ HEALTH_RULES: tuple[HealthRule, ...] = (
         f"older than {STALE_AFTER_SETTING}",
         Health.WARNING,
         lambda d, c: _enabled(d) is True and _stale(d, c, "onPremisesLastPasswordSyncDateTime"),
+        began=lambda d, _context: d.get("onPremisesLastPasswordSyncDateTime"),
     ),
     HealthRule(
         NAME,

@@ -17,9 +17,8 @@ STATISTICS_COLUMN = "statistics"
 class CachedRun(CachedDocument):
     statistics: dict[str, Any] | None = None
 
-    @property
-    def health(self) -> Assessment:
-        return self.source.assess(self.resource, self.statistics)
+    def context(self) -> dict[str, Any] | None:
+        return self.statistics
 
     def to_entity(self) -> Entity:
         entity = super().to_entity()

@@ -1,5 +1,6 @@
-"""How healthy an Industry Data run is: its ``status``, and the sentence that says why (with
-the error and warning totals of its statistics, when they were read)."""
+"""How healthy an Industry Data run is: its ``status``, since its ``startDateTime``, and the
+sentence that says why (with the error and warning totals of its statistics, when they were
+read)."""
 
 from __future__ import annotations
 
@@ -13,24 +14,32 @@ def _status(document: Document) -> Any:
     return document.get("status")
 
 
+def _started(document: Document, _context: Document) -> Any:
+    """A run is one execution: whatever it came to began when it started."""
+    return document.get("startDateTime")
+
+
 HEALTH_RULES: tuple[HealthRule, ...] = (
     HealthRule(
         NAME,
         "status is failed or completedWithErrors",
         Health.ERROR,
         lambda d, _context: _status(d) in ("failed", "completedWithErrors"),
+        began=_started,
     ),
     HealthRule(
         NAME,
         "status is completedWithWarnings",
         Health.WARNING,
         lambda d, _context: _status(d) == "completedWithWarnings",
+        began=_started,
     ),
     HealthRule(
         NAME,
         "status is running or completed",
         Health.HEALTHY,
         lambda d, _context: _status(d) in ("running", "completed"),
+        began=_started,
     ),
 )
 

@@ -32,6 +32,7 @@ from shared.core.errors import (
 )
 from shared.core.time import utc_now
 from shared.graph.errors import GraphError
+from shared.sources.base import date_health
 from shared.sources.provisioning_jobs.const import NAME
 from shared.sources.provisioning_jobs.entity import CachedJob
 from shared.sources.provisioning_jobs.graph import job_url
@@ -233,8 +234,7 @@ def _written(
         entry.principal_name = current.get("servicePrincipalName")
         entry.failures = source.from_entity(current).failures
         entry.last_checked_date_time = utc_now()  # read back from Graph just now
-        same = current.get("health") == str(entry.health[0])
-        entry.health_since = current.get("healthSince", at) if same else at
+        date_health(entry, current, at)
         written = entry.to_entity()
         after = source.summarize(written)
         if (after.status, after.health) != (before.status, before.health):

@@ -31,14 +31,13 @@ class CachedJob(CachedDocument):
     # from the kept failures at each poll, and kept with the job).
     failures: dict[str, Any] | None = None
 
-    @property
-    def health(self) -> Assessment:
+    def context(self) -> dict[str, Any]:
         context: dict[str, Any] = {CHECKED_AT: self.last_checked_date_time or utc_now()}
         if self.stall_after_hours is not None:
             context[STALL_AFTER] = self.stall_after_hours
         if self.failures:
             context[FAILURES] = self.failures
-        return self.source.assess(self.resource, context)
+        return context
 
     @property
     def display_name(self) -> str:

@@ -1,7 +1,8 @@
 """How healthy a provisioning job is: its synchronizationStatus (the quarantine, the last
 run's state, the status code), whether its cycles stopped coming (judged at the time of the
-poll, which the item's context carries: this changes with time alone), and the sentence that
-says why, with the failures the provisioning logs show when they are read."""
+poll, which the item's context carries: this changes with time alone), when Graph says the
+condition began, and the sentence that says why, with the failures the provisioning logs show
+when they are read."""
 
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ from shared.core.health import (
     HealthRule,
     age_when_checked,
     error_suffix,
+    graph_time,
     has_text,
     mapping,
     sentence,
@@ -34,8 +36,26 @@ def _code(document: Document) -> Any:
     return mapping(document.get("status")).get("code")
 
 
+def _last_execution(document: Document) -> Document:
+    return mapping(mapping(document.get("status")).get("lastExecution"))
+
+
 def _last_execution_state(document: Document) -> Any:
-    return mapping(mapping(document.get("status")).get("lastExecution")).get("state")
+    return _last_execution(document).get("state")
+
+
+def _last_execution_began(document: Document, _context: Document) -> Any:
+    """When the last cycle (the one that failed, or had entry-level errors) began."""
+    return _last_execution(document).get("timeBegan")
+
+
+def _quarantine_began(document: Document, _context: Document) -> Any:
+    """When the quarantine was first imposed (``seriesBegan``: a series lasts until it is
+    lifted; ``currentBegan`` moves each time Graph evaluates it again), or ``currentBegan``
+    when Graph sends no series."""
+    quarantine = mapping(mapping(document.get("status")).get("quarantine"))
+    series = quarantine.get("seriesBegan")
+    return series if graph_time(series) is not None else quarantine.get("currentBegan")
 
 
 def _cycle_ends(document: Document) -> tuple[Any, Any]:
@@ -64,18 +84,27 @@ def silence(document: Document, context: Document) -> timedelta | None:
     return age_when_checked(success, context) or quiet
 
 
+def stalled_since(document: Document, _context: Document) -> Any:
+    """When the last successful cycle ended (what ``silence`` counts from), or the last cycle
+    of any outcome when Graph names no successful one."""
+    success, latest = _cycle_ends(document)
+    return success if graph_time(success) is not None else latest
+
+
 HEALTH_RULES: tuple[HealthRule, ...] = (
     HealthRule(
         NAME,
         "status.code is Quarantine",
         Health.ERROR,
         lambda d, _context: _code(d) == "Quarantine",
+        began=_quarantine_began,
     ),
     HealthRule(
         NAME,
         "status.lastExecution.state is Failed",
         Health.ERROR,
         lambda d, _context: _last_execution_state(d) == "Failed",
+        began=_last_execution_began,
     ),
     HealthRule(
         NAME,
@@ -84,12 +113,14 @@ HEALTH_RULES: tuple[HealthRule, ...] = (
         "default)",
         Health.ERROR,
         lambda d, context: silence(d, context) is not None,
+        began=stalled_since,
     ),
     HealthRule(
         NAME,
         "status.lastExecution.state is EntryLevelErrors",
         Health.WARNING,
         lambda d, _context: _last_execution_state(d) == "EntryLevelErrors",
+        began=_last_execution_began,
     ),
     HealthRule(
         NAME,

@@ -14,8 +14,8 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
-from shared.core.health import Assessment, assess
-from shared.sources.base import summary_columns
+from shared.core.health import Assessment, assess, began
+from shared.sources.base import SINCE_COLUMN, summary_columns
 from shared.sources.school_data_sync.const import NAME
 from shared.sources.school_data_sync.health import HEALTH_RULES, profile_reason
 from shared.sources.school_data_sync.models import PROFILE_STATUS_PROPERTIES
@@ -46,8 +46,10 @@ class CachedProfile:
     graph_context: str | None = None
     updated_by: str = "poll"
     updated_date_time: str = ""
-    # When the health last changed, and when a poll last read this profile from Graph.
+    # When the health last changed (and when Graph says it began: never, for a profile),
+    # and when a poll last read this profile from Graph.
     health_since: str = ""
+    since_date_time: str = ""
     last_checked_date_time: str = ""
     etag: str | None = None
 
@@ -55,6 +57,11 @@ class CachedProfile:
     def health(self) -> Assessment:
         """(health, reason) of the status as cached (a PATCHed status counts)."""
         return assess_status(self.status)
+
+    @property
+    def began(self) -> str | None:
+        """None: no rule of a profile's has a time of Graph's (its rows say ``firstSeen``)."""
+        return began(HEALTH_RULES, self.status)
 
     def to_entity(self) -> Entity:
         entity: Entity = {
@@ -67,7 +74,11 @@ class CachedProfile:
         put_optional(entity, "graphContext", self.graph_context)
         entity.update(self.profile_columns())
         entity.update(status_to_columns(self.status))
-        entity.update(summary_columns(self.health, self.health_since, self.last_checked_date_time))
+        entity.update(
+            summary_columns(
+                self.health, self.health_since, self.last_checked_date_time, self.since_date_time
+            )
+        )
         return entity
 
     def profile_columns(self) -> dict[str, str]:
@@ -96,6 +107,7 @@ class CachedProfile:
             updated_by=entity.get("updatedBy", "poll"),
             updated_date_time=entity.get("updatedDateTime", ""),
             health_since=entity.get("healthSince", ""),
+            since_date_time=entity.get(SINCE_COLUMN, ""),
             last_checked_date_time=entity.get("lastCheckedDateTime", ""),
             etag=etag_of(entity),
         )
