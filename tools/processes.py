@@ -77,7 +77,12 @@ def wait_for_port(
         if process is not None and process.poll() is not None:
             return False
         with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", port), 0.5):
-            return True
+            if process is None:
+                return True
+            # Someone else may have answered (a free port another run took first): the
+            # child, failing to bind, then exits; make sure it is still the one listening.
+            time.sleep(0.2)
+            return process.poll() is None
         time.sleep(0.05)
     return False
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import UTC, timedelta
 from enum import StrEnum
 from typing import Annotated, Any
 
@@ -83,6 +83,30 @@ def in_words(age: timedelta) -> str:
     if hours:
         return f"{hours} h {minutes} min" if minutes else f"{hours} h"
     return f"{minutes} min"
+
+
+def at_time(moment: Any, context: Document | None = None, *, ago: bool = False) -> str | None:
+    """When ``moment`` (a Graph timestamp) was, in a reason's words; None when it is not a
+    timestamp. A reason never carries a raw ISO timestamp (the exact time stays in the item).
+
+    By default the clock form, which never changes for the same moment: ``at 05:48 UTC on
+    21 Nov``. Use it wherever the reason is otherwise stable (jobs, runs, profiles): a reason
+    is compared to decide whether a row is rewritten, so an age in it would rewrite the row at
+    every poll. With ``ago`` (only where the age is the point and the reason already carried
+    one: Entra Connect, a stalled job) and a context time (CHECKED_AT) it adds the age when
+    checked: ``at 05:48 UTC, 2 h ago`` (the same UTC day as the check) or ``on 21 Nov at
+    05:48 UTC, 1 d 2 h ago`` (another day); without a context time, the clock form."""
+    if graph_time(moment) is None:
+        return None
+    when = parse_timestamp(moment).astimezone(UTC)
+    clock, day = f"{when:%H:%M} UTC", f"{when.day} {when:%b}"
+    age = age_when_checked(moment, context) if ago and context is not None else None
+    if age is None:
+        return f"at {clock} on {day}"
+    checked = parse_timestamp(context[CHECKED_AT]).astimezone(UTC)  # type: ignore[index]
+    if checked.date() == when.date():
+        return f"at {clock}, {in_words(age)} ago"
+    return f"on {day} at {clock}, {in_words(age)} ago"
 
 
 def assess(

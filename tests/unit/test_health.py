@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 
-from shared.core.health import MAX_REASON_LENGTH, Assessment, Health, since_kept
+from shared.core.health import MAX_REASON_LENGTH, Assessment, Health, at_time, since_kept
 from shared.sources import HEALTH_RULES, source_named
 
 SDS_PROFILES = "educationSynchronizationProfiles"
@@ -367,3 +367,80 @@ def test_the_time_kept_is_the_earliest_graph_gave_while_the_health_held() -> Non
     assert since_kept("yesterday", "", first_seen) == ""
     # A row without healthSince (cached before it was kept) bounds nothing.
     assert since_kept("2026-11-27T10:40:00Z", None, "") == "2026-11-27T10:40:00Z"
+
+
+# -- times in reasons: human words, never a raw ISO timestamp --------------------------------
+
+
+def test_a_time_in_a_reason_is_said_as_a_person_says_it() -> None:
+    today, earlier = "2026-11-27T09:48:12.1234567Z", "2026-11-26T10:48:12.1234567Z"
+    # The clock form (stable: the same moment, the same words, at every poll).
+    assert at_time(today) == "at 09:48 UTC on 27 Nov"
+    assert at_time(earlier, JOB_CONTEXT) == "at 10:48 UTC on 26 Nov"
+    # With the age when checked, where the age is the point.
+    assert at_time(today, JOB_CONTEXT, ago=True) == "at 09:48 UTC, 2 h 11 min ago"
+    assert at_time(earlier, JOB_CONTEXT, ago=True) == "on 26 Nov at 10:48 UTC, 1 d 1 h ago"
+    # No context time: the clock form; not a timestamp: nothing.
+    assert at_time(today, {}, ago=True) == "at 09:48 UTC on 27 Nov"
+    assert at_time(today, None, ago=True) == "at 09:48 UTC on 27 Nov"
+    assert at_time("yesterday") is None
+    assert at_time(None) is None
+    assert at_time("2026-11-27T11:48:00+02:00") == "at 09:48 UTC on 27 Nov"
+
+
+def test_a_run_says_when_it_started_or_ended_in_words() -> None:
+    running = {"status": "running", "startDateTime": "2026-11-27T05:48:12.1234567Z"}
+    assert assess(INDUSTRY_DATA_RUNS, running)[1] == "Running, started at 05:48 UTC on 27 Nov."
+    completed = {"status": "completed", "endDateTime": "2026-11-21T05:48:12.1234567Z"}
+    assert assess(INDUSTRY_DATA_RUNS, completed)[1] == "Completed at 05:48 UTC on 21 Nov."
+    assert assess(INDUSTRY_DATA_RUNS, {"status": "completed"})[1] == "Completed."
+
+
+def test_a_succeeded_jobs_reason_says_when_in_words() -> None:
+    document = job("Active", "Succeeded")
+    document["status"]["lastExecution"]["timeEnded"] = "2026-11-27T11:48:12.1234567Z"
+    reason = assess(PROVISIONING_JOBS, document, JOB_CONTEXT)[1]
+    assert reason == "Active; the last run succeeded at 11:48 UTC on 27 Nov."
+
+
+def test_a_quarantine_says_since_when_without_an_age() -> None:
+    quarantine = {
+        "reason": "QuarantinedOnDemand",
+        "currentBegan": "2026-11-27T05:48:12.1234567Z",
+        "seriesBegan": "2026-11-21T05:48:12.1234567Z",
+    }
+    reason = assess(PROVISIONING_JOBS, job("Quarantine", quarantine=quarantine), JOB_CONTEXT)[1]
+    assert reason == (
+        "Quarantined since 05:48 UTC on 21 Nov: QuarantinedOnDemand (an administrator "
+        "quarantined the job)."
+    )
+
+
+def test_no_reason_carries_a_raw_timestamp() -> None:
+    stamp = "2026-11-27T05:48:12.1234567Z"
+    documents = [
+        (INDUSTRY_DATA_RUNS, {"status": "running", "startDateTime": stamp}),
+        (INDUSTRY_DATA_RUNS, {"status": "completed", "endDateTime": stamp}),
+        (
+            PROVISIONING_JOBS,
+            job("Quarantine", quarantine={"reason": "Unknown", "seriesBegan": stamp}),
+        ),
+        (PROVISIONING_JOBS, job("Active", "Succeeded")),
+    ]
+    documents[-1][1]["status"]["lastExecution"]["timeEnded"] = stamp
+    for source, document in documents:
+        reason = assess(source, document, JOB_CONTEXT)[1]
+        assert "2026-" not in reason and "T05" not in reason, reason
+
+
+def test_a_connect_sync_near_its_bound_is_getting_late_but_healthy() -> None:
+    late = organization(True, "2026-11-27T10:03:00Z")  # 1 h 57 min: past 75% of 2 h
+    assert assess(DIRECTORY_SYNC, late, ORG_CONTEXT) == (
+        Health.HEALTHY,
+        "Last directory sync 1 h 57 min ago (expected every 30 min): getting late; an error "
+        "past 2 h.",
+    )
+    on_time = organization(True, "2026-11-27T10:31:00Z")  # 1 h 29 min: not yet 75%
+    assert assess(DIRECTORY_SYNC, on_time, ORG_CONTEXT)[1] == (
+        "Last directory sync 1 h 29 min ago (expected every 30 min)."
+    )

@@ -77,10 +77,12 @@ async def item_response(req: func.HttpRequest, resolve: Resolve) -> func.HttpRes
     if item is None:
         return _refused(Refusal(404, "No such item", "The board has no item with that id."))
     back = link(BOARD_ROUTE, viewer.key)
+    run_links = [link(ITEM_ROUTE, viewer.key, source=source, id=run.id) for run in item.runs]
     compress = takes_gzip(call.header("accept-encoding"))
     return await asyncio.to_thread(
-        html_response, "item.html", compress=compress, item=item, back=back, reload_after=None
-    )
+        html_response, "item.html", compress=compress, item=item, back=back,
+        run_links=run_links, reload_after=None,
+    )  # fmt: skip
 
 
 async def _page_answer(call: ApiCall, page: Page) -> func.HttpResponse:

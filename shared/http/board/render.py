@@ -8,16 +8,27 @@ for a phone to lay out, and the healthy ones are the least looked at."""
 from __future__ import annotations
 
 from dataclasses import replace
+from datetime import datetime
 from typing import Any
 
 from shared.core.health import Health
 from shared.http.board.access import Viewer
 from shared.http.board.cache import Variant
 from shared.http.board.page import BOARD_ROUTE, ITEM_ROUTE, link, now_text, render
+from shared.http.board.rows import when
 from shared.http.board.view import HEALTH_ORDER, Board, Snapshot, board_of
+from shared.sources import SOURCES
 
 FOLD_HEALTHY_OVER = 100
 _HEALTHY = str(Health.HEALTHY)
+_RANK = {health: rank for rank, health in enumerate(HEALTH_ORDER)}
+_TITLES = {source.name: source.title for source in SOURCES}
+_PROBLEMS = {
+    "degraded": "polled in part",
+    "unavailable": "cannot be polled",
+    "stale": "has no recent poll",
+    "notPolledYet": "not polled yet",
+}
 
 
 def render_board(snapshot: Snapshot, variant: Variant) -> bytes:
@@ -35,6 +46,55 @@ def render_board(snapshot: Snapshot, variant: Variant) -> bytes:
         BOARD_ROUTE, viewer.key, health=_HEALTHY, source=",".join(sources) or None
     )
     return render("board.html", **context)
+
+
+def attention(board: Board) -> dict[str, Any]:
+    """The header's two questions apart: how many syncs need attention (errors, warnings),
+    and whether polling works; and each source's worst item."""
+    counts = board.counts
+    needing = counts.get("error", 0) + counts.get("warning", 0)
+    parts = [
+        f"{counts[name]} {'error' if name == 'error' else 'warning'}{'s' * (counts[name] != 1)}"
+        for name in ("error", "warning")
+        if counts.get(name)
+    ]
+    worst_of: dict[str, str] = {}
+    for row in board.all_rows:
+        kept = worst_of.get(row.source)
+        if kept is None or _RANK.get(row.health, 2) < _RANK.get(kept, 2):
+            worst_of[row.source] = row.health
+    return {
+        "needing": needing,
+        "total": sum(counts.values()),
+        "needing_parts": ", ".join(parts),
+        "polling": polling_words(board.report, board.now),
+        "worst_of": worst_of,
+    }
+
+
+def polling_words(report: dict[str, Any], now: datetime) -> tuple[bool, str]:
+    """Whether polling works, and in words: ``Polling OK, last poll 2 min ago``, or what
+    is wrong (the sources whose polls fail or stopped coming)."""
+    sources = report.get("sources") or []
+    finished = [
+        s["lastPoll"].get("finishedDateTime")
+        for s in sources
+        if s.get("lastPoll") and s["lastPoll"].get("finishedDateTime")
+    ]
+    last = when(max(finished), now, "last poll at") if finished else None
+    if report.get("storage") == "unavailable":
+        return False, "Polling: storage is unavailable"
+    if report.get("configurationError"):
+        return False, "Polling: the app is not configured"
+    if report.get("status") == "healthy":
+        return True, "Polling OK" + (f", {last}" if last else "")
+    wrong = [
+        f"{_TITLES.get(s['source'], s['source'])} {_PROBLEMS.get(s['status'], s['status'])}"
+        for s in sources
+        if s.get("status") not in ("healthy", "retired")
+    ]
+    text = "Polling has problems: " + ("; ".join(wrong) or str(report.get("status")))
+    return False, text + (f" ({last})" if last else "")
 
 
 def board_context(
@@ -78,6 +138,7 @@ def board_context(
     overall = {"healthy": "healthy", "degraded": "warning"}.get(board.report["status"], "error")
     worst = next((row.health for row in board.rows), None)
     return {
+        **attention(board),
         "board": board,
         "viewer": viewer,
         "now": now_text(board.now),

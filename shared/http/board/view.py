@@ -11,13 +11,15 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from shared.core.health import Health, in_words
+from shared.core.health import Health
 from shared.core.schedule import next_run_after
-from shared.core.time import parse_timestamp
+from shared.http.board.rows import RUNS, flow_of, run_flows, since_words, tag_twins
+from shared.http.board.steps import Step, next_steps
 from shared.http.board.strips import Period, periods
 from shared.polling.report import health_report
 from shared.settings import Settings
 from shared.sources import SOURCES, source_named
+from shared.sources.base import SINCE_COLUMN
 from shared.storage.statuses import LAST_CHANGE_COLUMN, TIMELINE_COLUMN, health_timeline
 from shared.storage.store import StatusStore
 
@@ -28,6 +30,7 @@ _RANK = {health: rank for rank, health in enumerate(HEALTH_ORDER)}
 ROW_COLUMNS = [
     "displayName", "profile", "status", "health", "healthSince", "reason",
     "lastCheckedDateTime", "pollError", "kind", LAST_CHANGE_COLUMN, TIMELINE_COLUMN,
+    SINCE_COLUMN,
 ]  # fmt: skip
 # Rows asked for at a time: a page is parsed on the event loop in one go (200: a few ms).
 _PAGE_SIZE = 200
@@ -50,6 +53,12 @@ class Row:
     reason: str | None
     poll_error: str | None
     strip: list[Period] = field(default_factory=list)
+    # "graph" (Graph's time of the condition) or "firstSeen" (the app's first sighting).
+    since_from: str = "firstSeen"
+    # What tells it apart from another row of the same name (``rows.tag_twins``).
+    tag: str | None = None
+    # An Industry Data flow's row: how many older runs it stands for (listed on its page).
+    older_runs: int = 0
 
 
 @dataclass
@@ -60,6 +69,8 @@ class Board:
     counts: dict[str, int]
     reload_after: int
     now: datetime
+    # Every row of the sources filtered, whatever the health filter (for the source cards).
+    all_rows: list[Row] = field(default_factory=list)
 
 
 @dataclass
@@ -90,7 +101,10 @@ def snapshot_of(
     settings: Settings, report: dict[str, Any], entities: list[Any], now: datetime
 ) -> Snapshot:
     """The rows of what ``read_cache`` read (no I/O: the board builds it in a worker thread)."""
-    rows = [_row(entity, now) for entity in entities]
+    rows, older = run_flows([_row(entity, now) for entity in entities], _started)
+    for row in rows:
+        row.older_runs = older.get(row.id, 0) if row.source == RUNS else 0
+    tag_twins(rows)
     rows.sort(key=lambda r: (_RANK.get(r.health, 2), r.since or "~", r.display_name.lower()))
     reload_at = next_run_after(settings.poll_schedule, now)
     reload_after = int((reload_at - now).total_seconds()) + _RELOAD_GRACE
@@ -104,15 +118,28 @@ def board_of(snapshot: Snapshot, health: list[str], sources: list[str]) -> Board
     counts = {name: sum(1 for row in of_sources if row.health == name) for name in _RANK}
     rows = [row for row in of_sources if not health or row.health in health]
     return Board(
-        snapshot.report, rows, snapshot.titles, counts, snapshot.reload_after, snapshot.now
+        snapshot.report,
+        rows,
+        snapshot.titles,
+        counts,
+        snapshot.reload_after,
+        snapshot.now,
+        of_sources,
     )
+
+
+def _started(row: Row) -> str:
+    """When a run started (Graph's time of its outcome), for the latest run of a flow."""
+    return row.since or ""
 
 
 def _row(entity: dict[str, Any], now: datetime) -> Row:
     source = source_named(entity["PartitionKey"])
     summary = source.summarize(entity)
+    since, since_from = summary.since
     # A row from before healthSince was kept says when it last changed instead.
-    since = summary.health_since or entity.get(LAST_CHANGE_COLUMN)
+    since = since or entity.get(LAST_CHANGE_COLUMN)
+    strip_since = summary.health_since or entity.get(LAST_CHANGE_COLUMN)
     return Row(
         source=source.name,
         source_title=source.title,
@@ -122,21 +149,12 @@ def _row(entity: dict[str, Any], now: datetime) -> Row:
         status=summary.status,
         health=summary.health,
         since=since,
-        since_words=_ago(since, now),
+        since_words=since_words(since, since_from, now),
         reason=summary.reason,
         poll_error=summary.poll_error,
-        strip=periods(health_timeline(entity), summary.health, now, since),
+        strip=periods(health_timeline(entity), summary.health, now, strip_since),
+        since_from=since_from,
     )
-
-
-def _ago(moment: str | None, now: datetime) -> str | None:
-    if not moment:
-        return None
-    try:
-        age = now - parse_timestamp(moment)
-    except ValueError:
-        return None
-    return "just now" if age.total_seconds() < 60 else in_words(age) + " ago"
 
 
 @dataclass
@@ -144,10 +162,15 @@ class ItemDetail:
     row: Row
     changes: list[dict[str, Any]]
     document: Any
+    # An Industry Data run's flow: every run of it kept, newest first (this one included).
+    runs: list[Row] = field(default_factory=list)
+    # What to do next (links and times read from the document: ``steps``).
+    steps: list[Step] = field(default_factory=list)
 
 
 async def read_item(store: StatusStore, source_name: str, item_id: str) -> ItemDetail | None:
-    """One item: its row, its history newest first (the latest 100), and what Graph sent."""
+    """One item: its row, its history newest first (the latest 100), what Graph sent, and
+    for an Industry Data run the other runs of its flow."""
     source = source_named(source_name)
     now = datetime.now(UTC)
     entity = await store.statuses.get(source.name, item_id)
@@ -155,8 +178,12 @@ async def read_item(store: StatusStore, source_name: str, item_id: str) -> ItemD
         return None
     changes, _next = await store.history.page(source.name, item_id, top=100, continuation=None)
     dumped = [change.model_dump() for change in changes]
-    return ItemDetail(
-        row=_row(entity, now),
-        changes=dumped,
-        document=source.document_in(entity),
-    )
+    row = _row(entity, now)
+    runs: list[Row] = []
+    if source.name == RUNS:
+        every = await store.statuses.summaries([RUNS], ROW_COLUMNS, page_size=_PAGE_SIZE)
+        runs = [_row(other, now) for other in every]
+        runs = [run for run in runs if flow_of(run.display_name) == flow_of(row.display_name)]
+        runs.sort(key=lambda run: (_started(run), run.id), reverse=True)
+    document = source.document_in(entity)
+    return ItemDetail(row, dumped, document, runs, next_steps(source.name, item_id, document, now))

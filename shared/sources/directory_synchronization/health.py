@@ -22,6 +22,8 @@ from shared.sources.directory_synchronization.settings import STALE_AFTER_SETTIN
 
 # The context's key of the bound from the settings (CHECKED_AT: when the item was read).
 STALE_AFTER = "staleAfterMinutes"
+# Past this share of the bound a healthy sync's reason says it is getting late.
+LATE_SHARE = 0.75
 
 
 def _enabled(document: Document) -> Any:
@@ -84,6 +86,17 @@ HEALTH_RULES: tuple[HealthRule, ...] = (
 )
 
 
+def _late(document: Document, context: Document) -> str:
+    """``": getting late; an error past 2 h"`` when the last sync is past LATE_SHARE (75%) of
+    the bound of DIRECTORY_SYNC_STALE_AFTER_MINUTES but not yet past it (the health is still
+    healthy: this only says so); empty otherwise."""
+    age = _age(document, context, "onPremisesLastSyncDateTime")
+    bound = context.get(STALE_AFTER)
+    if age is None or not isinstance(bound, int) or age <= timedelta(minutes=bound) * LATE_SHARE:
+        return ""
+    return f": getting late; an error past {in_words(timedelta(minutes=bound))}"
+
+
 def organization_reason(organization: Document, context: Document | None) -> str:
     context = context or {}
     enabled = _enabled(organization)
@@ -103,4 +116,4 @@ def organization_reason(organization: Document, context: Document | None) -> str
         password = _age(organization, context, "onPremisesLastPasswordSyncDateTime")
         assert password is not None  # stale implies a known age
         return sentence(f"{text}, but the last password hash sync was {in_words(password)} ago")
-    return sentence(text)
+    return sentence(text + _late(organization, context))

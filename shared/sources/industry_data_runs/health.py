@@ -6,7 +6,15 @@ from __future__ import annotations
 
 from typing import Any
 
-from shared.core.health import Document, Health, HealthRule, error_suffix, mapping, sentence
+from shared.core.health import (
+    Document,
+    Health,
+    HealthRule,
+    at_time,
+    error_suffix,
+    mapping,
+    sentence,
+)
 from shared.sources.industry_data_runs.const import NAME
 
 
@@ -56,7 +64,9 @@ def run_reason(run: Document, statistics: Document | None) -> str:
             return sentence(f"Completed with {errors} errors and {warnings} warnings")
         return sentence(f"Completed with {kind}")
     if value == "running":
-        return sentence(f"Running since {run.get('startDateTime')}")
+        started = at_time(run.get("startDateTime"))
+        return sentence("Running" + (f", started {started}" if started else ""))
     if value == "completed":
-        return sentence(f"Completed at {run.get('endDateTime')}")
+        ended = at_time(run.get("endDateTime"))
+        return sentence("Completed" + (f" {ended}" if ended else ""))
     return sentence(f"Unknown run status {value!r}")

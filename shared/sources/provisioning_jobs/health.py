@@ -14,6 +14,7 @@ from shared.core.health import (
     Health,
     HealthRule,
     age_when_checked,
+    at_time,
     error_suffix,
     graph_time,
     has_text,
@@ -181,7 +182,8 @@ def status_reason(job: Document, context: Document) -> str:
         quarantine = mapping(status.get("quarantine"))
         reason = quarantine.get("reason")
         explanation = QUARANTINE_REASONS.get(reason) if isinstance(reason, str) else None
-        text = f"Quarantined: {reason or 'no reason given'}"
+        since = at_time(_quarantine_began(job, context))
+        text = f"Quarantined{f' since {since[3:]}' if since else ''}: {reason or 'no reason given'}"
         if explanation:
             text += f" ({explanation})"
         detail = mapping(quarantine.get("error")).get("message")
@@ -203,6 +205,6 @@ def status_reason(job: Document, context: Document) -> str:
         verb = "" if code == "NotRun" else "is "
         return sentence(f"Provisioning {verb}{words[code]}")
     if code == "Active" and state == "Succeeded":
-        ended = last.get("timeEnded")
-        return sentence("Active; the last run succeeded" + (f" at {ended}" if ended else ""))
+        ended = at_time(last.get("timeEnded"))
+        return sentence("Active; the last run succeeded" + (f" {ended}" if ended else ""))
     return sentence(f"Status code {code!r} with last run state {state!r}")
