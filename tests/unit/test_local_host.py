@@ -19,7 +19,7 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Iterator
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -320,15 +320,16 @@ async def test_no_key_reaches_the_log_from_a_request_the_host_cannot_read(
     assert "GET /api/items/7?code=REDACTED&x=1 -> 200" in logged  # method and path, no key
 
 
-def test_the_cli_logs_no_key_of_a_request_it_cannot_read(tmp_path: Path) -> None:
-    """The same through the real CLI and its log (--verbose: aiohttp's debug records too)."""
+@contextlib.contextmanager
+def keyed_cli(log: Path, *args: str) -> Iterator[int]:
+    """The real CLI with a function key (SECRET), its output in ``log``: yields its port,
+    then stops it (SIGTERM; it must exit 0)."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("FUNCTIONS_")}
     env |= {"FUNCTIONS_FUNCTION_KEY": "SECRET", **FAR_AWAY}
-    log = tmp_path / "host.log"
     command = [sys.executable, "-m", "tools.local_host", "--app-dir", str(SAMPLE_DIR)]
     with log.open("wb") as out:
         process = subprocess.Popen(
-            [*command, "--port", "0", "--verbose"],
+            [*command, "--port", "0", *args],
             cwd=REPO,
             env=env,
             stdout=out,
@@ -336,19 +337,25 @@ def test_the_cli_logs_no_key_of_a_request_it_cannot_read(tmp_path: Path) -> None
             start_new_session=True,
         )
     try:
-        port = _wait_for_port(log, process)
-        for request in UNREADABLE_REQUESTS:
-            with socket.create_connection(("127.0.0.1", port), timeout=5) as connection:
-                connection.sendall(request)
-                assert connection.recv(64).startswith(b"HTTP/1.0 400")
-        keyed = httpx.get(f"http://127.0.0.1:{port}/api/items/7?code=SECRET")
-        assert keyed.status_code == 200
+        yield _wait_for_port(log, process)
         process.send_signal(signal.SIGTERM)
         assert process.wait(timeout=10) == 0
     finally:
         if process.poll() is None:
             os.killpg(process.pid, signal.SIGKILL)
             process.wait()
+
+
+def test_the_cli_logs_no_key_of_a_request_it_cannot_read(tmp_path: Path) -> None:
+    """The same through the real CLI and its log (--verbose: aiohttp's debug records too)."""
+    log = tmp_path / "host.log"
+    with keyed_cli(log, "--verbose") as port:
+        for request in UNREADABLE_REQUESTS:
+            with socket.create_connection(("127.0.0.1", port), timeout=5) as connection:
+                connection.sendall(request)
+                assert connection.recv(64).startswith(b"HTTP/1.0 400")
+        keyed = httpx.get(f"http://127.0.0.1:{port}/api/items/7?code=SECRET")
+        assert keyed.status_code == 200
     output = log.read_text(errors="replace")
     assert "SECRET" not in output
     assert output.count("that the host cannot read") == len(UNREADABLE_REQUESTS)
@@ -358,30 +365,11 @@ def test_the_cli_logs_no_key_of_a_request_it_cannot_read(tmp_path: Path) -> None
 def test_the_cli_writes_each_requests_lines_to_the_access_log_when_told(tmp_path: Path) -> None:
     """make run's default: the console keeps start-up, timers and errors; each request's
     access and invocation lines go to the file (keys redacted there too)."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith("FUNCTIONS_")}
-    env |= {"FUNCTIONS_FUNCTION_KEY": "SECRET", **FAR_AWAY}
     console, requests = tmp_path / "console.log", tmp_path / "logs" / "requests.log"
-    command = [sys.executable, "-m", "tools.local_host", "--app-dir", str(SAMPLE_DIR)]
-    with console.open("wb") as out:
-        process = subprocess.Popen(
-            [*command, "--port", "0", "--access-log", str(requests)],
-            cwd=REPO,
-            env=env,
-            stdout=out,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
-    try:
-        port = _wait_for_port(console, process)
+    with keyed_cli(console, "--access-log", str(requests)) as port:
         for _ in range(3):
             reply = httpx.get(f"http://127.0.0.1:{port}/api/items/7?code=SECRET")
             assert reply.status_code == 200
-        process.send_signal(signal.SIGTERM)
-        assert process.wait(timeout=10) == 0
-    finally:
-        if process.poll() is None:
-            os.killpg(process.pid, signal.SIGKILL)
-            process.wait()
     shown, written = console.read_text(errors="replace"), requests.read_text()
     assert "/api/items/7" not in shown and "Executing" not in shown
     assert "Host started" in shown
