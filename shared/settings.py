@@ -116,11 +116,12 @@ class Settings:
         env = os.environ if env is None else env
         own = {source.name: source.read_settings(env) for source in sources}
         insecure = flag(env, "ALLOW_INSECURE_WEBHOOKS", default=False)
+        schedule = _schedule(env)
         settings = cls(
             storage=_storage_settings(env),
             graph_base_url=_graph_base_url(env),
             graph_auth=choice(env, "GRAPH_AUTH", ("azure", "none"), "azure"),  # type: ignore[arg-type]
-            poll_schedule=_schedule(env),
+            poll_schedule=schedule,
             table_prefix=_table_prefix(env),
             graph_max_concurrency=int(
                 number(env, "GRAPH_MAX_CONCURRENCY", DEFAULT_GRAPH_MAX_CONCURRENCY, 1, 256)
@@ -132,7 +133,7 @@ class Settings:
                 number(env, "HISTORY_RETENTION_DAYS", DEFAULT_HISTORY_RETENTION_DAYS, 1, 3650)
             ),
             graph_max_pages=int(number(env, "GRAPH_MAX_PAGES", DEFAULT_GRAPH_MAX_PAGES, 1, 100000)),
-            poll_deadline_seconds=_poll_deadline(env),
+            poll_deadline_seconds=_poll_deadline(env, schedule),
             public_base_url=_public_base_url(env),
             notify_webhook_urls=_webhook_urls(env, insecure),
             allow_insecure_webhooks=insecure,
@@ -246,11 +247,11 @@ def _schedule(env: Mapping[str, str]) -> str:
     return value
 
 
-def _poll_deadline(env: Mapping[str, str]) -> float:
+def _poll_deadline(env: Mapping[str, str], schedule: str) -> float:
     """POLL_DEADLINE_SECONDS, or 80% of the schedule's shortest interval: a poll that reads
     Graph longer (a slow tenant, an endless listing) stops reading, records what it has and
     leaves the next run its turn."""
-    derived = round(shortest_interval(_schedule(env)) * POLL_DEADLINE_SHARE, 1)
+    derived = round(shortest_interval(schedule) * POLL_DEADLINE_SHARE, 1)
     return number(env, "POLL_DEADLINE_SECONDS", max(derived, 1.0), 1, 86400)
 
 

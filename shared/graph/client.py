@@ -248,17 +248,14 @@ class GraphClient:
         """Each page's ``value`` of a Graph collection, following ``@odata.nextLink`` within
         the paging rule (Graph's own origin and version, a bound on pages): a link outside it
         ends the listing with a GraphError after the pages already yielded."""
-        page = await self.get_json(url_template, path_parameters)
-        pages = self._paging.listing(url_template)
-        while True:
+        page: dict[str, Any] | None = await self.get_json(url_template, path_parameters)
+        pages = self.listing(url_template)
+        while page is not None:
             value = page.get("value")
             if not isinstance(value, list):
                 raise GraphError(200, "invalidResponse", "A collection page has no 'value' array.")
             yield value
-            next_link = pages.next_link(page)
-            if next_link is None:
-                return
-            page = await self.get_json(url=next_link)
+            page = await self.get_page_after(page, pages)
 
     async def get_page_after(self, page: dict[str, Any], pages: Listing) -> dict[str, Any] | None:
         """The page after ``page`` of a listing read page by page (``pages`` from

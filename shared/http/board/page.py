@@ -21,6 +21,7 @@ from jinja2 import Environment, FileSystemLoader, select_autoescape
 from shared.core.time import parse_timestamp
 from shared.http.board.strips import strip_svg
 from shared.http.board.text import bdi, document_json, finalize, fsi
+from shared.http.errors import retry_later_headers
 
 _TEMPLATES = Path(__file__).parent / "templates"
 BOARD_ROUTE = "board"
@@ -88,7 +89,7 @@ def page_response(
     if etag:
         headers["ETag"] = etag
     if status == 503:
-        headers["Retry-After"] = "30"
+        headers.update(retry_later_headers())  # the one place Retry-After is written
     if gzipped:
         headers["Content-Encoding"] = "gzip"
     return func.HttpResponse(
