@@ -15,9 +15,11 @@ import azure.functions as func
 
 from shared import composition
 from shared.http.board import (
+    ACTION_ROUTE,
     BOARD_ROUTE,
     ITEM_ROUTE,
     BoardPages,
+    action_response,
     board_response,
     item_response,
 )
@@ -57,3 +59,9 @@ async def board(req: func.HttpRequest) -> func.HttpResponse:
 async def board_item(req: func.HttpRequest) -> func.HttpResponse:
     """One item of the board (HTML): its history and its document as Graph sent it."""
     return await item_response(req, composition.services)
+
+
+@bp.route(route=ACTION_ROUTE, methods=["POST"], auth_level=_BOARD_AUTH)
+async def board_item_action(req: func.HttpRequest) -> func.HttpResponse:
+    """A job action asked from its board page (a form with a token), guarded as the API's."""
+    return await action_response(req, composition.services, composition.graph_client)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from shared.settings import Settings
+from shared.storage.app_secrets import AppSecretsTable
 from shared.storage.history import HistoryTable
 from shared.storage.item_logs import ItemLogTable
 from shared.storage.outbox import OutboxTable
@@ -25,6 +26,7 @@ class StatusStore:
         self.subscriptions = SubscriptionsTable(tables)
         self.source_state = SourceStateTable(tables)
         self.item_logs = ItemLogTable(tables)
+        self.secrets = AppSecretsTable(tables)
 
     def state_of(self, source: str) -> SourceState:
         """What one source keeps between polls besides its items."""

@@ -1,6 +1,6 @@
 """The status board in a real browser: headless Chromium (Debian's, through its
 chromedriver) against make run's stack (Azurite, the demo tenant, the local Functions host
-with a function key), polled once. The page loads with no console error and no CSP
+with a function key and job actions on), polled once. The page loads with no console error and no CSP
 violation, shows every demo item with the right health word, filters, opens an item's
 detail with its history, needs the key, and every link is reachable with the keyboard.
 Screenshots of the board and of a detail view are written to ``.artifacts/`` (and, with
@@ -75,6 +75,7 @@ def board_stack(tmp_path_factory: pytest.TempPathFactory, azurite: Azurite) -> I
             "GRAPH_BASE_URL": line.partition("=")[2].strip(), "GRAPH_AUTH": "none",
             "POLL_SCHEDULE": "0 */5 * * * *",
             "INDUSTRY_DATA_RUNS_ENABLED": "true", "PROVISIONING_LOGS_ENABLED": "true",
+            "PROVISIONING_ACTIONS_ENABLED": "true",
             "FUNCTIONS_FUNCTION_KEY": key, "FUNCTIONS_MASTER_KEY": master,
         }  # fmt: skip
         host = Child(
@@ -334,3 +335,27 @@ def test_an_items_page_says_the_next_step_and_a_flow_lists_its_runs(
     runs = browser.find_elements(By.CSS_SELECTOR, "table.runs tbody tr")
     assert len(runs) == len([r for r in board_stack.rows() if r["source"] == "industryDataRuns"])
     assert page_problems(browser) == []
+
+
+def test_a_job_is_restarted_from_its_page_by_the_form(
+    board_stack: BoardStack, browser: Any
+) -> None:
+    """The browser sends the form (CSP form-action 'self' lets it, and the redirect after
+    it) and lands back on the item's page, which says the action was sent."""
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    browser.get(board_stack.board_url(source="synchronizationJobs"))
+    browser.find_element(By.PARTIAL_LINK_TEXT, "Dropbox Business").click()  # healthy, Active
+    form = browser.find_element(By.CSS_SELECTOR, "form.act")
+    form.find_element(By.CSS_SELECTOR, "input[value=Watermark]").click()
+    form.find_element(By.CSS_SELECTOR, "button[type=submit]").click()
+    WebDriverWait(browser, 15).until(lambda driver: "done=restart" in driver.current_url)
+    assert "Restart sent to Graph" in browser.find_element(By.CSS_SELECTOR, ".notice").text
+    assert parse_qs(urlsplit(browser.current_url).query)["code"] == [board_stack.key]
+    assert page_problems(browser) == []
+    (job,) = [r for r in board_stack.rows() if r["displayName"].startswith("Dropbox Business")]
+    changes = board_stack.api.get(f"/api/statuses/synchronizationJobs/{job['id']}/history")
+    action = changes.json()["value"][0]
+    assert action["kind"] == "action" and action["action"]["by"] == "function key (board)"
+    assert action["action"]["criteria"] == {"resetScope": "Watermark"}

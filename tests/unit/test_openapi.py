@@ -26,6 +26,7 @@ from tools import graph_tenant
 from tools.export_connector import DEFINITION, main
 
 OPERATION_IDS = {
+    "PostBoardItemAction",
     "ListSynchronizationProfiles",
     "GetProfileStatus",
     "UpdateProfileStatus",

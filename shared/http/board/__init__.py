@@ -7,21 +7,22 @@ from __future__ import annotations
 
 import asyncio
 import gzip
-import logging
 
 import azure.functions as func
 
 from shared.core.api import ApiCall, name_filter
-from shared.core.errors import DomainError, SettingsError, StorageUnavailableError
 from shared.http.board.access import Refusal, viewer_of
 from shared.http.board.cache import BoardPages, Page, Variant
+from shared.http.board.forms import ACTION_ROUTE, action_response, done_notice, item_forms
 from shared.http.board.page import (
     BOARD_ROUTE,
     ITEM_ROUTE,
     etag_matches,
+    failure_page,
     html_response,
     link,
     page_response,
+    refusal_page,
     takes_gzip,
 )
 from shared.http.board.render import render_board
@@ -30,11 +31,17 @@ from shared.http.serving import Resolve, api_call
 from shared.sources import SOURCE_NAMES
 from shared.storage.keys import validate_key
 
-logger = logging.getLogger(__name__)
-
 _HEALTHS = list(HEALTH_ORDER)
 
-__all__ = ["BOARD_ROUTE", "ITEM_ROUTE", "BoardPages", "board_response", "item_response"]
+__all__ = [
+    "ACTION_ROUTE",
+    "BOARD_ROUTE",
+    "ITEM_ROUTE",
+    "BoardPages",
+    "action_response",
+    "board_response",
+    "item_response",
+]
 
 
 async def board_response(
@@ -48,7 +55,7 @@ async def board_response(
         settings, store = resolve()
         viewer = viewer_of(call, settings)
         if isinstance(viewer, Refusal):
-            return _refused(viewer)
+            return refusal_page(viewer)
         health = name_filter(call.query.get("health"), "health", _HEALTHS) or []
         # Only the sources polled: a link to one switched off since says so (400).
         enabled = list(settings.enabled_sources)
@@ -56,7 +63,7 @@ async def board_response(
         variant = Variant(viewer.key, viewer.name, tuple(health), tuple(sources))
         page = await pages.page(settings, store, variant, render_board)
     except Exception as error:
-        return _failure(error)
+        return failure_page(error)
     return await _page_answer(call, page)
 
 
@@ -68,20 +75,22 @@ async def item_response(req: func.HttpRequest, resolve: Resolve) -> func.HttpRes
         settings, store = resolve()
         viewer = viewer_of(call, settings)
         if isinstance(viewer, Refusal):
-            return _refused(viewer)
+            return refusal_page(viewer)
         source = (name_filter(call.query.get("source"), "source", list(SOURCE_NAMES)) or [""])[0]
         item_id = validate_key(call.query.get("id", ""))
         item = await read_item(store, source, item_id) if source else None
+        if item is None:
+            return refusal_page(Refusal(404, "No such item", "The board has no item with that id."))
+        forms = await item_forms(settings, store, viewer, source, item_id, item.row.status)
     except Exception as error:
-        return _failure(error)
-    if item is None:
-        return _refused(Refusal(404, "No such item", "The board has no item with that id."))
+        return failure_page(error)
     back = link(BOARD_ROUTE, viewer.key)
     run_links = [link(ITEM_ROUTE, viewer.key, source=source, id=run.id) for run in item.runs]
     compress = takes_gzip(call.header("accept-encoding"))
     return await asyncio.to_thread(
         html_response, "item.html", compress=compress, item=item, back=back,
-        run_links=run_links, reload_after=None,
+        run_links=run_links, reload_after=None, forms=forms,
+        notice=done_notice(call.query.get("done")),
     )  # fmt: skip
 
 
@@ -92,26 +101,3 @@ async def _page_answer(call: ApiCall, page: Page) -> func.HttpResponse:
         return page_response(page.gzipped, gzipped=True, etag=page.etag)
     # Kept compressed only (a tenth of the size); the few that do not take gzip pay for it.
     return page_response(await asyncio.to_thread(gzip.decompress, page.gzipped), etag=page.etag)
-
-
-def _failure(error: Exception) -> func.HttpResponse:
-    """A failure as an HTML page: bad input 400, not configured or storage down 503 (with
-    Retry-After), anything else logged and answered 500 without its trace."""
-    if isinstance(error, SettingsError):
-        refusal = Refusal(503, "The app is not configured", error.message)
-    elif isinstance(error, StorageUnavailableError):
-        refusal = Refusal(
-            503, "Storage is unavailable", "Table Storage did not answer; try again soon."
-        )
-    elif isinstance(error, DomainError):
-        refusal = Refusal(400, "That request cannot be shown", error.message)
-    else:
-        logger.error("Unhandled error on the board", exc_info=error)
-        refusal = Refusal(
-            500, "Something went wrong", "An unexpected error occurred; it was logged."
-        )
-    return _refused(refusal)
-
-
-def _refused(refusal: Refusal) -> func.HttpResponse:
-    return html_response("denied.html", refusal.status, refusal=refusal)

@@ -9,6 +9,7 @@ from __future__ import annotations
 import base64
 import gzip
 import hashlib
+import logging
 from datetime import UTC, datetime
 from functools import cache
 from pathlib import Path
@@ -18,10 +19,14 @@ from urllib.parse import urlencode
 import azure.functions as func
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 
+from shared.core.errors import DomainError, SettingsError, StorageUnavailableError
 from shared.core.time import parse_timestamp
+from shared.http.board.access import Refusal
 from shared.http.board.strips import strip_svg
 from shared.http.board.text import bdi, document_json, finalize, fsi
 from shared.http.errors import retry_later_headers
+
+logger = logging.getLogger(__name__)
 
 _TEMPLATES = Path(__file__).parent / "templates"
 BOARD_ROUTE = "board"
@@ -60,25 +65,37 @@ def render(template: str, **context: Any) -> bytes:
 
 
 def html_response(
-    template: str, status: int = 200, *, compress: bool = False, **context: Any
+    template: str,
+    status: int = 200,
+    *,
+    compress: bool = False,
+    headers: dict[str, str] | None = None,
+    **context: Any,
 ) -> func.HttpResponse:
     """The page, gzipped when the browser takes it (``compress``): a board of thousands of
     rows is mostly repeated markup, a tenth of its size compressed."""
     page = render(template, **context)
     if compress:
         page = gzip.compress(page, compresslevel=6)
-    return page_response(page, status, gzipped=compress)
+    return page_response(page, status, gzipped=compress, headers=headers)
 
 
 def page_response(
-    body: bytes, status: int = 200, *, gzipped: bool = False, etag: str | None = None
+    body: bytes,
+    status: int = 200,
+    *,
+    gzipped: bool = False,
+    etag: str | None = None,
+    headers: dict[str, str] | None = None,
 ) -> func.HttpResponse:
     """A page's answer with the board's headers; one with an ETag may be kept by the browser
     (privately) and asked for again with If-None-Match, one without is never kept."""
     _css, style_hash = _stylesheet()
+    given = headers or {}
     headers = {
         "Content-Security-Policy": (
-            f"default-src 'none'; style-src {style_hash}; form-action 'none'; "
+            # Forms post to the app itself only (the item page's job actions).
+            f"default-src 'none'; style-src {style_hash}; form-action 'self'; "
             "base-uri 'none'; frame-ancestors 'none'"
         ),
         "Referrer-Policy": "no-referrer",  # the key may be in the URL: never send it on
@@ -90,11 +107,38 @@ def page_response(
         headers["ETag"] = etag
     if status == 503:
         headers.update(retry_later_headers())  # the one place Retry-After is written
+    headers.update(given)  # a wait the error itself set (Graph's, a cooldown's) wins
     if gzipped:
         headers["Content-Encoding"] = "gzip"
     return func.HttpResponse(
         body, status_code=status, headers=headers, mimetype="text/html", charset="utf-8"
     )
+
+
+def failure_page(error: Exception) -> func.HttpResponse:
+    """A failure as an HTML page: bad input 400, not configured or storage down 503 (with
+    Retry-After), anything else logged and answered 500 without its trace."""
+    if isinstance(error, SettingsError):
+        refusal = Refusal(503, "The app is not configured", error.message)
+    elif isinstance(error, StorageUnavailableError):
+        refusal = Refusal(
+            503, "Storage is unavailable", "Table Storage did not answer; try again soon."
+        )
+    elif isinstance(error, DomainError):
+        refusal = Refusal(400, "That request cannot be shown", error.message)
+    else:
+        logger.error("Unhandled error on the board", exc_info=error)
+        refusal = Refusal(
+            500, "Something went wrong", "An unexpected error occurred; it was logged."
+        )
+    return refusal_page(refusal)
+
+
+def refusal_page(
+    refusal: Refusal, *, back: str | None = None, headers: dict[str, str] | None = None
+) -> func.HttpResponse:
+    """Why a page is not shown (or an action not done), with a way back."""
+    return html_response("denied.html", refusal.status, headers=headers, refusal=refusal, back=back)
 
 
 def etag_matches(if_none_match: str | None, etag: str) -> bool:

@@ -180,10 +180,15 @@ async def read_item(store: StatusStore, source_name: str, item_id: str) -> ItemD
     dumped = [change.model_dump() for change in changes]
     row = _row(entity, now)
     runs: list[Row] = []
+    every = await store.statuses.summaries([source.name], ROW_COLUMNS, page_size=_PAGE_SIZE)
     if source.name == RUNS:
-        every = await store.statuses.summaries([RUNS], ROW_COLUMNS, page_size=_PAGE_SIZE)
         runs = [_row(other, now) for other in every]
         runs = [run for run in runs if flow_of(run.display_name) == flow_of(row.display_name)]
         runs.sort(key=lambda run: (_started(run), run.id), reverse=True)
+    else:  # told apart from the items of its name, as on the board
+        name = entity.get("displayName")
+        twins = [_row(other, now) for other in every if other.get("displayName") == name]
+        tag_twins(twins)
+        row.tag = next((twin.tag for twin in twins if twin.id == row.id), None)
     document = source.document_in(entity)
     return ItemDetail(row, dumped, document, runs, next_steps(source.name, item_id, document, now))

@@ -69,7 +69,39 @@ def _board_paths(source_names: list[str]) -> dict[str, Any]:
         ),
         visibility="internal", **html,
     )  # fmt: skip
-    return {"/board": {"get": board}, "/board/item": {"get": item}}
+    return {
+        "/board": {"get": board},
+        "/board/item": {"get": item},
+        "/board/item/action": {"post": _board_action(answers, key)},
+    }
+
+
+def _board_action(answers: dict[int, Any], key: dict[str, Any]) -> dict[str, Any]:
+    """The item page's form (a job's restart or start): for people, hidden from flows."""
+    html = {"produces": ["text/html"]}
+    fields = (
+        param(name, "formData", name, text, required=name != "resetScope")
+        for name, text in (
+            ("source", "The provisioning jobs source."), ("id", "The job's id."),
+            ("action", "restart or start."), ("token", "The token the page gave."),
+            ("resetScope", "A reset scope ticked (one field each)."),
+        )
+    )  # fmt: skip
+    act = operation(
+        "PostBoardItemAction", "Act on a job from its board page",
+        "The form of a provisioning job's board page (restart or start), with the token the "
+        "page gave; guarded as the job actions are. Answers 303 to the item's page, or an "
+        "HTML page saying why not. For people in a browser: flows use the job actions.",
+        {303: {"description": "Done: back to the item's page."},
+         **answers,
+         403: {"description": "Actions off, a token that does not hold, or another site."},
+         429: {"description": "The job was acted on within the cooldown.",
+               "headers": RETRY_AFTER}},
+        (),
+        parameters=(*fields, key),
+        visibility="internal", consumes=["application/x-www-form-urlencoded"], **html,
+    )  # fmt: skip
+    return act
 
 
 def _status_paths(source_names: list[str]) -> dict[str, Any]:

@@ -30,12 +30,15 @@ from shared.core.errors import (
     TooManyRequestsError,
     VersionConflictError,
 )
+from shared.core.graph_ids import check_graph_id
 from shared.core.time import utc_now
 from shared.graph.errors import GraphError
 from shared.sources.base import date_health
 from shared.sources.provisioning_jobs.const import NAME
 from shared.sources.provisioning_jobs.entity import CachedJob
 from shared.sources.provisioning_jobs.graph import job_url
+from shared.sources.provisioning_jobs.ids import job_key
+from shared.sources.provisioning_jobs.ids import service_principal_id as principal_id_of
 from shared.sources.provisioning_jobs.settings import (
     ACTION_COOLDOWN_SETTING,
     ACTIONS_SETTING,
@@ -43,6 +46,7 @@ from shared.sources.provisioning_jobs.settings import (
     ProvisioningJobsSettings,
 )
 from shared.storage.codec import Entity, etag_of
+from shared.storage.keys import validate_key
 from shared.storage.recording import JournalEntry, flush_pending
 from shared.storage.statuses import change_time, pending_of, put_pending
 
@@ -77,6 +81,26 @@ class JobAction:
     body: dict[str, Any] | None
     by: str
     client_request_id: str
+
+
+def job_action(
+    name: str, service_principal_id: str, job_id: str, body: dict[str, Any] | None, *,
+    by: str, client_request_id: str,
+) -> JobAction:  # fmt: skip
+    """The action asked, its ids checked: the principal's an object id (a GUID, kept lower
+    case), the job's by the rule of ids that go into a Graph path (one that fails never
+    reaches Graph). InvalidInputError naming the id otherwise."""
+    sp_id = principal_id_of(service_principal_id)
+    job_id = check_graph_id(job_id, name="jobId")
+    return JobAction(
+        name=name,
+        service_principal_id=sp_id,
+        job_id=job_id,
+        key=validate_key(job_key(sp_id, job_id), name="jobId"),
+        body=body,
+        by=by,
+        client_request_id=client_request_id,
+    )
 
 
 def check_enabled(settings: ProvisioningJobsSettings) -> None:

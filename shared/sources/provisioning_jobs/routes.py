@@ -7,14 +7,12 @@ from typing import TYPE_CHECKING, Any
 
 from shared.core.api import ApiCall, PageRequest, Reply, next_link
 from shared.core.errors import InvalidInputError, NotFoundError
-from shared.core.graph_ids import check_graph_id
-from shared.settings import OBJECT_ID
 from shared.sources.base import Operation, Services
 from shared.sources.documents import document_reply
 from shared.sources.provisioning_jobs.action_models import client_request_id, restart_body
-from shared.sources.provisioning_jobs.actions import JobAction, act_on_job, check_enabled
+from shared.sources.provisioning_jobs.actions import act_on_job, check_enabled, job_action
 from shared.sources.provisioning_jobs.const import JOB_KEY_SEPARATOR
-from shared.sources.provisioning_jobs.ids import job_key, split_job_key
+from shared.sources.provisioning_jobs.ids import job_key, service_principal_id, split_job_key
 from shared.sources.provisioning_jobs.settings import SERVICE_PRINCIPALS_SETTING
 from shared.storage.keys import validate_key
 
@@ -48,7 +46,7 @@ class JobRoutes:
     async def list_jobs_of(self, call: ApiCall, services: Services) -> Reply:
         """``GET /api/servicePrincipals/{id}/synchronization/jobs``: the cached jobs, as Graph
         sent them."""
-        sp_id = _service_principal_id(call.route.get("servicePrincipalId", ""))
+        sp_id = service_principal_id(call.route.get("servicePrincipalId", ""))
         jobs = await self._source.cached_items(services.store, id_prefix=sp_id + JOB_KEY_SEPARATOR)
         settings = services.settings
         if not jobs and sp_id not in self._source.own_settings(settings).service_principal_ids:
@@ -63,7 +61,7 @@ class JobRoutes:
 
     async def get_job(self, call: ApiCall, services: Services) -> Reply:
         """``GET .../synchronization/jobs/{jobId}``: one cached job with its whole status."""
-        sp_id = _service_principal_id(call.route.get("servicePrincipalId", ""))
+        sp_id = service_principal_id(call.route.get("servicePrincipalId", ""))
         job_id = call.route.get("jobId", "")
         key = validate_key(job_key(sp_id, job_id), name="jobId")
         job = await self._source.cached(services.store, key)
@@ -135,22 +133,18 @@ class JobRoutes:
     ) -> Reply:
         """202 with the job as Graph has it after the action, or 204 when it could not be
         read back (the next poll reads it)."""
-        settings = services.settings
-        sp_id = _service_principal_id(call.route.get("servicePrincipalId", ""))
-        # The rule of ids that go into a Graph path: one that fails never reaches Graph.
-        job_id = check_graph_id(call.route.get("jobId", ""), name="jobId")
-        action = JobAction(
-            name=name,
-            service_principal_id=sp_id,
-            job_id=job_id,
-            key=validate_key(job_key(sp_id, job_id), name="jobId"),
-            body=body,
-            by=_caller(call, settings.platform_sign_in),
+        action = job_action(
+            name,
+            call.route.get("servicePrincipalId", ""),
+            call.route.get("jobId", ""),
+            body,
+            by=_caller(call, services.settings.platform_sign_in),
             client_request_id=client_request_id(call.header("x-ms-client-request-id")),
         )
         job = await act_on_job(self._source, services, action, flags)
         if job is None:
             return Reply(None)
+        sp_id = action.service_principal_id
         context = f"/v1.0/$metadata#servicePrincipals('{sp_id}')/synchronization/jobs/$entity"
         reply = document_reply(job, services.settings, context)
         return Reply(reply.body, accepted=True)
@@ -161,12 +155,3 @@ def _caller(call: ApiCall, platform_sign_in: bool) -> str:
     otherwise anyone could send the header), else the function key they used."""
     name = call.header("x-ms-client-principal-name") if platform_sign_in else None
     return name or "function key"
-
-
-def _service_principal_id(raw: str) -> str:
-    """Object ids are GUIDs, which Graph matches in any case; the cache keeps them lower."""
-    if not OBJECT_ID.fullmatch(raw):
-        raise InvalidInputError(
-            f"'{raw}' is not a service principal object id (a GUID).", target="id"
-        )
-    return raw.lower()
