@@ -26,12 +26,16 @@ param resourceGroupName string = ''
 @description('GRAPH_BASE_URL app setting: Graph root without version.')
 param graphBaseUrl string = 'https://graph.microsoft.com'
 
-@description('GRAPH_AUTH app setting: azure uses the managed identity; none sends no token (simulated tenant only).')
+@description('GRAPH_AUTH app setting: azure uses the managed identity (the home tenant); federated uses it as the federated credential of the multi-tenant app graphAppClientId (a token per tenant); none sends no token (simulated tenant only).')
 @allowed([
   'azure'
+  'federated'
   'none'
 ])
 param graphAuth string = 'azure'
+
+@description('GRAPH_APP_CLIENT_ID app setting: the multi-tenant app registration whose federated credential is the app\'s managed identity (needed with graphAuth federated); empty: none.')
+param graphAppClientId string = ''
 
 @description('POLL_SCHEDULE app setting: six-field NCRONTAB (seconds first).')
 param pollSchedule string = '0 */5 * * * *'
@@ -265,6 +269,7 @@ module api 'app/api.bicep' = {
     httpPerInstanceConcurrency: httpPerInstanceConcurrency
     graphBaseUrl: graphBaseUrl
     graphAuth: graphAuth
+    graphAppClientId: graphAppClientId
     pollSchedule: pollSchedule
     statusTablePrefix: statusTablePrefix
     graphMaxConcurrency: graphMaxConcurrency

@@ -73,7 +73,18 @@ class StorageSettings:
 class Settings:
     storage: StorageSettings
     graph_base_url: str = DEFAULT_GRAPH_BASE_URL
-    graph_auth: Literal["azure", "none"] = "azure"
+    # How the app gets Graph tokens: azure (DefaultAzureCredential: the home tenant only),
+    # federated (the managed identity as a federated credential of a multi-tenant app, a
+    # token per tenant), simulated (an unsigned token naming the tenant: the simulated
+    # tenant only), none (no token).
+    graph_auth: Literal["azure", "federated", "simulated", "none"] = "azure"
+    # The multi-tenant app registration whose federated credential is the managed identity.
+    graph_app_client_id: str | None = None
+    # The user-assigned managed identity's client id (AZURE_CLIENT_ID), for its tokens.
+    managed_identity_client_id: str | None = None
+    # The tenant the deployment lives in (HOME_TENANT_ID): the first
+    # tenant, whose rows keep today's keys. None: not said (it is then called "home").
+    home_tenant_id: str | None = None
     poll_schedule: str = DEFAULT_POLL_SCHEDULE
     table_prefix: str = DEFAULT_TABLE_PREFIX
     graph_max_concurrency: int = DEFAULT_GRAPH_MAX_CONCURRENCY
@@ -120,7 +131,10 @@ class Settings:
         settings = cls(
             storage=_storage_settings(env),
             graph_base_url=_graph_base_url(env),
-            graph_auth=choice(env, "GRAPH_AUTH", ("azure", "none"), "azure"),  # type: ignore[arg-type]
+            graph_auth=choice(env, "GRAPH_AUTH", GRAPH_AUTHS, "azure"),  # type: ignore[arg-type]
+            graph_app_client_id=_graph_app_client_id(env),
+            managed_identity_client_id=env.get("AZURE_CLIENT_ID", "").strip() or None,
+            home_tenant_id=_home_tenant_id(env),
             poll_schedule=schedule,
             table_prefix=_table_prefix(env),
             graph_max_concurrency=int(
@@ -150,6 +164,9 @@ class Settings:
 
 
 # -- readers of one setting (the sources use them too) ------------------------------------------
+
+
+GRAPH_AUTHS = ("azure", "federated", "simulated", "none")
 
 
 def text(env: Mapping[str, str], name: str, default: str) -> str:
@@ -289,6 +306,29 @@ def _graph_base_url(env: Mapping[str, str]) -> str:
             f"{DEFAULT_GRAPH_BASE_URL}); the app adds /beta or /v1.0. Got {value!r}."
         )
     return value
+
+
+def _graph_app_client_id(env: Mapping[str, str]) -> str | None:
+    """GRAPH_APP_CLIENT_ID: a GUID, and needed with GRAPH_AUTH=federated."""
+    value = env.get("GRAPH_APP_CLIENT_ID", "").strip().lower() or None
+    if value is not None and not OBJECT_ID.fullmatch(value):
+        raise SettingsError(
+            f"GRAPH_APP_CLIENT_ID must be an application (client) id, a GUID; got {value!r}."
+        )
+    if value is None and env.get("GRAPH_AUTH", "").strip().lower() == "federated":
+        raise SettingsError(
+            "GRAPH_AUTH=federated needs GRAPH_APP_CLIENT_ID: the client id of the multi-tenant "
+            "app registration whose federated credential is the app's managed identity."
+        )
+    return value
+
+
+def _home_tenant_id(env: Mapping[str, str]) -> str | None:
+    """HOME_TENANT_ID: the deployment's own tenant (the deployment sets it)."""
+    value = env.get("HOME_TENANT_ID", "").strip().lower()
+    if value and not OBJECT_ID.fullmatch(value):
+        raise SettingsError(f"HOME_TENANT_ID must be a tenant id, a GUID; got {value!r}.")
+    return value or None
 
 
 def _table_prefix(env: Mapping[str, str]) -> str:

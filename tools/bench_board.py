@@ -53,8 +53,9 @@ from shared.core.changes import PendingChange, StatusChange, event_id
 from shared.core.time import graph_timestamp
 from shared.http.board import BoardPages, board_response
 from shared.sources import load_settings, source_named
+from shared.storage.pending import put_pending
 from shared.storage.poll_runs import PollRun
-from shared.storage.statuses import CacheWrite, put_pending
+from shared.storage.statuses import CacheWrite
 from shared.storage.store import StatusStore
 from tools import graph_tenant
 from tools.bench_board_host import GZIP, loads_of, report_load

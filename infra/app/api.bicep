@@ -57,12 +57,16 @@ param httpPerInstanceConcurrency int
 @description('GRAPH_BASE_URL: Graph root without version.')
 param graphBaseUrl string
 
-@description('GRAPH_AUTH: azure (managed identity) or none (simulated tenant only).')
+@description('GRAPH_AUTH: azure (managed identity), federated (it as a multi-tenant app\'s federated credential) or none (simulated tenant only).')
 @allowed([
   'azure'
+  'federated'
   'none'
 ])
 param graphAuth string
+
+@description('GRAPH_APP_CLIENT_ID: the multi-tenant app whose federated credential is the managed identity (empty: none).')
+param graphAppClientId string
 
 @description('POLL_SCHEDULE: six-field NCRONTAB schedule of the timer.')
 param pollSchedule string
@@ -322,6 +326,15 @@ resource functionApp 'Microsoft.Web/sites@2024-04-01' = {
         {
           name: 'GRAPH_AUTH'
           value: graphAuth
+        }
+        {
+          name: 'GRAPH_APP_CLIENT_ID'
+          value: graphAppClientId
+        }
+        {
+          // The deployment's own tenant: the home tenant, whose rows keep today's keys.
+          name: 'HOME_TENANT_ID'
+          value: tenant().tenantId
         }
         {
           name: 'POLL_SCHEDULE'

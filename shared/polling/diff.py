@@ -34,17 +34,10 @@ from shared.sources.base import (
     since_columns,
 )
 from shared.storage.codec import Entity, etag_of
+from shared.storage.pending import change_time, pending_of, put_pending
 from shared.storage.poll_runs import PollRun
 from shared.storage.recording import JournalEntry
-from shared.storage.statuses import (
-    REMOVED_COLUMN,
-    CacheWrite,
-    WriteOutcome,
-    change_time,
-    is_removed,
-    pending_of,
-    put_pending,
-)
+from shared.storage.statuses import REMOVED_COLUMN, CacheWrite, WriteOutcome, is_removed
 
 logger = logging.getLogger(__name__)
 

@@ -100,10 +100,18 @@ DERIVED_SETTINGS = {
     # Authentication (app/signin.bicep), so the two cannot disagree.
     "BOARD_SIGN_IN_ENABLED": ("boardSignInClientId", "false", "true"),
 }
+# Deployed from what the deployment itself makes, with no parameter: setting -> from what.
+SET_BY_INFRA = {
+    "AZURE_CLIENT_ID": "the user-assigned identity's client id (app/identity.bicep)",
+    "HOME_TENANT_ID": "the deployment's own tenant (tenant().tenantId)",
+}
 DEPLOYED_SETTINGS = [
     name
     for name in APP_SETTINGS
-    if name not in NOT_DEPLOYED and name not in SET_BY_PLATFORM and name not in DERIVED_SETTINGS
+    if name not in NOT_DEPLOYED
+    and name not in SET_BY_PLATFORM
+    and name not in DERIVED_SETTINGS
+    and name not in SET_BY_INFRA
 ]
 # App settings the deployment adds for the platform, not read by shared/settings.py.
 PLATFORM_SETTINGS = {
@@ -731,6 +739,7 @@ def test_every_app_setting_is_read_by_the_app_or_the_platform() -> None:
 def test_graph_auth_is_restricted_to_known_values() -> None:
     assert decorators(parsed("main.bicep"), "parameters", "graphAuth")["allowed"] == [
         "azure",
+        "federated",
         "none",
     ]
 

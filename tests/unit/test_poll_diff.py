@@ -15,14 +15,9 @@ from shared.polling.diff import PollStamp, journal_after, plan_writes
 from shared.sources import source_named
 from shared.sources.base import Observation
 from shared.sources.school_data_sync.entity import CachedProfile
+from shared.storage.pending import pending_of, put_pending
 from shared.storage.poll_runs import PollRun
-from shared.storage.statuses import (
-    CacheWrite,
-    WriteOutcome,
-    is_removed,
-    pending_of,
-    put_pending,
-)
+from shared.storage.statuses import CacheWrite, WriteOutcome, is_removed
 from tests.support.samples import profile_entry
 
 SDS = source_named("educationSynchronizationProfiles")

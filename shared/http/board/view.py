@@ -20,7 +20,7 @@ from shared.polling.report import health_report
 from shared.settings import Settings
 from shared.sources import SOURCES, source_named
 from shared.sources.base import SINCE_COLUMN
-from shared.storage.statuses import LAST_CHANGE_COLUMN, TIMELINE_COLUMN, health_timeline
+from shared.storage.pending import LAST_CHANGE_COLUMN, TIMELINE_COLUMN, health_timeline
 from shared.storage.store import StatusStore
 
 # Worst first; an item with no health yet sorts with unknown.

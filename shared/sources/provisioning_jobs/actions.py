@@ -47,8 +47,8 @@ from shared.sources.provisioning_jobs.settings import (
 )
 from shared.storage.codec import Entity, etag_of
 from shared.storage.keys import validate_key
+from shared.storage.pending import change_time, pending_of, put_pending
 from shared.storage.recording import JournalEntry, flush_pending
-from shared.storage.statuses import change_time, pending_of, put_pending
 
 if TYPE_CHECKING:
     from shared.graph.client import GraphClient

@@ -25,8 +25,8 @@ from shared.core.time import utc_now
 from shared.settings import Settings
 from shared.sources.school_data_sync.const import NAME
 from shared.sources.school_data_sync.entity import CachedProfile
+from shared.storage.pending import change_time, pending_of, put_pending
 from shared.storage.recording import JournalEntry, flush_pending
-from shared.storage.statuses import change_time, pending_of, put_pending
 from shared.storage.store import StatusStore
 from shared.storage.tables import Continuation
 
