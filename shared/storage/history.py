@@ -1,6 +1,7 @@
 """``{prefix}History``: every change of an item's status or health.
 
-PartitionKey is the source; RowKey the item's (escaped) id, ``~``, then an inverted time and
+PartitionKey is the source (another tenant's than the home's: ``{tenantId}|{source}``);
+RowKey the item's (escaped) id, ``~``, then an inverted time and
 the event id, so an item's changes sort together, newest first.
 """
 
@@ -11,8 +12,10 @@ import hashlib
 from azure.data.tables import UpdateMode
 
 from shared.core.changes import StatusChange
+from shared.core.tenancy import TenantScope
 from shared.core.time import timestamp_ns
 from shared.storage.codec import get_text, put_text
+from shared.storage.scoping import tenant_range
 from shared.storage.tables import Continuation, TableOperation, TableService
 
 # "~" is the highest printable ASCII character; DEL sorts after every key of an item.
@@ -22,9 +25,12 @@ _NS_CEILING = 10**20
 
 
 class HistoryTable:
-    def __init__(self, tables: TableService) -> None:
+    """One tenant's history (``scope``); pruning, by age, is of every tenant's."""
+
+    def __init__(self, tables: TableService, scope: TenantScope) -> None:
         self._tables = tables
         self._table = tables.table("History")
+        self._scope = scope
 
     async def record(self, changes: list[StatusChange], event_ids: list[str]) -> None:
         """Add changes to the history, as batch transactions per source. Recording a change
@@ -32,7 +38,7 @@ class HistoryTable:
         operations: list[TableOperation] = []
         for change, event_id in zip(changes, event_ids, strict=True):
             entity = {
-                "PartitionKey": change.source,
+                "PartitionKey": self._scope.key(change.source),
                 "RowKey": _history_key(change.id, change.changedDateTime, event_id),
                 "changedDateTime": change.changedDateTime,
             }
@@ -46,7 +52,8 @@ class HistoryTable:
         """One page of an item's changes, newest first."""
         prefix = _escape_id(item_id) + _SEPARATOR
         query = "PartitionKey eq @source and RowKey ge @low and RowKey lt @high"
-        parameters = {"source": source, "low": prefix, "high": prefix[:-1] + _AFTER}
+        partition = self._scope.key(source)
+        parameters = {"source": partition, "low": prefix, "high": prefix[:-1] + _AFTER}
         entities, continuation = await self._tables.query_page(
             self._table, query, parameters, top, continuation
         )
@@ -54,6 +61,15 @@ class HistoryTable:
             StatusChange.model_validate_json(get_text(e, "change") or "{}") for e in entities
         ]
         return changes, continuation
+
+    async def purge(self) -> int:
+        """Delete every row of this tenant's (not the home's); return how many."""
+        low, high = tenant_range(self._scope.tenant_id)
+        return await self._tables.delete_where(
+            self._table,
+            "PartitionKey ge @low and PartitionKey lt @high",
+            {"low": low, "high": high},
+        )
 
     async def prune(self, before: str) -> int:
         """Delete changes older than ``before`` (a timestamp); return how many."""

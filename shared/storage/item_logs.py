@@ -1,7 +1,8 @@
 """``{prefix}ItemLogs``: log entries a source keeps about one of its items (a provisioning
 job's failed objects, read from the provisioning logs), each the JSON Graph sent.
 
-PartitionKey is the source and the item's log key, ``{source}~{key}``; RowKey an inverted
+PartitionKey is the source and the item's log key, ``{source}~{key}`` (another tenant's than
+the home's: ``{tenantId}|{source}~{key}``); RowKey an inverted
 time and the entry's id, so a partition reads newest first. ``at`` holds the entry's time
 (what windows and pruning select on), beside any columns the source keeps for summing up
 without reading whole documents. Entries are kept ITEM_LOGS_KEPT at most (pruned daily).
@@ -15,8 +16,10 @@ from typing import Any
 
 from azure.data.tables import UpdateMode
 
+from shared.core.tenancy import TenantScope
 from shared.core.time import graph_timestamp, parse_timestamp, timestamp_ns
 from shared.storage.codec import get_document, put_document
+from shared.storage.scoping import tenant_range
 from shared.storage.tables import Continuation, TableOperation, TableService
 
 _NS_CEILING = 10**20
@@ -36,16 +39,19 @@ class LogEntry:
 
 
 class ItemLogTable:
-    def __init__(self, tables: TableService) -> None:
+    """One tenant's item logs (``scope``); pruning, by age, is of every tenant's."""
+
+    def __init__(self, tables: TableService, scope: TenantScope) -> None:
         self._tables = tables
         self._table = tables.table("ItemLogs")
+        self._scope = scope
 
     async def add(self, source: str, key: str, entries: list[LogEntry]) -> None:
         """Keep entries (one already kept is rewritten, not added twice)."""
         operations: list[TableOperation] = []
         for entry in entries:
             entity = {
-                "PartitionKey": _partition(source, key),
+                "PartitionKey": self._partition(source, key),
                 "RowKey": _row_key(entry.at, entry.id),
                 # One format, so that times compare as text in queries.
                 "at": graph_timestamp(parse_timestamp(entry.at)),
@@ -59,8 +65,9 @@ class ItemLogTable:
         self, source: str, key: str, *, top: int, continuation: Continuation | None
     ) -> tuple[list[dict[str, Any]], Continuation | None]:
         """One page of an item's entries, newest first."""
+        partition = {"p": self._partition(source, key)}
         entities, continuation = await self._tables.query_page(
-            self._table, "PartitionKey eq @p", {"p": _partition(source, key)}, top, continuation
+            self._table, "PartitionKey eq @p", partition, top, continuation
         )
         return [get_document(entity, "document") or {} for entity in entities], continuation
 
@@ -71,7 +78,7 @@ class ItemLogTable:
         their documents)."""
         query = "PartitionKey eq @p and at ge @since"
         since = graph_timestamp(parse_timestamp(since))
-        parameters = {"p": _partition(source, key), "since": since}
+        parameters = {"p": self._partition(source, key), "since": since}
         async with self._tables.call():
             found = self._table.query_entities(
                 query, parameters=parameters, select=["RowKey", "at", *columns]
@@ -86,7 +93,7 @@ class ItemLogTable:
         return how many."""
         async with self._tables.call():
             found = self._table.query_entities(
-                "PartitionKey eq @p", parameters={"p": _partition(source, key)},
+                "PartitionKey eq @p", parameters={"p": self._partition(source, key)},
                 select=["PartitionKey", "RowKey", "at"],
             )  # fmt: skip
             rows = [entity async for entity in found]
@@ -98,14 +105,22 @@ class ItemLogTable:
         await self._tables.submit_all(self._table, doomed)
         return len(doomed)
 
+    async def purge(self) -> int:
+        """Delete every row of this tenant's (not the home's); return how many."""
+        low, high = tenant_range(self._scope.tenant_id)
+        return await self._tables.delete_where(
+            self._table,
+            "PartitionKey ge @low and PartitionKey lt @high",
+            {"low": low, "high": high},
+        )
+
+    def _partition(self, source: str, key: str) -> str:
+        return self._scope.key(f"{source}~{key}")
+
     async def prune(self, before: str) -> int:
         """Delete every entry older than ``before``; return how many."""
         before = graph_timestamp(parse_timestamp(before))
         return await self._tables.delete_where(self._table, "at lt @before", {"before": before})
-
-
-def _partition(source: str, key: str) -> str:
-    return f"{source}~{key}"
 
 
 def _row_key(at: str, entry_id: str) -> str:

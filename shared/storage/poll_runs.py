@@ -9,6 +9,7 @@ from typing import Any
 
 from azure.data.tables import UpdateMode
 
+from shared.core.tenancy import TenantScope
 from shared.storage.codec import Entity, get_text, put_optional, put_text
 from shared.storage.tables import TableService
 
@@ -74,20 +75,34 @@ class PollRun:
 
 
 class PollRunsTable:
-    def __init__(self, tables: TableService) -> None:
+    """One tenant's poll records (``scope``: RowKey ``{tenantId}|{source}`` for another
+    tenant than the home)."""
+
+    def __init__(self, tables: TableService, scope: TenantScope) -> None:
         self._tables = tables
         self._table = tables.table("PollRuns")
+        self._scope = scope
 
     async def save(self, run: PollRun) -> None:
+        entity = run.to_entity()
+        entity["RowKey"] = self._scope.key(run.source)
         async with self._tables.call():
-            await self._table.upsert_entity(run.to_entity(), mode=UpdateMode.REPLACE)
+            await self._table.upsert_entity(entity, mode=UpdateMode.REPLACE)
 
     async def read_all(self) -> list[PollRun]:
+        """This tenant's poll records, one per source polled."""
         async with self._tables.call():
             entities = self._table.query_entities(
                 "PartitionKey eq @kind", parameters={"kind": _PARTITION}
             )
-            return [PollRun.from_entity(entity) async for entity in entities]
+            found = [entity async for entity in entities]
+        runs = []
+        for entity in found:
+            source = self._scope.name_of(entity["RowKey"])
+            if source is not None:
+                entity["RowKey"] = source
+                runs.append(PollRun.from_entity(entity))
+        return runs
 
     async def by_source(self) -> dict[str, PollRun]:
         return {run.source: run for run in await self.read_all()}

@@ -14,9 +14,11 @@ from azure.core.exceptions import ResourceExistsError, ResourceModifiedError, Re
 from azure.data.tables import UpdateMode
 
 from shared.core.errors import ContentionError
+from shared.core.tenancy import TenantScope
 from shared.core.time import parse_timestamp
 from shared.storage.codec import Entity, get_document, put_document
 from shared.storage.item_logs import ItemLogTable
+from shared.storage.scoping import tenant_range
 from shared.storage.tables import TableService
 
 _PARTITION = "sourceState"
@@ -24,21 +26,35 @@ _CLAIMS = "claims"
 
 
 class SourceStateTable:
-    def __init__(self, tables: TableService) -> None:
+    """One tenant's documents and claims (``scope``: RowKeys ``{tenantId}|{source}.{name}``
+    for another tenant than the home)."""
+
+    def __init__(self, tables: TableService, scope: TenantScope) -> None:
         self._tables = tables
         self._table = tables.table("PollRuns")
+        self._scope = scope
+
+    async def purge(self) -> int:
+        """Delete every row of this tenant's in ``{prefix}PollRuns`` (poll records,
+        documents, claims; not the home's); return how many."""
+        low, high = tenant_range(self._scope.tenant_id)
+        return await self._tables.delete_where(
+            self._table, "RowKey ge @low and RowKey lt @high", {"low": low, "high": high}
+        )
 
     async def load(self, source: str, name: str) -> Any:
         """The document saved under ``name``, or None."""
         async with self._tables.call():
             try:
-                entity = await self._table.get_entity(_PARTITION, f"{source}.{name}")
+                entity = await self._table.get_entity(
+                    _PARTITION, self._scope.key(f"{source}.{name}")
+                )
             except ResourceNotFoundError:
                 return None
         return get_document(entity, "document")
 
     async def save(self, source: str, name: str, document: Any) -> None:
-        entity: Entity = {"PartitionKey": _PARTITION, "RowKey": f"{source}.{name}"}
+        entity: Entity = {"PartitionKey": _PARTITION, "RowKey": self._scope.key(f"{source}.{name}")}
         put_document(entity, "document", document)
         async with self._tables.call():
             await self._table.upsert_entity(entity, mode=UpdateMode.REPLACE)
@@ -47,7 +63,7 @@ class SourceStateTable:
         """Claim ``key`` (a valid Table key) at ``now`` unless it was claimed less than
         ``every`` before; return 0, or the seconds left. Two callers cannot both claim it
         (conditional writes)."""
-        row = {"PartitionKey": _CLAIMS, "RowKey": f"{source}.{key}", "at": now}
+        row = {"PartitionKey": _CLAIMS, "RowKey": self._scope.key(f"{source}.{key}"), "at": now}
         for _attempt in range(5):
             async with self._tables.call():
                 try:
@@ -75,7 +91,7 @@ class SourceStateTable:
         """Give a claim back (what it was claimed for did not happen), if it is still ours."""
         async with self._tables.call():
             try:
-                current = await self._table.get_entity(_CLAIMS, f"{source}.{key}")
+                current = await self._table.get_entity(_CLAIMS, self._scope.key(f"{source}.{key}"))
             except ResourceNotFoundError:
                 return
             if current.get("at") == at:

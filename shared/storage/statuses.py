@@ -1,6 +1,7 @@
 """``{prefix}Statuses``: the cache itself, one entity per monitored item.
 
-PartitionKey is the source's name, RowKey the item's id. How an item becomes an entity is its
+PartitionKey is the source's name (another tenant's than the home's: ``{tenantId}|{source}``,
+``storage.scoping``), RowKey the item's id. How an item becomes an entity is its
 source's business (``shared/sources/<name>/``); every item carries the same summary columns,
 which /api/statuses filters and serves: ``displayName``, ``status`` (raw), ``health``,
 ``healthSince``, ``sinceDateTime`` (Graph's own time the condition began, "" when none),
@@ -33,9 +34,11 @@ from azure.core.exceptions import (
 from azure.data.tables import TableTransactionError, UpdateMode
 
 from shared.core.errors import NotFoundError, StorageUnavailableError, VersionConflictError
+from shared.core.tenancy import TenantScope
 from shared.storage.codec import Entity, etag_of
 from shared.storage.keys import prefix_range
 from shared.storage.pending import put_pending
+from shared.storage.scoping import is_ours, scoped, tenant_range, unscoped
 from shared.storage.tables import (
     TRANSACTIONS_AT_ONCE,
     Continuation,
@@ -109,9 +112,12 @@ class WriteOutcome:
 
 
 class StatusesTable:
-    def __init__(self, tables: TableService) -> None:
+    """One tenant's items (``scope``): their keys scoped on the way in, plain on the way out."""
+
+    def __init__(self, tables: TableService, scope: TenantScope) -> None:
         self._tables = tables
         self._table = tables.table("Statuses")
+        self._scope = scope
 
     async def get(self, source: str, item_id: str) -> Entity | None:
         """The cached item (None when there is none, or it is on its way out)."""
@@ -122,9 +128,10 @@ class StatusesTable:
         """The item's entity as it is, even one marked removed: what a writer decides from."""
         async with self._tables.call():
             try:
-                return await self._table.get_entity(source, item_id)
+                found = await self._table.get_entity(self._scope.key(source), item_id)
             except ResourceNotFoundError:
                 return None
+        return unscoped(self._scope, found)
 
     async def page(
         self,
@@ -138,13 +145,14 @@ class StatusesTable:
         whose columns hold one of the values ``filters`` gives (``{"health": ["error"]}``).
         An item on its way out is left out (the page is then one shorter)."""
         parameters: dict[str, Any] = {}
-        query = any_of("PartitionKey", "p", sources, parameters)
+        query = any_of("PartitionKey", "p", self._partitions(sources), parameters)
         for index, (column, values) in enumerate((filters or {}).items()):
             query += " and " + any_of(column, f"f{index}_", values, parameters)
         entities, continuation = await self._tables.query_page(
             self._table, query, parameters, top, continuation
         )
-        return [entity for entity in entities if not is_removed(entity)], continuation
+        kept = [unscoped(self._scope, entity) for entity in entities if not is_removed(entity)]
+        return kept, continuation
 
     async def list_items(self, source: str, *, id_prefix: str = "") -> list[Entity]:
         """Every cached item of a source, in id order (not those on their way out);
@@ -159,26 +167,31 @@ class StatusesTable:
         page of every item reads, without the documents (not those on their way out).
         ``page_size`` asks for smaller pages: each is parsed at once, holding the loop."""
         parameters: dict[str, Any] = {}
-        query = any_of("PartitionKey", "p", sources, parameters)
+        query = any_of("PartitionKey", "p", self._partitions(sources), parameters)
         select = ["PartitionKey", "RowKey", REMOVED_COLUMN, *columns]
         async with self._tables.call():
             found = self._table.query_entities(
                 query, parameters=parameters, select=select, results_per_page=page_size
             )
-            return [entity async for entity in found if not is_removed(entity)]
+            return [
+                unscoped(self._scope, entity) async for entity in found if not is_removed(entity)
+            ]
 
     async def written_since(self, since: datetime) -> list[tuple[str, str, str, datetime]]:
-        """(source, id, ETag, Timestamp) of every item written at or after ``since`` (storage's
-        Timestamp), those marked removed included: what changed, without reading it."""
+        """(source, id, ETag, Timestamp) of every item of this tenant written at or after
+        ``since`` (storage's Timestamp), those marked removed included: what changed, without
+        reading it."""
         keys = ["PartitionKey", "RowKey", "Timestamp"]
         async with self._tables.call():
             found = self._table.query_entities(
                 "Timestamp ge @since", parameters={"since": since}, select=keys
             )
-            return [
-                (e["PartitionKey"], e["RowKey"], etag_of(e) or "", e.metadata["timestamp"])
-                async for e in found
-            ]
+            written = [e async for e in found if is_ours(self._scope, e["PartitionKey"])]
+        return [
+            (source, e["RowKey"], etag_of(e) or "", e.metadata["timestamp"])
+            for e in written
+            if (source := self._scope.name_of(e["PartitionKey"])) is not None
+        ]
 
     async def read_source(self, source: str) -> dict[str, Entity]:
         """Every entity of a source by RowKey, those marked removed included: what a poll
@@ -194,7 +207,7 @@ class StatusesTable:
         async with self._tables.call():
             try:
                 result = await self._table.update_entity(
-                    entity,
+                    scoped(self._scope, entity),
                     mode=UpdateMode.REPLACE,
                     etag=etag,
                     match_condition=MatchConditions.IfNotModified,
@@ -211,7 +224,7 @@ class StatusesTable:
         is a conflict (the batch it was in is then written one by one); a storage outage
         fails only the batch it hits."""
         outcome = WriteOutcome()
-        operations = [write.table_operation() for write in writes]
+        operations = [self._scoped(write.table_operation()) for write in writes]
         limit = asyncio.Semaphore(TRANSACTIONS_AT_ONCE)
 
         async def submit(batch: list[TableOperation]) -> None:
@@ -239,15 +252,31 @@ class StatusesTable:
         ]
         return (await self.write(writes)).removed
 
+    async def purge(self) -> int:
+        """Delete every row of this tenant's (not the home's); return how many."""
+        low, high = tenant_range(self._scope.tenant_id)
+        return await self._tables.delete_where(
+            self._table,
+            "PartitionKey ge @low and PartitionKey lt @high",
+            {"low": low, "high": high},
+        )
+
     async def _query(self, source: str, id_prefix: str) -> list[Entity]:
-        query, parameters = "PartitionKey eq @source", {"source": source}
+        query, parameters = "PartitionKey eq @source", {"source": self._scope.key(source)}
         if id_prefix:
             query += " and RowKey ge @low and RowKey lt @high"
             low, high = prefix_range(id_prefix)
             parameters |= {"low": low, "high": high}
         async with self._tables.call():
             entities = self._table.query_entities(query, parameters=parameters)
-            return [entity async for entity in entities]
+            return [unscoped(self._scope, entity) async for entity in entities]
+
+    def _partitions(self, sources: list[str]) -> list[str]:
+        return [self._scope.key(source) for source in sources]
+
+    def _scoped(self, operation: TableOperation) -> TableOperation:
+        kind, entity, options = operation
+        return kind, scoped(self._scope, entity), options
 
     async def _submit(
         self, batch: list[TableOperation], outcome: WriteOutcome, limit: asyncio.Semaphore

@@ -1,7 +1,9 @@
-"""The status store: the app's tables in one object, built once from the settings."""
+"""The status store: the app's tables in one object, built once from the settings, for one
+tenant at a time (``for_tenant``: the same connections, another tenant's rows)."""
 
 from __future__ import annotations
 
+from shared.core.tenancy import TenantScope, home_scope
 from shared.settings import Settings
 from shared.storage.app_secrets import AppSecretsTable
 from shared.storage.history import HistoryTable
@@ -15,26 +17,49 @@ from shared.storage.tables import TableService
 
 
 class StatusStore:
-    """Every table the app reads and writes, over one connection pool."""
+    """Every table the app reads and writes, over one connection pool, for the tenant of
+    ``scope`` (statuses, history, poll records, source state and item logs are the
+    tenant's; subscriptions, the outbox and the app's secrets are the deployment's)."""
 
-    def __init__(self, tables: TableService) -> None:
+    def __init__(self, tables: TableService, scope: TenantScope | None = None) -> None:
         self._tables = tables
-        self.statuses = StatusesTable(tables)
-        self.poll_runs = PollRunsTable(tables)
-        self.history = HistoryTable(tables)
+        self.scope = scope or home_scope(None)
+        self.statuses = StatusesTable(tables, self.scope)
+        self.poll_runs = PollRunsTable(tables, self.scope)
+        self.history = HistoryTable(tables, self.scope)
         self.outbox = OutboxTable(tables)
         self.subscriptions = SubscriptionsTable(tables)
-        self.source_state = SourceStateTable(tables)
-        self.item_logs = ItemLogTable(tables)
+        self.source_state = SourceStateTable(tables, self.scope)
+        self.item_logs = ItemLogTable(tables, self.scope)
         self.secrets = AppSecretsTable(tables)
 
     def state_of(self, source: str) -> SourceState:
         """What one source keeps between polls besides its items."""
         return SourceState(self.source_state, self.item_logs, source)
 
+    def for_tenant(self, scope: TenantScope) -> StatusStore:
+        """The same store for another tenant's rows (the same connections)."""
+        if scope == self.scope:
+            return self
+        view = StatusStore(self._tables, scope)
+        view.secrets = self.secrets  # one secret cache per process
+        return view
+
+    async def purge(self) -> dict[str, int]:
+        """Delete every row this tenant has (never the home tenant's): how many, by kind."""
+        if self.scope.home:
+            raise ValueError("the home tenant's rows are never purged")
+        statuses, history, logs, state = (
+            await self.statuses.purge(),
+            await self.history.purge(),
+            await self.item_logs.purge(),
+            await self.source_state.purge(),
+        )
+        return {"statuses": statuses, "history": history, "itemLogs": logs, "state": state}
+
     @classmethod
     def from_settings(cls, settings: Settings) -> StatusStore:
-        return cls(TableService.from_settings(settings))
+        return cls(TableService.from_settings(settings), home_scope(settings.home_tenant_id))
 
     async def close(self) -> None:
         await self._tables.close()

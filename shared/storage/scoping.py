@@ -1,0 +1,38 @@
+"""How a tenant's rows are told apart in storage (``core.tenancy.TenantScope``): the home
+tenant's keys are as they always were, another tenant's start with ``{tenantId}|``. Only the
+tables use this: they scope keys on the way in and take the prefix off on the way out, so
+above ``shared/storage`` an entity's PartitionKey is its source's name."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from shared.core.tenancy import SEPARATOR, TenantScope
+from shared.storage.codec import Entity
+
+
+def scoped(scope: TenantScope, entity: Entity) -> Entity:
+    """``entity`` with its PartitionKey in this tenant's keys (a copy; the home's as is)."""
+    if scope.home:
+        return entity
+    return {**entity, "PartitionKey": scope.key(entity["PartitionKey"])}
+
+
+def unscoped(scope: TenantScope, entity: Any) -> Any:
+    """``entity`` (as read) with its PartitionKey back to the name it was written under;
+    changed in place, so what the SDK read (its ETag) stays with it."""
+    if not scope.home:
+        name = scope.name_of(entity["PartitionKey"])
+        if name is not None:
+            entity["PartitionKey"] = name
+    return entity
+
+
+def is_ours(scope: TenantScope, key: str) -> bool:
+    """Whether a stored key is this tenant's (the home's have no separator)."""
+    return scope.name_of(key) is not None
+
+
+def tenant_range(tenant_id: str) -> tuple[str, str]:
+    """The key range of every key of one (non-home) tenant: ``{id}|`` up to ``{id}}``."""
+    return f"{tenant_id}{SEPARATOR}", f"{tenant_id}{chr(ord(SEPARATOR) + 1)}"
