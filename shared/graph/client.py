@@ -14,13 +14,11 @@ import logging
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from typing import Any
-from urllib.parse import urlsplit
 
 import httpx
 from azure.core.exceptions import ClientAuthenticationError
 from kiota_abstractions.api_client_builder import register_default_deserializer
 from kiota_abstractions.api_error import APIError
-from kiota_abstractions.authentication import AnonymousAuthenticationProvider
 from kiota_abstractions.method import Method
 from kiota_abstractions.request_information import RequestInformation
 from kiota_http.middleware.options.retry_handler_option import RetryHandlerOption
@@ -32,6 +30,7 @@ from msgraph_core import GraphClientFactory
 from shared.core.jsontext import parse_json
 from shared.core.retry_after import MAX_RETRY_AFTER_SECONDS, retry_after_header
 from shared.graph.batch import MAX_BATCH_REQUESTS, ReportPacer, Throttle, sub_responses
+from shared.graph.credentials import authentication_provider, make_credential
 from shared.graph.errors import GraphError
 from shared.graph.paging import Listing, PagingRule
 from shared.settings import DEFAULT_GRAPH_MAX_PAGES, Settings
@@ -53,21 +52,10 @@ def create_graph_adapter(
     settings: Settings, http_client: httpx.AsyncClient, credential: Any = None
 ) -> GraphRequestAdapter:
     """The request adapter every Graph call goes through: the Graph middleware pipeline on
-    ``http_client``, with a token from ``credential`` (azure-identity; None with GRAPH_AUTH
-    none, for the simulated tenant)."""
+    ``http_client``, with a token from ``credential`` (see credentials.authentication_provider:
+    none without one, the simulated token only with GRAPH_AUTH=simulated)."""
     register_default_deserializer(JsonParseNodeFactory)
-    if settings.graph_auth == "none" or credential is None:
-        auth: Any = AnonymousAuthenticationProvider()
-    else:
-        from kiota_authentication_azure.azure_identity_authentication_provider import (
-            AzureIdentityAuthenticationProvider,
-        )
-
-        auth = AzureIdentityAuthenticationProvider(
-            credential,
-            scopes=[f"{settings.graph_base_url}/.default"],
-            allowed_hosts=[urlsplit(settings.graph_base_url).hostname or ""],
-        )
+    auth = authentication_provider(settings, credential)
     client = GraphClientFactory.create_with_default_middleware(client=http_client)
     adapter = GraphRequestAdapter(auth, client)
     adapter.base_url = settings.graph_base_url
@@ -99,7 +87,7 @@ class GraphClient:
         self._throttle = Throttle()
         # Shared by the polls of a process (see ReportPacer): the reports' own budget.
         self.report_pacer = report_pacer or ReportPacer()
-        self._credential: Any = None
+        self._credential: Any = None  # closed with the client: made for it alone
         self._paging = PagingRule(adapter.base_url, max_pages)
         # A poll's client stops sending at its deadline (loop time): a slow or endless Graph
         # never starves the next timer run. None: no deadline (a route's job action).
@@ -116,19 +104,21 @@ class GraphClient:
         *,
         report_pacer: ReportPacer | None = None,
         deadline_seconds: float | None = None,
+        credential: Any = None,
     ) -> GraphClient:
+        """A client with ``credential`` (a tenant's, from the composition root's
+        TenantCredentials: not closed with the client), or else the home tenant's credential
+        made for this client alone (closed with it)."""
+        owned = None if credential is not None else make_credential(settings, None)
         connections = settings.graph_max_concurrency + 4
         http_client = httpx.AsyncClient(
             timeout=httpx.Timeout(settings.graph_timeout_seconds),
             limits=httpx.Limits(max_connections=connections, max_keepalive_connections=connections),
             http2=True,
         )
-        credential = None
-        if settings.graph_auth == "azure":
-            from azure.identity.aio import DefaultAzureCredential
-
-            credential = DefaultAzureCredential()
-        adapter = create_graph_adapter(settings, http_client, credential)
+        adapter = create_graph_adapter(
+            settings, http_client, credential if credential is not None else owned
+        )
         client = cls(
             adapter,
             http_client,
@@ -137,12 +127,12 @@ class GraphClient:
             max_pages=settings.graph_max_pages,
             deadline_seconds=deadline_seconds,
         )
-        client._credential = credential
+        client._credential = owned
         return client
 
     async def close(self) -> None:
         await self._http_client.aclose()
-        if self._credential is not None:  # its own HTTP session, and the cached tokens
+        if self._credential is not None:  # its own: its HTTP session, and the cached tokens
             await self._credential.close()
 
     async def __aenter__(self) -> GraphClient:

@@ -26,13 +26,29 @@ under test), or over HTTP through the ``/_tenant/`` control API when it runs as 
 answers) and the refusal of a retired API can be switched on per path. Every Graph answer,
 ``$batch`` sub-requests included, takes the same path (``SimulatedTenant._answer``), so that
 each behaves exactly like a top-level request.
+
+One server serves several tenants (``tenants``): the parent, :data:`DEFAULT_TENANT_ID` unless
+told otherwise, and those :meth:`SimulatedTenant.add_tenant` adds, each steered as the parent
+is. A request goes to the tenant its bearer token's ``tid`` names (read, never verified: the
+app's ``GRAPH_AUTH=simulated`` mints unsigned tokens, :func:`unsigned_token`); without a
+token, or without a ``tid``, to the parent. An unknown tenant, one that has not consented and a
+token that is no JWT are answered 401, as Entra ID would. The control API steers the tenant
+``?tenantId=`` names.
 """
 
 from __future__ import annotations
 
 from tools.graph_tenant.areas import AREAS, Area
 from tools.graph_tenant.common import decode_skiptoken, graph_timestamp
-from tools.graph_tenant.demo import demo_tick, populate_demo
+from tools.graph_tenant.demo import (
+    DEMO_SCHOOL_TENANT_ID,
+    DEMO_SCHOOL_TENANT_NAME,
+    DEMO_UNCONSENTED_TENANT_ID,
+    DEMO_UNCONSENTED_TENANT_NAME,
+    demo_tick,
+    populate_demo,
+    populate_demo_tenants,
+)
 from tools.graph_tenant.education import (
     DEMO_SCHOOLS,
     evolve_status,
@@ -78,9 +94,11 @@ from tools.graph_tenant.provisioning_resources import (
 )
 from tools.graph_tenant.server import RecordedRequest, SimulatedTenant
 from tools.graph_tenant.service_principals import populate_service_principals
+from tools.graph_tenant.tenants import DEFAULT_TENANT_ID, bearer_claims, unsigned_token
 
 __all__ = [
     "AREAS",
+    "DEFAULT_TENANT_ID",
     "DEMO_CLOUD_SYNC_SERVICE_PRINCIPAL_ID",
     "DEMO_CROSS_TENANT_JOB_ID",
     "DEMO_CROSS_TENANT_SERVICE_PRINCIPAL_ID",
@@ -90,12 +108,17 @@ __all__ = [
     "DEMO_PRINCIPALS",
     "DEMO_REFUSED_SERVICE_PRINCIPAL_ID",
     "DEMO_SCHOOLS",
+    "DEMO_SCHOOL_TENANT_ID",
+    "DEMO_SCHOOL_TENANT_NAME",
     "DEMO_SERVICE_PRINCIPAL_IDS",
     "DEMO_STALLED_SERVICE_PRINCIPAL_ID",
+    "DEMO_UNCONSENTED_TENANT_ID",
+    "DEMO_UNCONSENTED_TENANT_NAME",
     "Area",
     "Fault",
     "RecordedRequest",
     "SimulatedTenant",
+    "bearer_claims",
     "blocking_error",
     "decode_skiptoken",
     "default_organization",
@@ -110,6 +133,7 @@ __all__ = [
     "job_status",
     "next_demo_status",
     "populate_demo",
+    "populate_demo_tenants",
     "populate_jobs",
     "populate_profiles",
     "populate_runs",
@@ -122,4 +146,5 @@ __all__ = [
     "run_resource",
     "run_statistics",
     "stalled_job_status",
+    "unsigned_token",
 ]

@@ -3,7 +3,9 @@
 The URL is announced on stdout (``GRAPH_TENANT_URL=...``), then, when the tenant has jobs, the
 service principals that have them (``PROVISIONING_SERVICE_PRINCIPAL_IDS=...``): parent
 processes read these lines (an app may also find the jobs itself, by listing the service
-principals). Logs go to stderr.
+principals). With ``--demo-tenants``, the ids of the tenants served follow
+(``GRAPH_TENANT_IDS=<parent>,<school>,<unconsented>``): requests are told apart by their bearer
+token's ``tid``. Logs go to stderr.
 """
 
 from __future__ import annotations
@@ -15,10 +17,16 @@ import logging
 import random
 import signal
 import sys
-from collections.abc import Sequence
+from collections.abc import Coroutine, Sequence
+from typing import Any
 
 from tools.graph_tenant.common import MAX_TOP
-from tools.graph_tenant.demo import populate_demo, run_demo
+from tools.graph_tenant.demo import (
+    DEMO_TENANTS_SEED,
+    populate_demo,
+    populate_demo_tenants,
+    run_demo,
+)
 from tools.graph_tenant.education import populate_profiles
 from tools.graph_tenant.industry_data import populate_runs
 from tools.graph_tenant.provisioning_demo import DEMO_JOB_SERVICE_PRINCIPAL_IDS, populate_jobs
@@ -51,6 +59,11 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
         help="generated service principals without jobs (for discovery)",
     )
     parser.add_argument("--demo", action="store_true", help="add demo schools that change")
+    parser.add_argument(
+        "--demo-tenants",
+        action="store_true",
+        help="serve two more tenants: a school trust, and a company that has not consented",
+    )
     parser.add_argument("--demo-interval", type=float, default=20.0, help="seconds per change")
     parser.add_argument("--page-size", type=int, default=100, help=f"1 to {MAX_TOP}")
     parser.add_argument("--latency-ms", type=float, default=0.0, help="added to each answer")
@@ -67,6 +80,45 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     return args
 
 
+def populate(tenant: SimulatedTenant, args: argparse.Namespace) -> list[str]:
+    """Add the data the arguments ask for; returns the service principals that have jobs."""
+    populate_profiles(tenant, args.profiles, args.seed)
+    sp_ids = populate_jobs(tenant, args.jobs, args.seed)
+    populate_runs(tenant, args.runs, args.seed)
+    populate_service_principals(tenant, args.service_principals, args.seed)
+    if args.demo:
+        sp_ids = [*DEMO_JOB_SERVICE_PRINCIPAL_IDS, *sp_ids]
+    return sp_ids
+
+
+def demos(
+    tenant: SimulatedTenant, args: argparse.Namespace, rng: random.Random
+) -> list[Coroutine[Any, Any, None]]:
+    """Add the demo (``--demo``) and the demo's other tenants (``--demo-tenants``); returns
+    what moves their data on, one loop per tenant that changes."""
+    loops = []
+    if args.demo:
+        demo_ids = populate_demo(tenant, rng)
+        loops.append(run_demo(tenant, demo_ids, args.demo_interval, rng))
+    if args.demo_tenants:
+        school, _ = populate_demo_tenants(tenant)
+        school_rng = random.Random(DEMO_TENANTS_SEED)
+        loops.append(run_demo(school, list(school.profiles), args.demo_interval, school_rng))
+    return loops
+
+
+def announce(tenant: SimulatedTenant, url: str, sp_ids: Sequence[str]) -> None:
+    """The lines the parent process reads on stdout: the URL, then the service principals
+    with jobs and the tenants served, when there are any."""
+    print(f"GRAPH_TENANT_URL={url}", flush=True)
+    # Graph cannot list jobs tenant-wide: clients are told which service principals have some
+    # (or list every principal and ask each, which finds the same).
+    if sp_ids:
+        print(f"PROVISIONING_SERVICE_PRINCIPAL_IDS={','.join(sp_ids)}", flush=True)
+    if tenant.tenants:
+        print(f"GRAPH_TENANT_IDS={','.join([tenant.tenant_id, *tenant.tenants])}", flush=True)
+
+
 async def serve(args: argparse.Namespace) -> None:
     """Run until SIGINT or SIGTERM, announcing the URL on stdout for the parent process."""
     stop = asyncio.Event()
@@ -74,40 +126,34 @@ async def serve(args: argparse.Namespace) -> None:
     for signum in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(signum, stop.set)
     tenant = SimulatedTenant(page_size=args.page_size, latency=args.latency_ms / 1000)
-    populate_profiles(tenant, args.profiles, args.seed)
-    sp_ids = populate_jobs(tenant, args.jobs, args.seed)
-    populate_runs(tenant, args.runs, args.seed)
-    populate_service_principals(tenant, args.service_principals, args.seed)
-    rng = random.Random(args.seed)
-    demo_ids = populate_demo(tenant, rng) if args.demo else []
-    if args.demo:
-        sp_ids = [*DEMO_JOB_SERVICE_PRINCIPAL_IDS, *sp_ids]
-    url = await tenant.start(args.host, args.port)
-    print(f"GRAPH_TENANT_URL={url}", flush=True)
-    # Graph cannot list jobs tenant-wide: clients are told which service principals have some
-    # (or list every principal and ask each, which finds the same).
-    if sp_ids:
-        print(f"PROVISIONING_SERVICE_PRINCIPAL_IDS={','.join(sp_ids)}", flush=True)
+    sp_ids = populate(tenant, args)
+    loops = demos(tenant, args, random.Random(args.seed))
+    try:
+        url = await tenant.start(args.host, args.port)
+    except OSError:
+        for coroutine in loops:
+            coroutine.close()
+        raise
+    announce(tenant, url, sp_ids)
     logger.info(
-        "Serving %d profiles, %d service principals (%d with jobs), %d runs; demo %s",
+        "Serving %d profiles, %d service principals (%d with jobs), %d runs, %d more tenants; "
+        "demo %s",
         len(tenant.profiles),
         len(tenant.service_principals),
         len(sp_ids),
         len(tenant.runs),
+        len(tenant.tenants),
         "on" if args.demo else "off",
     )
-    demo = (
-        asyncio.create_task(run_demo(tenant, demo_ids, args.demo_interval, rng))
-        if demo_ids
-        else None
-    )
+    tasks = [asyncio.create_task(coroutine) for coroutine in loops]
     try:
         await stop.wait()
     finally:
-        if demo is not None:
-            demo.cancel()
+        for task in tasks:
+            task.cancel()
+        for task in tasks:
             with contextlib.suppress(asyncio.CancelledError):
-                await demo
+                await task
         await tenant.stop()
 
 

@@ -1,17 +1,21 @@
 """The ``/_tenant/`` control API: steer a tenant that runs in another process.
 
 :class:`ControlApi` serves what concerns the whole tenant (faults, refusals, the request log,
-the throttling budget and counters); each area adds the endpoints of its own data.
+the throttling budget and counters); each area adds the endpoints of its own data. Every
+endpoint steers the tenant that ``?tenantId=`` names (the parent without it), and
+``/_tenant/tenants`` adds tenants and gives or withdraws their consent.
 """
 
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 from aiohttp import web
 
 from tools.graph_tenant.common import default_error
+from tools.graph_tenant.tenants import TENANT_ID_PARAMETER
 
 if TYPE_CHECKING:
     from tools.graph_tenant.server import SimulatedTenant
@@ -52,6 +56,46 @@ async def read_object(request: web.Request) -> dict[str, Any]:
     return body
 
 
+def steered_tenant(root: SimulatedTenant, request: web.Request) -> SimulatedTenant:
+    """The tenant ``?tenantId=`` names (``root`` without one); 404 for an unknown one."""
+    tenant_id = request.query.get(TENANT_ID_PARAMETER)
+    if tenant_id is None:
+        return root
+    tenant = root._served(tenant_id)
+    if tenant is None:
+        known = [root.tenant_id, *root.tenants]
+        raise control_error(web.HTTPNotFound, f"Unknown tenant {tenant_id!r}; known: {known}.")
+    return tenant
+
+
+def tenant_control_routes(
+    root: SimulatedTenant, routes: Sequence[web.RouteDef]
+) -> list[web.RouteDef]:
+    """``routes`` (the root's control routes), each answering for the tenant the request
+    names: the same endpoint of that tenant's own control routes."""
+
+    def dispatcher(index: int) -> Any:
+        async def dispatch(request: web.Request) -> web.StreamResponse:
+            tenant = steered_tenant(root, request)
+            return await tenant._control_routes[index].handler(request)
+
+        return dispatch
+
+    return [
+        web.RouteDef(route.method, route.path, dispatcher(index), route.kwargs)
+        for index, route in enumerate(routes)
+    ]
+
+
+def tenant_json(tenant: SimulatedTenant) -> dict[str, Any]:
+    return {
+        "tenantId": tenant.tenant_id,
+        "displayName": tenant.organization.get("displayName"),
+        "consented": tenant.consented,
+        "isParent": tenant.parent is None,
+    }
+
+
 class ControlApi:
     """``/_tenant/`` endpoints of a tenant, its areas' included."""
 
@@ -62,6 +106,9 @@ class ControlApi:
         area_routes = [route for area in self._tenant.areas for route in area.control_routes()]
         return [
             web.get("/_tenant/health", self.get_health),
+            web.get("/_tenant/tenants", self.get_tenants),
+            web.post("/_tenant/tenants", self.post_tenant),
+            web.patch("/_tenant/tenants/{tenantId}", self.patch_tenant),
             *area_routes,
             web.get("/_tenant/faults", self.get_faults),
             web.post("/_tenant/faults", self.post_fault),
@@ -80,6 +127,49 @@ class ControlApi:
 
     async def get_health(self, _request: web.Request) -> web.Response:
         return web.json_response({"status": "ok"})
+
+    async def get_tenants(self, _request: web.Request) -> web.Response:
+        """Every tenant of the server, the parent first."""
+        root = self._tenant.parent or self._tenant
+        tenants = [root, *root.tenants.values()]
+        return web.json_response({"value": [tenant_json(tenant) for tenant in tenants]})
+
+    async def post_tenant(self, request: web.Request) -> web.Response:
+        """{"tenantId", "consented"?: true, "displayName"?}: one more tenant; answers it."""
+        body = await read_object(request)
+        unknown = sorted(set(body) - {"tenantId", "consented", "displayName"})
+        if unknown:
+            raise control_error(web.HTTPBadRequest, f"Unknown tenant properties: {unknown}.")
+        tenant_id, name = body.get("tenantId"), body.get("displayName")
+        if not (isinstance(tenant_id, str) and tenant_id.strip()):
+            raise control_error(web.HTTPBadRequest, "'tenantId' must be a non-empty string.")
+        if name is not None and not isinstance(name, str):
+            raise control_error(web.HTTPBadRequest, "'displayName' must be a string.")
+        if (self._tenant.parent or self._tenant)._served(tenant_id) is not None:
+            raise control_error(web.HTTPConflict, f"Tenant {tenant_id!r} is already served.")
+        try:
+            added = self._tenant.add_tenant(
+                tenant_id, consented=body.get("consented", True), display_name=name
+            )
+        except ValueError as exc:
+            raise control_error(web.HTTPBadRequest, str(exc)) from None
+        return web.json_response(tenant_json(added), status=201)
+
+    async def patch_tenant(self, request: web.Request) -> web.Response:
+        """{"consented": bool}: give or withdraw a child's consent; answers the tenant."""
+        body = await read_object(request)
+        if set(body) != {"consented"}:
+            raise control_error(web.HTTPBadRequest, 'The body must be {"consented": bool}.')
+        tenant_id = request.match_info["tenantId"]
+        try:
+            self._tenant.set_consented(tenant_id, body["consented"])
+        except KeyError:
+            raise control_error(web.HTTPNotFound, f"Unknown tenant {tenant_id!r}.") from None
+        except ValueError as exc:
+            raise control_error(web.HTTPBadRequest, str(exc)) from None
+        changed = (self._tenant.parent or self._tenant)._served(tenant_id)
+        assert changed is not None  # set_consented found it
+        return web.json_response(tenant_json(changed))
 
     async def get_faults(self, _request: web.Request) -> web.Response:
         return web.json_response({"value": [fault.to_json() for fault in self._tenant.faults]})

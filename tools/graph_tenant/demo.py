@@ -1,6 +1,9 @@
 """The demo tenant (``--demo``): schools, provisioning jobs (and their logs), Industry Data
 runs and a hybrid organization in every interesting state, some of which change on every tick,
-so that a poller sees Graph change under it. Each area adds and moves its own part."""
+so that a poller sees Graph change under it. Each area adds and moves its own part.
+
+``--demo-tenants`` serves two more tenants from the same server: a school trust whose
+profiles and runs are in mixed health, and a company that has not consented to the app."""
 
 from __future__ import annotations
 
@@ -10,13 +13,28 @@ import time
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
-from tools.graph_tenant.education import advance_demo_profiles, populate_demo_schools
-from tools.graph_tenant.industry_data import advance_demo_runs, populate_demo_runs
+from tools.graph_tenant.education import (
+    advance_demo_profiles,
+    populate_demo_schools,
+    populate_profiles,
+)
+from tools.graph_tenant.industry_data import advance_demo_runs, populate_demo_runs, populate_runs
 from tools.graph_tenant.organization import populate_demo_organization
 from tools.graph_tenant.provisioning_demo import populate_demo_provisioning
 
 if TYPE_CHECKING:
     from tools.graph_tenant.server import SimulatedTenant
+
+# The demo's other tenants (uuid5 of "tenant/school" and "tenant/unconsented" in the namespace
+# of generated ids), what they are called, and the seed of their generated data (one whose
+# profiles and runs are in mixed health: successes, errors, a quarantine, a run with errors).
+DEMO_SCHOOL_TENANT_ID = "8eeb07c6-b1f5-556a-9e1d-cf9748d7e83a"
+DEMO_SCHOOL_TENANT_NAME = "Northwind Academy Trust"
+DEMO_UNCONSENTED_TENANT_ID = "cdfbf868-fa07-53ec-88c7-539326babdbe"
+DEMO_UNCONSENTED_TENANT_NAME = "Tailspin Toys"
+DEMO_TENANTS_SEED = 9
+DEMO_SCHOOL_PROFILES = 6
+DEMO_SCHOOL_RUNS = 4
 
 
 def populate_demo(tenant: SimulatedTenant, rng: random.Random) -> list[str]:
@@ -50,3 +68,19 @@ async def run_demo(
     while True:
         await asyncio.sleep(interval)
         demo_tick(tenant, ids, rng)
+
+
+def populate_demo_tenants(tenant: SimulatedTenant) -> tuple[SimulatedTenant, SimulatedTenant]:
+    """Serve the demo's other tenants from ``tenant``'s server: the school trust
+    (:data:`DEMO_SCHOOL_TENANT_ID`, consented, School Data Sync profiles and Industry Data
+    runs in mixed health) and Tailspin Toys (:data:`DEMO_UNCONSENTED_TENANT_ID`, which has not
+    consented: its tokens are refused until it does, then it shows two profiles). Returns
+    them, the school first; the same on every start."""
+    school = tenant.add_tenant(DEMO_SCHOOL_TENANT_ID, display_name=DEMO_SCHOOL_TENANT_NAME)
+    populate_profiles(school, DEMO_SCHOOL_PROFILES, DEMO_TENANTS_SEED)
+    populate_runs(school, DEMO_SCHOOL_RUNS, DEMO_TENANTS_SEED)
+    unconsented = tenant.add_tenant(
+        DEMO_UNCONSENTED_TENANT_ID, consented=False, display_name=DEMO_UNCONSENTED_TENANT_NAME
+    )
+    populate_profiles(unconsented, 2, DEMO_TENANTS_SEED + 1)
+    return school, unconsented

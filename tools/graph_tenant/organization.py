@@ -14,13 +14,11 @@ from __future__ import annotations
 import math
 import re
 import time
-import uuid
 from typing import TYPE_CHECKING, Any
 
 from aiohttp import web
 
 from tools.graph_tenant.common import (
-    ID_NAMESPACE,
     MINUTE_NS,
     GraphAnswer,
     GraphCall,
@@ -36,6 +34,7 @@ from tools.graph_tenant.selection import (
     parse_select,
     selected_properties,
 )
+from tools.graph_tenant.tenants import DEFAULT_TENANT_ID
 
 if TYPE_CHECKING:
     from tools.graph_tenant.server import SimulatedTenant
@@ -48,10 +47,15 @@ DEFAULT_STALE_MINUTES = 180.0
 DEMO_SYNC_MINUTES_AGO = 117
 
 
-def default_organization() -> dict[str, Any]:
-    """A cloud-only school district: never synchronized from on premises."""
+def default_organization(
+    tenant_id: str = DEFAULT_TENANT_ID, display_name: str | None = None
+) -> dict[str, Any]:
+    """A cloud-only school district, never synchronized from on premises: Contoso's, or (with
+    a ``display_name``) one of that name, its domains named after it. Its id is the tenant's."""
+    if display_name is not None:
+        return named_organization(tenant_id, display_name)
     return {
-        "id": str(uuid.uuid5(ID_NAMESPACE, "organization")),
+        "id": tenant_id,
         "deletedDateTime": None,
         "businessPhones": ["+1 425 555 0100"],
         "city": "Redmond",
@@ -89,6 +93,24 @@ def default_organization() -> dict[str, Any]:
             },
         ],
     }
+
+
+def named_organization(tenant_id: str, display_name: str) -> dict[str, Any]:
+    """Contoso's organization renamed: ``display_name``, with domains named after it."""
+    organization = default_organization(tenant_id)
+    slug = re.sub(r"[^a-z0-9]", "", display_name.lower()) or "tenant"
+    organization["displayName"] = display_name
+    organization["technicalNotificationMails"] = [f"it@{slug}.onmicrosoft.com"]
+    organization["verifiedDomains"] = [
+        {
+            "capabilities": "Email, OfficeCommunicationsOnline",
+            "isDefault": True,
+            "isInitial": True,
+            "name": f"{slug}.onmicrosoft.com",
+            "type": "Managed",
+        }
+    ]
+    return organization
 
 
 class OrganizationArea:

@@ -2,6 +2,9 @@
 one path every Graph answer takes (:meth:`SimulatedTenant._answer`), where the throttling
 budget, faults and refusals of :class:`Misbehaviour` apply before routing.
 
+One server serves several tenants (:class:`~tools.graph_tenant.tenants.Tenancy`): the request's
+bearer token names the tenant (``tid``) that answers it and records it.
+
 What the tenant serves comes from its areas (:data:`~tools.graph_tenant.areas.AREAS`): each
 simulated Graph API brings its data, its Graph routes and its ``/_tenant/`` control routes.
 """
@@ -24,20 +27,29 @@ from multidict import CIMultiDict
 from tools.graph_tenant.areas import AREAS
 from tools.graph_tenant.batch import BATCH_PATH, SubRequest, answer_batch
 from tools.graph_tenant.common import MAX_TOP, GraphAnswer, GraphCall, Route
-from tools.graph_tenant.control import ControlApi
+from tools.graph_tenant.control import ControlApi, tenant_control_routes
 from tools.graph_tenant.misbehaviour import Misbehaviour
+from tools.graph_tenant.organization import default_organization
 from tools.graph_tenant.steering import Steering
+from tools.graph_tenant.tenants import DEFAULT_TENANT_ID, UNAUTHENTICATED_CODE, Tenancy
 
 logger = logging.getLogger(__name__)
 
 SHUTDOWN_TIMEOUT = 1.0
+# What Graph's 401s ask for: a token from Entra ID for Graph's application id.
+WWW_AUTHENTICATE = (
+    'Bearer realm="", authorization_uri="https://login.microsoftonline.com/common/oauth2/'
+    'authorize", client_id="00000003-0000-0000-c000-000000000000"'
+)
 
 
 @dataclass(frozen=True)
 class RecordedRequest:
     """One Graph request as the tenant received it, for tests that check what the app sent.
 
-    ``batched`` marks a sub-request of a ``$batch`` (the envelope is recorded too, unmarked).
+    ``batched`` marks a sub-request of a ``$batch`` (the envelope is recorded too, unmarked);
+    ``tenant_id`` is the tenant that answered it (the parent for a token that names no tenant
+    it serves).
     """
 
     method: str
@@ -46,6 +58,7 @@ class RecordedRequest:
     headers: CIMultiDict[str]
     time: float
     batched: bool = False
+    tenant_id: str = DEFAULT_TENANT_ID
 
     def to_json(self) -> dict[str, Any]:
         headers: dict[str, str] = {}
@@ -58,10 +71,11 @@ class RecordedRequest:
             "headers": headers,
             "time": self.time,
             "batched": self.batched,
+            "tenantId": self.tenant_id,
         }
 
 
-class SimulatedTenant(Steering, Misbehaviour):
+class SimulatedTenant(Steering, Misbehaviour, Tenancy):
     """An in-memory Graph tenant served over HTTP by aiohttp.
 
     ``page_size`` is the listing page size when the client sends no ``$top``, and
@@ -71,6 +85,10 @@ class SimulatedTenant(Steering, Misbehaviour):
     sub-request). ``rate_limit`` is the throttling budget in requests per second (None: no
     limit): every Graph request beyond it, top-level or batched, answers 429 with a
     ``Retry-After`` of at least ``throttle_retry_after`` seconds. All may be changed at any time.
+
+    ``tenant_id`` is the ``tid`` of the tokens it answers (and its organization's id; Contoso's
+    organization unless ``display_name`` names another); :meth:`add_tenant` adds more tenants
+    to the same server.
     """
 
     def __init__(
@@ -79,6 +97,9 @@ class SimulatedTenant(Steering, Misbehaviour):
         latency: float = 0.0,
         rate_limit: float | None = None,
         throttle_retry_after: int = 1,
+        *,
+        tenant_id: str = DEFAULT_TENANT_ID,
+        display_name: str | None = None,
     ) -> None:
         if not 1 <= page_size <= MAX_TOP:
             raise ValueError(f"page_size must be 1 to {MAX_TOP}, not {page_size}.")
@@ -87,6 +108,9 @@ class SimulatedTenant(Steering, Misbehaviour):
         self.latency = latency
         self._areas = tuple(area(self) for area in AREAS)
         super().__init__(self._areas, rate_limit, throttle_retry_after)
+        self._init_tenancy(tenant_id)
+        if tenant_id != DEFAULT_TENANT_ID or display_name is not None:
+            self.set_organization(**default_organization(tenant_id, display_name))
         self._request_count = 0
         self._subrequest_count = 0
         self._throttled_count = 0
@@ -99,18 +123,37 @@ class SimulatedTenant(Steering, Misbehaviour):
             *(route for area in self._areas for route in area.graph_routes()),
             Route("POST", BATCH_PATH, self._serve_batch),
         )
+        self._control_routes = ControlApi(self).routes()
+
+    def _new_tenant(self, tenant_id: str, display_name: str | None) -> SimulatedTenant:
+        """A child: this tenant's page sizes, latency and budget (its own from now on), and
+        this server's lifecycle."""
+        child = SimulatedTenant(
+            self.page_size,
+            self.latency,
+            self.rate_limit,
+            self.throttle_retry_after,
+            tenant_id=tenant_id,
+            display_name=display_name or f"Tenant {tenant_id[:8]}",
+        )
+        child.max_page_size = self.max_page_size
+        child._stopping = self._stopping
+        return child
 
     # -- lifecycle ---------------------------------------------------------------------------
 
     @property
     def url(self) -> str:
-        """Base URL of the running tenant, without a version segment."""
-        if self._url is None:
+        """Base URL of the running tenant (a child's: its parent's), without a version."""
+        url = self._root._url
+        if url is None:
             raise RuntimeError("The simulated tenant is not running.")
-        return self._url
+        return url
 
     async def start(self, host: str = "127.0.0.1", port: int = 0) -> str:
         """Serve on host:port (0 picks a free port) and return the base URL."""
+        if self._parent is not None:
+            raise RuntimeError("A tenant added by add_tenant is served by its parent's server.")
         if self._runner is not None:
             raise RuntimeError("The simulated tenant is already running.")
         self._stopping.clear()
@@ -185,20 +228,34 @@ class SimulatedTenant(Steering, Misbehaviour):
 
     def _build_app(self) -> web.Application:
         app = web.Application()
-        app.add_routes(ControlApi(self).routes())
+        app.add_routes(tenant_control_routes(self, self._control_routes))
         app.router.add_route("*", "/{tail:.*}", self._handle_graph)
         return app
 
     async def _handle_graph(self, request: web.Request) -> web.Response:
+        """Recorded and answered by the tenant the token names (401 when it cannot)."""
         headers = CIMultiDict(request.headers)
         query = dict(request.query)
-        self._requests.append(
-            RecordedRequest(request.method, request.path, query, headers, time.time())
+        tenant, refusal = self._tenant_for(headers)
+        tenant._requests.append(
+            RecordedRequest(
+                request.method,
+                request.path,
+                query,
+                headers,
+                time.time(),
+                tenant_id=tenant.tenant_id,
+            )
         )
-        self._request_count += 1
+        tenant._request_count += 1
         body = await request.read() if request.can_read_body else b""
-        await self._pause(self.latency)
-        answer = await self._answer(request.method, request.path, query, headers, body)
+        await tenant._pause(tenant.latency)
+        if refusal is None:
+            answer = await tenant._answer(request.method, request.path, query, headers, body)
+        else:
+            call = GraphCall(request.method, request.path, query, headers, "", body)
+            answer = call.error(401, UNAUTHENTICATED_CODE, refusal)
+            answer.headers["WWW-Authenticate"] = WWW_AUTHENTICATE
         return web.Response(status=answer.status, headers=answer.headers, body=answer.body)
 
     async def _pause(self, seconds: float) -> None:
@@ -293,6 +350,7 @@ class SimulatedTenant(Steering, Misbehaviour):
                 request.headers,
                 time.time(),
                 batched=True,
+                tenant_id=self.tenant_id,
             )
         )
         self._subrequest_count += 1
