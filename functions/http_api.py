@@ -34,7 +34,10 @@ _BOARD_AUTH = func.AuthLevel.ANONYMOUS if board_sign_in(os.environ) else None
 # The board's rendered pages, once per version of the data (shared/http/board/cache.py).
 _BOARD_PAGES = BoardPages()
 
-add_routes(bp, api_operations(), composition.services, composition.graph_client)
+add_routes(
+    bp, api_operations(), composition.services, composition.graph_client,
+    signed_in_admins=board_sign_in(os.environ),
+)  # fmt: skip
 
 
 @bp.route(route="health", methods=["GET"], auth_level=func.AuthLevel.ANONYMOUS)

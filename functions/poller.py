@@ -22,14 +22,16 @@ async def poll_sync_statuses(timer: func.TimerRequest) -> None:
     if timer.past_due:
         logger.info("The poll is running later than scheduled.")
     # Imported here: the Graph SDK is only needed by the poll, not by the HTTP routes' cold start.
-    from shared.polling.engine import poll_all_sources
+    from shared.polling.round import poll_every_tenant
     from shared.webhooks.delivery import deliver_pending
 
     settings, store = composition.services()
     try:
-        deadline = settings.poll_deadline_seconds  # the next timer run is never starved
-        async with composition.graph_client(settings, deadline_seconds=deadline) as graph:
-            await poll_all_sources(settings, store, graph)
+        # Every enabled tenant, within the deadline: the next timer run is never starved.
+        await poll_every_tenant(
+            settings, store, composition.tenant_graph_client,
+            deadline_seconds=settings.poll_deadline_seconds,
+        )  # fmt: skip
     finally:
         # After the poll is recorded, and even when a source could not record its run:
         # events already queued go out. Delivery never raises.

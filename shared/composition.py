@@ -11,6 +11,7 @@ import asyncio
 import weakref
 from typing import TYPE_CHECKING
 
+from shared.core.errors import SettingsError
 from shared.settings import Settings
 from shared.sources import load_settings
 from shared.storage.store import StatusStore
@@ -18,6 +19,8 @@ from shared.storage.store import StatusStore
 if TYPE_CHECKING:
     from shared.graph.batch import ReportPacer
     from shared.graph.client import GraphClient
+    from shared.graph.credentials import TenantCredentials
+    from shared.tenants.models import Tenant
 
 _settings: Settings | None = None
 # One store per event loop: the SDK's aiohttp session belongs to the loop that created it.
@@ -27,6 +30,14 @@ _stores: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, tuple[Settings, St
 _closing: set[asyncio.Task[None]] = set()
 # One pacer of Graph's report budget per event loop, shared by its polls.
 _report_pacers: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, ReportPacer] = (
+    weakref.WeakKeyDictionary()
+)
+# Per event loop: one Graph credential per tenant (its tokens cached), and one pacer of the
+# report budget per tenant (Graph's budget is per tenant).
+_credentials: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, TenantCredentials] = (
+    weakref.WeakKeyDictionary()
+)
+_tenant_pacers: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, dict[str, ReportPacer]] = (
     weakref.WeakKeyDictionary()
 )
 
@@ -56,14 +67,44 @@ def services() -> tuple[Settings, StatusStore]:
     return current, store
 
 
-def graph_client(current: Settings, *, deadline_seconds: float | None = None) -> GraphClient:
+def graph_client(
+    current: Settings, *, deadline_seconds: float | None = None, tenant: Tenant | None = None
+) -> GraphClient:
     """A Graph client for one poll (it owns the poll's connections and its credential), or
-    for one route's request; a poll's stops reading Graph after ``deadline_seconds``."""
+    for one route's request; a poll's stops reading Graph after ``deadline_seconds``. For
+    another tenant than the home one, that tenant's (``tenant_graph_client``)."""
+    if tenant is not None and not tenant.home:
+        return tenant_graph_client(current, tenant, deadline_seconds)
     from shared.graph.batch import ReportPacer
     from shared.graph.client import GraphClient  # the Graph SDK: only the poll needs it
 
     pacer = _report_pacers.setdefault(asyncio.get_running_loop(), ReportPacer())
     return GraphClient.from_settings(current, report_pacer=pacer, deadline_seconds=deadline_seconds)
+
+
+def tenant_graph_client(
+    current: Settings, tenant: Tenant, deadline_seconds: float | None = None
+) -> GraphClient:
+    """A Graph client for one tenant's poll, with the tenant's own credential (one per
+    tenant and event loop, kept with its tokens) and the tenant's own pacer of Graph's
+    report budget. SettingsError when GRAPH_AUTH cannot give that tenant a token."""
+    from shared.graph.batch import ReportPacer
+    from shared.graph.client import GraphClient
+    from shared.graph.credentials import TenantCredentials
+
+    if not tenant.home and current.graph_auth == "none":
+        raise SettingsError(
+            "GRAPH_AUTH=none sends no token, so Graph cannot tell this tenant from the home "
+            "tenant: set GRAPH_AUTH=federated (or simulated, for the simulated tenant)."
+        )
+    loop = asyncio.get_running_loop()
+    credentials = _credentials.setdefault(loop, TenantCredentials())
+    credential = credentials.get(current, None if tenant.home else tenant.tenantId)
+    pacers = _tenant_pacers.setdefault(loop, {})
+    pacer = pacers.setdefault(tenant.tenantId, ReportPacer())
+    return GraphClient.from_settings(
+        current, report_pacer=pacer, deadline_seconds=deadline_seconds, credential=credential
+    )
 
 
 def reload_settings() -> None:
@@ -74,6 +115,10 @@ def reload_settings() -> None:
 
 async def close() -> None:
     """Close the running event loop's store, if it has one (on shutdown)."""
-    cached = _stores.pop(asyncio.get_running_loop(), None)
+    loop = asyncio.get_running_loop()
+    cached = _stores.pop(loop, None)
     if cached is not None:
         await cached[1].close()
+    credentials = _credentials.pop(loop, None)
+    if credentials is not None:
+        await credentials.close()

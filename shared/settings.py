@@ -109,6 +109,11 @@ class Settings:
     board_allowed_groups: tuple[str, ...] = ()
     # Each source's own settings, by source name, in the order the sources are listed.
     sources: Mapping[str, Any] = field(default_factory=dict, hash=False)
+    # The app settings these were read from: what a tenant's own choices are laid over
+    # (``shared.tenants``). Not compared, not printed.
+    environment: Mapping[str, str] = field(
+        default_factory=dict, hash=False, compare=False, repr=False
+    )
 
     @property
     def enabled_sources(self) -> tuple[str, ...]:
@@ -155,6 +160,7 @@ class Settings:
             platform_sign_in=flag(env, "WEBSITE_AUTH_ENABLED", default=False),
             board_allowed_groups=object_ids(env, "BOARD_ALLOWED_GROUP_ID", "group"),
             sources=own,
+            environment=dict(env),
         )
         if not settings.enabled_sources:
             hints = [source.enable_hint for source in sources]

@@ -62,6 +62,9 @@ class StatusChange(BaseModel):
     reason: str | None = Field(default=None, description="One sentence saying why.")
     path: str = Field(description="Where the API serves the item.")
     action: ActionTaken | None = Field(default=None, description="The action, for kind action.")
+    tenantId: str | None = Field(
+        default=None, description="The tenant the item is in (set as the change is recorded)."
+    )
 
 
 class ChangeEvent(StatusChange):
@@ -80,7 +83,10 @@ def event_id(change: StatusChange) -> str:
     plain = change.kind == "change" and change.action is None
     return str(
         uuid.uuid5(
-            _EVENT_NAMESPACE, change.model_dump_json(exclude={"kind", "action"} if plain else None)
+            _EVENT_NAMESPACE,
+            change.model_dump_json(
+                exclude={"kind", "action", "tenantId"} if plain else {"tenantId"}
+            ),
         )
     )
 

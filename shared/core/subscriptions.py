@@ -60,6 +60,15 @@ class Subscription(BaseModel):
     status: Literal["active", "disabled"]
     createdDateTime: str
     disabledReason: str | None = None
+    # The tenant whose changes it receives (made under /api/tenants/{tenantId}/); null: every
+    # tenant's (made on the deployment-wide route).
+    tenantId: str | None = None
+
+    def receives(self, change: StatusChange) -> bool:
+        """Whether a change of this tenant, kind, source, item and health is for it."""
+        if self.tenantId is not None and change.tenantId != self.tenantId:
+            return False
+        return self.filter is None or self.filter.matches(change)
 
 
 def static_target(url: str) -> str:

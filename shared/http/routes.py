@@ -17,6 +17,7 @@ from shared.polling.report import health_report, is_healthy, unconfigured_report
 from shared.sources import SOURCE_NAMES, SOURCES, source_named
 from shared.sources.base import ItemSummary, Operation, Services
 from shared.storage.keys import validate_key
+from shared.tenants.routes import tenant_operations
 from shared.webhooks import subscriptions
 
 
@@ -71,7 +72,7 @@ async def create_subscription(call: ApiCall, services: Services) -> Reply:
 
 
 async def list_subscriptions(call: ApiCall, services: Services) -> Reply:
-    listed = await subscriptions.oldest_first(services.store)
+    listed = await subscriptions.oldest_first(services.store, services.tenant_id)
     return Reply({"value": [subscription.model_dump() for subscription in listed]})
 
 
@@ -87,8 +88,8 @@ async def delete_subscription(call: ApiCall, services: Services) -> Reply:
 
 
 def api_operations() -> tuple[Operation, ...]:
-    """Every route of the API but health and the OpenAPI document: the app's own, then each
-    source's."""
+    """Every route of the API but health and the OpenAPI document: the app's own, the
+    tenant registry's, then each source's."""
     own = (
         Operation("list_statuses", "statuses", "GET", list_statuses),
         Operation(
@@ -99,7 +100,8 @@ def api_operations() -> tuple[Operation, ...]:
         Operation("get_subscription", "subscriptions/{id}", "GET", get_subscription),
         Operation("delete_subscription", "subscriptions/{id}", "DELETE", delete_subscription),
     )
-    return own + tuple(operation for source in SOURCES for operation in source.operations())
+    of_sources = tuple(operation for source in SOURCES for operation in source.operations())
+    return own + tenant_operations() + of_sources
 
 
 async def health_response(resolve: Resolve) -> func.HttpResponse:

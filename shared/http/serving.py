@@ -13,6 +13,7 @@ import azure.functions as func
 
 from shared.core.api import ApiCall, Reply
 from shared.core.errors import DomainError, SettingsError, StorageUnavailableError
+from shared.core.principal import ADMIN_ROLE, PRINCIPAL_HEADER, has_role, principal_claims
 from shared.http.errors import UNEXPECTED, ApiError, api_error
 from shared.settings import Settings
 from shared.sources.base import Handler, Operation, Services
@@ -25,25 +26,62 @@ logger = logging.getLogger(__name__)
 
 # What a handler is given besides the request: built by the composition root.
 Resolve = Callable[[], tuple[Settings, StatusStore]]
-MakeGraph = Callable[[Settings], "GraphClient"]
+# A Graph client for these settings (and a tenant other than the home one, when given).
+MakeGraph = Callable[..., "GraphClient"]
 
 
 def add_routes(
-    bp: func.Blueprint, operations: Iterable[Operation], resolve: Resolve, make_graph: MakeGraph
+    bp: func.Blueprint,
+    operations: Iterable[Operation],
+    resolve: Resolve,
+    make_graph: MakeGraph,
+    *,
+    signed_in_admins: bool = False,
 ) -> None:
-    """Register each operation as an HTTP function of the blueprint, under its own name."""
+    """Register each operation as an HTTP function of the blueprint, under its own name.
+    Admin operations take the master key; with ``signed_in_admins`` (App Service
+    Authentication in front), the platform signs people in and the app checks their role."""
     for operation in operations:
-        auth = func.AuthLevel.ANONYMOUS if operation.anonymous else None
+        if operation.anonymous:
+            auth: func.AuthLevel | None = func.AuthLevel.ANONYMOUS
+        elif operation.admin:
+            auth = func.AuthLevel.ANONYMOUS if signed_in_admins else func.AuthLevel.ADMIN
+        else:
+            auth = None
         route = bp.route(route=operation.route, methods=[operation.method], auth_level=auth)
-        function = _function(operation.handler, resolve, make_graph)
+        checks_role = operation.admin and signed_in_admins
+        function = _function(operation.handler, resolve, make_graph, checks_role)
         bp.function_name(name=operation.name)(route(function))
 
 
-def _function(handler: Handler, resolve: Resolve, make_graph: MakeGraph) -> Callable[..., Any]:
+def _function(
+    handler: Handler, resolve: Resolve, make_graph: MakeGraph, checks_role: bool
+) -> Callable[..., Any]:
     async def function(req: func.HttpRequest) -> func.HttpResponse:
+        if checks_role:
+            refused = _not_an_admin(req, resolve)
+            if refused is not None:
+                return refused
         return await serve(req, handler, LazyServices(resolve, make_graph))
 
     return function
+
+
+def _not_an_admin(req: func.HttpRequest, resolve: Resolve) -> func.HttpResponse | None:
+    """Behind App Service Authentication: 401 unless signed in, 403 without the admin role
+    (the principal header is trusted only while the platform says it is in front)."""
+    try:
+        settings, _store = resolve()
+    except Exception as error:
+        return failure_response(error)
+    claims = principal_claims(req.headers.get(PRINCIPAL_HEADER))
+    if not settings.platform_sign_in or claims is None:
+        return error_response(ApiError(401, "Unauthorized", "Sign in: this route is for admins."))
+    if not has_role(claims, ADMIN_ROLE):
+        return error_response(
+            ApiError(403, "Forbidden", f"This route needs the app role {ADMIN_ROLE}.")
+        )
+    return None
 
 
 async def serve(req: func.HttpRequest, handler: Handler, services: Services) -> func.HttpResponse:
@@ -78,6 +116,10 @@ class LazyServices:
 
     def graph(self) -> GraphClient:
         return self._make_graph(self.settings)
+
+    @property
+    def tenant_id(self) -> str | None:
+        return None
 
     @property
     def settings(self) -> Settings:

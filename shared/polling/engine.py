@@ -46,16 +46,18 @@ RETIRED_ASKED_EVERY = timedelta(days=1)
 
 
 async def poll_all_sources(
-    settings: Settings, store: StatusStore, graph: GraphClient
+    settings: Settings, store: StatusStore, graph: GraphClient, *, prune: bool = True
 ) -> list[PollRun]:
     """Poll every enabled source once, side by side; return each source's run record (also
-    saved). A source that could not record its run fails the invocation, after the others."""
+    saved), then (``prune``) the daily housekeeping. A source that could not record its run
+    fails the invocation, after the others."""
     enabled = [source for source in SOURCES if source.name in settings.enabled_sources]
     results = await asyncio.gather(
         *(poll_source(source, settings, store, graph) for source in enabled),
         return_exceptions=True,
     )
-    await prune_history(store, settings)
+    if prune:
+        await prune_history(store, settings)
     for result in results:
         if isinstance(result, BaseException):
             raise result

@@ -150,6 +150,12 @@ class Services(Protocol):
     @property
     def store(self) -> StatusStore: ...
 
+    @property
+    def tenant_id(self) -> str | None:
+        """The tenant a tenant-scoped route is for (``/api/tenants/{tenantId}/...``); None on
+        the deployment-wide routes, which serve the home tenant's rows."""
+        ...
+
     def graph(self) -> GraphClient:
         """A Graph client for this request (``async with``: it owns its connections)."""
         ...
@@ -162,13 +168,15 @@ Handler = Callable[[ApiCall, Services], Awaitable[Reply]]
 @dataclass(frozen=True)
 class Operation:
     """One route of the API: the function's name in the app, its route under ``/api``, its
-    method and its handler. ``anonymous`` routes need no function key."""
+    method and its handler. ``anonymous`` routes need no function key; ``admin`` routes need
+    the master key (or, behind App Service Authentication, the admin app role)."""
 
     name: str
     route: str
     method: str
     handler: Handler
     anonymous: bool = False
+    admin: bool = False
 
 
 class Source(ABC):
@@ -189,6 +197,9 @@ class Source(ABC):
     # Whether an item leaving the cache is a change (history, events). Not for items that
     # only leave a window the app keeps (the newest runs).
     reports_removals: ClassVar[bool] = True
+    # The app settings a tenant may choose for itself (the registry's
+    # ``sources.{name}.options``); whether it is on is ``sources.{name}.enabled``.
+    tenant_options: ClassVar[tuple[str, ...]] = ()
 
     @abstractmethod
     def read_settings(self, env: Mapping[str, str]) -> SourceSettings:

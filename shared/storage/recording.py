@@ -23,6 +23,12 @@ async def record_changes(
     subscriber wants to hear of changes, not of the whole tenant at once)."""
     if not pending:
         return
+    # Each change says whose it is (its id, made before, does not depend on it).
+    tenant_id = store.scope.tenant_id
+    pending = [
+        p.model_copy(update={"change": p.change.model_copy(update={"tenantId": tenant_id})})
+        for p in pending
+    ]
     await store.history.record([p.change for p in pending], [p.eventId for p in pending])
     to_send = [p for p in pending if p.notify]
     if not to_send:
@@ -34,7 +40,7 @@ async def record_changes(
         chosen = [
             ChangeEvent(**p.change.model_dump(), eventId=p.eventId, subscriptionId=subscription.id)
             for p in to_send
-            if subscription.filter is None or subscription.filter.matches(p.change)
+            if subscription.receives(p.change)
         ]
         if chosen:
             targets[subscription.id] = chosen

@@ -14,12 +14,14 @@ from shared.storage.source_state import SourceState, SourceStateTable
 from shared.storage.statuses import StatusesTable
 from shared.storage.subscriptions import SubscriptionsTable
 from shared.storage.tables import TableService
+from shared.storage.tenants import TenantsTable
 
 
 class StatusStore:
     """Every table the app reads and writes, over one connection pool, for the tenant of
     ``scope`` (statuses, history, poll records, source state and item logs are the
-    tenant's; subscriptions, the outbox and the app's secrets are the deployment's)."""
+    tenant's; subscriptions, the outbox, the tenant registry and the app's secrets are the
+    deployment's)."""
 
     def __init__(self, tables: TableService, scope: TenantScope | None = None) -> None:
         self._tables = tables
@@ -32,6 +34,7 @@ class StatusStore:
         self.source_state = SourceStateTable(tables, self.scope)
         self.item_logs = ItemLogTable(tables, self.scope)
         self.secrets = AppSecretsTable(tables)
+        self.tenants = TenantsTable(tables)
 
     def state_of(self, source: str) -> SourceState:
         """What one source keeps between polls besides its items."""

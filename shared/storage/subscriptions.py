@@ -30,6 +30,7 @@ class SubscriptionsTable:
         if subscription.filter is not None:
             entity["filter"] = subscription.filter.model_dump_json(exclude_none=True)
         put_optional(entity, "disabledReason", subscription.disabledReason)
+        put_optional(entity, "tenantId", subscription.tenantId)
         async with self._tables.call():
             await self._table.upsert_entity(entity, mode=UpdateMode.REPLACE)
 
@@ -69,4 +70,5 @@ def _subscription(entity: Entity) -> Subscription:
         status=entity.get("status", "active"),
         createdDateTime=entity.get("createdDateTime", ""),
         disabledReason=entity.get("disabledReason"),
+        tenantId=entity.get("tenantId") or None,
     )

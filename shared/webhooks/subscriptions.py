@@ -35,14 +35,19 @@ async def subscribe(services: Services, body: Any) -> Subscription:
         filter=request.filter,
         status="active",
         createdDateTime=utc_now(),
+        tenantId=services.tenant_id,
     )
     await services.store.subscriptions.save(subscription)
     return subscription
 
 
-async def oldest_first(store: StatusStore) -> list[Subscription]:
-    """Every subscription, oldest first."""
-    subscriptions = await store.subscriptions.read_all()
+async def oldest_first(store: StatusStore, tenant_id: str | None = None) -> list[Subscription]:
+    """Every subscription (``tenant_id``: only that tenant's), oldest first."""
+    subscriptions = [
+        subscription
+        for subscription in await store.subscriptions.read_all()
+        if tenant_id is None or subscription.tenantId == tenant_id
+    ]
     return sorted(
         subscriptions, key=lambda subscription: (subscription.createdDateTime, subscription.id)
     )
@@ -51,14 +56,14 @@ async def oldest_first(store: StatusStore) -> list[Subscription]:
 async def subscription_by_id(services: Services, subscription_id: str) -> Subscription:
     validate_key(subscription_id)
     subscription = await services.store.subscriptions.get(subscription_id)
-    if subscription is None:
+    if subscription is None or not _sees(services, subscription):
         raise _unknown(subscription_id)
     return subscription
 
 
 async def unsubscribe(services: Services, subscription_id: str) -> None:
     """No more events for the subscription; the waiting ones are dropped."""
-    validate_key(subscription_id)
+    await subscription_by_id(services, subscription_id)  # another tenant's: not found
     store = services.store
     if not await store.subscriptions.delete(subscription_id):
         raise _unknown(subscription_id)
@@ -77,6 +82,11 @@ def _check_sources(sources: list[str] | None) -> None:
         raise InvalidInputError(
             f"The filter names more than {len(SOURCE_NAMES)} sources.", target="filter.sources"
         )
+
+
+def _sees(services: Services, subscription: Subscription) -> bool:
+    """A tenant's route sees that tenant's subscriptions only."""
+    return services.tenant_id is None or subscription.tenantId == services.tenant_id
 
 
 def _unknown(subscription_id: str) -> NotFoundError:

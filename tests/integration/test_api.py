@@ -269,6 +269,14 @@ def test_only_health_and_the_openapi_document_are_anonymous(app: App) -> None:
     }
     assert levels.pop("health") == "anonymous"
     assert levels.pop("get_openapi_document") == "anonymous"  # describes the API, no data
+    # The tenant registry is the deployment's admin's: the master key.
+    admin = {name for name, level in levels.items() if level == "admin"}
+    assert admin == {
+        "list_tenants", "create_tenant", "get_tenant", "update_tenant", "delete_tenant",
+        "get_tenant_consent",
+    }  # fmt: skip
+    for name in admin:
+        levels.pop(name)
     assert set(levels) >= {
         "list_synchronization_profiles",
         "get_profile_status",

@@ -20,6 +20,7 @@ from shared.core.errors import InvalidInputError
 from shared.core.subscriptions import SubscriptionRequest, parse_subscription_request
 from shared.http.openapi.document import build_document, document_json
 from shared.sources.school_data_sync.models import ProfileStatusPatch, parse_profile_status_patch
+from shared.tenants.models import TenantChange, TenantRequest, parse_body
 from tests.support.app import registered_functions
 from tests.support.samples import SEED, SEED_ID, SYNC_STATUS_EXAMPLE
 from tools import graph_tenant
@@ -52,6 +53,12 @@ OPERATION_IDS = {
     "GetOpenApiDocument",
     "GetBoard",
     "GetBoardItem",
+    "ListTenants",
+    "CreateTenant",
+    "GetTenant",
+    "UpdateTenant",
+    "DeleteTenant",
+    "GetTenantConsent",
 }
 METHODS = {"get", "put", "post", "delete", "options", "head", "patch"}
 
@@ -371,6 +378,78 @@ def test_subscribe_body_schema_agrees_with_the_model(document: dict[str, Any], b
 def test_subscribe_body_schema_lists_the_models_properties(document: dict[str, Any]) -> None:
     schema = document["definitions"]["SubscriptionRequest"]
     assert set(schema["properties"]) == set(SubscriptionRequest.model_fields)
+
+
+TENANT_ID = "0f1e2d3c-4b5a-6978-8a9b-0c1d2e3f4a5b"
+TENANT_SAMPLES = [
+    {"tenantId": TENANT_ID, "displayName": "Trust"},
+    {"tenantId": TENANT_ID, "displayName": "T" * 256, "enabled": False, "sources": {}},
+    {"tenantId": TENANT_ID, "displayName": "Trust", "sources": {"any": {"enabled": None}}},
+    {"tenantId": TENANT_ID, "displayName": "Trust", "sources": {"any": {"options": {"A": "1"}}}},
+    # refused (the sources' names and options are checked by the registry, past the schema)
+    {},
+    {"tenantId": TENANT_ID},
+    {"tenantId": TENANT_ID, "displayName": ""},
+    {"tenantId": TENANT_ID, "displayName": "T" * 257},
+    {"tenantId": TENANT_ID, "displayName": None},
+    {"tenantId": TENANT_ID, "displayName": "Trust", "enabled": "true"},
+    {"tenantId": TENANT_ID, "displayName": "Trust", "enabled": None},
+    {"tenantId": 5, "displayName": "Trust"},
+    {"tenantId": TENANT_ID, "displayName": "Trust", "home": True},
+    {"tenantId": TENANT_ID, "displayName": "Trust", "sources": None},
+    {"tenantId": TENANT_ID, "displayName": "Trust", "sources": {"any": {"other": 1}}},
+    {"tenantId": TENANT_ID, "displayName": "Trust", "sources": {"any": {"options": {"A": 1}}}},
+    {"tenantId": TENANT_ID, "displayName": "T", "sources": {str(n): {} for n in range(21)}},
+    [],
+    None,
+]
+TENANT_CHANGE_SAMPLES = [
+    {},
+    {"displayName": "Renamed"},
+    {"enabled": False, "sources": None},
+    {"sources": {"any": {"enabled": True, "options": {}}}},
+    # refused
+    {"displayName": ""},
+    {"enabled": 1},
+    {"tenantId": TENANT_ID},
+    {"sources": {"any": {"options": {"A": None}}}},
+    {"sources": []},
+    "enabled",
+    {"displayName": None},
+    {"enabled": None},
+]
+
+
+@pytest.mark.parametrize("body", TENANT_SAMPLES, ids=lambda body: json.dumps(body)[:60])
+def test_tenant_body_schema_agrees_with_the_model(document: dict[str, Any], body: Any) -> None:
+    schema_accepts = validator(document, "TenantRequest").is_valid(body)
+    assert schema_accepts == model_accepts(lambda b: parse_body(TenantRequest, b), body)
+
+
+@pytest.mark.parametrize("body", TENANT_CHANGE_SAMPLES, ids=lambda body: json.dumps(body)[:60])
+def test_tenant_change_schema_agrees_with_the_model(document: dict[str, Any], body: Any) -> None:
+    schema_accepts = validator(document, "TenantChange").is_valid(body)
+    assert schema_accepts == model_accepts(lambda b: parse_body(TenantChange, b), body)
+
+
+def test_tenant_body_schemas_list_the_models_properties(document: dict[str, Any]) -> None:
+    for model in (TenantRequest, TenantChange):
+        schema = document["definitions"][model.__name__]
+        assert set(schema["properties"]) == set(model.model_fields)
+        assert schema["additionalProperties"] is False
+
+
+def test_tenant_routes_are_advanced_and_say_which_key(document: dict[str, Any]) -> None:
+    tenants = [(p, m, o) for p, m, o in operations(document) if p.startswith("/tenants")]
+    assert len(tenants) == 6
+    for path, method, operation in tenants:
+        assert operation["x-ms-visibility"] == "advanced", (path, method)
+        assert "master key" in operation["responses"]["401"]["description"], (path, method)
+        assert operation["responses"]["403"]["schema"] == {"$ref": "#/definitions/Error"}
+    created = document["paths"]["/tenants"]["post"]["responses"]["201"]
+    assert "Location" in created["headers"]
+    assert created["schema"] == {"$ref": "#/definitions/Tenant"}
+    assert "ETag" in document["paths"]["/tenants/{tenantId}"]["get"]["responses"]["200"]["headers"]
 
 
 # -- responses accept what Graph sends ------------------------------------------------------------

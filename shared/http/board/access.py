@@ -6,15 +6,12 @@ callers) and, when BOARD_ALLOWED_GROUP_ID is set, the principal's group claims i
 
 from __future__ import annotations
 
-import base64
-import json
 from dataclasses import dataclass
-from typing import Any
 
 from shared.core.api import ApiCall
+from shared.core.principal import PRINCIPAL_HEADER, principal_claims
 from shared.settings import Settings
 
-_PRINCIPAL = "x-ms-client-principal"
 _GROUP_CLAIMS = ("groups", "http://schemas.microsoft.com/ws/2008/06/identity/claims/groups")
 _NAME_CLAIMS = (
     "name",
@@ -53,7 +50,7 @@ def viewer_of(call: ApiCall, settings: Settings) -> Viewer | Refusal:
             "(WEBSITE_AUTH_ENABLED): turn it on (the Bicep parameter boardSignInClientId), or "
             "set BOARD_SIGN_IN_ENABLED=false to use a function key.",
         )  # fmt: skip
-    claims = _claims(call.header(_PRINCIPAL))
+    claims = principal_claims(call.header(PRINCIPAL_HEADER))
     name = next((value for kind, value in (claims or []) if kind in _NAME_CLAIMS), None)
     if claims is not None and (name is None or ("idtyp", "app") in claims):
         # An application's token (no person in it) is not someone looking at the board.
@@ -70,17 +67,3 @@ def viewer_of(call: ApiCall, settings: Settings) -> Viewer | Refusal:
                            "Ask an administrator to add you to the group named in "
                            "BOARD_ALLOWED_GROUP_ID.")  # fmt: skip
     return Viewer(name=name)
-
-
-def _claims(header: str | None) -> list[tuple[str, str]] | None:
-    """The principal's claims, from the platform's header (None: not signed in)."""
-    if not header:
-        return None
-    try:
-        principal: Any = json.loads(base64.b64decode(header, validate=False))
-        claims = principal.get("claims") or []
-        return [
-            (str(c.get("typ", "")), str(c.get("val", ""))) for c in claims if isinstance(c, dict)
-        ]
-    except (ValueError, AttributeError, TypeError):
-        return None

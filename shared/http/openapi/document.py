@@ -2,9 +2,10 @@
 what ``infra/connector/apiDefinition.swagger.json`` holds (the Power Automate custom
 connector's definition; ``python -m tools.export_connector`` writes it).
 
-It is put together from the app's own routes (statuses, history, subscriptions, health) and
-each source's part (``Source.openapi``). Request bodies come from the models that validate
-them; responses from models of the shapes the API answers.
+It is put together from the app's own routes (statuses, history, subscriptions, health), the
+tenant registry's (``shared.tenants.openapi``) and each source's part (``Source.openapi``).
+Request bodies come from the models that validate them; responses from models of the shapes
+the API answers.
 
 ``host`` is a placeholder that cannot resolve (``.invalid``): the document is the same
 wherever it is served, and an admin sets the app's real host when importing the connector.
@@ -33,6 +34,7 @@ from shared.http.openapi.schemas import (
     SubscriptionList,
 )
 from shared.sources import SOURCE_NAMES, SOURCES
+from shared.tenants.openapi import TENANTS_OPENAPI
 
 PLACEHOLDER_HOST = "your-function-app.invalid"
 BASE_PATH = "/api"
@@ -159,7 +161,7 @@ _ERROR_ANSWERS = {
 
 def build_document() -> dict[str, Any]:
     """The Swagger 2.0 document of the API (a new dict on every call)."""
-    parts = [_APP_HINTS, *(source.openapi() for source in SOURCES)]
+    parts = [_APP_HINTS, TENANTS_OPENAPI, *(source.openapi() for source in SOURCES)]
     titles = ", ".join(source.title for source in SOURCES)
     paths = app_paths(list(SOURCE_NAMES))
     for part in parts:
@@ -201,12 +203,12 @@ _METHODS = ("get", "post", "patch", "put", "delete")
 
 def _describe_errors(operation: dict[str, Any]) -> None:
     """An operation's answers: its own, each error it may end with as HTTP describes it, and
-    401 unless it is anonymous (no function key to check)."""
+    401 unless it is anonymous (no key to check; an admin route says which key it takes)."""
     statuses = dict(operation["responses"])
     for error in operation.pop(ERRORS_KEY):
         statuses.setdefault(status_of(error), _ERROR_ANSWERS[status_of(error)])
     if operation["security"]:
-        statuses[401] = _ERROR_ANSWERS[401]
+        statuses.setdefault(401, _ERROR_ANSWERS[401])
     operation["responses"] = {str(status): statuses[status] for status in sorted(statuses)}
 
 

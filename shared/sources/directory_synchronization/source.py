@@ -16,6 +16,7 @@ from shared.sources.directory_synchronization.poll import observe_organization
 from shared.sources.directory_synchronization.routes import ORGANIZATION_ROUTE, OrganizationRoutes
 from shared.sources.directory_synchronization.settings import (
     ENABLE_SETTING,
+    STALE_AFTER_SETTING,
     DirectorySynchronizationSettings,
     read_settings,
 )
@@ -33,6 +34,7 @@ class DirectorySynchronization(DocumentSource[CachedOrganization]):
     title = "Entra Connect directory synchronization"
     permission = "Organization.Read.All"
     enable_hint = ENABLE_SETTING
+    tenant_options = (STALE_AFTER_SETTING,)
     health_rules: ClassVar[tuple[HealthRule, ...]] = HEALTH_RULES
     reason = staticmethod(organization_reason)
     entry_type = CachedOrganization

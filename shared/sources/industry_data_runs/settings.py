@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from shared.settings import flag, number
 
 ENABLE_SETTING = "INDUSTRY_DATA_RUNS_ENABLED"
+RUNS_KEPT_SETTING = "INDUSTRY_DATA_RUNS_KEPT"
 DEFAULT_RUNS_KEPT = 50
 
 
@@ -20,5 +21,5 @@ class IndustryDataRunsSettings:
 def read_settings(env: Mapping[str, str]) -> IndustryDataRunsSettings:
     return IndustryDataRunsSettings(
         enabled=flag(env, ENABLE_SETTING, default=False),
-        runs_kept=int(number(env, "INDUSTRY_DATA_RUNS_KEPT", DEFAULT_RUNS_KEPT, 1, 999)),
+        runs_kept=int(number(env, RUNS_KEPT_SETTING, DEFAULT_RUNS_KEPT, 1, 999)),
     )

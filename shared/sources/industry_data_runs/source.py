@@ -17,6 +17,7 @@ from shared.sources.industry_data_runs.poll import observe_runs
 from shared.sources.industry_data_runs.routes import RUNS_ROUTE, RunRoutes
 from shared.sources.industry_data_runs.settings import (
     ENABLE_SETTING,
+    RUNS_KEPT_SETTING,
     IndustryDataRunsSettings,
     read_settings,
 )
@@ -33,6 +34,7 @@ class IndustryDataRuns(DocumentSource[CachedRun]):
     title = "Industry Data runs"
     permission = "IndustryData-Run.Read.All"
     enable_hint = ENABLE_SETTING
+    tenant_options = (RUNS_KEPT_SETTING,)
     health_rules: ClassVar[tuple[HealthRule, ...]] = HEALTH_RULES
     reason = staticmethod(run_reason)
     # A run leaves the cache when newer ones push it out of the window kept: that is not a

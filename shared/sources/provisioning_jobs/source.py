@@ -22,9 +22,11 @@ from shared.sources.provisioning_jobs.poll import observe_jobs
 from shared.sources.provisioning_jobs.routes import JobRoutes
 from shared.sources.provisioning_jobs.settings import (
     ACTIONS_SETTING,
+    DISCOVERY_INTERVAL_SETTING,
     ENABLE_SETTING,
     LOGS_SETTING,
     SERVICE_PRINCIPALS_SETTING,
+    STALL_AFTER_SETTING,
     ProvisioningJobsSettings,
     read_settings,
 )
@@ -46,6 +48,10 @@ class ProvisioningJobs(DocumentSource[CachedJob]):
         ("Synchronization.ReadWrite.All", f"job actions ({ACTIONS_SETTING}=true)"),
     )
     enable_hint = ENABLE_SETTING
+    tenant_options = (
+        SERVICE_PRINCIPALS_SETTING, DISCOVERY_INTERVAL_SETTING, STALL_AFTER_SETTING, LOGS_SETTING,
+        ACTIONS_SETTING,
+    )  # fmt: skip
     health_rules: ClassVar[tuple[HealthRule, ...]] = HEALTH_RULES
     reason = staticmethod(job_reason)
     entry_type = CachedJob

@@ -1,0 +1,98 @@
+"""The registry's routes, under ``/api``: ``tenants`` (list, add) and ``tenants/{tenantId}``
+(get, change, remove; ``?purge=true`` removes every row the app keeps for it), and the
+tenant's admin-consent link. They are admin routes: the host's master key, or, behind App
+Service Authentication, the SyncStatus.Admin app role (``shared/http/serving``)."""
+
+from __future__ import annotations
+
+from urllib.parse import urlsplit, urlunsplit
+
+from shared.core.api import ApiCall, Reply
+from shared.core.errors import ConflictError, InvalidInputError
+from shared.graph.credentials import admin_consent_url
+from shared.sources.base import Operation, Services
+from shared.tenants.models import Tenant
+from shared.tenants.registry import (
+    add_tenant,
+    change_tenant,
+    every_tenant,
+    remove_tenant,
+    tenant_named,
+)
+
+TENANTS_ROUTE = "tenants"
+TENANT_ROUTE = "tenants/{tenantId}"
+
+
+def tenant_operations() -> tuple[Operation, ...]:
+    return (
+        Operation("list_tenants", TENANTS_ROUTE, "GET", list_tenants, admin=True),
+        Operation("create_tenant", TENANTS_ROUTE, "POST", create_tenant, admin=True),
+        Operation("get_tenant", TENANT_ROUTE, "GET", get_tenant, admin=True),
+        Operation("update_tenant", TENANT_ROUTE, "PATCH", update_tenant, admin=True),
+        Operation("delete_tenant", TENANT_ROUTE, "DELETE", delete_tenant, admin=True),
+        Operation(
+            "get_tenant_consent", TENANT_ROUTE + "/consent", "GET", get_tenant_consent, admin=True
+        ),
+    )
+
+
+def answer(tenant: Tenant) -> dict[str, object]:
+    return tenant.model_dump(mode="json")
+
+
+async def list_tenants(call: ApiCall, services: Services) -> Reply:
+    """``GET /api/tenants``: the home tenant first, then every tenant added."""
+    tenants = await every_tenant(services.settings, services.store)
+    return Reply({"value": [answer(tenant) for tenant in tenants]})
+
+
+async def create_tenant(call: ApiCall, services: Services) -> Reply:
+    """``POST /api/tenants``: 201 with the tenant and its Location."""
+    tenant = await add_tenant(services.settings, services.store, call.json_body())
+    scheme, netloc, *_rest = urlsplit(call.url)
+    location = urlunsplit((scheme, netloc, f"/api/tenants/{tenant.tenantId}", "", ""))
+    return Reply(answer(tenant), location=location)
+
+
+async def get_tenant(call: ApiCall, services: Services) -> Reply:
+    tenant, etag = await tenant_named(
+        services.settings, services.store, call.route.get("tenantId", "")
+    )
+    return Reply(answer(tenant), etag=etag)
+
+
+async def update_tenant(call: ApiCall, services: Services) -> Reply:
+    """``PATCH /api/tenants/{tenantId}`` (``If-Match`` makes it conditional)."""
+    tenant, etag = await change_tenant(
+        services.settings, services.store, call.route.get("tenantId", ""),
+        call.json_body(), call.header("If-Match"),
+    )  # fmt: skip
+    return Reply(answer(tenant), etag=etag)
+
+
+async def delete_tenant(call: ApiCall, services: Services) -> Reply:
+    """``DELETE /api/tenants/{tenantId}[?purge=true]``: 200 with how many rows went."""
+    purge = call.query.get("purge", "false").strip().lower()
+    if purge not in ("true", "false"):
+        raise InvalidInputError("purge is true or false.", target="purge")
+    counts = await remove_tenant(
+        services.settings, services.store, call.route.get("tenantId", ""), purge=purge == "true"
+    )
+    return Reply({"removed": counts})
+
+
+async def get_tenant_consent(call: ApiCall, services: Services) -> Reply:
+    """``GET /api/tenants/{tenantId}/consent``: where an admin of the tenant consents to the
+    app (the multi-tenant app of GRAPH_APP_CLIENT_ID), and what the last poll found."""
+    settings = services.settings
+    tenant, _etag = await tenant_named(settings, services.store, call.route.get("tenantId", ""))
+    if settings.graph_app_client_id is None:
+        raise ConflictError(
+            "No multi-tenant app to consent to: set GRAPH_AUTH=federated and "
+            "GRAPH_APP_CLIENT_ID (the app registration whose federated credential is the "
+            "app's managed identity)."
+        )
+    url = admin_consent_url(settings.graph_app_client_id, tenant.tenantId, None)
+    return Reply({"tenantId": tenant.tenantId, "consentUrl": url,
+                  "consent": tenant.consent.model_dump(mode="json")})  # fmt: skip

@@ -1,0 +1,175 @@
+"""Many tenants, over the real handlers against Azurite and the simulated Graph (which tells
+tenants apart by the token's tid): the registry's routes and their errors, a round that
+polls every tenant with its own token and rows, the consent state Entra's and Graph's
+refusals leave (never an outage of the other tenants), and removing a tenant with purge."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from shared import composition
+from shared.core.tenancy import TenantScope
+from tests.support.app import App, Reply
+from tests.support.samples import SEED
+
+SDS = "educationSynchronizationProfiles"
+SCHOOL = "6a1f0c3e-2b4d-4e5f-8a9b-0c1d2e3f4a5b"
+SHOP = "6a1f0c3e-2b4d-4e5f-8a9b-0c1d2e3f4a5c"
+NOWHERE = "6a1f0c3e-2b4d-4e5f-8a9b-0c1d2e3f4a5d"
+
+
+@pytest.fixture
+def simulated_auth(
+    app_settings: dict[str, str], tenant: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("GRAPH_AUTH", "simulated")
+    monkeypatch.setenv("HOME_TENANT_ID", tenant.tenant_id)
+    composition.reload_settings()
+
+
+async def add(app: App, tenant_id: str, name: str, **more: Any) -> Reply:
+    body = {"tenantId": tenant_id, "displayName": name, **more}
+    return await app.call("create_tenant", method="POST", body=body,
+                          headers={"Content-Type": "application/json"})  # fmt: skip
+
+
+async def tenants(app: App) -> list[dict[str, Any]]:
+    reply = await app.call("list_tenants")
+    assert reply.status == 200, reply.body
+    return reply.json()["value"]
+
+
+def error_of(reply: Reply) -> tuple[int, str]:
+    return reply.status, reply.json()["error"]["code"]
+
+
+async def test_the_registry_adds_lists_changes_and_refuses_in_graphs_shape(
+    app: App, simulated_auth: None, tenant: Any
+) -> None:
+    (home,) = await tenants(app)
+    assert (home["tenantId"], home["home"], home["enabled"]) == (tenant.tenant_id, True, True)
+    added = await add(app, SCHOOL.upper(), "Northwind Academy Trust",
+                      sources={"industryDataRuns": {"enabled": True}})  # fmt: skip
+    assert added.status == 201, added.body
+    assert added.headers["Location"].endswith(f"/api/tenants/{SCHOOL}")  # kept in lower case
+    assert [t["displayName"] for t in await tenants(app)] == [
+        "Home tenant",
+        "Northwind Academy Trust",
+    ]
+    assert error_of(await add(app, SCHOOL, "Again")) == (409, "Conflict")
+    assert error_of(await add(app, tenant.tenant_id, "Home")) == (409, "Conflict")
+    assert error_of(await add(app, "not-a-guid", "X")) == (400, "BadRequest")
+    unknown = await add(app, SHOP, "X", sources={"nope": {"enabled": True}})
+    assert error_of(unknown) == (400, "BadRequest") and "nope" in unknown.json()["error"]["message"]
+    option = await add(app, SHOP, "X", sources={SDS: {"options": {"GRAPH_AUTH": "none"}}})
+    assert option.status == 400 and option.json()["error"]["target"].endswith("GRAPH_AUTH")
+    value = await add(app, SHOP, "X", sources={"directorySynchronization": {
+        "options": {"DIRECTORY_SYNC_STALE_AFTER_MINUTES": "soon"}}})  # fmt: skip
+    assert value.status == 400 and "DIRECTORY_SYNC_STALE_AFTER_MINUTES" in value.body.decode()
+    got = await app.call("get_tenant", route_params={"tenantId": SCHOOL})
+    assert got.status == 200 and got.headers["ETag"]
+    stale = await app.call("update_tenant", method="PATCH", route_params={"tenantId": SCHOOL},
+                           headers={"Content-Type": "application/json", "If-Match": 'W/"x"'},
+                           body={"displayName": "Renamed"})  # fmt: skip
+    assert error_of(stale) == (412, "PreconditionFailed")
+    renamed = await app.call("update_tenant", method="PATCH", route_params={"tenantId": SCHOOL},
+                             headers={"Content-Type": "application/json",
+                                      "If-Match": got.headers["ETag"]},
+                             body={"displayName": "Renamed", "enabled": False})  # fmt: skip
+    assert renamed.status == 200, renamed.body
+    assert (renamed.json()["displayName"], renamed.json()["enabled"]) == ("Renamed", False)
+    assert renamed.json()["sources"] == {"industryDataRuns": {"enabled": True, "options": {}}}
+    missing = await app.call("get_tenant", route_params={"tenantId": SHOP})
+    assert error_of(missing) == (404, "ResourceNotFound")
+    home_delete = await app.call("delete_tenant", method="DELETE",
+                                 route_params={"tenantId": "home"})  # fmt: skip
+    assert error_of(home_delete) == (409, "Conflict")
+
+
+async def test_a_round_polls_each_tenant_with_its_own_token_and_rows(
+    app: App, simulated_auth: None, tenant: Any
+) -> None:
+    tenant.add_profile("home-school", status={**SEED, "id": "home-school", "status": "success"})
+    school = tenant.add_tenant(SCHOOL, display_name="Northwind Academy Trust")
+    school.add_profile("trust-school", status={**SEED, "id": "trust-school", "status": "error"})
+    shop = tenant.add_tenant(SHOP, consented=False)
+    shop.add_profile("never-seen", status={**SEED, "id": "never-seen"})
+    for tenant_id, name in ((SCHOOL, "Northwind"), (SHOP, "Tailspin"), (NOWHERE, "Gone")):
+        assert (await add(app, tenant_id, name)).status == 201
+    await app.poll()
+    _settings, store = composition.services()
+    home_rows = [e["RowKey"] for e in await store.statuses.summaries([SDS], [])]
+    school_store = store.for_tenant(TenantScope(SCHOOL))
+    school_rows = [e["RowKey"] for e in await school_store.statuses.summaries([SDS], [])]
+    assert (home_rows, school_rows) == (["home-school"], ["trust-school"])
+    assert await store.for_tenant(TenantScope(SHOP)).statuses.summaries([SDS], []) == []
+    consent = {t["tenantId"]: t["consent"] for t in await tenants(app)}
+    assert consent[tenant.tenant_id]["state"] == "consented"
+    assert consent[SCHOOL]["state"] == "consented"
+    assert (consent[SHOP]["state"], consent[SHOP]["code"]) == ("consentNeeded", "AADSTS65001")
+    assert (consent[NOWHERE]["state"], consent[NOWHERE]["code"]) == ("unavailable", "AADSTS90002")
+    assert (await app.health()).status == 200  # the home tenant's sources are fine
+    shown = await app.call("get_tenant_consent", route_params={"tenantId": SHOP})
+    assert shown.status == 409  # GRAPH_APP_CLIENT_ID not set: no app to consent to
+    # Consent given: the next round reads the tenant, and says so.
+    tenant.set_consented(SHOP, True)
+    await app.poll()
+    consent = {t["tenantId"]: t["consent"] for t in await tenants(app)}
+    assert consent[SHOP]["state"] == "consented"
+    rows = await store.for_tenant(TenantScope(SHOP)).statuses.summaries([SDS], [])
+    assert [e["RowKey"] for e in rows] == ["never-seen"]
+
+
+async def test_the_consent_link_names_the_tenant_and_the_multi_tenant_app(
+    app: App, simulated_auth: None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    app_id = "0c1d2e3f-4a5b-4c6d-8e7f-9a0b1c2d3e4f"
+    monkeypatch.setenv("GRAPH_APP_CLIENT_ID", app_id)
+    composition.reload_settings()
+    assert (await add(app, SHOP, "Tailspin Toys")).status == 201
+    reply = await app.call("get_tenant_consent", route_params={"tenantId": SHOP})
+    assert reply.status == 200, reply.body
+    url = reply.json()["consentUrl"]
+    assert url.startswith(f"https://login.microsoftonline.com/{SHOP}/adminconsent?")
+    assert f"client_id={app_id}" in url
+    assert reply.json()["consent"]["state"] == "unknown"
+
+
+async def test_without_a_token_per_tenant_only_the_home_tenant_is_polled(
+    app: App, tenant: Any
+) -> None:
+    tenant.add_profile("home-school", status={**SEED, "id": "home-school"})
+    assert (await add(app, SCHOOL, "Northwind")).status == 201  # GRAPH_AUTH=none here
+    await app.poll()
+    consent = {t["tenantId"]: t["consent"] for t in await tenants(app)}
+    assert (consent[SCHOOL]["state"], consent[SCHOOL]["code"]) == ("unavailable", "graphAuth")
+    assert "GRAPH_AUTH=none" in consent[SCHOOL]["message"]
+    assert [r["id"] for r in (await app.statuses()).json()["value"]] == ["home-school"]
+
+
+async def test_removing_a_tenant_with_purge_leaves_none_of_its_rows(
+    app: App, simulated_auth: None, tenant: Any
+) -> None:
+    school = tenant.add_tenant(SCHOOL)
+    school.add_profile("trust-school", status={**SEED, "id": "trust-school", "status": "error"})
+    tenant.add_profile("home-school", status={**SEED, "id": "home-school"})
+    assert (await add(app, SCHOOL, "Northwind")).status == 201
+    await app.poll()
+    school.set_status("trust-school", status="success")
+    await app.poll()  # a change: history too
+    removed = await app.call("delete_tenant", method="DELETE", route_params={"tenantId": SCHOOL},
+                             params={"purge": "true"})  # fmt: skip
+    assert removed.status == 200, removed.body
+    counts = removed.json()["removed"]
+    assert counts["tenants"] == 1 and counts["statuses"] == 1 and counts["history"] == 2
+    assert counts["state"] >= 1  # its poll records
+    _settings, store = composition.services()
+    assert await store.for_tenant(TenantScope(SCHOOL)).statuses.summaries([SDS], []) == []
+    assert [r["id"] for r in (await app.statuses()).json()["value"]] == ["home-school"]
+    again = await app.call("get_tenant", route_params={"tenantId": SCHOOL})
+    assert again.status == 404
+    bad = await app.call("delete_tenant", method="DELETE", route_params={"tenantId": SHOP},
+                         params={"purge": "maybe"})  # fmt: skip
+    assert bad.status == 400
