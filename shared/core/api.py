@@ -142,7 +142,8 @@ def _decode_skiptoken(raw: str | None) -> dict[str, str] | None:
         token = json.loads(base64.urlsafe_b64decode(padded.encode("ascii")))
     except (ValueError, binascii.Error, UnicodeError, RecursionError):
         token = None
-    valid_keys = {"PartitionKey", "RowKey"}
+    # Storage's continuation, or (across tenants) the tenant the next page starts with.
+    valid_keys = {"PartitionKey", "RowKey", "tenantId"}
     if (
         not isinstance(token, dict)
         or not token

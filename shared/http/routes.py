@@ -8,44 +8,18 @@ from urllib.parse import urlsplit, urlunsplit
 
 import azure.functions as func
 
-from shared.core.api import ApiCall, PageRequest, Reply, name_filter, next_link
+from shared.core.api import ApiCall, PageRequest, Reply, next_link
 from shared.core.errors import SettingsError
-from shared.core.health import Health
 from shared.http.errors import retry_later_headers
 from shared.http.serving import Resolve, failure_response, json_response
+from shared.http.statuses import list_statuses, statuses_of_tenant
+from shared.http.tenant_scope import tenant_scoped
 from shared.polling.report import health_report, is_healthy, unconfigured_report
-from shared.sources import SOURCE_NAMES, SOURCES, source_named
-from shared.sources.base import ItemSummary, Operation, Services
+from shared.sources import SOURCES, source_named
+from shared.sources.base import Operation, Services
 from shared.storage.keys import validate_key
 from shared.tenants.routes import tenant_operations
 from shared.webhooks import subscriptions
-
-
-async def list_statuses(call: ApiCall, services: Services) -> Reply:
-    """``GET /api/statuses``: one flat row per monitored item of every source, for "is any
-    sync broken, since when, and why?". ``?health=`` and ``?source=`` filter (comma-separated);
-    ``$top`` and a next link page it."""
-    healths = name_filter(call.query.get("health"), "health", [str(h) for h in Health])
-    names = name_filter(call.query.get("source"), "source", list(SOURCE_NAMES))
-    page = PageRequest.of(call)
-    store = services.store
-    entities, continuation = await store.statuses.page(
-        sources=names or list(services.settings.enabled_sources),
-        filters={"health": healths} if healths else None,
-        top=page.top,
-        continuation=page.continuation,
-    )
-    listed = {run.source: run.listed_date_time for run in await store.poll_runs.read_all()}
-    rows = [source_named(entity["PartitionKey"]).summarize(entity) for entity in entities]
-    body: dict[str, Any] = {"value": [_row(row, listed.get(row.source)) for row in rows]}
-    if continuation:
-        filters = {
-            name: ",".join(values)
-            for name, values in (("health", healths), ("source", names))
-            if values
-        }
-        body["@odata.nextLink"] = next_link(call, page, continuation, filters)
-    return Reply(body)
 
 
 async def get_status_history(call: ApiCall, services: Services) -> Reply:
@@ -101,7 +75,9 @@ def api_operations() -> tuple[Operation, ...]:
         Operation("delete_subscription", "subscriptions/{id}", "DELETE", delete_subscription),
     )
     of_sources = tuple(operation for source in SOURCES for operation in source.operations())
-    return own + tenant_operations() + of_sources
+    # Each again under /api/tenants/{tenantId}/ (a tenant's statuses are its own alone).
+    scoped = tenant_scoped(own + of_sources, {"list_statuses": statuses_of_tenant})
+    return own + tenant_operations() + of_sources + scoped
 
 
 async def health_response(resolve: Resolve) -> func.HttpResponse:
@@ -130,26 +106,3 @@ def openapi_response() -> func.HttpResponse:
     from shared.http.openapi.document import document_json  # built on first use
 
     return func.HttpResponse(document_json(), mimetype="application/json", charset="utf-8")
-
-
-def _row(row: ItemSummary, listed: str | None) -> dict[str, Any]:
-    # An item the poll could read was read at its source's last complete listing at least;
-    # one it could not read keeps the time it was last read.
-    checked = row.last_checked_date_time
-    if not row.poll_error and listed and (checked is None or listed > checked):
-        checked = listed
-    since, since_from = row.since
-    return {
-        "source": row.source,
-        "id": row.id,
-        "displayName": row.display_name,
-        "status": row.status,
-        "health": row.health,
-        "healthSince": row.health_since,
-        "sinceDateTime": since,
-        "sinceFrom": since_from,
-        "lastCheckedDateTime": checked,
-        "reason": row.reason,
-        "pollError": row.poll_error,
-        "path": source_named(row.source).item_path(row.id),
-    }

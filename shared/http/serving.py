@@ -117,6 +117,10 @@ class LazyServices:
     def graph(self) -> GraphClient:
         return self._make_graph(self.settings)
 
+    def tenant_graph(self, settings: Settings, tenant: Any) -> GraphClient:
+        """A Graph client for a tenant's route (``http.tenant_scope``), with its token."""
+        return self._make_graph(settings, tenant=tenant)
+
     @property
     def tenant_id(self) -> str | None:
         return None

@@ -170,7 +170,7 @@ async def test_every_mapping_row_shows_in_statuses(
     )
     for row in rows.values():
         assert set(row) == {
-            "source", "id", "displayName", "status", "health", "healthSince",
+            "tenantId", "source", "id", "displayName", "status", "health", "healthSince",
             "sinceDateTime", "sinceFrom", "lastCheckedDateTime", "reason", "pollError", "path",
         }  # fmt: skip
         assert row["healthSince"] and row["lastCheckedDateTime"] and row["reason"]

@@ -6,6 +6,7 @@ refusals leave (never an outage of the other tenants), and removing a tenant wit
 from __future__ import annotations
 
 from typing import Any
+from urllib.parse import parse_qs, urlsplit
 
 import pytest
 
@@ -173,3 +174,79 @@ async def test_removing_a_tenant_with_purge_leaves_none_of_its_rows(
     bad = await app.call("delete_tenant", method="DELETE", route_params={"tenantId": SHOP},
                          params={"purge": "maybe"})  # fmt: skip
     assert bad.status == 400
+
+
+async def two_tenants_polled(app: App, tenant: Any) -> None:
+    tenant.add_profile("home-a", status={**SEED, "id": "home-a", "status": "success"})
+    tenant.add_profile("home-b", status={**SEED, "id": "home-b", "status": "error"})
+    school = tenant.add_tenant(SCHOOL)
+    school.add_profile("trust-a", status={**SEED, "id": "trust-a", "status": "error"})
+    assert (await add(app, SCHOOL, "Northwind")).status == 201
+    await app.poll()
+
+
+async def every_page(app: App, name: str, **params: str) -> list[dict[str, Any]]:
+    """Every row, following the next links."""
+    rows: list[dict[str, Any]] = []
+    query = dict(params)
+    route = {"tenantId": query.pop("routeTenant")} if "routeTenant" in query else None
+    while True:
+        reply = await app.call(name, params=query, route_params=route)
+        assert reply.status == 200, reply.body
+        rows += reply.json()["value"]
+        link = reply.json().get("@odata.nextLink")
+        if not link:
+            return rows
+        query = {k: v[0] for k, v in parse_qs(urlsplit(link).query).items()}
+
+
+async def test_statuses_go_across_tenants_each_row_saying_whose(
+    app: App, simulated_auth: None, tenant: Any
+) -> None:
+    await two_tenants_polled(app, tenant)
+    rows = await every_page(app, "list_statuses", **{"$top": "1"})  # a page per row
+    assert sorted((r["tenantId"], r["id"]) for r in rows) == sorted([
+        (tenant.tenant_id, "home-a"), (tenant.tenant_id, "home-b"), (SCHOOL, "trust-a"),
+    ])  # fmt: skip
+    (trust,) = [r for r in rows if r["tenantId"] == SCHOOL]
+    assert trust["path"].startswith(f"/api/tenants/{SCHOOL}/education/")
+    narrowed = await every_page(app, "list_statuses", tenantId=SCHOOL, health="error")
+    assert [(r["tenantId"], r["id"]) for r in narrowed] == [(SCHOOL, "trust-a")]
+    unknown = await app.call("list_statuses", params={"tenantId": SHOP})
+    assert unknown.status == 404
+    scoped = await every_page(app, "tenant_list_statuses", routeTenant=SCHOOL)
+    assert [r["id"] for r in scoped] == ["trust-a"]
+    home = await every_page(app, "tenant_list_statuses", routeTenant="home")
+    assert sorted(r["id"] for r in home) == ["home-a", "home-b"]
+
+
+async def test_a_tenants_routes_see_its_own_items_and_subscriptions_alone(
+    app: App, simulated_auth: None, tenant: Any, receiver: Any, insecure_webhooks: None
+) -> None:
+    await two_tenants_polled(app, tenant)
+    own = {"tenantId": SCHOOL, "id": "trust-a"}
+    mine = await app.call("tenant_get_profile_status", route_params=own)
+    assert mine.status == 200, mine.body
+    theirs = await app.call("tenant_get_profile_status",
+                            route_params={"tenantId": SCHOOL, "id": "home-a"})  # fmt: skip
+    assert theirs.status == 404
+    history = await app.call("tenant_get_status_history",
+                             route_params={**own, "source": SDS})  # fmt: skip
+    assert [c["tenantId"] for c in history.json()["value"]] == [SCHOOL]
+    made = await app.call("tenant_create_subscription", method="POST",
+                          route_params={"tenantId": SCHOOL},
+                          headers={"Content-Type": "application/json"},
+                          body={"notificationUrl": receiver.url})  # fmt: skip
+    assert made.status == 201, made.body
+    subscription = made.json()
+    assert subscription["tenantId"] == SCHOOL
+    listed = await app.call("tenant_list_subscriptions", route_params={"tenantId": "home"})
+    assert listed.json()["value"] == []
+    hidden = await app.call("tenant_get_subscription",
+                            route_params={"tenantId": "home", "id": subscription["id"]})  # fmt: skip
+    assert hidden.status == 404
+    # Changes in both tenants: the subscription hears of its tenant's alone.
+    tenant.set_status("home-a", status="error")
+    tenant.tenants[SCHOOL].set_status("trust-a", status="success")
+    await app.poll()
+    assert [(e["tenantId"], e["id"]) for e in receiver.events] == [(SCHOOL, "trust-a")]

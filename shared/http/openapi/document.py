@@ -13,6 +13,7 @@ wherever it is served, and an admin sets the app's real host when importing the 
 
 from __future__ import annotations
 
+import copy
 import json
 from typing import Any, get_args
 
@@ -20,7 +21,7 @@ from pydantic import BaseModel
 from pydantic.json_schema import models_json_schema
 
 from shared.core.changes import ChangeEvent
-from shared.core.openapi import ERRORS_KEY, RETRY_AFTER, OpenApiPart, ref
+from shared.core.openapi import ERRORS_KEY, RETRY_AFTER, OpenApiPart, path_param, ref
 from shared.core.subscriptions import Subscription, SubscriptionRequest
 from shared.core.time import Timestamp
 from shared.http.errors import status_of
@@ -33,6 +34,7 @@ from shared.http.openapi.schemas import (
     StatusList,
     SubscriptionList,
 )
+from shared.http.tenant_scope import TENANT_PREFIX
 from shared.sources import SOURCE_NAMES, SOURCES
 from shared.tenants.openapi import TENANTS_OPENAPI
 
@@ -166,6 +168,7 @@ def build_document() -> dict[str, Any]:
     paths = app_paths(list(SOURCE_NAMES))
     for part in parts:
         paths |= part.paths()
+    paths |= _tenant_paths(paths)
     for path_item in paths.values():
         for name, item in path_item.items():
             if name in _METHODS:
@@ -190,6 +193,33 @@ def build_document() -> dict[str, Any]:
         },
         "security": [{"api_key": []}],
     }
+
+
+def _tenant_paths(paths: dict[str, Any]) -> dict[str, Any]:
+    """Every route registered again under /tenants/{tenantId} (``http.tenant_scope``),
+    described as the route it mirrors, for one tenant: operationId ``Tenant{id}``."""
+    from shared.http.routes import api_operations  # the routes, as registered
+
+    tenant_id = path_param(
+        "tenantId", "Tenant ID", "The tenant's id (a GUID), or home for the home tenant."
+    )
+    mirrored: dict[str, Any] = {}
+    for registered in api_operations():
+        if not registered.name.startswith("tenant_"):
+            continue
+        route = "/" + registered.route
+        own = route.removeprefix("/" + TENANT_PREFIX.rstrip("/"))
+        method = registered.method.lower()
+        item = mirrored.setdefault(route, {
+            key: value for key, value in paths[own].items() if key not in _METHODS
+        })  # fmt: skip
+        described = copy.deepcopy(paths[own][method])
+        described["operationId"] = "Tenant" + described["operationId"]
+        described["summary"] = (described["summary"] + " of a tenant")[:80]
+        described["parameters"] = [copy.deepcopy(tenant_id), *described["parameters"]]
+        described["x-ms-visibility"] = "advanced"
+        item[method] = described
+    return mirrored
 
 
 def document_json() -> str:

@@ -16,6 +16,7 @@ from shared.core.subscriptions import Subscription
 class StatusRow(BaseModel):
     """One monitored item of any source: is it broken, since when, and why."""
 
+    tenantId: str = Field(description="The tenant the item is in (its id, or home).")
     source: str = Field(description="The source the item comes from.")
     id: str = Field(description="The item's ID (a job's is servicePrincipalId:jobId).")
     displayName: str | None = Field(description="The item's name.")
