@@ -42,6 +42,7 @@ from urllib.parse import quote
 
 import httpx
 
+from tools.demo_registry import register_demo_tenants
 from tools.local_host.settings import (
     HostConfigError,
     LocalSettings,
@@ -138,6 +139,8 @@ class LocalRun:
     def __init__(self, app_dir: Path, *, verbose: bool = False) -> None:
         self.app_dir = app_dir
         self.verbose = verbose
+        # The simulated Graph runs here with its other tenants, which the run adds.
+        self.demo_tenants = False
         self.children: list[Child] = []
         self.stopping = asyncio.Event()
         self.started = time.monotonic()
@@ -182,8 +185,11 @@ class LocalRun:
             graph = configured
             print(f"GRAPH_BASE_URL is {graph}: using it, not the simulated tenant", flush=True)
         else:
-            graph = await self._start_tenant(env, local)
-            env |= {"GRAPH_BASE_URL": graph, "GRAPH_AUTH": "none"}
+            graph, home_tenant = await self._start_tenant(env, local)
+            # Tokens that name the tenant (unsigned, for the simulated Graph): three tenants.
+            env |= {"GRAPH_BASE_URL": graph, "GRAPH_AUTH": "simulated",
+                    "HOME_TENANT_ID": home_tenant}  # fmt: skip
+            self.demo_tenants = True
             # The demo tenant has every source: poll them all (its provisioning jobs are found
             # by discovery, the default), unless settings say otherwise.
             demo_sources = {
@@ -247,24 +253,30 @@ class LocalRun:
         self.storage = f"Azurite, http://127.0.0.1:{port} (data in {where}/)"
         return port
 
-    async def _start_tenant(self, env: dict[str, str], local: LocalSettings) -> str:
-        """Start the demo tenant; return its URL."""
+    async def _start_tenant(self, env: dict[str, str], local: LocalSettings) -> tuple[str, str]:
+        """Start the demo tenants; return their URL and the home tenant's id."""
         port, chosen = _port_setting(local, TENANT_PORT_SETTING, TENANT_PORT)
         port = _port_for(port, chosen, "the simulated Graph tenant", TENANT_PORT_SETTING)
         tenant = await Child.start(
             "graph",
-            [sys.executable, "-m", "tools.graph_tenant", "--demo", "--port", str(port)],
+            [sys.executable, "-m", "tools.graph_tenant", "--demo", "--demo-tenants",
+             "--port", str(port)],
             env,
-        )
+        )  # fmt: skip
         self.children.append(tenant)
         announced = tenant.line_matching(lambda line: line.startswith("GRAPH_TENANT_URL="))
-        return (await self._until(announced)).partition("=")[2].strip()
+        ids = tenant.line_matching(lambda line: line.startswith("GRAPH_TENANT_IDS="))
+        url = (await self._until(announced)).partition("=")[2].strip()
+        home = (await self._until(ids)).partition("=")[2].split(",")[0].strip()
+        return url, home
 
     async def _first_poll(self, base: str, master_key: str | None) -> None:
         """Start the poll through the admin API and wait until /api/health shows it done: a
         poll of this run, not one an earlier run left in the tables."""
         headers = {"x-functions-key": master_key} if master_key else {}
         async with httpx.AsyncClient(base_url=base, headers=headers, timeout=10) as client:
+            for problem in await register_demo_tenants(client) if self.demo_tenants else []:
+                print(f"A demo tenant was not added: {problem}", flush=True)
             asked = datetime.now(UTC)
             started = await client.post(f"/admin/functions/{POLL_FUNCTION}", json={"input": ""})
             if started.status_code != 202:

@@ -92,6 +92,14 @@ def test_make_run_serves_the_demo_tenant_within_60_s_and_stops_cleanly(tmp_path:
         assert str(connect["reason"]).startswith("Last directory sync 1 h 5")  # 117 min ago
         health = httpx.get(f"http://127.0.0.1:{port}/api/health").json()
         assert len(health["sources"]) == 4
+        # Three tenants with no settings: the demo's own, a school trust, one not consented.
+        tenants = httpx.get(f"http://127.0.0.1:{port}/api/tenants").json()["value"]
+        consent = {t["displayName"]: t["consent"]["state"] for t in tenants}
+        assert consent == {"Home tenant": "consented", "Northwind Academy Trust": "consented",
+                           "Tailspin Toys": "consentNeeded"}  # fmt: skip
+        school = next(t["tenantId"] for t in tenants if t["displayName"].startswith("North"))
+        of_school = {str(r["source"]) for r in rows.json()["value"] if r["tenantId"] == school}
+        assert of_school == {"educationSynchronizationProfiles", "industryDataRuns"}
         assert ready_in < 60
         assert (app / "local.settings.json").exists()
         assert (app / ".azurite").is_dir()
