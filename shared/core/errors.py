@@ -36,6 +36,10 @@ class NotFoundError(DomainError):
     """The item asked for is not cached (or not monitored)."""
 
 
+class UnauthenticatedError(DomainError):
+    """The caller did not say who it is in a way the app checks (a tenant's key, a sign-in)."""
+
+
 class ForbiddenError(DomainError):
     """What the caller asks is not allowed: switched off by a setting, or refused by Graph."""
 

@@ -23,6 +23,7 @@ from shared.core.errors import (
     SettingsError,
     StorageUnavailableError,
     TooManyRequestsError,
+    UnauthenticatedError,
     VersionConflictError,
 )
 from shared.core.retry_after import caller_retry_after
@@ -34,6 +35,7 @@ RETRY_AFTER_SECONDS = 30
 _STATUS: dict[type[DomainError], tuple[int, str]] = {
     RequestTooLargeError: (413, "RequestEntityTooLarge"),
     InvalidInputError: (400, "BadRequest"),
+    UnauthenticatedError: (401, "Unauthorized"),
     ForbiddenError: (403, "Forbidden"),
     NotFoundError: (404, "ResourceNotFound"),
     ConflictError: (409, "Conflict"),

@@ -42,7 +42,7 @@ def add_routes(
     Admin operations take the master key; with ``signed_in_admins`` (App Service
     Authentication in front), the platform signs people in and the app checks their role."""
     for operation in operations:
-        if operation.anonymous:
+        if operation.anonymous or operation.checked_by_app:
             auth: func.AuthLevel | None = func.AuthLevel.ANONYMOUS
         elif operation.admin:
             auth = func.AuthLevel.ANONYMOUS if signed_in_admins else func.AuthLevel.ADMIN

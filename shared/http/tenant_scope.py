@@ -5,13 +5,16 @@ its rows (``StatusStore.for_tenant``) and, for job actions, a Graph client with 
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any, Protocol
 
 from shared.core.api import ApiCall, Reply
+from shared.core.principal import PRINCIPAL_HEADER, principal_claims
 from shared.settings import Settings
 from shared.sources.base import Handler, Operation, Services
 from shared.storage.store import StatusStore
+from shared.tenants.access import Caller, check_access
 from shared.tenants.choices import tenant_settings
 from shared.tenants.models import Tenant
 from shared.tenants.registry import scope_of, tenant_named
@@ -67,6 +70,7 @@ def tenant_scoped(
             TENANT_PREFIX + operation.route,
             operation.method,
             _for_tenant(handlers.get(operation.name, operation.handler)),
+            checked_by_app=True,
         )
         for operation in operations
         if not operation.admin and not operation.anonymous
@@ -77,7 +81,19 @@ def _for_tenant(handler: Handler) -> Handler:
     async def scoped(call: ApiCall, services: Services) -> Reply:
         settings, store = services.settings, services.store
         tenant, _etag = await tenant_named(settings, store, call.route.get("tenantId", ""))
+        await check_access(store, tenant, caller_of(call, settings))
         graphs: Any = services  # the serving layer's services make a tenant's Graph client
-        return await handler(call, TenantServices(settings, store, tenant, graphs))
+        # The key is the caller's credential, not a parameter of the route.
+        query = {name: value for name, value in call.query.items() if name != "code"}
+        plain = dataclasses.replace(call, query=query)
+        return await handler(plain, TenantServices(settings, store, tenant, graphs))
 
     return scoped
+
+
+def caller_of(call: ApiCall, settings: Settings) -> Caller:
+    """The key a call presents (header, else ``?code=``), and the platform's principal when
+    it signs people in (only then is the header the platform's)."""
+    key = call.header("x-functions-key") or call.query.get("code") or None
+    claims = principal_claims(call.header(PRINCIPAL_HEADER)) if settings.platform_sign_in else None
+    return Caller(key, claims)

@@ -177,6 +177,8 @@ class Operation:
     handler: Handler
     anonymous: bool = False
     admin: bool = False
+    # The app checks who calls (a tenant's key, a sign-in), not the host: anonymous to it.
+    checked_by_app: bool = False
 
 
 class Source(ABC):

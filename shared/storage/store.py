@@ -14,6 +14,7 @@ from shared.storage.source_state import SourceState, SourceStateTable
 from shared.storage.statuses import StatusesTable
 from shared.storage.subscriptions import SubscriptionsTable
 from shared.storage.tables import TableService
+from shared.storage.tenant_keys import TenantKeysTable
 from shared.storage.tenants import TenantsTable
 
 
@@ -35,6 +36,7 @@ class StatusStore:
         self.item_logs = ItemLogTable(tables, self.scope)
         self.secrets = AppSecretsTable(tables)
         self.tenants = TenantsTable(tables)
+        self.tenant_keys = TenantKeysTable(tables)
 
     def state_of(self, source: str) -> SourceState:
         """What one source keeps between polls besides its items."""

@@ -61,6 +61,9 @@ class Tenant(BaseModel):
     sources: dict[str, SourceChoice] = Field(default_factory=dict)
     addedDateTime: str | None = None
     consent: Consent = Field(default_factory=Consent)
+    # Entra groups (object ids) whose signed-in members may see this tenant (behind App
+    # Service Authentication): an MSP's technicians per customer.
+    groups: list[str] = Field(default_factory=list)
     # The deployment's own tenant (not stored until changed; never deleted).
     home: bool = False
 
@@ -74,6 +77,7 @@ class TenantRequest(BaseModel):
     displayName: StrictStr = Field(min_length=1, max_length=256)
     enabled: StrictBool = True
     sources: dict[StrictStr, SourceChoice] = Field(default_factory=dict, max_length=20)
+    groups: list[StrictStr] = Field(default_factory=list, max_length=50)
 
 
 class TenantChange(BaseModel):
@@ -85,8 +89,9 @@ class TenantChange(BaseModel):
     displayName: StrictStr | None = Field(default=None, min_length=1, max_length=256)
     enabled: StrictBool | None = None
     sources: dict[StrictStr, SourceChoice] | None = Field(default=None, max_length=20)
+    groups: list[StrictStr] | None = Field(default=None, max_length=50)
 
-    @field_validator("displayName", "enabled", mode="before")
+    @field_validator("displayName", "enabled", "groups", mode="before")
     @classmethod
     def _given_not_null(cls, value: Any) -> Any:
         if value is None:
@@ -115,3 +120,15 @@ def parse_body(model: type[BaseModel], body: Any) -> Any:
         else:
             message = f"'{name}': {error_text(first)}."
         raise InvalidInputError(message, target=name) from None
+
+
+def group_ids_of(raw: list[str]) -> list[str]:
+    """Group object ids, lower case, once each; InvalidInputError unless each is a GUID."""
+    ids = []
+    for index, value in enumerate(raw):
+        if not TENANT_ID.fullmatch(value.strip().lower()):
+            raise InvalidInputError(
+                f"'{value}' is not a group's object id (a GUID).", target=f"groups.{index}"
+            )
+        ids.append(value.strip().lower())
+    return list(dict.fromkeys(ids))

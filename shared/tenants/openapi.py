@@ -54,6 +54,7 @@ class TenantRemovedRows(BaseModel):
     history: Int32 = Field(default=0, description="History entries (with purge=true only).")
     itemLogs: Int32 = Field(default=0, description="Items' log entries (with purge=true only).")
     state: Int32 = Field(default=0, description="Poll state rows (with purge=true only).")
+    keys: Int32 = Field(default=0, description="The tenant's keys (revoked with it).")
 
 
 class TenantRemoval(BaseModel):
@@ -247,12 +248,14 @@ _TENANT_TEXTS = {
     "enabled": "Whether the tenant is polled.",
     "sources": "The tenant's own choice of sources, by name "
     f"({', '.join(SOURCE_NAMES)}); a source left out is as the app settings say.",
+    "groups": "Entra groups (object IDs) whose signed-in members may see the tenant.",
 }
 _CHANGE_TEXTS = {
     "displayName": "The tenant's new name.",
     "enabled": "Whether the tenant is polled.",
     "sources": "Sources to choose anew, by name; each given replaces that source's choice, "
     "the others stay.",
+    "groups": "The groups whose members may see the tenant (replaces the list).",
 }
 
 TENANTS_OPENAPI = OpenApiPart(
@@ -293,5 +296,5 @@ TENANTS_OPENAPI = OpenApiPart(
     },
     property_visibility={("TenantRemovedRows", "state"): "advanced"},
     # PATCH: null is no name and no yes-or-no (sources: null changes none).
-    not_null={"TenantChange": frozenset({"displayName", "enabled"})},
+    not_null={"TenantChange": frozenset({"displayName", "enabled", "groups"})},
 )

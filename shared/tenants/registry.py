@@ -23,6 +23,7 @@ from shared.tenants.models import (
     Tenant,
     TenantChange,
     TenantRequest,
+    group_ids_of,
     parse_body,
     tenant_id_of,
 )
@@ -87,7 +88,7 @@ async def add_tenant(settings: Settings, store: StatusStore, body: Any) -> Tenan
     check_choices(settings, request.sources)
     tenant = Tenant(
         tenantId=tenant_id, displayName=request.displayName, enabled=request.enabled,
-        sources=request.sources, addedDateTime=utc_now(),
+        sources=request.sources, addedDateTime=utc_now(), groups=group_ids_of(request.groups),
     )  # fmt: skip
     await store.tenants.create(tenant_id, tenant.model_dump(mode="json"))
     return tenant
@@ -102,6 +103,8 @@ async def change_tenant(
     if change.sources is not None:
         check_choices(settings, change.sources)
     given = change.model_dump(exclude_unset=True, exclude={"sources"})
+    if change.groups is not None:
+        given["groups"] = group_ids_of(change.groups)
     sources = {**tenant.sources, **(change.sources or {})}
     changed = tenant.model_copy(update={**given, "sources": sources})
     if changed.home and changed.addedDateTime is None:
@@ -122,7 +125,10 @@ async def remove_tenant(
     tenant, _etag = await tenant_named(settings, store, raw_id)
     if tenant.home:
         raise ConflictError("The home tenant is the deployment's own: it cannot be removed.")
-    counts = {"tenants": int(await store.tenants.delete(tenant.tenantId))}
+    counts = {
+        "tenants": int(await store.tenants.delete(tenant.tenantId)),
+        "keys": await store.tenant_keys.purge(tenant.tenantId),  # its keys open nothing now
+    }
     if purge:
         counts |= await store.for_tenant(scope_of(tenant)).purge()
     return counts

@@ -11,6 +11,7 @@ from shared.core.api import ApiCall, Reply
 from shared.core.errors import ConflictError, InvalidInputError
 from shared.graph.credentials import admin_consent_url
 from shared.sources.base import Operation, Services
+from shared.tenants.access import keys_of, make_key, revoke_key
 from shared.tenants.models import Tenant
 from shared.tenants.registry import (
     add_tenant,
@@ -22,6 +23,7 @@ from shared.tenants.registry import (
 
 TENANTS_ROUTE = "tenants"
 TENANT_ROUTE = "tenants/{tenantId}"
+KEYS_ROUTE = TENANT_ROUTE + "/keys"
 
 
 def tenant_operations() -> tuple[Operation, ...]:
@@ -33,6 +35,11 @@ def tenant_operations() -> tuple[Operation, ...]:
         Operation("delete_tenant", TENANT_ROUTE, "DELETE", delete_tenant, admin=True),
         Operation(
             "get_tenant_consent", TENANT_ROUTE + "/consent", "GET", get_tenant_consent, admin=True
+        ),
+        Operation("create_tenant_key", KEYS_ROUTE, "POST", create_tenant_key, admin=True),
+        Operation("list_tenant_keys", KEYS_ROUTE, "GET", list_tenant_keys, admin=True),
+        Operation(
+            "delete_tenant_key", KEYS_ROUTE + "/{keyId}", "DELETE", delete_tenant_key, admin=True
         ),
     )
 
@@ -96,3 +103,36 @@ async def get_tenant_consent(call: ApiCall, services: Services) -> Reply:
     url = admin_consent_url(settings.graph_app_client_id, tenant.tenantId, None)
     return Reply({"tenantId": tenant.tenantId, "consentUrl": url,
                   "consent": tenant.consent.model_dump(mode="json")})  # fmt: skip
+
+
+async def create_tenant_key(call: ApiCall, services: Services) -> Reply:
+    """``POST /api/tenants/{tenantId}/keys`` with ``{"name"}``: 201 with the new key, shown
+    this once (only its digest is kept). It opens that tenant's routes and nothing else."""
+    tenant, _etag = await tenant_named(
+        services.settings, services.store, call.route.get("tenantId", "")
+    )
+    body = call.json_body() if call.body.strip() else {}
+    name = body.get("name", "") if isinstance(body, dict) else None
+    if not isinstance(name, str) or len(name) > 128 or set(body) - {"name"}:
+        raise InvalidInputError('Send {"name": "..."} (at most 128 characters).', target="name")
+    made = await make_key(services.store, tenant, name)
+    scheme, netloc, *_rest = urlsplit(call.url)
+    path = f"/api/tenants/{tenant.tenantId}/keys/{made['id']}"
+    return Reply(made, location=urlunsplit((scheme, netloc, path, "", "")))
+
+
+async def list_tenant_keys(call: ApiCall, services: Services) -> Reply:
+    """``GET /api/tenants/{tenantId}/keys``: the tenant's keys (never the keys themselves)."""
+    tenant, _etag = await tenant_named(
+        services.settings, services.store, call.route.get("tenantId", "")
+    )
+    return Reply({"value": await keys_of(services.store, tenant)})
+
+
+async def delete_tenant_key(call: ApiCall, services: Services) -> Reply:
+    """``DELETE /api/tenants/{tenantId}/keys/{keyId}``: the key opens nothing from now on."""
+    tenant, _etag = await tenant_named(
+        services.settings, services.store, call.route.get("tenantId", "")
+    )
+    await revoke_key(services.store, tenant, call.route.get("keyId", ""))
+    return Reply()

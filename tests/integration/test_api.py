@@ -273,10 +273,13 @@ def test_only_health_and_the_openapi_document_are_anonymous(app: App) -> None:
     admin = {name for name, level in levels.items() if level == "admin"}
     assert admin == {
         "list_tenants", "create_tenant", "get_tenant", "update_tenant", "delete_tenant",
-        "get_tenant_consent",
+        "get_tenant_consent", "create_tenant_key", "list_tenant_keys", "delete_tenant_key",
     }  # fmt: skip
     for name in admin:
         levels.pop(name)
+    # A tenant's routes: open to the host, the app checks a key of that tenant (or a sign-in).
+    by_app = {name for name in levels if name.startswith("tenant_")}
+    assert by_app and {levels.pop(name) for name in by_app} == {"anonymous"}
     assert set(levels) >= {
         "list_synchronization_profiles",
         "get_profile_status",

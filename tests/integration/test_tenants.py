@@ -185,13 +185,23 @@ async def two_tenants_polled(app: App, tenant: Any) -> None:
     await app.poll()
 
 
-async def every_page(app: App, name: str, **params: str) -> list[dict[str, Any]]:
+async def key_of(app: App, tenant_id: str) -> dict[str, str]:
+    """A new key of the tenant, as the header that presents it."""
+    made = await app.call("create_tenant_key", method="POST", route_params={"tenantId": tenant_id},
+                          headers={"Content-Type": "application/json"}, body={"name": "flow"})  # fmt: skip
+    assert made.status == 201, made.body
+    return {"x-functions-key": made.json()["key"]}
+
+
+async def every_page(
+    app: App, name: str, headers: dict[str, str] | None = None, **params: str
+) -> list[dict[str, Any]]:
     """Every row, following the next links."""
     rows: list[dict[str, Any]] = []
     query = dict(params)
     route = {"tenantId": query.pop("routeTenant")} if "routeTenant" in query else None
     while True:
-        reply = await app.call(name, params=query, route_params=route)
+        reply = await app.call(name, params=query, route_params=route, headers=headers)
         assert reply.status == 200, reply.body
         rows += reply.json()["value"]
         link = reply.json().get("@odata.nextLink")
@@ -214,9 +224,13 @@ async def test_statuses_go_across_tenants_each_row_saying_whose(
     assert [(r["tenantId"], r["id"]) for r in narrowed] == [(SCHOOL, "trust-a")]
     unknown = await app.call("list_statuses", params={"tenantId": SHOP})
     assert unknown.status == 404
-    scoped = await every_page(app, "tenant_list_statuses", routeTenant=SCHOOL)
+    scoped = await every_page(
+        app, "tenant_list_statuses", await key_of(app, SCHOOL), routeTenant=SCHOOL
+    )
     assert [r["id"] for r in scoped] == ["trust-a"]
-    home = await every_page(app, "tenant_list_statuses", routeTenant="home")
+    home = await every_page(
+        app, "tenant_list_statuses", await key_of(app, "home"), routeTenant="home"
+    )
     assert sorted(r["id"] for r in home) == ["home-a", "home-b"]
 
 
@@ -225,24 +239,26 @@ async def test_a_tenants_routes_see_its_own_items_and_subscriptions_alone(
 ) -> None:
     await two_tenants_polled(app, tenant)
     own = {"tenantId": SCHOOL, "id": "trust-a"}
-    mine = await app.call("tenant_get_profile_status", route_params=own)
+    school_key, home_key = await key_of(app, SCHOOL), await key_of(app, "home")
+    mine = await app.call("tenant_get_profile_status", route_params=own, headers=school_key)
     assert mine.status == 200, mine.body
-    theirs = await app.call("tenant_get_profile_status",
+    theirs = await app.call("tenant_get_profile_status", headers=school_key,
                             route_params={"tenantId": SCHOOL, "id": "home-a"})  # fmt: skip
     assert theirs.status == 404
-    history = await app.call("tenant_get_status_history",
+    history = await app.call("tenant_get_status_history", headers=school_key,
                              route_params={**own, "source": SDS})  # fmt: skip
     assert [c["tenantId"] for c in history.json()["value"]] == [SCHOOL]
     made = await app.call("tenant_create_subscription", method="POST",
                           route_params={"tenantId": SCHOOL},
-                          headers={"Content-Type": "application/json"},
+                          headers={"Content-Type": "application/json", **school_key},
                           body={"notificationUrl": receiver.url})  # fmt: skip
     assert made.status == 201, made.body
     subscription = made.json()
     assert subscription["tenantId"] == SCHOOL
-    listed = await app.call("tenant_list_subscriptions", route_params={"tenantId": "home"})
+    listed = await app.call("tenant_list_subscriptions", route_params={"tenantId": "home"},
+                            headers=home_key)  # fmt: skip
     assert listed.json()["value"] == []
-    hidden = await app.call("tenant_get_subscription",
+    hidden = await app.call("tenant_get_subscription", headers=home_key,
                             route_params={"tenantId": "home", "id": subscription["id"]})  # fmt: skip
     assert hidden.status == 404
     # Changes in both tenants: the subscription hears of its tenant's alone.
@@ -250,3 +266,88 @@ async def test_a_tenants_routes_see_its_own_items_and_subscriptions_alone(
     tenant.tenants[SCHOOL].set_status("trust-a", status="success")
     await app.poll()
     assert [(e["tenantId"], e["id"]) for e in receiver.events] == [(SCHOOL, "trust-a")]
+
+
+# -- access: a tenant's key opens that tenant's routes and nothing else --------------------
+
+SAMPLES = {"servicePrincipalId": SCHOOL, "jobId": "scim.a", "id": "trust-a", "source": SDS}
+
+
+async def test_every_tenant_route_with_another_tenants_key_is_a_404_never_the_data(
+    app: App, simulated_auth: None, tenant: Any
+) -> None:
+    await two_tenants_polled(app, tenant)
+    home_key, school_key = await key_of(app, "home"), await key_of(app, SCHOOL)
+    scoped = sorted(name for name in app.functions if name.startswith("tenant_"))
+    assert len(scoped) >= 20  # every route of today, again under the tenant's
+    for name in scoped:
+        route, methods = app.route_of(name)
+        params = {"tenantId": SCHOOL} | {k: v for k, v in SAMPLES.items() if "{" + k + "}" in route}
+        headers = {"Content-Type": "application/json"}
+        body = {} if methods[0] in ("POST", "PATCH") else None
+        foreign = await app.call(name, method=methods[0], route_params=params,
+                                 headers={**headers, **home_key}, body=body)  # fmt: skip
+        assert foreign.status == 404, (name, foreign.status, foreign.body[:200])
+        assert b"trust-a" not in foreign.body
+        assert SCHOOL.encode() in foreign.body  # the tenant named, as for an unknown one
+        bare = await app.call(name, method=methods[0], route_params=params,
+                              headers=headers, body=body)  # fmt: skip
+        assert bare.status == 401, (name, bare.status)
+        forged = await app.call(name, method=methods[0], route_params=params, body=body,
+                                headers={**headers, "x-functions-key": "anything"})  # fmt: skip
+        assert forged.status == 401, (name, forged.status)
+    own = await app.call(
+        "tenant_list_statuses",
+        route_params={"tenantId": SCHOOL},
+        params={"code": school_key["x-functions-key"]},
+    )  # ?code= works too
+    assert [row["id"] for row in own.json()["value"]] == ["trust-a"]
+
+
+async def test_a_revoked_key_opens_nothing_and_keys_are_kept_as_digests(
+    app: App, simulated_auth: None, tenant: Any
+) -> None:
+    await two_tenants_polled(app, tenant)
+    school_key = await key_of(app, SCHOOL)
+    listed = await app.call("list_tenant_keys", route_params={"tenantId": SCHOOL})
+    (kept,) = listed.json()["value"]
+    assert set(kept) == {"id", "tenantId", "name", "createdDateTime"}  # never the key
+    _settings, store = composition.services()
+    (row,) = await store.tenant_keys.of_tenant(SCHOOL)
+    assert school_key["x-functions-key"] not in str(row) and len(row["sha256"]) == 64
+    route = {"tenantId": SCHOOL}
+    assert (await app.call("tenant_list_statuses", route_params=route,
+                           headers=school_key)).status == 200  # fmt: skip
+    revoked = await app.call("delete_tenant_key", method="DELETE",
+                             route_params={**route, "keyId": kept["id"]})  # fmt: skip
+    assert revoked.status == 204
+    after = await app.call("tenant_list_statuses", route_params=route, headers=school_key)
+    assert after.status == 404
+    again = await app.call("delete_tenant_key", method="DELETE",
+                           route_params={**route, "keyId": kept["id"]})  # fmt: skip
+    assert again.status == 404
+
+
+async def test_behind_sign_in_a_tenants_group_opens_that_tenant_alone(
+    app: App, simulated_auth: None, tenant: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import base64
+    import json
+
+    group = "7c9e1f2a-3b4d-4c5e-9f6a-7b8c9d0e1f2a"
+    await two_tenants_polled(app, tenant)
+    changed = await app.call("update_tenant", method="PATCH", route_params={"tenantId": SCHOOL},
+                             headers={"Content-Type": "application/json"},
+                             body={"groups": [group.upper()]})  # fmt: skip
+    assert changed.json()["groups"] == [group]
+    monkeypatch.setenv("WEBSITE_AUTH_ENABLED", "True")
+    composition.reload_settings()
+    claims = [{"typ": "name", "val": "Ada"}, {"typ": "groups", "val": group}]
+    principal = base64.b64encode(json.dumps({"claims": claims}).encode()).decode()
+    signed = {"X-MS-CLIENT-PRINCIPAL": principal}
+    mine = await app.call("tenant_list_statuses", route_params={"tenantId": SCHOOL},
+                          headers=signed)  # fmt: skip
+    assert [row["id"] for row in mine.json()["value"]] == ["trust-a"]
+    other = await app.call("tenant_list_statuses", route_params={"tenantId": "home"},
+                           headers=signed)  # fmt: skip
+    assert other.status == 404

@@ -19,6 +19,7 @@ from shared.core.changes import ChangeEvent
 from shared.core.errors import InvalidInputError
 from shared.core.subscriptions import SubscriptionRequest, parse_subscription_request
 from shared.http.openapi.document import build_document, document_json
+from shared.http.routes import api_operations
 from shared.sources.school_data_sync.models import ProfileStatusPatch, parse_profile_status_patch
 from shared.tenants.models import TenantChange, TenantRequest, parse_body
 from tests.support.app import registered_functions
@@ -59,12 +60,15 @@ OPERATION_IDS = {
     "UpdateTenant",
     "DeleteTenant",
     "GetTenantConsent",
+    "CreateTenantKey",
+    "ListTenantKeys",
+    "DeleteTenantKey",
 }
 # Every route of a tenant's, again under /tenants/{tenantId} (http.tenant_scope).
 NOT_PER_TENANT = {
     "PostBoardItemAction", "GetHealth", "GetOpenApiDocument", "GetBoard", "GetBoardItem",
     "ListTenants", "CreateTenant", "GetTenant", "UpdateTenant", "DeleteTenant",
-    "GetTenantConsent",
+    "GetTenantConsent", "CreateTenantKey", "ListTenantKeys", "DeleteTenantKey",
 }  # fmt: skip
 OPERATION_IDS |= {"Tenant" + name for name in OPERATION_IDS - NOT_PER_TENANT}
 METHODS = {"get", "put", "post", "delete", "options", "head", "patch"}
@@ -181,12 +185,24 @@ def test_security_matches_each_routes_auth_level(document: dict[str, Any]) -> No
         "api_key": {"type": "apiKey", "in": "header", "name": "x-functions-key"}
     }
     routes = http_routes()
+    # A tenant's routes: open to the host, keyed by the app (a key of that tenant, in the
+    # same header), so the connector sends its key as for any other route.
+    by_app = {
+        ("/" + operation.route, operation.method.lower())
+        for operation in api_operations()
+        if operation.checked_by_app
+    }
+    assert by_app and all(path.startswith("/tenants/{tenantId}/") for path, _ in by_app)
     for path, method, operation in operations(document):
         anonymous = routes.get((path, method), path in ("/health", "/openapi.json"))
+        anonymous = anonymous and (path, method) not in by_app
         expected = [] if anonymous else [{"api_key": []}]
         assert operation["security"] == expected, (path, method)
         assert ("401" in operation["responses"]) is not anonymous, (path, method)
-    anonymous_paths = {path for (path, _), anonymous in routes.items() if anonymous}
+    anonymous_paths = {
+        path for (path, method), anonymous in routes.items()
+        if anonymous and (path, method) not in by_app
+    }  # fmt: skip
     assert anonymous_paths <= {"/health", "/openapi.json"}
 
 

@@ -36,6 +36,7 @@ from shared.http.openapi.schemas import (
 )
 from shared.http.tenant_scope import TENANT_PREFIX
 from shared.sources import SOURCE_NAMES, SOURCES
+from shared.tenants.keys_openapi import TENANT_KEYS_OPENAPI
 from shared.tenants.openapi import TENANTS_OPENAPI
 
 PLACEHOLDER_HOST = "your-function-app.invalid"
@@ -163,7 +164,12 @@ _ERROR_ANSWERS = {
 
 def build_document() -> dict[str, Any]:
     """The Swagger 2.0 document of the API (a new dict on every call)."""
-    parts = [_APP_HINTS, TENANTS_OPENAPI, *(source.openapi() for source in SOURCES)]
+    parts = [
+        _APP_HINTS,
+        TENANTS_OPENAPI,
+        TENANT_KEYS_OPENAPI,
+        *(source.openapi() for source in SOURCES),
+    ]
     titles = ", ".join(source.title for source in SOURCES)
     paths = app_paths(list(SOURCE_NAMES))
     for part in parts:
