@@ -351,3 +351,35 @@ async def test_behind_sign_in_a_tenants_group_opens_that_tenant_alone(
     other = await app.call("tenant_list_statuses", route_params={"tenantId": "home"},
                            headers=signed)  # fmt: skip
     assert other.status == 404
+
+
+async def test_a_job_action_on_a_tenants_route_reaches_that_tenant_with_its_token(
+    app: App, simulated_auth: None, tenant: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from tools import graph_tenant as graph
+
+    sp = "3c5e7a9b-1d2f-4a6b-8c0d-2e4f6a8b0c1d"
+    for name, value in (("PROVISIONING_ACTIONS_ENABLED", "true"),
+                        ("PROVISIONING_JOBS_ENABLED", "true"),
+                        ("PROVISIONING_SERVICE_PRINCIPAL_IDS", sp)):  # fmt: skip
+        monkeypatch.setenv(name, value)
+    composition.reload_settings()
+    school = tenant.add_tenant(SCHOOL)
+    school.add_service_principal(sp, display_name="Canvas LMS")
+    job_id = school.add_job(sp, template_id="scim", status=graph.quarantined_job_status())
+    assert (await add(app, SCHOOL, "Northwind")).status == 201
+    await app.poll()
+    school_key = await key_of(app, SCHOOL)
+    reply = await app.call(
+        "tenant_restart_synchronization_job", method="POST",
+        route_params={"tenantId": SCHOOL, "servicePrincipalId": sp, "jobId": job_id},
+        headers={"Content-Type": "application/json", **school_key},
+    )  # fmt: skip
+    assert reply.status == 202, reply.body
+    assert [a["action"] for a in school.job_actions] == ["restart"]
+    assert tenant.job_actions == []  # the home tenant was never asked
+    _settings, store = composition.services()
+    row = await store.for_tenant(TenantScope(SCHOOL)).statuses.get(
+        "synchronizationJobs", f"{sp}:{job_id}"
+    )
+    assert row is not None and row["status"] == "Active"
