@@ -4,6 +4,7 @@ data), and says when a source's polls have stopped coming (stale)."""
 
 from __future__ import annotations
 
+from collections import Counter
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -13,6 +14,7 @@ from shared.core.time import parse_timestamp, utc_now
 from shared.settings import Settings
 from shared.storage.poll_runs import PollRun
 from shared.storage.store import StatusStore
+from shared.tenants.registry import every_tenant
 
 # How late a poll may be (after the run that should have followed the last one) before the
 # source counts as stale: the timer stopped, or polls keep crashing before they finish.
@@ -49,12 +51,21 @@ async def health_report(settings: Settings, store: StatusStore) -> Report:
         verdict = "degraded"
     else:
         verdict = "unhealthy"
-    return {
+    report: Report = {
         "status": verdict,
         "checkedDateTime": checked,
         "storage": "available",
         "sources": sources,
     }
+    try:
+        tenants = await every_tenant(settings, store)
+    except StorageUnavailableError:
+        tenants = []
+    if len(tenants) > 1:
+        # Counts only (the route is anonymous); another tenant's state is never an outage.
+        states = Counter(tenant.consent.state for tenant in tenants if tenant.enabled)
+        report["tenants"] = {"count": len(tenants), "byConsent": dict(sorted(states.items()))}
+    return report
 
 
 def unconfigured_report(error: SettingsError) -> Report:

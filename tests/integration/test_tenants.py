@@ -111,7 +111,11 @@ async def test_a_round_polls_each_tenant_with_its_own_token_and_rows(
     assert consent[SCHOOL]["state"] == "consented"
     assert (consent[SHOP]["state"], consent[SHOP]["code"]) == ("consentNeeded", "AADSTS65001")
     assert (consent[NOWHERE]["state"], consent[NOWHERE]["code"]) == ("unavailable", "AADSTS90002")
-    assert (await app.health()).status == 200  # the home tenant's sources are fine
+    health = await app.health()
+    assert health.status == 200  # the home tenant's sources are fine; the others' counted
+    assert health.json()["tenants"] == {
+        "count": 4, "byConsent": {"consentNeeded": 1, "consented": 2, "unavailable": 1},
+    }  # fmt: skip
     shown = await app.call("get_tenant_consent", route_params={"tenantId": SHOP})
     assert shown.status == 409  # GRAPH_APP_CLIENT_ID not set: no app to consent to
     # Consent given: the next round reads the tenant, and says so.
