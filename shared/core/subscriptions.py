@@ -6,12 +6,11 @@ from __future__ import annotations
 import hashlib
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StrictStr, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, StrictStr
 
 from shared.core.changes import StatusChange
-from shared.core.errors import InvalidInputError
 from shared.core.health import HealthField
-from shared.core.validation import error_target, error_text, require_object
+from shared.core.validation import parse_model
 
 
 class SubscriptionFilter(BaseModel):
@@ -79,13 +78,4 @@ def static_target(url: str) -> str:
 
 def parse_subscription_request(body: Any) -> SubscriptionRequest:
     """Validate a subscribe body; raise InvalidInputError naming the offending property."""
-    try:
-        return SubscriptionRequest.model_validate(require_object(body))
-    except ValidationError as error:
-        first = error.errors()[0]
-        name = error_target(first)
-        if first["type"] == "extra_forbidden":
-            message = f"Property '{name}' is not allowed. Allowed: notificationUrl, filter."
-        else:
-            message = f"'{name}': {error_text(first)}."
-        raise InvalidInputError(message, target=name) from None
+    return parse_model(SubscriptionRequest, body)

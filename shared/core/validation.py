@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, TypeVar
+
+from pydantic import BaseModel, ValidationError
 
 from shared.core.errors import InvalidInputError
+
+M = TypeVar("M", bound=BaseModel)
 
 
 def require_object(body: Any) -> dict[str, Any]:
@@ -20,3 +24,19 @@ def error_target(error: Any) -> str:
 
 def error_text(error: Any) -> str:
     return str(error["msg"]).removeprefix("Value error, ")
+
+
+def parse_model(model: type[M], body: Any) -> M:
+    """A request body as ``model``; InvalidInputError naming the property at fault (and, for
+    one not allowed, the ones that are)."""
+    try:
+        return model.model_validate(require_object(body))
+    except ValidationError as error:
+        first = error.errors()[0]
+        name = error_target(first)
+        if first["type"] == "extra_forbidden":
+            allowed = ", ".join(model.model_fields)
+            message = f"Property '{name}' is not allowed. Allowed: {allowed}."
+        else:
+            message = f"'{name}': {error_text(first)}."
+        raise InvalidInputError(message, target=name) from None

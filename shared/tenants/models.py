@@ -14,13 +14,11 @@ from pydantic import (
     Field,
     StrictBool,
     StrictStr,
-    ValidationError,
     field_validator,
 )
 
 from shared.core.errors import InvalidInputError
 from shared.core.tenancy import TENANT_ID
-from shared.core.validation import error_target, error_text, require_object
 
 ConsentStateName = Literal["unknown", "consented", "consentNeeded", "unavailable"]
 
@@ -105,21 +103,6 @@ def tenant_id_of(raw: str, *, target: str = "tenantId") -> str:
     if not TENANT_ID.fullmatch(value):
         raise InvalidInputError(f"'{raw}' is not a tenant id (a GUID).", target=target)
     return value
-
-
-def parse_body(model: type[BaseModel], body: Any) -> Any:
-    """``body`` as ``model``; InvalidInputError naming the property at fault."""
-    allowed = ", ".join(model.model_fields)
-    try:
-        return model.model_validate(require_object(body))
-    except ValidationError as error:
-        first = error.errors()[0]
-        name = error_target(first)
-        if first["type"] == "extra_forbidden":
-            message = f"Property '{name}' is not allowed. Allowed: {allowed}."
-        else:
-            message = f"'{name}': {error_text(first)}."
-        raise InvalidInputError(message, target=name) from None
 
 
 def group_ids_of(raw: list[str]) -> list[str]:

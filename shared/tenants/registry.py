@@ -15,6 +15,7 @@ from shared.core.errors import (
 )
 from shared.core.tenancy import HOME_ALIAS, TenantScope, home_scope
 from shared.core.time import utc_now
+from shared.core.validation import parse_model
 from shared.settings import Settings
 from shared.storage.store import StatusStore
 from shared.tenants.choices import check_choices
@@ -24,7 +25,6 @@ from shared.tenants.models import (
     TenantChange,
     TenantRequest,
     group_ids_of,
-    parse_body,
     tenant_id_of,
 )
 
@@ -81,7 +81,7 @@ async def tenant_named(
 
 async def add_tenant(settings: Settings, store: StatusStore, body: Any) -> Tenant:
     """A tenant added from a ``POST /api/tenants`` body (ConflictError: added already)."""
-    request: TenantRequest = parse_body(TenantRequest, body)
+    request: TenantRequest = parse_model(TenantRequest, body)
     tenant_id = tenant_id_of(request.tenantId)
     if is_home_id(settings, tenant_id):
         raise ConflictError(f"'{tenant_id}' is the home tenant: it is watched already.")
@@ -98,7 +98,7 @@ async def change_tenant(
     settings: Settings, store: StatusStore, raw_id: str, body: Any, if_match: str | None
 ) -> tuple[Tenant, str]:
     """The tenant with a ``PATCH`` body applied (over ``if_match``'s version when given)."""
-    change: TenantChange = parse_body(TenantChange, body)
+    change: TenantChange = parse_model(TenantChange, body)
     tenant, etag = await tenant_named(settings, store, raw_id)
     if change.sources is not None:
         check_choices(settings, change.sources)

@@ -18,10 +18,11 @@ from openapi_spec_validator import OpenAPIV2SpecValidator, validate
 from shared.core.changes import ChangeEvent
 from shared.core.errors import InvalidInputError
 from shared.core.subscriptions import SubscriptionRequest, parse_subscription_request
+from shared.core.validation import parse_model
 from shared.http.openapi.document import build_document, document_json
 from shared.http.routes import api_operations
 from shared.sources.school_data_sync.models import ProfileStatusPatch, parse_profile_status_patch
-from shared.tenants.models import TenantChange, TenantRequest, parse_body
+from shared.tenants.models import TenantChange, TenantRequest
 from tests.support.app import registered_functions
 from tests.support.samples import SEED, SEED_ID, SYNC_STATUS_EXAMPLE
 from tools import graph_tenant
@@ -448,13 +449,13 @@ TENANT_CHANGE_SAMPLES = [
 @pytest.mark.parametrize("body", TENANT_SAMPLES, ids=lambda body: json.dumps(body)[:60])
 def test_tenant_body_schema_agrees_with_the_model(document: dict[str, Any], body: Any) -> None:
     schema_accepts = validator(document, "TenantRequest").is_valid(body)
-    assert schema_accepts == model_accepts(lambda b: parse_body(TenantRequest, b), body)
+    assert schema_accepts == model_accepts(lambda b: parse_model(TenantRequest, b), body)
 
 
 @pytest.mark.parametrize("body", TENANT_CHANGE_SAMPLES, ids=lambda body: json.dumps(body)[:60])
 def test_tenant_change_schema_agrees_with_the_model(document: dict[str, Any], body: Any) -> None:
     schema_accepts = validator(document, "TenantChange").is_valid(body)
-    assert schema_accepts == model_accepts(lambda b: parse_body(TenantChange, b), body)
+    assert schema_accepts == model_accepts(lambda b: parse_model(TenantChange, b), body)
 
 
 def test_tenant_body_schemas_list_the_models_properties(document: dict[str, Any]) -> None:
