@@ -12,8 +12,9 @@ PYTEST_ARGS ?=
 .PHONY: install run test lint format clean
 
 CHROMEDRIVER := /usr/bin/chromedriver
+SHELLCHECK   := /usr/bin/shellcheck
 
-install: $(VENV)/.installed node_modules/.installed $(CHROMEDRIVER)
+install: $(VENV)/.installed node_modules/.installed $(CHROMEDRIVER) $(SHELLCHECK)
 
 $(VENV)/.installed: requirements.txt requirements-dev.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -33,6 +34,15 @@ $(CHROMEDRIVER):
 			--no-install-recommends chromium chromium-driver >/dev/null; \
 	else \
 		echo "Chromium and chromedriver are needed for the browser tests: apt-get install chromium chromium-driver (as root)"; \
+	fi
+
+# Debian's shellcheck checks the infra scripts (tests/unit/test_infra.py).
+$(SHELLCHECK):
+	@if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq \
+			--no-install-recommends shellcheck >/dev/null; \
+	else \
+		echo "shellcheck checks the infra scripts: apt-get install shellcheck (as root)"; \
 	fi
 
 RUN_ARGS ?=

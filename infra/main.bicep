@@ -4,6 +4,10 @@
 // Flex Consumption plan and function app, and the identity's data-plane role assignments.
 // Graph application permissions are granted afterwards by scripts/grant-graph-permissions.sh
 // (assigning them needs Entra ID admin rights that a Bicep deployment normally does not have).
+// With graphAuth federated (many tenants), scripts/create-multitenant-app.sh makes the
+// multi-tenant app registration whose federated credential is the identity, for the same reason
+// (its header says why not the Microsoft Graph Bicep extension), and scripts/consent-link.sh
+// prints each tenant's admin-consent link.
 targetScope = 'subscription'
 
 @minLength(1)
@@ -320,7 +324,9 @@ output AZURE_FUNCTION_APP_NAME string = api.outputs.name
 output AZURE_FUNCTION_APP_URL string = api.outputs.uri
 output SERVICE_API_NAME string = api.outputs.name
 output SERVICE_API_URI string = api.outputs.uri
-// The grant script assigns the Graph application roles to this principal.
+// The grant script assigns the Graph application roles to this principal; the multi-tenant
+// app's federated credential (create-multitenant-app.sh) names it as its subject, its issuer
+// the tenant of AZURE_TENANT_ID, and checks the client id against it.
 output API_IDENTITY_PRINCIPAL_ID string = identity.outputs.principalId
 output API_IDENTITY_CLIENT_ID string = identity.outputs.clientId
 output APPLICATIONINSIGHTS_CONNECTION_STRING string = monitoring.outputs.connectionString

@@ -906,7 +906,11 @@ def test_grant_script_is_valid_bash() -> None:
 @pytest.mark.skipif(shutil.which("shellcheck") is None, reason="shellcheck not installed")
 def test_shell_scripts_pass_shellcheck() -> None:
     result = subprocess.run(
-        ["shellcheck", str(GRANT_SCRIPT), str(INFRA / "check.sh")],
+        [
+            "shellcheck",
+            *map(str, sorted((INFRA / "scripts").glob("*.sh"))),
+            str(INFRA / "check.sh"),
+        ],
         capture_output=True,
         text=True,
         check=False,
