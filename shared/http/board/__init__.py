@@ -1,19 +1,26 @@
 """The status board: every monitored item on one page, worst first, with its last 30 days,
 and an item's detail page; HTML rendered by the app from the cache alone (``GET /api/board``,
-``GET /api/board/item``). See ``access`` for who may see it and ``page`` for how it is served.
-"""
+``GET /api/board/item``). See ``access`` for who may see it and which tenants, ``page`` for
+how it is served.
+
+With one tenant (the home tenant alone in the registry) the board is that tenant's. With
+several, ``/api/board`` is the overview of the tenants the viewer may see (``overview``), and
+``?tenantId=`` (on the board, an item's page and an action's form) names the tenant a page
+is for (``scope``); every link a tenant's page builds keeps it."""
 
 from __future__ import annotations
 
 import asyncio
 import gzip
+import hashlib
 
 import azure.functions as func
 
 from shared.core.api import ApiCall, name_filter
-from shared.http.board.access import Refusal, viewer_of
+from shared.http.board.access import NO_TENANT, Refusal, Viewer, viewer_of
 from shared.http.board.cache import BoardPages, Page, Variant
 from shared.http.board.forms import ACTION_ROUTE, action_response, done_notice, item_forms
+from shared.http.board.overview import overview_rows, render_overview
 from shared.http.board.page import (
     BOARD_ROUTE,
     ITEM_ROUTE,
@@ -26,10 +33,15 @@ from shared.http.board.page import (
     takes_gzip,
 )
 from shared.http.board.render import render_board
+from shared.http.board.scope import TENANT_PARAM, BoardTenant, board_tenant, visible
 from shared.http.board.view import HEALTH_ORDER, read_item
 from shared.http.serving import Resolve, api_call
+from shared.settings import Settings
 from shared.sources import SOURCE_NAMES
 from shared.storage.keys import validate_key
+from shared.storage.store import StatusStore
+from shared.tenants.models import Tenant
+from shared.tenants.registry import every_tenant, scope_of
 
 _HEALTHS = list(HEALTH_ORDER)
 
@@ -49,48 +61,87 @@ async def board_response(
 ) -> func.HttpResponse:
     """``GET /api/board?health=error&source=...``: the page of the current version of the
     data, from ``pages`` (rendered off the event loop, once per version); 304 when the
-    browser's If-None-Match holds its ETag."""
+    browser's If-None-Match holds its ETag. With several tenants and no ``tenantId``: the
+    overview of the tenants."""
     call = api_call(req)
     try:
         settings, store = resolve()
         viewer = viewer_of(call, settings)
         if isinstance(viewer, Refusal):
             return refusal_page(viewer)
-        health = name_filter(call.query.get("health"), "health", _HEALTHS) or []
-        # Only the sources polled: a link to one switched off since says so (400).
-        enabled = list(settings.enabled_sources)
-        sources = name_filter(call.query.get("source"), "source", enabled) or []
-        variant = Variant(viewer.key, viewer.name, tuple(health), tuple(sources))
-        page = await pages.page(settings, store, variant, render_board)
+        tenants: list[Tenant] = await pages.recent(store, lambda: every_tenant(settings, store))
+        pages.keep_tenants(store, {scope_of(tenant) for tenant in tenants})
+        asked = call.query.get(TENANT_PARAM)
+        if asked is None and len(tenants) > 1:
+            page = await _overview(pages, settings, store, viewer, tenants)
+        else:
+            chosen = await board_tenant(settings, store, viewer, asked, tenants)
+            if isinstance(chosen, Refusal):
+                return refusal_page(chosen)
+            page = await _tenant_board(call, pages, store, viewer, chosen)
     except Exception as error:
         return failure_page(error)
+    if isinstance(page, Refusal):
+        return refusal_page(page)
     return await _page_answer(call, page)
 
 
+async def _tenant_board(
+    call: ApiCall, pages: BoardPages, store: StatusStore, viewer: Viewer, chosen: BoardTenant
+) -> Page:
+    """A tenant's board (the only tenant's: today's board), for the filters asked."""
+    health = name_filter(call.query.get("health"), "health", _HEALTHS) or []
+    # Only the sources polled: a link to one switched off since says so (400).
+    enabled = list(chosen.settings.enabled_sources)
+    sources = name_filter(call.query.get("source"), "source", enabled) or []
+    variant = Variant(viewer.key, viewer.name, tuple(health), tuple(sources),
+                      tenant_id=chosen.keep, tenant_name=chosen.name)  # fmt: skip
+    return await pages.page(chosen.settings, store, variant, render_board, scope_of(chosen.tenant))
+
+
+async def _overview(
+    pages: BoardPages, settings: Settings, store: StatusStore, viewer: Viewer,
+    tenants: list[Tenant],
+) -> Page | Refusal:  # fmt: skip
+    """The overview of the tenants the viewer may see, rendered for this request (in a
+    worker thread) from each tenant's snapshot, gzipped, with an ETag of its bytes."""
+    seen = visible(viewer, tenants)
+    if not seen:
+        return NO_TENANT
+    rows = await overview_rows(pages, settings, store, viewer, seen)
+    html = await asyncio.to_thread(render_overview, rows, viewer)
+    etag = f'W/"{hashlib.sha256(html).hexdigest()[:32]}"'
+    return Page(0, etag, await asyncio.to_thread(gzip.compress, html, 6))
+
+
 async def item_response(req: func.HttpRequest, resolve: Resolve) -> func.HttpResponse:
-    """``GET /api/board/item?source=...&id=...``: an item's history and document, rendered
-    in a worker thread."""
+    """``GET /api/board/item?tenantId=...&source=...&id=...``: an item's history and
+    document (the home tenant's without ``tenantId``), rendered in a worker thread."""
     call = api_call(req)
     try:
         settings, store = resolve()
         viewer = viewer_of(call, settings)
         if isinstance(viewer, Refusal):
             return refusal_page(viewer)
+        chosen = await board_tenant(settings, store, viewer, call.query.get(TENANT_PARAM))
+        if isinstance(chosen, Refusal):
+            return refusal_page(chosen)
         source = (name_filter(call.query.get("source"), "source", list(SOURCE_NAMES)) or [""])[0]
         item_id = validate_key(call.query.get("id", ""))
-        item = await read_item(store, source, item_id) if source else None
+        item = await read_item(chosen.store, source, item_id) if source else None
         if item is None:
             return refusal_page(Refusal(404, "No such item", "The board has no item with that id."))
-        forms = await item_forms(settings, store, viewer, source, item_id, item.row.status)
+        forms = await item_forms(chosen, viewer, source, item_id, item.row.status)
     except Exception as error:
         return failure_page(error)
-    back = link(BOARD_ROUTE, viewer.key)
-    run_links = [link(ITEM_ROUTE, viewer.key, source=source, id=run.id) for run in item.runs]
+    key, keep = viewer.key, {TENANT_PARAM: chosen.keep}
+    run_links = [link(ITEM_ROUTE, key, **keep, source=source, id=run.id) for run in item.runs]
     compress = takes_gzip(call.header("accept-encoding"))
     return await asyncio.to_thread(
-        html_response, "item.html", compress=compress, item=item, back=back,
-        run_links=run_links, reload_after=None, forms=forms,
-        notice=done_notice(call.query.get("done")),
+        html_response, "item.html", compress=compress, item=item,
+        back=link(BOARD_ROUTE, key, **keep), run_links=run_links, reload_after=None,
+        forms=forms, notice=done_notice(call.query.get("done")), tenant_name=chosen.name,
+        overview_link=link(BOARD_ROUTE, key) if chosen.name else None,
     )  # fmt: skip
 
 

@@ -29,12 +29,20 @@ a change made by a poll or a PATCH is on the board a second and a render later a
 page says how long ago things happened, and a source whose polls stopped coming turns stale
 with time alone. That also bounds what a clock further off than CLOCK_MARGIN could hide.
 
-**Pages.** A page depends on the snapshot and its ``Variant``: the filters and the viewer
-(the key kept on its links, or the name it shows). Each is rendered once per snapshot
+**Pages.** A page depends on the snapshot and its ``Variant``: the filters, the viewer
+(the key kept on its links, or the name it shows) and the tenant (the tenantId kept on its
+links, the name it shows). Each is rendered once per snapshot
 (concurrent requests for it share one render), in a worker thread (Jinja2, then gzip),
 RENDERS_AT_ONCE at a time, and kept gzipped with an ETag (a hash of the page) for the
-MAX_PAGES variants asked last. Memory stays bounded whatever the number of viewers: one
-snapshot, MAX_PAGES compressed pages and the renders under way.
+MAX_PAGES variants asked last. Memory stays bounded whatever the number of viewers: per
+tenant, one snapshot and MAX_PAGES compressed pages, and the renders under way.
+
+**Per tenant.** Each tenant has its own state: its snapshot, read from its rows
+(``StatusStore.for_tenant``) with its settings (kept while they compare equal), its version
+asked of its own poll records and of its own items written since (so a write to one tenant
+renders none of the others' pages again), and its pages. The overview of the tenants is cut
+from their snapshots (``snapshot``). The registry is read at most every CHECK_EVERY too
+(``recent``), and the state of a tenant no longer in it is dropped (``keep_tenants``).
 
 The state is kept per store (one per event loop, from the composition root), in the
 ``BoardPages`` the board's routes are registered with.
@@ -49,11 +57,12 @@ import json
 import time
 import weakref
 from collections import OrderedDict
-from collections.abc import Callable, Coroutine, Hashable
+from collections.abc import Awaitable, Callable, Collection, Coroutine, Hashable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Any, Generic, TypeVar
+from typing import Any, Generic, TypeVar, cast
 
+from shared.core.tenancy import TenantScope
 from shared.http.board.view import Snapshot, read_cache, snapshot_of
 from shared.settings import Settings
 from shared.storage.poll_runs import PollRun
@@ -96,12 +105,16 @@ class Lru(Generic[K, V]):
 
 @dataclass(frozen=True)
 class Variant:
-    """What a page shows besides the snapshot: its viewer and its filters."""
+    """What a page shows besides the snapshot: its viewer, its filters and its tenant."""
 
     key: str | None
     name: str | None
     health: tuple[str, ...] = ()
     sources: tuple[str, ...] = ()
+    # The tenantId its links keep (None: the request named none), and the tenant's name it
+    # shows with a link to the overview (None: the deployment's only tenant).
+    tenant_id: str | None = None
+    tenant_name: str | None = None
 
 
 @dataclass(frozen=True)
@@ -128,10 +141,11 @@ class _Held:
 
 
 class _State:
-    """One store's current snapshot, its pages and what is under way."""
+    """One tenant's current snapshot, its pages and what is under way."""
 
-    def __init__(self, settings: Settings, max_pages: int) -> None:
+    def __init__(self, settings: Settings, store: StatusStore, max_pages: int) -> None:
         self.settings = settings
+        self.store = store  # the tenant's rows
         self.held: _Held | None = None
         self.serial = 0
         self.refreshing: asyncio.Future[_Held] | None = None
@@ -158,14 +172,19 @@ class BoardPages:
         self._check_every = check_every
         self._max_age = max_age
         self._max_pages = max_pages
-        self._states: weakref.WeakKeyDictionary[StatusStore, _State] = weakref.WeakKeyDictionary()
+        self._states: weakref.WeakKeyDictionary[StatusStore, dict[TenantScope, _State]] = (
+            weakref.WeakKeyDictionary()
+        )
+        self._recent: weakref.WeakKeyDictionary[StatusStore, _Recent] = weakref.WeakKeyDictionary()
 
     async def page(
-        self, settings: Settings, store: StatusStore, variant: Variant, render: Render
-    ) -> Page:
-        """The page of ``variant`` for the current version of the data."""
-        state = self._state(settings, store)
-        held = await self._current(state, store)
+        self, settings: Settings, store: StatusStore, variant: Variant, render: Render,
+        tenant: TenantScope | None = None,
+    ) -> Page:  # fmt: skip
+        """The page of ``variant`` for the current version of the data of ``tenant`` (None:
+        the store's own), read with ``settings`` (that tenant's)."""
+        state = self._state(settings, store, tenant or store.scope)
+        held = await self._current(state)
         page = state.pages.get(variant)
         if page is not None and page.serial == held.serial:
             return page
@@ -177,13 +196,43 @@ class BoardPages:
             flight.add_done_callback(lambda _done: state.renders.pop(key, None))
         return await asyncio.shield(flight)
 
-    def _state(self, settings: Settings, store: StatusStore) -> _State:
-        state = self._states.get(store)
-        if state is None or state.settings is not settings:
-            state = self._states[store] = _State(settings, self._max_pages)
+    async def snapshot(
+        self, settings: Settings, store: StatusStore, tenant: TenantScope | None = None
+    ) -> Snapshot:
+        """The current snapshot of ``tenant``'s data (what its board's pages are cut from)."""
+        held = await self._current(self._state(settings, store, tenant or store.scope))
+        return held.snapshot
+
+    async def recent(self, store: StatusStore, read: Callable[[], Awaitable[T]]) -> T:
+        """What ``read`` (the registry) answered at most CHECK_EVERY ago, asked by one
+        request at a time."""
+        recent = self._recent.get(store)
+        if recent is None:
+            recent = self._recent[store] = _Recent()
+        flight = recent.flight
+        if flight is None:
+            if time.monotonic() - recent.at < self._check_every:
+                return cast("T", recent.value)
+            flight = recent.flight = _start(_read_recent(recent, read))
+        return cast("T", await asyncio.shield(flight))
+
+    def keep_tenants(self, store: StatusStore, scopes: Collection[TenantScope]) -> None:
+        """Drop the state of every tenant but these (those no longer in the registry)."""
+        states = self._states.get(store, {})
+        for scope in [scope for scope in states if scope not in scopes]:
+            del states[scope]
+
+    def _state(self, settings: Settings, store: StatusStore, scope: TenantScope) -> _State:
+        states = self._states.get(store)
+        if states is None:
+            states = self._states[store] = {}
+        state = states.get(scope)
+        if state is None or (state.settings is not settings and state.settings != settings):
+            view = store.for_tenant(scope)
+            state = states[scope] = _State(settings, view, self._max_pages)
         return state
 
-    async def _current(self, state: _State, store: StatusStore) -> _Held:
+    async def _current(self, state: _State) -> _Held:
         held, now = state.held, time.monotonic()
         if (
             held is not None
@@ -193,12 +242,12 @@ class BoardPages:
             return held
         flight = state.refreshing
         if flight is None:
-            flight = state.refreshing = _start(self._refresh(state, store))
+            flight = state.refreshing = _start(self._refresh(state))
             flight.add_done_callback(lambda done: _forget_refresh(state, done))
         return await asyncio.shield(flight)
 
-    async def _refresh(self, state: _State, store: StatusStore) -> _Held:
-        held = state.held
+    async def _refresh(self, state: _State) -> _Held:
+        held, store = state.held, state.store
         if held is not None and time.monotonic() - held.read_at < self._max_age:
             asked_at, asked_on = time.monotonic(), datetime.now(UTC)
             runs, written = await ask(store, held.since)
@@ -226,6 +275,25 @@ class BoardPages:
         page = Page(held.serial, etag, gzipped)
         state.keep(variant, page)
         return page
+
+
+@dataclass
+class _Recent:
+    """A value read at most every CHECK_EVERY: when it was read, and the read under way."""
+
+    value: Any = None
+    at: float = float("-inf")
+    flight: asyncio.Future[Any] | None = None
+
+
+async def _read_recent(recent: _Recent, read: Callable[[], Awaitable[T]]) -> T:
+    try:
+        asked_at = time.monotonic()
+        recent.value = await read()
+        recent.at = asked_at
+        return cast("T", recent.value)
+    finally:
+        recent.flight = None
 
 
 Written = list[tuple[str, str, str, datetime]]

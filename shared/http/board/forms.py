@@ -5,10 +5,15 @@ exactly as the API's (``shared/sources/provisioning_jobs/actions.py``: actions o
 monitored jobs, the cooldown, ForceDeletes only when allowed, recorded and sent as an event).
 
 Against forged requests: each form carries a token, an HMAC (with a secret the app keeps in
-Table Storage, ``storage.app_secrets``) of who the page was shown to, the item, the action
-and when the token expires (15 minutes). A request whose token does not match, or that a
+Table Storage, ``storage.app_secrets``) of who the page was shown to, the tenant, the item,
+the action and when the token expires (15 minutes). A request whose token does not match, or that a
 browser marks as sent from another site (``Sec-Fetch-Site``), is refused. The answer to a
-done action is a redirect to the item's page (so a reload does not send it again)."""
+done action is a redirect to the item's page (so a reload does not send it again).
+
+The form names its tenant (``tenantId``, as the page's links do; none: the home tenant):
+the action is done on that tenant's job, with its settings (its own
+PROVISIONING_ACTIONS_ENABLED and cooldown), its rows and a Graph client with its token
+(``http.tenant_scope.TenantServices``), for a viewer who may see it (``board.scope``)."""
 
 from __future__ import annotations
 
@@ -27,16 +32,16 @@ import azure.functions as func
 from shared.core.errors import DomainError, InvalidInputError
 from shared.http.board.access import Refusal, Viewer, viewer_of
 from shared.http.board.page import ITEM_ROUTE, failure_page, link, refusal_page
+from shared.http.board.scope import TENANT_PARAM, BoardTenant, board_tenant
 from shared.http.errors import api_error
 from shared.http.serving import LazyServices, MakeGraph, Resolve, api_call
-from shared.settings import Settings
+from shared.http.tenant_scope import TenantServices
 from shared.sources import source_named
 from shared.sources.provisioning_jobs.action_models import RESET_SCOPES, restart_body
 from shared.sources.provisioning_jobs.actions import act_on_job, check_enabled, job_action
 from shared.sources.provisioning_jobs.const import NAME as JOBS
 from shared.sources.provisioning_jobs.ids import split_job_key
 from shared.storage.keys import validate_key
-from shared.storage.store import StatusStore
 
 if TYPE_CHECKING:
     from shared.sources.provisioning_jobs.source import ProvisioningJobs
@@ -64,17 +69,22 @@ class ActionForm:
 
 @dataclass(frozen=True)
 class ItemForms:
-    """The item page's forms and where they post (with the key, as the board's links)."""
+    """The item page's forms, where they post (with the key, as the board's links) and the
+    tenantId they carry (None: the page was asked without one, for the home tenant)."""
 
     post_to: str
     source: str
     item_id: str
     forms: tuple[ActionForm, ...]
+    tenant_id: str | None = None
 
 
-def sign(secret: bytes, viewer: Viewer, item_id: str, action: str, expires: int) -> str:
-    """A form's token: when it expires, and the HMAC binding it to the viewer and item."""
-    message = "\n".join((_subject(viewer), item_id, action, str(expires))).encode()
+def sign(
+    secret: bytes, viewer: Viewer, tenant_id: str, item_id: str, action: str, expires: int
+) -> str:
+    """A form's token: when it expires, and the HMAC binding it to the viewer, the tenant,
+    the item and the action."""
+    message = "\n".join((_subject(viewer), tenant_id, item_id, action, str(expires))).encode()
     digest = hmac.new(secret, message, hashlib.sha256).digest()
     return f"{expires}.{base64.urlsafe_b64encode(digest).decode().rstrip('=')}"
 
@@ -87,29 +97,31 @@ def _subject(viewer: Viewer) -> str:
 
 
 def token_holds(
-    secret: bytes, token: str, viewer: Viewer, item_id: str, action: str, now: float
-) -> bool:
-    """Whether ``token`` was signed for this viewer, item and action, and has not expired."""
+    secret: bytes, token: str, viewer: Viewer, tenant_id: str, item_id: str, action: str,
+    now: float,
+) -> bool:  # fmt: skip
+    """Whether ``token`` was signed for this viewer, tenant, item and action, and has not
+    expired."""
     expires_text, _dot, _digest = token.partition(".")
     if not expires_text.isdigit() or len(expires_text) > 12:
         return False
     expires = int(expires_text)
     if not now <= expires <= now + TOKEN_SECONDS:
         return False
-    return hmac.compare_digest(token, sign(secret, viewer, item_id, action, expires))
+    return hmac.compare_digest(token, sign(secret, viewer, tenant_id, item_id, action, expires))
 
 
 async def item_forms(
-    settings: Settings, store: StatusStore, viewer: Viewer, source: str, item_id: str,
-    status: str | None,
-) -> ItemForms | None:  # fmt: skip
-    """The forms a job's page offers (None: not a job, or actions are off)."""
+    chosen: BoardTenant, viewer: Viewer, source: str, item_id: str, status: str | None
+) -> ItemForms | None:
+    """The forms a job's page offers (None: not a job, or actions are off for its tenant)."""
     if source != JOBS:
         return None
-    own = cast("ProvisioningJobs", source_named(JOBS)).own_settings(settings)
+    own = cast("ProvisioningJobs", source_named(JOBS)).own_settings(chosen.settings)
     if not own.actions_enabled:
         return None
-    secret = await store.secrets.secret(SECRET_NAME)
+    tenant_id = chosen.tenant.tenantId
+    secret = await chosen.store.secrets.secret(SECRET_NAME)
     expires = int(time.time()) + TOKEN_SECONDS
     scopes = _SCOPES_OFFERED + (("ForceDeletes",) if own.allow_force_deletes else ())
     offered = ["restart"] + (["start"] if status != "Active" else [])
@@ -117,12 +129,12 @@ async def item_forms(
         ActionForm(
             action,
             _VERBS[action],
-            sign(secret, viewer, item_id, action, expires),
+            sign(secret, viewer, tenant_id, item_id, action, expires),
             scopes if action == "restart" else (),
         )
         for action in offered
     )
-    return ItemForms(link(ACTION_ROUTE, viewer.key), source, item_id, forms)
+    return ItemForms(link(ACTION_ROUTE, viewer.key), source, item_id, forms, chosen.keep)
 
 
 def done_notice(done: str | None) -> str | None:
@@ -132,12 +144,14 @@ def done_notice(done: str | None) -> str | None:
 
 @dataclass(frozen=True)
 class AskedAction:
-    """What a form asks: the job, the action, the reset scopes ticked, the form's token."""
+    """What a form asks: the job, the action, the reset scopes ticked, the form's token, and
+    its tenant (None: the home tenant)."""
 
     item_id: str
     action: str
     scopes: str
     token: str
+    tenant_id: str | None = None
 
 
 async def action_response(
@@ -155,21 +169,29 @@ async def action_response(
         if call.header("sec-fetch-site") not in _SAME_SITE:
             refusal = Refusal(403, "Sent from another site", "Act from the board's own pages.")
             return refusal_page(refusal)
-        jobs = cast("ProvisioningJobs", source_named(JOBS))
-        check_enabled(jobs.own_settings(settings))  # before anything else, as the API's
         asked = _asked(_form(call.header("content-type"), call.body))
-        back = link(ITEM_ROUTE, viewer.key, source=JOBS, id=asked.item_id)
+        chosen = await board_tenant(settings, store, viewer, asked.tenant_id)
+        if isinstance(chosen, Refusal):
+            return refusal_page(chosen)
+        jobs = cast("ProvisioningJobs", source_named(JOBS))
+        check_enabled(jobs.own_settings(chosen.settings))  # the tenant's, as its route's
+        keep = {TENANT_PARAM: chosen.keep}
+        back = link(ITEM_ROUTE, viewer.key, **keep, source=JOBS, id=asked.item_id)
         secret = await store.secrets.secret(SECRET_NAME)
-        if not token_holds(secret, asked.token, viewer, asked.item_id, asked.action, time.time()):
+        tenant_id = chosen.tenant.tenantId
+        if not token_holds(secret, asked.token, viewer, tenant_id, asked.item_id, asked.action,
+                           time.time()):  # fmt: skip
             return refusal_page(Refusal(403, "This form has expired",
                                         "Open the item's page again and send it from there."),
                                 back=back)  # fmt: skip
-        await _act(jobs, LazyServices(resolve, make_graph), viewer, asked)
+        services = TenantServices(settings, store, chosen.tenant, LazyServices(resolve, make_graph))
+        await _act(jobs, services, viewer, asked)
     except DomainError as error:
         return _not_done(error, back)
     except Exception as error:
         return failure_page(error)
-    location = link(ITEM_ROUTE, viewer.key, source=JOBS, id=asked.item_id, done=asked.action)
+    location = link(ITEM_ROUTE, viewer.key, **keep, source=JOBS, id=asked.item_id,
+                    done=asked.action)  # fmt: skip
     headers = {"Location": location, "Cache-Control": "no-store", "Referrer-Policy": "no-referrer"}
     return func.HttpResponse(status_code=303, headers=headers)
 
@@ -179,11 +201,12 @@ def _asked(form: dict[str, str]) -> AskedAction:
     if form.get("source") != JOBS or action not in _VERBS:
         raise InvalidInputError("Only a provisioning job can be restarted or started here.")
     item_id = validate_key(form.get("id", ""), name="id")
-    return AskedAction(item_id, action, form.get("resetScope", ""), form.get("token", ""))
+    return AskedAction(item_id, action, form.get("resetScope", ""), form.get("token", ""),
+                       form.get(TENANT_PARAM))  # fmt: skip
 
 
 async def _act(
-    jobs: ProvisioningJobs, services: LazyServices, viewer: Viewer, asked: AskedAction
+    jobs: ProvisioningJobs, services: TenantServices, viewer: Viewer, asked: AskedAction
 ) -> None:
     """The action, through the same checks and recording as the API's."""
     sp_id, job_id = split_job_key(asked.item_id)

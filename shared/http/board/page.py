@@ -19,7 +19,12 @@ from urllib.parse import urlencode
 import azure.functions as func
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 
-from shared.core.errors import DomainError, SettingsError, StorageUnavailableError
+from shared.core.errors import (
+    DomainError,
+    NotFoundError,
+    SettingsError,
+    StorageUnavailableError,
+)
 from shared.core.time import parse_timestamp
 from shared.http.board.access import Refusal
 from shared.http.board.strips import strip_svg
@@ -116,14 +121,16 @@ def page_response(
 
 
 def failure_page(error: Exception) -> func.HttpResponse:
-    """A failure as an HTML page: bad input 400, not configured or storage down 503 (with
-    Retry-After), anything else logged and answered 500 without its trace."""
+    """A failure as an HTML page: bad input 400, not found 404, not configured or storage
+    down 503 (with Retry-After), anything else logged and answered 500 without its trace."""
     if isinstance(error, SettingsError):
         refusal = Refusal(503, "The app is not configured", error.message)
     elif isinstance(error, StorageUnavailableError):
         refusal = Refusal(
             503, "Storage is unavailable", "Table Storage did not answer; try again soon."
         )
+    elif isinstance(error, NotFoundError):
+        refusal = Refusal(404, "Not found", error.message)
     elif isinstance(error, DomainError):
         refusal = Refusal(400, "That request cannot be shown", error.message)
     else:

@@ -32,7 +32,7 @@ _PROBLEMS = {
 
 
 def render_board(snapshot: Snapshot, variant: Variant) -> bytes:
-    """``board.html`` for this viewer and filters, cut from the snapshot."""
+    """``board.html`` for this viewer, filters and tenant, cut from the snapshot."""
     health, sources = list(variant.health), list(variant.sources)
     board = board_of(snapshot, health, sources)
     healthy = sum(1 for row in board.rows if row.health == _HEALTHY) if not health else 0
@@ -40,11 +40,15 @@ def render_board(snapshot: Snapshot, variant: Variant) -> bytes:
     if folded:
         board = replace(board, rows=[row for row in board.rows if row.health != _HEALTHY])
     viewer = Viewer(key=variant.key, name=variant.name)
-    context = board_context(viewer, board, health, sources)
+    context = board_context(
+        viewer, board, health, sources,
+        tenant_id=variant.tenant_id, tenant_name=variant.tenant_name,
+    )  # fmt: skip
     context["folded"] = folded
     context["folded_link"] = link(
-        BOARD_ROUTE, viewer.key, health=_HEALTHY, source=",".join(sources) or None
-    )
+        BOARD_ROUTE, viewer.key, tenantId=variant.tenant_id, health=_HEALTHY,
+        source=",".join(sources) or None,
+    )  # fmt: skip
     return render("board.html", **context)
 
 
@@ -98,35 +102,34 @@ def polling_words(report: dict[str, Any], now: datetime) -> tuple[bool, str]:
 
 
 def board_context(
-    viewer: Viewer, board: Board, health: list[str], sources: list[str]
-) -> dict[str, Any]:
+    viewer: Viewer, board: Board, health: list[str], sources: list[str], *,
+    tenant_id: str | None = None, tenant_name: str | None = None,
+) -> dict[str, Any]:  # fmt: skip
+    """What ``board.html`` shows; every link keeps the key and ``tenant_id`` (the tenant's
+    name, when given, is in the title and header, beside a link to the overview)."""
     key = viewer.key
+
+    def to(route: str, **query: str | None) -> str:
+        return link(route, key, tenantId=tenant_id, **query)
+
     joined_sources = ",".join(sources) or None
     joined_health = ",".join(health) or None
     health_links = [
-        {
-            "label": "all",
-            "href": link(BOARD_ROUTE, key, source=joined_sources),
-            "current": not health,
-        }
+        {"label": "all", "href": to(BOARD_ROUTE, source=joined_sources), "current": not health}
     ] + [
         {
             "label": f"{name} ({board.counts.get(name, 0)})",
-            "href": link(BOARD_ROUTE, key, health=name, source=joined_sources),
+            "href": to(BOARD_ROUTE, health=name, source=joined_sources),
             "current": health == [name],
         }
         for name in HEALTH_ORDER
     ]
     source_links = [
-        {
-            "label": "all",
-            "href": link(BOARD_ROUTE, key, health=joined_health),
-            "current": not sources,
-        }
+        {"label": "all", "href": to(BOARD_ROUTE, health=joined_health), "current": not sources}
     ] + [
         {
             "label": board.titles.get(name, name),
-            "href": link(BOARD_ROUTE, key, health=joined_health, source=name),
+            "href": to(BOARD_ROUTE, health=joined_health, source=name),
             "current": sources == [name],
         }
         for name in (s["source"] for s in board.report.get("sources", []))
@@ -147,12 +150,12 @@ def board_context(
         "banners": banners,
         "health_links": health_links,
         "source_links": source_links,
-        "refresh_link": link(BOARD_ROUTE, key, health=joined_health, source=joined_sources),
+        "refresh_link": to(BOARD_ROUTE, health=joined_health, source=joined_sources),
         "filtered": bool(health or sources),
         "reload_after": board.reload_after,
-        "row_links": [link(ITEM_ROUTE, key, source=row.source, id=row.id) for row in board.rows],
+        "row_links": [to(ITEM_ROUTE, source=row.source, id=row.id) for row in board.rows],
         # The JSON needs a key: offered to key holders only, with the page's filters.
-        "json_link": link("statuses", key, health=joined_health, source=joined_sources)
-        if key
-        else None,
+        "json_link": to("statuses", health=joined_health, source=joined_sources) if key else None,
+        "tenant_name": tenant_name,
+        "overview_link": link(BOARD_ROUTE, key) if tenant_name else None,
     }

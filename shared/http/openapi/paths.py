@@ -45,6 +45,11 @@ def _board_paths(source_names: list[str]) -> dict[str, Any]:
     }  # fmt: skip
     key = param("code", "query", "Function Key", "The function key, as Azure takes it in a URL.",
                 visibility="internal")  # fmt: skip
+    tenant = param(
+        "tenantId", "query", "Tenant",
+        "The tenant's id, or home. On the board, none: the overview of the tenants (one "
+        "tenant: its board); on an item, none: the home tenant's.",
+    )  # fmt: skip
     board = operation(
         "GetBoard", "Show the status board",
         "The status board, an HTML page for people: every monitored item, worst first, with "
@@ -54,6 +59,7 @@ def _board_paths(source_names: list[str]) -> dict[str, Any]:
             param("health", "query", "Health", "Only these healths, comma-separated."),
             param("source", "query", "Sources",
                   f"Only these sources, comma-separated: {', '.join(source_names)}."),
+            tenant,
             key,
         ),
         visibility="internal", **html,
@@ -65,6 +71,7 @@ def _board_paths(source_names: list[str]) -> dict[str, Any]:
         parameters=(
             param("source", "query", "Source", "The item's source.", required=True),
             param("id", "query", "ID", "The item's id.", required=True),
+            tenant,
             key,
         ),
         visibility="internal", **html,
@@ -80,11 +87,12 @@ def _board_action(answers: dict[int, Any], key: dict[str, Any]) -> dict[str, Any
     """The item page's form (a job's restart or start): for people, hidden from flows."""
     html = {"produces": ["text/html"]}
     fields = (
-        param(name, "formData", name, text, required=name != "resetScope")
+        param(name, "formData", name, text, required=name not in ("resetScope", "tenantId"))
         for name, text in (
             ("source", "The provisioning jobs source."), ("id", "The job's id."),
             ("action", "restart or start."), ("token", "The token the page gave."),
             ("resetScope", "A reset scope ticked (one field each)."),
+            ("tenantId", "The tenant of the job's page (none: the home tenant)."),
         )
     )  # fmt: skip
     act = operation(
