@@ -9,8 +9,10 @@ drop enum members they do not know, where the cache must keep what Graph sent.
 from __future__ import annotations
 
 import asyncio
+import functools
 import json
 import logging
+import ssl
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from typing import Any
@@ -115,6 +117,7 @@ class GraphClient:
             timeout=httpx.Timeout(settings.graph_timeout_seconds),
             limits=httpx.Limits(max_connections=connections, max_keepalive_connections=connections),
             http2=True,
+            verify=_tls_context(),
         )
         adapter = create_graph_adapter(
             settings, http_client, credential if credential is not None else owned
@@ -363,6 +366,13 @@ class GraphClient:
             raise GraphError(
                 None, "connectionError", f"Graph could not be reached: {error}."
             ) from error
+
+
+@functools.cache
+def _tls_context() -> ssl.SSLContext:
+    """One TLS context (the CA bundle read once) for every Graph client of the process: a
+    client is made per tenant and poll, and reading the bundle takes tens of ms of CPU."""
+    return httpx.create_ssl_context()
 
 
 def _graph_error(error: APIError) -> GraphError:
