@@ -37,6 +37,8 @@ class OutboxTable:
                 "attempts": 0,
                 "delivered": False,
                 "changedDateTime": event.changedDateTime,
+                # Whose change it is: a tenant's events are purged with it.
+                "tenantId": event.tenantId or "",
             }
             put_text(entity, "event", event.model_dump_json())
             operations.append(("create", entity, {}))
@@ -89,6 +91,10 @@ class OutboxTable:
         """Delete delivered events (and markers) older than ``before``; return how many."""
         query = "delivered eq true and changedDateTime lt @before"
         return await self._tables.delete_where(self._table, query, {"before": before})
+
+    async def purge_tenant(self, tenant_id: str) -> int:
+        """Delete every event of one tenant's changes, for any target; return how many."""
+        return await self._tables.delete_where(self._table, "tenantId eq @t", {"t": tenant_id})
 
     async def clear(self, target: str) -> None:
         """Drop every event waiting for a target (its subscription is gone or disabled)."""

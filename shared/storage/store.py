@@ -60,7 +60,15 @@ class StatusStore:
             await self.item_logs.purge(),
             await self.source_state.purge(),
         )
-        return {"statuses": statuses, "history": history, "itemLogs": logs, "state": state}
+        # Its subscriptions with what waits for them, and its events waiting for any other.
+        subscriptions = await self.subscriptions.purge_tenant(self.scope.tenant_id)
+        for subscription_id in subscriptions:
+            await self.outbox.clear(subscription_id)
+        events = await self.outbox.purge_tenant(self.scope.tenant_id)
+        return {
+            "statuses": statuses, "history": history, "itemLogs": logs, "state": state,
+            "subscriptions": len(subscriptions), "events": events,
+        }  # fmt: skip
 
     @classmethod
     def from_settings(cls, settings: Settings) -> StatusStore:

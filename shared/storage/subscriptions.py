@@ -49,6 +49,20 @@ class SubscriptionsTable:
             )
             return [_subscription(entity) async for entity in entities]
 
+    async def purge_tenant(self, tenant_id: str) -> list[str]:
+        """Delete every subscription of one tenant; return their ids."""
+        async with self._tables.call():
+            found = self._table.query_entities(
+                "PartitionKey eq @kind and tenantId eq @t",
+                parameters={"kind": _PARTITION, "t": tenant_id},
+                select=["RowKey"],
+            )
+            ids = [entity["RowKey"] async for entity in found]
+            for subscription_id in ids:
+                with suppress(ResourceNotFoundError):
+                    await self._table.delete_entity(_PARTITION, subscription_id)
+        return ids
+
     async def delete(self, subscription_id: str) -> bool:
         """Delete a subscription; False when there was none."""
         async with self._tables.call():

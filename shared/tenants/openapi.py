@@ -55,6 +55,12 @@ class TenantRemovedRows(BaseModel):
     itemLogs: Int32 = Field(default=0, description="Items' log entries (with purge=true only).")
     state: Int32 = Field(default=0, description="Poll state rows (with purge=true only).")
     keys: Int32 = Field(default=0, description="The tenant's keys (revoked with it).")
+    subscriptions: Int32 = Field(
+        default=0, description="The tenant's webhook subscriptions (with purge=true only)."
+    )
+    events: Int32 = Field(
+        default=0, description="Its changes' events waiting or kept (with purge=true only)."
+    )
 
 
 class TenantRemoval(BaseModel):

@@ -14,6 +14,7 @@ from shared import composition
 from shared.core.tenancy import TenantScope
 from tests.support.app import App, Reply
 from tests.support.samples import SEED
+from tools.processes import free_port
 
 SDS = "educationSynchronizationProfiles"
 SCHOOL = "6a1f0c3e-2b4d-4e5f-8a9b-0c1d2e3f4a5b"
@@ -155,22 +156,37 @@ async def test_without_a_token_per_tenant_only_the_home_tenant_is_polled(
 
 
 async def test_removing_a_tenant_with_purge_leaves_none_of_its_rows(
-    app: App, simulated_auth: None, tenant: Any
+    app: App, simulated_auth: None, tenant: Any, insecure_webhooks: None
 ) -> None:
     school = tenant.add_tenant(SCHOOL)
     school.add_profile("trust-school", status={**SEED, "id": "trust-school", "status": "error"})
     tenant.add_profile("home-school", status={**SEED, "id": "home-school"})
     assert (await add(app, SCHOOL, "Northwind")).status == 201
     await app.poll()
+    # Its own subscription and an every-tenant one, both unreachable: the events wait.
+    nowhere = f"http://127.0.0.1:{free_port()}/hook"
+    body, json_type = {"notificationUrl": nowhere}, {"Content-Type": "application/json"}
+    own = await app.call("tenant_create_subscription", method="POST", body=body,
+                         route_params={"tenantId": SCHOOL},
+                         headers={**json_type, **await key_of(app, SCHOOL)})  # fmt: skip
+    every = await app.call("create_subscription", method="POST", body=body, headers=json_type)
+    assert (own.status, every.status) == (201, 201)
     school.set_status("trust-school", status="success")
-    await app.poll()  # a change: history too
+    await app.poll()  # a change: history too, and an event for each subscription
+    _settings, store = composition.services()
+    assert len(await store.outbox.read(every.json()["id"], 10)) == 1
     removed = await app.call("delete_tenant", method="DELETE", route_params={"tenantId": SCHOOL},
                              params={"purge": "true"})  # fmt: skip
     assert removed.status == 200, removed.body
     counts = removed.json()["removed"]
     assert counts["tenants"] == 1 and counts["statuses"] == 1 and counts["history"] == 2
     assert counts["state"] >= 1  # its poll records
-    _settings, store = composition.services()
+    assert (counts["keys"], counts["subscriptions"], counts["events"]) == (1, 1, 1)
+    assert await store.outbox.read(every.json()["id"], 10) == []  # its event, not the sub
+    assert await store.outbox.read(own.json()["id"], 10) == []
+    assert [s["id"] for s in (await app.call("list_subscriptions")).json()["value"]] == [
+        every.json()["id"]
+    ]
     assert await store.for_tenant(TenantScope(SCHOOL)).statuses.summaries([SDS], []) == []
     assert [r["id"] for r in (await app.statuses()).json()["value"]] == ["home-school"]
     again = await app.call("get_tenant", route_params={"tenantId": SCHOOL})
