@@ -4,6 +4,11 @@
 # Looks nothing up and changes nothing. See usage() below.
 set -euo pipefail
 
+# The pieces the scripts share (bash alone finds the directory: no dirname on a minimal PATH).
+case "${BASH_SOURCE[0]}" in */*) lib="${BASH_SOURCE[0]%/*}/lib" ;; *) lib=lib ;; esac
+# shellcheck source=SCRIPTDIR/lib/graph-permissions.sh
+source "$lib/graph-permissions.sh"
+
 # Entra's admin consent endpoint, as the app builds it (shared/graph/credentials.py,
 # admin_consent_url; GET /api/tenants/{tenantId}/consent answers the same link).
 readonly LOGIN="https://login.microsoftonline.com"
@@ -12,9 +17,6 @@ readonly AZD_TENANT_ID="AZURE_TENANT_ID"               # output of infra/main.bi
 readonly AZD_APP_URL="AZURE_FUNCTION_APP_URL"          # output of infra/main.bicep
 readonly AZD_APP_NAME="AZURE_FUNCTION_APP_NAME"        # output of infra/main.bicep
 readonly AZD_RESOURCE_GROUP="AZURE_RESOURCE_GROUP"     # output of infra/main.bicep
-readonly GUID_RE='^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$'
-
-prog="$(basename "$0")"
 
 usage() {
     cat <<EOF
@@ -33,21 +35,6 @@ Options:
   --url-only   print the link alone.
   -h, --help   show this help and exit.
 EOF
-}
-
-lower() {
-    printf '%s' "$1" | tr '[:upper:]' '[:lower:]'
-}
-
-azd_value() { # NAME -> its value in the azd environment; empty when unset, unreadable or no azd
-    command -v azd >/dev/null 2>&1 || return 0
-    azd env get-value "$1" 2>/dev/null </dev/null || true
-}
-
-usage_error() {
-    echo "$prog: $*" >&2
-    echo "Try '$prog --help'." >&2
-    exit 2
 }
 
 app_id=""

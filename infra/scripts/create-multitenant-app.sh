@@ -16,8 +16,11 @@
 # Entra ID rights, and safe to run again.
 set -euo pipefail
 
-readonly GRAPH_APP_ID="00000003-0000-0000-c000-000000000000" # Microsoft Graph, in every tenant
-readonly GRAPH="https://graph.microsoft.com/v1.0"
+# The pieces the scripts share (bash alone finds the directory: no dirname on a minimal PATH).
+case "${BASH_SOURCE[0]}" in */*) lib="${BASH_SOURCE[0]%/*}/lib" ;; *) lib=lib ;; esac
+# shellcheck source=SCRIPTDIR/lib/graph-permissions.sh
+source "$lib/graph-permissions.sh"
+
 readonly LOGIN="https://login.microsoftonline.com"
 readonly SIGN_IN_AUDIENCE="AzureADMultipleOrgs"
 # The audience of the managed identity's token that the federated credential accepts (the app
@@ -36,6 +39,9 @@ readonly AZD_GRAPH_AUTH="GRAPH_AUTH"
 # Source -> the application permissions it needs (shared/sources: each source's permission, and
 # extra_permissions for the configurations that need more), as grant-graph-permissions.sh.
 # Reading needs read-only permissions; only the provisioning job actions need a ReadWrite one.
+# The flags and which permissions they choose are lib/graph-permissions.sh's; the values stay
+# here and in grant-graph-permissions.sh, whose text tests/unit/test_registry.py reads
+# (tests/unit/test_infra_tenants.py checks that the two agree).
 readonly ROLE_SDS="EduAdministration.Read.All"          # School Data Sync profiles and their status
 readonly ROLE_PROVISIONING="Synchronization.Read.All"   # Entra ID provisioning (synchronization) jobs
 readonly ROLE_DISCOVERY="Application.Read.All"          # provisioning: listing service principals (discovery)
@@ -44,11 +50,8 @@ readonly ROLE_PROVISIONING_ACTIONS="Synchronization.ReadWrite.All" # provisionin
 readonly ROLE_DIRECTORY_SYNC="Organization.Read.All"    # Entra Connect: the organization's last sync times
 readonly ROLE_INDUSTRY_DATA="IndustryData-Run.Read.All" # Industry Data runs
 
-readonly GUID_RE='^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$'
 readonly UNIQUE_NAME_RE='^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$'
 readonly REDIRECT_RE='^https://[^[:space:]"\\]+$'
-
-prog="$(basename "$0")"
 
 usage() {
     cat <<EOF
@@ -127,34 +130,8 @@ Examples:
 EOF
 }
 
-lower() { # bash 3.2 (macOS) has no ${var,,}
-    printf '%s' "$1" | tr '[:upper:]' '[:lower:]'
-}
-
-trim() { # leading and trailing whitespace off
-    local value="$1"
-    value="${value#"${value%%[![:space:]]*}"}"
-    printf '%s' "${value%"${value##*[![:space:]]}"}"
-}
-
-azd_value() { # NAME -> its value in the azd environment; empty when unset, unreadable or no azd
-    command -v azd >/dev/null 2>&1 || return 0
-    azd env get-value "$1" 2>/dev/null </dev/null || true
-}
-
 absent() { # az's tsv prints None for a null
     [[ -z "$1" || "$1" == "None" ]]
-}
-
-die() {
-    echo "$prog: $*" >&2
-    exit 1
-}
-
-usage_error() {
-    echo "$prog: $*" >&2
-    echo "Try '$prog --help'." >&2
-    exit 2
 }
 
 option_value() { # OPTION ARGC VALUE -> VALUE, or a usage error when missing
@@ -172,37 +149,12 @@ redirect_uri=""
 app_given=false
 unique_given=false
 dry_run=false
-sources_given=false
-want_sds=false
-want_provisioning=false
-want_discovery=false
-want_logs=false
-want_actions=false
-want_directory_sync=false
-want_industry_data=false
 
 while [[ $# -gt 0 ]]; do
     case "$1" in
         -h | --help)
             usage
             exit 0
-            ;;
-        --sds) want_sds=true sources_given=true ;;
-        --provisioning) want_provisioning=true want_discovery=true sources_given=true ;;
-        --provisioning-named) want_provisioning=true sources_given=true ;;
-        --directory-sync) want_directory_sync=true sources_given=true ;;
-        --industry-data) want_industry_data=true sources_given=true ;;
-        --provisioning-logs) want_logs=true ;;
-        --provisioning-actions) want_actions=true ;;
-        --all)
-            sources_given=true
-            want_sds=true
-            want_provisioning=true
-            want_discovery=true
-            want_logs=true
-            want_actions=true
-            want_directory_sync=true
-            want_industry_data=true
             ;;
         --dry-run) dry_run=true ;;
         --principal-id)
@@ -235,7 +187,8 @@ while [[ $# -gt 0 ]]; do
             redirect_uri="$(option_value "$1" $# "${2:-}")"
             shift
             ;;
-        *) usage_error "unknown argument: $1" ;;
+        # The source flags; --provisioning-logs and --provisioning-actions add to the sources.
+        *) choose_source "$1" false || usage_error "unknown argument: $1" ;;
     esac
     shift
 done
@@ -248,21 +201,10 @@ if ! $sources_given; then
     want_discovery=true
     want_directory_sync=true
     want_industry_data=true
-elif { $want_logs || $want_actions; } && ! $want_provisioning; then
-    # The provisioning logs and job actions belong to the provisioning jobs source.
-    want_provisioning=true
-    want_discovery=true
+else
+    imply_provisioning
 fi
-roles=()
-if $want_sds; then roles+=("$ROLE_SDS"); fi
-if $want_provisioning; then
-    roles+=("$ROLE_PROVISIONING")
-    if $want_discovery; then roles+=("$ROLE_DISCOVERY"); fi
-    if $want_logs; then roles+=("$ROLE_PROVISIONING_LOGS"); fi
-    if $want_actions; then roles+=("$ROLE_PROVISIONING_ACTIONS"); fi
-fi
-if $want_directory_sync; then roles+=("$ROLE_DIRECTORY_SYNC"); fi
-if $want_industry_data; then roles+=("$ROLE_INDUSTRY_DATA"); fi
+choose_roles
 
 # --- what it works on: arguments first, then the azd environment ---------------------------------
 
@@ -326,10 +268,8 @@ credential_body() { # ISSUER -> the federated identity credential, as Graph take
         "SyncStatus: the function app's user-assigned managed identity"
 }
 
-if ! command -v az >/dev/null 2>&1; then
-    $dry_run || die "the Azure CLI (az) is needed; install it and run 'az login'"
+if without_az "$dry_run"; then
     issuer="$LOGIN/${tenant_id:-<home tenant id>}/v2.0"
-    echo "Dry run without az: nothing looked up, nothing changed."
     echo "App registration: $app_ref (\"$display_name\"), sign-in audience $SIGN_IN_AUDIENCE"
     for role in "${roles[@]}"; do
         echo "would declare Microsoft Graph application permission $role"
@@ -342,10 +282,6 @@ if ! command -v az >/dev/null 2>&1; then
 fi
 
 # --- with az -------------------------------------------------------------------------------------
-
-graph_get() { # URL JMESPATH -> tsv (stdin closed: the loops below read from here-strings)
-    az rest --method GET --url "$1" --query "$2" --output tsv </dev/null
-}
 
 signed_in_tenant="$(az account show --query tenantId --output tsv </dev/null)" ||
     die "az is not signed in: az login${tenant_id:+ --tenant $tenant_id}"
@@ -370,17 +306,12 @@ if [[ -n "$identity_client_id" && "$(lower "$identity_app_id")" != "$identity_cl
 fi
 
 # The Graph permissions, by value.
-graph_sp_id="$(graph_get "$GRAPH/servicePrincipals(appId='$GRAPH_APP_ID')?\$select=id" id)" ||
-    die "cannot read the Microsoft Graph service principal"
+find_graph
 absent "$graph_sp_id" && die "the Microsoft Graph service principal was not found in this tenant"
-role_name() { # APP ROLE ID -> its value
-    graph_get "$GRAPH/servicePrincipals/$graph_sp_id?\$select=appRoles" "appRoles[?id=='$1'].value | [0]"
-}
 access=""
 wanted_ids=()
 for role in "${roles[@]}"; do
-    role_id="$(graph_get "$GRAPH/servicePrincipals/$graph_sp_id?\$select=appRoles" \
-        "appRoles[?value=='$role' && contains(allowedMemberTypes, 'Application')].id | [0]")"
+    role_id="$(graph_role_id "$role")"
     absent "$role_id" && die "Microsoft Graph has no application permission $role"
     role_id="$(lower "$role_id")"
     wanted_ids+=("$role_id")
@@ -550,7 +481,7 @@ done
 
 if [[ ${#removed[@]} -gt 0 ]]; then
     for role_id in "${removed[@]}"; do
-        value="$(role_name "$role_id")"
+        value="$(graph_role_value "$role_id")"
         absent "$value" && value="$role_id"
         if $dry_run; then
             echo "note   would no longer declare $value: tenants that consented keep it granted until their administrators remove it"

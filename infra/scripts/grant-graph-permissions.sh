@@ -3,8 +3,11 @@
 # permissions) that its enabled sources need, and nothing else. See usage() below.
 set -euo pipefail
 
-readonly GRAPH_APP_ID="00000003-0000-0000-c000-000000000000" # Microsoft Graph, in every tenant
-readonly GRAPH="https://graph.microsoft.com/v1.0"
+# The pieces the scripts share (bash alone finds the directory: no dirname on a minimal PATH).
+case "${BASH_SOURCE[0]}" in */*) lib="${BASH_SOURCE[0]%/*}/lib" ;; *) lib=lib ;; esac
+# shellcheck source=SCRIPTDIR/lib/graph-permissions.sh
+source "$lib/graph-permissions.sh"
+
 readonly AZD_OUTPUT="API_IDENTITY_PRINCIPAL_ID" # output of infra/main.bicep
 
 # Source -> the application roles it needs (shared/sources: each source's permission, and
@@ -26,10 +29,6 @@ readonly ENV_PROVISIONING_LOGS="PROVISIONING_LOGS_ENABLED"
 readonly ENV_PROVISIONING_ACTIONS="PROVISIONING_ACTIONS_ENABLED"
 readonly ENV_DIRECTORY_SYNC="DIRECTORY_SYNC_ENABLED"
 readonly ENV_INDUSTRY_DATA="INDUSTRY_DATA_RUNS_ENABLED"
-
-readonly GUID_RE='^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$'
-
-prog="$(basename "$0")"
 
 usage() {
     cat <<EOF
@@ -92,20 +91,6 @@ Examples:
 EOF
 }
 
-lower() { # bash 3.2 (macOS) has no ${var,,}
-    printf '%s' "$1" | tr '[:upper:]' '[:lower:]'
-}
-
-trim() { # leading and trailing whitespace off, as Python's str.strip()
-    local value="$1"
-    value="${value#"${value%%[![:space:]]*}"}"
-    printf '%s' "${value%"${value##*[![:space:]]}"}"
-}
-
-azd_value() { # NAME -> its value in the azd environment; empty when unset or unreadable
-    azd env get-value "$1" 2>/dev/null </dev/null || true
-}
-
 # NAME VALUE DEFAULT -> true/false, read the way the app reads a flag (shared/settings.py).
 env_flag() {
     local value
@@ -140,50 +125,14 @@ provisioning_discovers() {
     if $named; then echo false; else echo true; fi
 }
 
-die() {
-    echo "$prog: $*" >&2
-    exit 1
-}
-
-usage_error() {
-    echo "$prog: $*" >&2
-    echo "Try '$prog --help'." >&2
-    exit 2
-}
-
 principal_id=""
 dry_run=false
-sources_given=false
-want_sds=false
-want_provisioning=false
-want_discovery=false
-want_logs=false
-want_actions=false
-want_directory_sync=false
-want_industry_data=false
 
 while [[ $# -gt 0 ]]; do
     case "$1" in
         -h | --help)
             usage
             exit 0
-            ;;
-        --sds) want_sds=true sources_given=true ;;
-        --provisioning) want_provisioning=true want_discovery=true sources_given=true ;;
-        --provisioning-named) want_provisioning=true sources_given=true ;;
-        --provisioning-logs) want_logs=true sources_given=true ;;
-        --provisioning-actions) want_actions=true sources_given=true ;;
-        --directory-sync) want_directory_sync=true sources_given=true ;;
-        --industry-data) want_industry_data=true sources_given=true ;;
-        --all)
-            sources_given=true
-            want_sds=true
-            want_provisioning=true
-            want_discovery=true
-            want_logs=true
-            want_actions=true
-            want_directory_sync=true
-            want_industry_data=true
             ;;
         --dry-run) dry_run=true ;;
         --principal-id)
@@ -192,7 +141,8 @@ while [[ $# -gt 0 ]]; do
             shift
             ;;
         --principal-id=*) principal_id="${1#*=}" ;;
-        -*) usage_error "unknown option: $1" ;;
+        # The source flags; --provisioning-logs and --provisioning-actions choose sources too.
+        -*) choose_source "$1" true || usage_error "unknown option: $1" ;;
         *)
             [[ -z "$principal_id" ]] || usage_error "more than one principal id given"
             principal_id="$1"
@@ -203,12 +153,7 @@ done
 
 if $sources_given; then
     sources_from="the command line"
-    # The provisioning logs and job actions belong to the provisioning jobs source, which
-    # discovers by default.
-    if { $want_logs || $want_actions; } && ! $want_provisioning; then
-        want_provisioning=true
-        want_discovery=true
-    fi
+    imply_provisioning
 else
     # The app's defaults, as deployed from the azd environment when there is one.
     sds_value="" provisioning_value="" provisioning_ids="" logs_value="" actions_value=""
@@ -243,37 +188,7 @@ else
     fi
 fi
 
-roles=()
-sources=()
-if $want_sds; then
-    roles+=("$ROLE_SDS")
-    sources+=("School Data Sync")
-fi
-if $want_provisioning; then
-    roles+=("$ROLE_PROVISIONING")
-    if $want_discovery; then
-        roles+=("$ROLE_DISCOVERY")
-        sources+=("provisioning jobs (discovered)")
-    else
-        sources+=("provisioning jobs (named service principals)")
-    fi
-    if $want_logs; then
-        roles+=("$ROLE_PROVISIONING_LOGS")
-        sources+=("provisioning logs")
-    fi
-    if $want_actions; then
-        roles+=("$ROLE_PROVISIONING_ACTIONS")
-        sources+=("provisioning job actions")
-    fi
-fi
-if $want_directory_sync; then
-    roles+=("$ROLE_DIRECTORY_SYNC")
-    sources+=("directory synchronization")
-fi
-if $want_industry_data; then
-    roles+=("$ROLE_INDUSTRY_DATA")
-    sources+=("Industry Data runs")
-fi
+choose_roles
 sources_text="$(IFS=,; echo "${sources[*]}")"
 sources_text="Sources (from $sources_from): ${sources_text//,/, }"
 if $want_provisioning && $want_logs; then
@@ -284,18 +199,14 @@ if $want_provisioning && $want_actions; then
 fi
 
 if [[ -z "$principal_id" ]]; then
-    if command -v azd >/dev/null 2>&1; then
-        principal_id="$(azd env get-value "$AZD_OUTPUT" 2>/dev/null || true)"
-    fi
+    principal_id="$(azd_value "$AZD_OUTPUT")"
     [[ -n "$principal_id" ]] ||
         usage_error "no principal id: pass --principal-id ID, or run from the azd project after 'azd up' (output $AZD_OUTPUT)"
 fi
 
 [[ "$principal_id" =~ $GUID_RE ]] || usage_error "principal id is not a GUID: $principal_id"
 
-if ! command -v az >/dev/null 2>&1; then
-    $dry_run || die "the Azure CLI (az) is needed; install it and run 'az login'"
-    echo "Dry run without az: nothing looked up, nothing changed."
+if without_az "$dry_run"; then
     echo "Principal: $principal_id"
     echo "$sources_text"
     for role in "${roles[@]}"; do
@@ -306,15 +217,10 @@ if ! command -v az >/dev/null 2>&1; then
     exit 0
 fi
 
-graph_get() { # URL JMESPATH -> tsv (stdin closed: the loops below read from here-strings)
-    az rest --method GET --url "$1" --query "$2" --output tsv </dev/null
-}
-
 principal_name="$(graph_get "$GRAPH/servicePrincipals/$principal_id?\$select=id,displayName" displayName)" ||
     die "no service principal with object id $principal_id (a client id instead of the principal id? just created? retry in a minute)"
 
-graph_sp_id="$(graph_get "$GRAPH/servicePrincipals(appId='$GRAPH_APP_ID')?\$select=id" id)" ||
-    die "cannot read the Microsoft Graph service principal"
+find_graph
 [[ -n "$graph_sp_id" ]] || die "the Microsoft Graph service principal was not found in this tenant"
 
 # The identity's current Graph role assignments: "<assignment id>\t<app role id>" per line.
@@ -327,8 +233,7 @@ $dry_run && echo "Dry run: nothing will be changed."
 
 wanted_ids=()
 for role in "${roles[@]}"; do
-    role_id="$(graph_get "$GRAPH/servicePrincipals/$graph_sp_id?\$select=appRoles" \
-        "appRoles[?value=='$role' && contains(allowedMemberTypes, 'Application')].id | [0]")"
+    role_id="$(graph_role_id "$role")"
     [[ -n "$role_id" && "$role_id" != "None" ]] || die "Microsoft Graph has no application role $role"
     wanted_ids+=("$(lower "$role_id")")
 
@@ -356,8 +261,7 @@ while IFS=$'\t' read -r assignment_id app_role_id; do
         [[ "$id" == "$app_role_id_lower" ]] && needed=true
     done
     $needed && continue
-    value="$(graph_get "$GRAPH/servicePrincipals/$graph_sp_id?\$select=appRoles" \
-        "appRoles[?id=='$app_role_id'].value | [0]")"
+    value="$(graph_role_value "$app_role_id")"
     echo "note   also holds ${value:-$app_role_id}, which the chosen sources do not need. To remove it:"
     echo "       az rest --method DELETE --url $GRAPH/servicePrincipals/$principal_id/appRoleAssignments/$assignment_id"
 done <<<"$existing"
