@@ -1,5 +1,5 @@
-"""Shared fixtures: Azurite on a free port, the simulated Graph tenant, and the app's real
-handlers as the FunctionApp registers them.
+"""Shared fixtures: Azurite on a free port, the simulated Graph tenant and an HTTP client of
+it, and the app's real handlers as the FunctionApp registers them.
 
 Each test gets its own table prefix, so tests stay isolated on one Azurite and can run in
 parallel (pytest-xdist starts one Azurite per worker).
@@ -12,6 +12,7 @@ import uuid
 from collections.abc import AsyncIterator, Iterator
 from typing import Any
 
+import httpx
 import pytest
 
 from shared import composition
@@ -52,6 +53,14 @@ async def tenant() -> AsyncIterator[Any]:
 
     async with SimulatedTenant() as simulated:
         yield simulated
+
+
+@pytest.fixture
+async def client(tenant: Any) -> AsyncIterator[httpx.AsyncClient]:
+    """An HTTP client of the simulated tenant (the ``tenant`` fixture the test sees), as the
+    simulated tenant's own tests call it."""
+    async with httpx.AsyncClient(base_url=tenant.url, timeout=5, trust_env=False) as http:
+        yield http
 
 
 @pytest.fixture

@@ -32,36 +32,33 @@ import json
 import math
 import re
 import resource
-import subprocess
 import sys
-import tempfile
 import time
 import urllib.parse
 import urllib.request
 import uuid
 from collections import Counter
-from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from azure.core.pipeline.transport import AioHttpTransport
 
-from tools.processes import (
-    AZURITE_TABLE,
-    REPO,
-    Child,
-    ChildFailed,
-    azurite_command,
-    azurite_connection_string,
-    free_port,
+from tools.bench_common import (
+    START_TIMEOUT,
+    azurite_running,
+    print_result,
+    ratio,
+    row,
+    run_bench,
+    running,
+    verdict,
+    worker_result,
 )
+from tools.processes import Child, azurite_connection_string
 
 PROFILES_PATH = "/beta/education/synchronizationProfiles"
 GRAPH_BATCH_SIZE = 20  # profileStatus requests per $batch, as the app sends them (shared.graph)
-START_TIMEOUT = 60.0
-WORKER_TIMEOUT = 900.0
-RESULT_PREFIX = "BENCH_RESULT="
 NAIVE_TABLE_SUFFIX = "NaiveStatuses"
 POLL_RUNS_TABLE = "PollRuns"  # the app's table of poll-run records (shared.storage)
 
@@ -218,7 +215,7 @@ def worker(args: argparse.Namespace) -> int:
         poll = app_poll(args.graph_url, args.storage, args.table_prefix)
     result = asyncio.run(poll)
     result["peak_rss_mb"] = peak_rss_mb()
-    print(RESULT_PREFIX + json.dumps(result), flush=True)
+    print_result(result)
     return 0
 
 
@@ -279,14 +276,6 @@ class Tenant:
         self._call("PUT", "/_tenant/rateLimit", {"rateLimit": rate, "retryAfter": retry_after})
 
 
-@contextlib.contextmanager
-def running(child: Child) -> Iterator[Child]:
-    try:
-        yield child
-    finally:
-        child.stop()
-
-
 def start_tenant(workdir: Path, size: int, args: argparse.Namespace) -> Child:
     command = [
         sys.executable, "-m", "tools.graph_tenant", "--port", "0", "--profiles", str(size),
@@ -302,15 +291,7 @@ def run_worker(kind: str, tenant: Tenant, storage: str, prefix: str, sample: int
         "--storage", storage, "--table-prefix", prefix, "--sample", str(sample),
     ]  # fmt: skip
     tenant.reset_counters()
-    done = subprocess.run(
-        command, cwd=REPO, capture_output=True, text=True, timeout=WORKER_TIMEOUT, check=False
-    )
-    lines = [line for line in done.stdout.splitlines() if line.startswith(RESULT_PREFIX)]
-    if done.returncode != 0 or not lines:
-        raise SystemExit(
-            f"the {kind} worker failed ({done.returncode}):\n{done.stdout}{done.stderr[-4000:]}"
-        )
-    result = json.loads(lines[-1][len(RESULT_PREFIX) :])
+    result = worker_result(kind, command)
     result["graph"] = tenant.counters()
     return result
 
@@ -422,12 +403,6 @@ def _cells(poll: Poll) -> list[str]:
     ]
 
 
-def _ratio(numerator: float, denominator: float) -> str:
-    if denominator == 0:
-        return "-" if numerator == 0 else "n/a"
-    return f"{numerator / denominator:,.1f}x"
-
-
 def _ratio_cells(naive: Poll, app: Poll) -> list[str]:
     approx = "~" if naive.extrapolated else ""
     pairs = [
@@ -441,13 +416,9 @@ def _ratio_cells(naive: Poll, app: Poll) -> list[str]:
     ]
     cells = []
     for index, (a, b) in enumerate(pairs):
-        cell = _ratio(a, b)
+        cell = ratio(a, b)
         cells.append(f"{approx}{cell}" if index < 6 and cell.endswith("x") else cell)
     return cells
-
-
-def _row(label: str, cells: list[str]) -> None:
-    print(f"  {label:<24}" + "".join(f"{cell:>15}" for cell in cells))
 
 
 # The app lists with $top=999, the largest page Graph serves (the tenant's max_page_size).
@@ -467,14 +438,14 @@ def report_size(result: SizeResult, args: argparse.Namespace) -> None:
         f"which asks for $top={APP_PAGE_SIZE} ({app_pages(result.size)})"
         + (f"; naive sampled on {result.naive_sample:,} profiles (~)" if sampled else "")
     )
-    _row("", list(COLUMNS))
+    row("", list(COLUMNS))
     titles = ("poll 1 (cold cache)", "poll 2 (nothing changed)")
     for index, title in enumerate(titles):
         naive, app = result.naive[index], result.app[index]
         print(f"  {title}")
-        _row("  naive", _cells(naive))
-        _row("  app", _cells(app))
-        _row("  naive / app", _ratio_cells(naive, app))
+        row("  naive", _cells(naive))
+        row("  app", _cells(app))
+        row("  naive / app", _ratio_cells(naive, app))
     print("  Table writes by table, as measured:")
     for index in range(2):
         for name, poll in (("naive", result.naive[index]), ("app", result.app[index])):
@@ -495,7 +466,7 @@ def report_throttling(
         f"sub-requests count one each), 429 + Retry-After {args.retry_after} s beyond it; "
         "nothing-changed app polls"
     )
-    _row("", ["wall s", "Graph requests", "sub-requests", "429s", "failed", "peak RSS MB"])
+    row("", ["wall s", "Graph requests", "sub-requests", "429s", "failed", "peak RSS MB"])
     for label, poll in (("app, no limit", unthrottled), ("app, throttled", throttled)):
         cells = [
             f"{poll.wall_s:.2f}",
@@ -505,13 +476,13 @@ def report_throttling(
             f"{poll.failed:,}",
             f"{poll.peak_rss_mb:.0f}",
         ]
-        _row(label, cells)
-    _row(
+        row(label, cells)
+    row(
         "throttled / no limit",
         [
-            _ratio(throttled.wall_s, unthrottled.wall_s),
-            _ratio(throttled.graph_requests, unthrottled.graph_requests),
-            _ratio(throttled.subrequests, unthrottled.subrequests),
+            ratio(throttled.wall_s, unthrottled.wall_s),
+            ratio(throttled.graph_requests, unthrottled.graph_requests),
+            ratio(throttled.subrequests, unthrottled.subrequests),
         ],
     )
     print(
@@ -527,9 +498,6 @@ def report_targets(
     floor: float,
     args: argparse.Namespace,
 ) -> None:
-    def verdict(ok: bool) -> str:
-        return "met" if ok else "not met"
-
     print("Targets (shown, not asserted):")
     largest = max(results, key=lambda r: r.size)
     speedups = [largest.naive[i].wall_s / largest.app[i].wall_s for i in range(2)]
@@ -612,25 +580,20 @@ def report_footnotes(results: list[SizeResult], args: argparse.Namespace) -> Non
 
 
 def bench(args: argparse.Namespace) -> None:
-    with tempfile.TemporaryDirectory(prefix="bench-poll-") as tmp:
-        workdir = Path(tmp)
-        port = free_port()
-        azurite = Child("azurite", azurite_command(port), cwd=workdir, log_dir=workdir)
-        with running(azurite):
-            azurite.wait_for_line(lambda line: "successfully started" in line, START_TIMEOUT)
-            storage = azurite_connection_string(port)
-            results: list[SizeResult] = []
-            throttling: tuple[Poll, Poll] | None = None
-            floor = 0.0
-            for size in args.sizes:
-                result, throttled = measure_size(workdir, storage, size, args)
-                results.append(result)
-                report_size(result, args)
-                if throttled is not None:
-                    throttling = throttled
-                    floor = report_throttling(*throttled, size, args)
-            report_targets(results, throttling, floor, args)
-            report_footnotes(results, args)
+    with azurite_running("bench-poll-") as (workdir, _, port):
+        storage = azurite_connection_string(port)
+        results: list[SizeResult] = []
+        throttling: tuple[Poll, Poll] | None = None
+        floor = 0.0
+        for size in args.sizes:
+            result, throttled = measure_size(workdir, storage, size, args)
+            results.append(result)
+            report_size(result, args)
+            if throttled is not None:
+                throttling = throttled
+                floor = report_throttling(*throttled, size, args)
+        report_targets(results, throttling, floor, args)
+        report_footnotes(results, args)
 
 
 def _sizes(text: str) -> list[int]:
@@ -668,12 +631,7 @@ def main(argv: list[str] | None = None) -> int:
         parser.error("--latency-ms and --rate-limit cannot be negative, --naive-sample >= 1")
     if args.retry_after < 1 or not 1 <= args.page_size <= 999:
         parser.error("--retry-after must be >= 1, --page-size 1 to 999")
-    if not AZURITE_TABLE.exists():
-        parser.error(f"{AZURITE_TABLE} is missing: run `make install`")
-    try:
-        bench(args)
-    except ChildFailed as error:  # the stack is stopped by now
-        raise SystemExit(str(error)) from None
+    run_bench(parser, lambda: bench(args))
     return 0
 
 

@@ -26,12 +26,9 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
-import json
 import math
 import os
-import subprocess
 import sys
-import tempfile
 import time
 import uuid
 from collections import Counter
@@ -39,29 +36,24 @@ from pathlib import Path
 from typing import Any
 from unittest import mock
 
+from tools.bench_common import (
+    azurite_running,
+    print_result,
+    ratio,
+    row,
+    run_bench,
+    verdict,
+    worker_result,
+)
 from tools.bench_poll import (
     GRAPH_BATCH_SIZE,
     POLL_RUNS_TABLE,
-    RESULT_PREFIX,
-    START_TIMEOUT,
-    WORKER_TIMEOUT,
     TableCalls,
-    _ratio,
-    _row,
     app_pages,
     peak_rss_mb,
-    running,
     table_service,
 )
-from tools.processes import (
-    AZURITE_TABLE,
-    REPO,
-    Child,
-    ChildFailed,
-    azurite_command,
-    azurite_connection_string,
-    free_port,
-)
+from tools.processes import Child, azurite_connection_string
 
 SIDES = ("sequential", "round")
 TENANT_NAMESPACE = uuid.uuid5(uuid.NAMESPACE_URL, "syncstatus/bench_tenants")
@@ -196,7 +188,7 @@ async def measure_side(args: argparse.Namespace) -> list[dict[str, Any]]:
 
 def worker(args: argparse.Namespace) -> int:
     rounds = asyncio.run(measure_side(args))
-    print(RESULT_PREFIX + json.dumps(rounds), flush=True)
+    print_result(rounds)
     return 0
 
 
@@ -210,15 +202,7 @@ def run_side(kind: str, azurite: Child, prefix: str, args: argparse.Namespace) -
         "--storage", storage, "--table-prefix", prefix, "--tenants", str(args.tenants),
         "--items", str(args.items), "--latency-ms", f"{args.latency_ms:g}",
     ]  # fmt: skip
-    done = subprocess.run(
-        command, cwd=REPO, capture_output=True, text=True, timeout=WORKER_TIMEOUT, check=False
-    )
-    lines = [line for line in done.stdout.splitlines() if line.startswith(RESULT_PREFIX)]
-    if done.returncode != 0 or not lines:
-        raise SystemExit(
-            f"the {kind} worker failed ({done.returncode}):\n{done.stdout}{done.stderr[-4000:]}"
-        )
-    rounds: list[dict] = json.loads(lines[-1][len(RESULT_PREFIX) :])
+    rounds: list[dict] = worker_result(kind, command)
     for measured in rounds:
         measured["prefix"] = prefix
     return rounds
@@ -226,17 +210,13 @@ def run_side(kind: str, azurite: Child, prefix: str, args: argparse.Namespace) -
 
 def bench(args: argparse.Namespace) -> dict[str, list[dict]]:
     """Both sides' rounds, by side: the baseline first, then the app, on one Azurite."""
-    with tempfile.TemporaryDirectory(prefix="bench-tenants-") as tmp:
-        workdir = Path(tmp)
-        args.port = free_port()
-        azurite = Child("azurite", azurite_command(args.port), cwd=workdir, log_dir=workdir)
-        with running(azurite):
-            azurite.wait_for_line(lambda line: "successfully started" in line, START_TIMEOUT)
-            run_id = uuid.uuid4().hex[:10]
-            return {
-                kind: run_side(kind, azurite, f"BenchTenants{kind[:3].title()}{run_id}", args)
-                for kind in SIDES
-            }
+    with azurite_running("bench-tenants-") as (_, azurite, port):
+        args.port = port
+        run_id = uuid.uuid4().hex[:10]
+        return {
+            kind: run_side(kind, azurite, f"BenchTenants{kind[:3].title()}{run_id}", args)
+            for kind in SIDES
+        }
 
 
 def writes_by_table(measured: dict) -> dict[str, int]:
@@ -278,12 +258,12 @@ def _ratio_cells(baseline: dict, app: dict) -> list[str]:
         return sum(measured["table"]["writes"].values()) + measured["table"]["creates"]
 
     return [
-        _ratio(baseline["wall_s"], app["wall_s"]),
+        ratio(baseline["wall_s"], app["wall_s"]),
         *("",) * 4,  # CPU, Azurite's CPU, per tenant, floor
-        _ratio(sum(baseline["requests"]), sum(app["requests"])),
-        _ratio(writes(baseline), writes(app)),
-        _ratio(status_writes(baseline), status_writes(app)),
-        _ratio(baseline["peak_rss_mb"], app["peak_rss_mb"]),
+        ratio(sum(baseline["requests"]), sum(app["requests"])),
+        ratio(writes(baseline), writes(app)),
+        ratio(status_writes(baseline), status_writes(app)),
+        ratio(baseline["peak_rss_mb"], app["peak_rss_mb"]),
     ]
 
 
@@ -300,14 +280,14 @@ def report_rounds(sides: dict[str, list[dict]], args: argparse.Namespace) -> Non
         f"listing page(s) at $top=999 + {math.ceil(args.items / GRAPH_BATCH_SIZE)} $batch of "
         f"{GRAPH_BATCH_SIZE} = {floor}"
     )
-    _row("", list(COLUMNS))
+    row("", list(COLUMNS))
     names = labels(sides)
     for index, title in enumerate(ROUNDS):
         print(f"  {title}")
         for kind in SIDES:
-            _row(f"  {names[kind]}", _cells(sides[kind][index], floor))
+            row(f"  {names[kind]}", _cells(sides[kind][index], floor))
         baseline, app = sides["sequential"][index], sides["round"][index]
-        _row("  one by one / app", _ratio_cells(baseline, app))
+        row("  one by one / app", _ratio_cells(baseline, app))
     print()
 
 
@@ -335,9 +315,6 @@ def report_details(sides: dict[str, list[dict]]) -> None:
 
 
 def report_targets(sides: dict[str, list[dict]], args: argparse.Namespace) -> None:
-    def verdict(ok: bool) -> str:
-        return "met" if ok else "not met"
-
     floor = floor_per_tenant(args.items)
     app, baseline = sides["round"], sides["sequential"]
     print("Targets (shown, not asserted):")
@@ -382,12 +359,7 @@ def main(argv: list[str] | None = None) -> int:
         return worker(args)
     if args.tenants < 1 or args.items < 0 or args.latency_ms < 0:
         parser.error("--tenants must be >= 1, --items and --latency-ms >= 0")
-    if not AZURITE_TABLE.exists():
-        parser.error(f"{AZURITE_TABLE} is missing: run `make install`")
-    try:
-        sides = bench(args)
-    except ChildFailed as error:  # the stack is stopped by now
-        raise SystemExit(str(error)) from None
+    sides = run_bench(parser, lambda: bench(args))
     report_rounds(sides, args)
     report_details(sides)
     report_targets(sides, args)

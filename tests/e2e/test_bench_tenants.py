@@ -23,7 +23,7 @@ HEADINGS = [
 ]  # fmt: skip
 ROUNDS = ("round 1 (everything new)", "round 2 (Graph sends the same)")
 BASELINE, APP, RATIO = "one by one (baseline)", "4 at a time (app)", "one by one / app"
-# tools.bench_poll._row: two spaces, the label in 24, then each cell right-aligned in 15.
+# tools.bench_common.row: two spaces, the label in 24, then each cell right-aligned in 15.
 LABEL_END, CELL = 26, 15
 
 

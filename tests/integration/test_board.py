@@ -134,20 +134,6 @@ async def test_behind_app_service_authentication_the_board_needs_a_sign_in(
 # -- rendered off the event loop, once per version of the data -----------------------------
 
 
-@pytest.fixture
-def renders(monkeypatch: pytest.MonkeyPatch) -> list[str]:
-    """The name of every template rendered, in order (from any thread)."""
-    rendered: list[str] = []
-    original = Template.render
-
-    def render(self: Template, *args: Any, **kwargs: Any) -> str:
-        rendered.append(str(self.name))
-        return original(self, *args, **kwargs)
-
-    monkeypatch.setattr(Template, "render", render)
-    return rendered
-
-
 def render_blocked_until(
     monkeypatch: pytest.MonkeyPatch, template: str, released: threading.Event
 ) -> threading.Event:

@@ -36,15 +36,11 @@ KEY = "item-key"
 
 
 @pytest.fixture
-def sources_on(app_settings: dict[str, str], monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("PROVISIONING_JOBS_ENABLED", "true")
-    monkeypatch.setenv("PROVISIONING_SERVICE_PRINCIPAL_IDS", SP)
-    monkeypatch.setenv("DIRECTORY_SYNC_ENABLED", "true")
-    monkeypatch.setenv("INDUSTRY_DATA_RUNS_ENABLED", "true")
-    composition.reload_settings()
+def job_service_principal_ids() -> str:
+    return SP
 
 
-pytestmark = pytest.mark.usefixtures("sources_on")
+pytestmark = pytest.mark.usefixtures("all_sources")
 
 
 async def item_page(app: App, source: str, item_id: str) -> str:

@@ -17,7 +17,6 @@ from typing import Any
 from urllib.parse import parse_qs, urlencode, urlsplit
 
 import pytest
-from jinja2 import Template
 
 from shared import composition
 from shared.core.tenancy import TenantScope
@@ -40,15 +39,6 @@ RLO = "\u202e"
 KEY = "board-key"
 ROW = re.compile(r'<tr data-health="(\w+)">')
 TENANT_ROW = re.compile(r'<tr data-tenant="([^"]+)"')
-
-
-@pytest.fixture
-def simulated_auth(
-    app_settings: dict[str, str], tenant: Any, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    monkeypatch.setenv("GRAPH_AUTH", "simulated")
-    monkeypatch.setenv("HOME_TENANT_ID", tenant.tenant_id)
-    composition.reload_settings()
 
 
 pytestmark = pytest.mark.usefixtures("simulated_auth")
@@ -175,19 +165,6 @@ async def test_a_tenants_board_shows_its_items_alone_and_every_link_keeps_it(
     assert unknown.status == 404 and unknown.headers["Content-Type"].startswith("text/html")
     assert (await board(app, tenantId="not-a-guid")).status == 400
     assert (await item(app, tenantId="school", source=SDS, id="broken")).status == 400
-
-
-@pytest.fixture
-def renders(monkeypatch: pytest.MonkeyPatch) -> list[str]:
-    rendered: list[str] = []
-    original = Template.render
-
-    def render(self: Template, *args: Any, **kwargs: Any) -> str:
-        rendered.append(str(self.name))
-        return original(self, *args, **kwargs)
-
-    monkeypatch.setattr(Template, "render", render)
-    return rendered
 
 
 async def test_each_tenants_board_is_rendered_once_per_version_of_its_own_data(

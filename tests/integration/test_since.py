@@ -26,12 +26,8 @@ SDS = "educationSynchronizationProfiles"
 
 
 @pytest.fixture
-def all_sources(app_settings: dict[str, str], monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("PROVISIONING_JOBS_ENABLED", "true")
-    monkeypatch.setenv("PROVISIONING_SERVICE_PRINCIPAL_IDS", SP)
-    monkeypatch.setenv("DIRECTORY_SYNC_ENABLED", "true")
-    monkeypatch.setenv("INDUSTRY_DATA_RUNS_ENABLED", "true")
-    composition.reload_settings()
+def job_service_principal_ids() -> str:
+    return SP
 
 
 pytestmark = pytest.mark.usefixtures("all_sources")

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
 
 import pytest
 
@@ -18,23 +17,12 @@ from shared.storage.codec import put_document
 from shared.storage.keys import validate_key
 from shared.storage.statuses import CacheWrite
 from shared.storage.store import StatusStore
-from tests.support.azurite import Azurite
 from tests.support.samples import SEED, SYNC_STATUS_EXAMPLE, profile_entry
 from tools.processes import azurite_connection_string, free_port
 
 PROFILES_SOURCE = "educationSynchronizationProfiles"
 JOBS = source_named("synchronizationJobs")
 SP_ID = "4f0c5b52-1f7a-4d59-9a53-0b1f0e7d2a11"
-
-
-@pytest.fixture
-async def store(azurite: Azurite, table_prefix: str) -> AsyncIterator[StatusStore]:
-    settings = load_settings(
-        {"AzureWebJobsStorage": azurite.connection_string, "STATUS_TABLE_PREFIX": table_prefix}
-    )
-    store = StatusStore.from_settings(settings)
-    yield store
-    await store.close()
 
 
 async def get_profile(store: StatusStore, profile_id: str) -> CachedProfile | None:

@@ -22,15 +22,6 @@ SHOP = "6a1f0c3e-2b4d-4e5f-8a9b-0c1d2e3f4a5c"
 NOWHERE = "6a1f0c3e-2b4d-4e5f-8a9b-0c1d2e3f4a5d"
 
 
-@pytest.fixture
-def simulated_auth(
-    app_settings: dict[str, str], tenant: Any, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    monkeypatch.setenv("GRAPH_AUTH", "simulated")
-    monkeypatch.setenv("HOME_TENANT_ID", tenant.tenant_id)
-    composition.reload_settings()
-
-
 async def add(app: App, tenant_id: str, name: str, **more: Any) -> Reply:
     body = {"tenantId": tenant_id, "displayName": name, **more}
     return await app.call("create_tenant", method="POST", body=body,

@@ -12,16 +12,14 @@ import json
 import random
 import re
 import signal
-import subprocess
-import sys
 import time
 from collections.abc import AsyncIterator
-from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
 
+from tests.support.graph_tenant import PROFILES, graph_tenant_process, jobs_path
 from tools.graph_tenant import (
     DEMO_JOB_SERVICE_PRINCIPAL_IDS,
     DEMO_SCHOOLS,
@@ -45,8 +43,6 @@ from tools.graph_tenant import (
     run_statistics,
 )
 
-REPO_ROOT = Path(__file__).resolve().parents[2]
-PROFILES = "/beta/education/synchronizationProfiles"
 RUNS = "/beta/external/industryData/runs"
 GRAPH_TIMESTAMP = re.compile(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{7}Z")
 # Every property of Graph's synchronizationStatus and synchronizationTaskExecution pages.
@@ -86,20 +82,10 @@ def status_path(profile_id: str) -> str:
     return f"{PROFILES}/{profile_id}/profileStatus"
 
 
-def jobs_path(sp_id: str) -> str:
-    return f"/v1.0/servicePrincipals/{sp_id}/synchronization/jobs"
-
-
 @pytest.fixture
 async def tenant() -> AsyncIterator[SimulatedTenant]:
     async with SimulatedTenant(page_size=2) as running:
         yield running
-
-
-@pytest.fixture
-async def client(tenant: SimulatedTenant) -> AsyncIterator[httpx.AsyncClient]:
-    async with httpx.AsyncClient(base_url=tenant.url, timeout=5, trust_env=False) as http:
-        yield http
 
 
 def add_profiles(tenant: SimulatedTenant, count: int) -> list[str]:
@@ -773,14 +759,7 @@ def test_demo_ticks_change_statuses_and_skip_removed_profiles() -> None:
 
 
 def test_command_line_announces_url_and_stops_cleanly_on_sigterm() -> None:
-    process = subprocess.Popen(
-        [sys.executable, "-m", "tools.graph_tenant", "--port", "0", "--profiles", "3", "--demo"],
-        cwd=REPO_ROOT,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-    try:
+    with graph_tenant_process("--port", "0", "--profiles", "3", "--demo") as process:
         line = process.stdout.readline() if process.stdout else ""
         match = re.fullmatch(r"GRAPH_TENANT_URL=(http://127\.0\.0\.1:(\d+))\n", line)
         assert match, line
@@ -799,10 +778,6 @@ def test_command_line_announces_url_and_stops_cleanly_on_sigterm() -> None:
         assert runs["value"][0]["status"] == "running"
         process.send_signal(signal.SIGTERM)
         stdout, stderr = process.communicate(timeout=10)
-    finally:
-        if process.poll() is None:
-            process.kill()
-            process.communicate()
 
     assert process.returncode == 0, stderr
     assert stdout == ""
@@ -1639,14 +1614,7 @@ async def test_demo_ticks_finish_the_running_run_with_errors_then_start_another(
 
 
 def test_command_line_generates_jobs_and_runs() -> None:
-    process = subprocess.Popen(
-        [sys.executable, "-m", "tools.graph_tenant", "--port", "0", "--jobs", "12", "--runs", "3"],
-        cwd=REPO_ROOT,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-    try:
+    with graph_tenant_process("--port", "0", "--jobs", "12", "--runs", "3") as process:
         assert process.stdout is not None
         url = process.stdout.readline().strip().partition("=")[2]
         name, _, value = process.stdout.readline().strip().partition("=")
@@ -1658,10 +1626,6 @@ def test_command_line_generates_jobs_and_runs() -> None:
             runs = http.get(RUNS).json()["value"]
         process.send_signal(signal.SIGTERM)
         _, stderr = process.communicate(timeout=10)
-    finally:
-        if process.poll() is None:
-            process.kill()
-            process.communicate()
 
     assert process.returncode == 0, stderr
     assert jobs == [10, 2]
@@ -1669,21 +1633,11 @@ def test_command_line_generates_jobs_and_runs() -> None:
 
 
 def test_command_line_without_jobs_prints_only_the_url() -> None:
-    process = subprocess.Popen(
-        [sys.executable, "-m", "tools.graph_tenant", "--port", "0", "--profiles", "1"],
-        cwd=REPO_ROOT,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-    )
-    try:
+    with graph_tenant_process("--port", "0", "--profiles", "1", text=False) as process:
         assert process.stdout is not None
         first = process.stdout.readline()
         process.send_signal(signal.SIGTERM)
         rest, stderr = process.communicate(timeout=10)
-    finally:
-        if process.poll() is None:
-            process.kill()
-            process.communicate()
 
     assert first.startswith(b"GRAPH_TENANT_URL=")
     assert rest == b"", stderr

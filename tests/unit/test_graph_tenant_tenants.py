@@ -10,15 +10,14 @@ import json
 import re
 import signal
 import subprocess
-import sys
 import uuid
 from collections.abc import AsyncIterator
-from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
 
+from tests.support.graph_tenant import PROFILES, graph_tenant_process, jobs_path
 from tools.graph_tenant import (
     DEFAULT_TENANT_ID,
     DEMO_SCHOOL_TENANT_ID,
@@ -30,8 +29,6 @@ from tools.graph_tenant import (
 )
 from tools.graph_tenant.common import ID_NAMESPACE
 
-REPO_ROOT = Path(__file__).resolve().parents[2]
-PROFILES = "/beta/education/synchronizationProfiles"
 BATCH = "/beta/$batch"
 CHILD_ID = "0b6e4c8a-2f1d-4e7b-9a3c-5d8f1e2a7b60"
 OTHER_ID = "7c2d9e41-8b3a-4f6e-a1d5-c9e0f3b2a817"
@@ -56,10 +53,6 @@ def b64url(raw: bytes) -> str:
     return base64.urlsafe_b64encode(raw).decode().rstrip("=")
 
 
-def jobs_path(sp_id: str) -> str:
-    return f"/v1.0/servicePrincipals/{sp_id}/synchronization/jobs"
-
-
 @pytest.fixture
 async def tenant() -> AsyncIterator[SimulatedTenant]:
     async with SimulatedTenant(page_size=5) as running:
@@ -69,12 +62,6 @@ async def tenant() -> AsyncIterator[SimulatedTenant]:
 @pytest.fixture
 async def child(tenant: SimulatedTenant) -> SimulatedTenant:
     return tenant.add_tenant(CHILD_ID, display_name="Northwind Academy Trust")
-
-
-@pytest.fixture
-async def client(tenant: SimulatedTenant) -> AsyncIterator[httpx.AsyncClient]:
-    async with httpx.AsyncClient(base_url=tenant.url, timeout=5, trust_env=False) as http:
-        yield http
 
 
 def listed_ids(response: httpx.Response) -> list[str]:
@@ -467,14 +454,7 @@ def read_announcements(process: subprocess.Popen[str]) -> dict[str, str]:
 
 
 def test_command_line_serves_the_demo_tenants() -> None:
-    process = subprocess.Popen(
-        [sys.executable, "-m", "tools.graph_tenant", "--port", "0", "--demo-tenants"],
-        cwd=REPO_ROOT,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-    try:
+    with graph_tenant_process("--port", "0", "--demo-tenants") as process:
         announced = read_announcements(process)
         with httpx.Client(base_url=announced["GRAPH_TENANT_URL"], timeout=5) as http:
             school = http.get(PROFILES, headers=token(DEMO_SCHOOL_TENANT_ID)).json()["value"]
@@ -492,10 +472,6 @@ def test_command_line_serves_the_demo_tenants() -> None:
             home = http.get(PROFILES).json()["value"]
         process.send_signal(signal.SIGTERM)
         stdout, stderr = process.communicate(timeout=10)
-    finally:
-        if process.poll() is None:
-            process.kill()
-            process.communicate()
 
     assert process.returncode == 0, stderr
     assert re.fullmatch(r"http://127\.0\.0\.1:\d+", announced["GRAPH_TENANT_URL"])
