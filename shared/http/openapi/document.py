@@ -21,6 +21,7 @@ from pydantic import BaseModel
 from pydantic.json_schema import models_json_schema
 
 from shared.core.changes import ChangeEvent
+from shared.core.errors import InvalidInputError, NotFoundError
 from shared.core.openapi import ERRORS_KEY, RETRY_AFTER, OpenApiPart, path_param, ref
 from shared.core.subscriptions import Subscription, SubscriptionRequest
 from shared.core.time import Timestamp
@@ -201,6 +202,9 @@ def build_document() -> dict[str, Any]:
     }
 
 
+_TENANT_ERRORS = (InvalidInputError, NotFoundError)
+
+
 def _tenant_paths(paths: dict[str, Any]) -> dict[str, Any]:
     """Every route registered again under /tenants/{tenantId} (``http.tenant_scope``),
     described as the route it mirrors, for one tenant: operationId ``Tenant{id}``."""
@@ -223,6 +227,9 @@ def _tenant_paths(paths: dict[str, Any]) -> dict[str, Any]:
         described["operationId"] = "Tenant" + described["operationId"]
         described["summary"] = (described["summary"] + " of a tenant")[:80]
         described["parameters"] = [copy.deepcopy(tenant_id), *described["parameters"]]
+        # A tenant id that is no GUID (400), or a tenant not there or not the key's (404).
+        errors = described[ERRORS_KEY]
+        described[ERRORS_KEY] = (*errors, *(e for e in _TENANT_ERRORS if e not in errors))
         described["x-ms-visibility"] = "advanced"
         item[method] = described
     return mirrored
