@@ -15,7 +15,7 @@ from shared.core.changes import StatusChange
 from shared.core.tenancy import TenantScope
 from shared.core.time import timestamp_ns
 from shared.storage.codec import get_text, put_text
-from shared.storage.scoping import tenant_range
+from shared.storage.scoping import delete_tenant_rows
 from shared.storage.tables import Continuation, TableOperation, TableService
 
 # "~" is the highest printable ASCII character; DEL sorts after every key of an item.
@@ -64,12 +64,7 @@ class HistoryTable:
 
     async def purge(self) -> int:
         """Delete every row of this tenant's (not the home's); return how many."""
-        low, high = tenant_range(self._scope.tenant_id)
-        return await self._tables.delete_where(
-            self._table,
-            "PartitionKey ge @low and PartitionKey lt @high",
-            {"low": low, "high": high},
-        )
+        return await delete_tenant_rows(self._tables, self._table, self._scope)
 
     async def prune(self, before: str) -> int:
         """Delete changes older than ``before`` (a timestamp); return how many."""

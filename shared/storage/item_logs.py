@@ -19,7 +19,7 @@ from azure.data.tables import UpdateMode
 from shared.core.tenancy import TenantScope
 from shared.core.time import graph_timestamp, parse_timestamp, timestamp_ns
 from shared.storage.codec import get_document, put_document
-from shared.storage.scoping import tenant_range
+from shared.storage.scoping import delete_tenant_rows
 from shared.storage.tables import Continuation, TableOperation, TableService
 
 _NS_CEILING = 10**20
@@ -107,12 +107,7 @@ class ItemLogTable:
 
     async def purge(self) -> int:
         """Delete every row of this tenant's (not the home's); return how many."""
-        low, high = tenant_range(self._scope.tenant_id)
-        return await self._tables.delete_where(
-            self._table,
-            "PartitionKey ge @low and PartitionKey lt @high",
-            {"low": low, "high": high},
-        )
+        return await delete_tenant_rows(self._tables, self._table, self._scope)
 
     def _partition(self, source: str, key: str) -> str:
         return self._scope.key(f"{source}~{key}")

@@ -5,10 +5,13 @@ above ``shared/storage`` an entity's PartitionKey is its source's name."""
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Literal
+
+from azure.data.tables.aio import TableClient
 
 from shared.core.tenancy import SEPARATOR, TenantScope
 from shared.storage.codec import Entity
+from shared.storage.tables import TableService
 
 
 def scoped(scope: TenantScope, entity: Entity) -> Entity:
@@ -36,3 +39,16 @@ def is_ours(scope: TenantScope, key: str) -> bool:
 def tenant_range(tenant_id: str) -> tuple[str, str]:
     """The key range of every key of one (non-home) tenant: ``{id}|`` up to ``{id}}``."""
     return f"{tenant_id}{SEPARATOR}", f"{tenant_id}{chr(ord(SEPARATOR) + 1)}"
+
+
+async def delete_tenant_rows(
+    tables: TableService,
+    table: TableClient,
+    scope: TenantScope,
+    key: Literal["PartitionKey", "RowKey"] = "PartitionKey",
+) -> int:
+    """Delete every row of a (non-home) tenant's in ``table``, found by the tenant's range of
+    ``key``; return how many."""
+    low, high = tenant_range(scope.tenant_id)
+    query = f"{key} ge @low and {key} lt @high"
+    return await tables.delete_where(table, query, {"low": low, "high": high})

@@ -18,7 +18,7 @@ from shared.core.tenancy import TenantScope
 from shared.core.time import parse_timestamp
 from shared.storage.codec import Entity, get_document, put_document
 from shared.storage.item_logs import ItemLogTable
-from shared.storage.scoping import tenant_range
+from shared.storage.scoping import delete_tenant_rows
 from shared.storage.tables import TableService
 
 _PARTITION = "sourceState"
@@ -37,10 +37,7 @@ class SourceStateTable:
     async def purge(self) -> int:
         """Delete every row of this tenant's in ``{prefix}PollRuns`` (poll records,
         documents, claims; not the home's); return how many."""
-        low, high = tenant_range(self._scope.tenant_id)
-        return await self._tables.delete_where(
-            self._table, "RowKey ge @low and RowKey lt @high", {"low": low, "high": high}
-        )
+        return await delete_tenant_rows(self._tables, self._table, self._scope, "RowKey")
 
     async def load(self, source: str, name: str) -> Any:
         """The document saved under ``name``, or None."""
