@@ -38,7 +38,7 @@ from shared.core.tenancy import TenantScope
 from shared.storage.codec import Entity, etag_of
 from shared.storage.keys import prefix_range
 from shared.storage.pending import put_pending
-from shared.storage.scoping import is_ours, purge_tenant, scoped, unscoped
+from shared.storage.scoping import delete_tenant_rows, is_ours, scoped, unscoped
 from shared.storage.tables import (
     TRANSACTIONS_AT_ONCE,
     Continuation,
@@ -254,7 +254,7 @@ class StatusesTable:
 
     async def purge(self) -> int:
         """Delete every row of this tenant's (not the home's); return how many."""
-        return await purge_tenant(self._tables, self._table, self._scope)
+        return await delete_tenant_rows(self._tables, self._table, self._scope)
 
     async def _query(self, source: str, id_prefix: str) -> list[Entity]:
         query, parameters = "PartitionKey eq @source", {"source": self._scope.key(source)}
