@@ -53,9 +53,8 @@ from shared.core.changes import PendingChange, StatusChange, event_id
 from shared.core.time import graph_timestamp
 from shared.http.board import BoardPages, board_response
 from shared.sources import load_settings, source_named
-from shared.storage.pending import put_pending
+from shared.storage.items import create_write
 from shared.storage.poll_runs import PollRun
-from shared.storage.statuses import CacheWrite
 from shared.storage.store import StatusStore
 from tools import graph_tenant
 from tools.bench_board_host import GZIP, loads_of, report_load
@@ -85,7 +84,6 @@ async def fill(store: StatusStore, items: int, changes: int) -> None:
         entry = source.entry(key, graph_tenant.job_resource(job_id, "scim", status, None))
         entry.principal_name = f"App {index // 10}"
         entry.last_checked_date_time = entry.health_since = graph_timestamp(now)
-        entity = entry.to_entity()
         healths = ["healthy", "warning", "error", HEALTH_OF[kind]][-changes:]
         made = []
         for step, health in enumerate(healths):
@@ -97,12 +95,12 @@ async def fill(store: StatusStore, items: int, changes: int) -> None:
             ))  # fmt: skip
         # As the poll writes them: the changes carried with the item (its timeline grows),
         # then recorded in the history and cleared from it.
-        put_pending(entity, [PendingChange(change=change) for change in made])
-        put_pending(entity, [], over=dict(entity))
-        writes.append(CacheWrite("create", entity))
+        pending = [PendingChange(change=change) for change in made]
+        writes.append(create_write(entry.record(), pending))
         history += made
-    await store.statuses.write(writes)
+    outcome = await store.statuses.write(writes)
     await store.history.record(history, [event_id(change) for change in history])
+    await store.statuses.clear_pending(JOBS, outcome.etags)
     # The poll that would have written them, so that the board and /api/health report it.
     stamp = graph_timestamp(now)
     counts = {"read": items, "unchanged": items}

@@ -26,11 +26,10 @@ from shared.core.api import name_filter
 from shared.http.board.access import Viewer
 from shared.http.board.page import html_response, takes_gzip
 from shared.http.board.render import board_context
-from shared.http.board.view import HEALTH_ORDER, ROW_COLUMNS, board_of, snapshot_of
+from shared.http.board.view import HEALTH_ORDER, ROW_PARTS, board_of, snapshot_of
 from shared.http.serving import api_call
 from shared.polling.report import health_report
-from shared.storage.codec import etag_of
-from shared.storage.statuses import CacheWrite
+from shared.storage.items import ItemUpdate, merge_write
 from shared.storage.store import StatusStore
 from tools.processes import REPO, Child, free_port
 
@@ -71,7 +70,7 @@ async def baseline_board(req: func.HttpRequest) -> func.HttpResponse:
     # The read as it was: the report and every summary, in pages of 1,000.
     enabled = list(settings.enabled_sources)
     report, entities = await asyncio.gather(
-        health_report(settings, store), store.statuses.summaries(enabled, ROW_COLUMNS)
+        health_report(settings, store), store.statuses.summaries(enabled, parts=ROW_PARTS)
     )
     board = board_of(snapshot_of(settings, report, entities, datetime.now(UTC)), health, [])
     context = board_context(Viewer(key=call.query.get("code")), board, health, [])
@@ -82,10 +81,10 @@ async def baseline_board(req: func.HttpRequest) -> func.HttpResponse:
 
 async def change_one(store: StatusStore, marker: str) -> None:
     """What a poll or a PATCH does to the board: one item written with a new reason."""
-    entities = await store.statuses.summaries([JOBS], ["reason"])
-    first = min(entities, key=lambda entity: entity["RowKey"])
-    columns = {"PartitionKey": JOBS, "RowKey": first["RowKey"], "reason": marker}
-    outcome = await store.statuses.write([CacheWrite("merge", columns, etag_of(first))])
+    items = await store.statuses.summaries([JOBS])
+    first = min(items, key=lambda item: item.id)
+    update = ItemUpdate(health=(first.health or "unknown", marker))
+    outcome = await store.statuses.write([merge_write(first, update)])
     assert outcome.written == 1, outcome
 
 

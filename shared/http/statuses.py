@@ -116,14 +116,11 @@ async def _page_of(
     sources = query.names or list(settings.enabled_sources)
     if not sources or top <= 0:
         return [], None
-    entities, continuation = await store.statuses.page(
-        sources=sources,
-        filters={"health": query.healths} if query.healths else None,
-        top=top,
-        continuation=continuation,
+    items, continuation = await store.statuses.page(
+        sources=sources, healths=query.healths, top=top, continuation=continuation
     )
     listed = {run.source: run.listed_date_time for run in await store.poll_runs.read_all()}
-    summaries = [source_named(entity["PartitionKey"]).summarize(entity) for entity in entities]
+    summaries = [source_named(item.source).summarize(item) for item in items]
     scope = store.scope
     # Another tenant's items are served under its own routes.
     under = "" if scope.home else f"/tenants/{scope.tenant_id}"

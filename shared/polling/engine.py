@@ -28,10 +28,10 @@ from shared.polling.pruning import prune_history
 from shared.settings import Settings
 from shared.sources import SOURCES
 from shared.sources.base import Observation, Source
-from shared.storage.codec import Entity
+from shared.storage.items import CacheWrite, StoredItem
 from shared.storage.poll_runs import PollRun
 from shared.storage.recording import JournalEntry, flush_pending
-from shared.storage.statuses import CacheWrite, WriteOutcome
+from shared.storage.statuses import WriteOutcome
 from shared.storage.store import StatusStore
 
 if TYPE_CHECKING:
@@ -122,10 +122,10 @@ def _retired_until(previous: PollRun) -> str:
 @dataclass
 class _Writes(WriteOutcome):
     """What a poll wrote: the outcome of every write, the writes that were last decided for
-    each item, and the entities they were decided from."""
+    each item, and the items they were decided from."""
 
     plan: PollPlan = field(default_factory=PollPlan)
-    current: dict[str, Entity] = field(default_factory=dict)
+    current: dict[str, StoredItem] = field(default_factory=dict)
     writes: list[CacheWrite] = field(default_factory=list)
 
 
@@ -147,7 +147,7 @@ async def _write(
             break
         ids, written.conflicts = written.conflicts, set()
         fresh = await asyncio.gather(*(store.statuses.read(source.name, i) for i in ids))
-        reread = {i: entity for i, entity in zip(ids, fresh, strict=True) if entity is not None}
+        reread = {i: item for i, item in zip(ids, fresh, strict=True) if item is not None}
         written.current = {i: e for i, e in written.current.items() if i not in ids} | reread
         again = plan_writes(
             source, seen.narrowed(ids), reread, previous, replace(stamp, decided=utc_now())

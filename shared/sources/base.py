@@ -33,7 +33,7 @@ from shared.core.health import (
 from shared.core.jsontext import ensure_storable
 from shared.graph.errors import GraphError
 from shared.settings import Settings, SourceSettings
-from shared.storage.codec import Entity, get_text
+from shared.storage.items import ItemRecord, ItemUpdate, StoredItem
 from shared.storage.keys import validate_key
 from shared.storage.source_state import SourceState
 from shared.storage.store import StatusStore
@@ -45,11 +45,6 @@ if TYPE_CHECKING:
 logger = logging.getLogger(__name__)
 
 Model = TypeVar("Model", bound=BaseModel)
-
-# The summary column of when Graph says the item's current health began ("" when Graph says
-# nothing of it; absent from rows cached before it was kept: read as ""). Beside
-# ``healthSince``, the app's own first sighting of that health.
-SINCE_COLUMN = "sinceDateTime"
 
 
 class CacheEntry(Protocol):
@@ -71,12 +66,14 @@ class CacheEntry(Protocol):
         """When Graph says the condition of ``health`` began (None: Graph does not say)."""
         ...
 
-    def to_entity(self) -> Entity: ...
+    def record(self) -> ItemRecord:
+        """What the cache keeps of the item, written whole."""
+        ...
 
-    def refresh_columns(self, current: Entity) -> tuple[dict[str, Any], Assessment]:
-        """Columns of the cached entity that need writing although Graph sent the same data
-        (the listing's fields, statistics fetched since), and the health of what stays
-        cached (a PATCHed status is judged as cached)."""
+    def refresh(self, current: StoredItem) -> tuple[ItemUpdate, Assessment]:
+        """What of the cached item needs writing although Graph sent the same data (the
+        listing's fields, statistics fetched since), and the health of what stays cached (a
+        PATCHed status is judged as cached)."""
         ...
 
 
@@ -202,6 +199,9 @@ class Source(ABC):
     # The app settings a tenant may choose for itself (the registry's
     # ``sources.{name}.options``); whether it is on is ``sources.{name}.enabled``.
     tenant_options: ClassVar[tuple[str, ...]] = ()
+    # What a page of every item reads of this source's own parts besides the summary (what
+    # its rows on the board show: a job's kind, a profile's listing fields).
+    summary_parts: ClassVar[tuple[str, ...]] = ()
 
     @abstractmethod
     def read_settings(self, env: Mapping[str, str]) -> SourceSettings:
@@ -209,14 +209,18 @@ class Source(ABC):
 
     @abstractmethod
     async def observe(
-        self, graph: GraphClient, cached: dict[str, Entity], settings: Settings, state: SourceState
+        self,
+        graph: GraphClient,
+        cached: dict[str, StoredItem],
+        settings: Settings,
+        state: SourceState,
     ) -> Observation:
         """Read the source from Graph; ``cached`` is what the cache holds (by id), ``state``
         what the source keeps between polls besides its items."""
 
     @abstractmethod
-    def document_in(self, entity: Entity) -> dict[str, Any]:
-        """A cached item's document as Graph sent it, read from its entity."""
+    def document_in(self, item: StoredItem) -> dict[str, Any]:
+        """A cached item's document as Graph sent it."""
 
     def own_settings(self, settings: Settings) -> Any:
         """This source's own settings (its dataclass, from its folder)."""
@@ -255,21 +259,25 @@ class Source(ABC):
         Graph says nothing of it."""
         return began(self.health_rules, document, extra)
 
-    def display_name_in(self, entity: Entity) -> str | None:
-        return entity.get("displayName")
+    def display_name_of(self, item: StoredItem) -> str | None:
+        return item.display_name
 
-    def summarize(self, entity: Entity) -> ItemSummary:
+    def kind_of(self, item: StoredItem) -> str | None:
+        """What kind of sync the item is, where the source tells its items apart so."""
+        return None
+
+    def summarize(self, item: StoredItem) -> ItemSummary:
         return ItemSummary(
             source=self.name,
-            id=entity["RowKey"],
-            display_name=self.display_name_in(entity),
-            status=get_text(entity, "status"),
-            health=entity.get("health") or str(Health.UNKNOWN),
-            health_since=entity.get("healthSince"),
-            reason=entity.get("reason"),
-            last_checked_date_time=entity.get("lastCheckedDateTime"),
-            poll_error=entity.get("pollError") or None,
-            since_date_time=entity.get(SINCE_COLUMN) or None,
+            id=item.id,
+            display_name=self.display_name_of(item),
+            status=item.status,
+            health=item.health or str(Health.UNKNOWN),
+            health_since=item.health_since,
+            reason=item.reason,
+            last_checked_date_time=item.last_checked_date_time,
+            poll_error=item.poll_error or None,
+            since_date_time=item.since_date_time or None,
         )
 
 
@@ -305,35 +313,22 @@ def report_unsafe_ids(unsafe: UnsafeIds, seen: Observation, what: str) -> None:
     seen.details["unsafeIds"] = unsafe.report()
 
 
-def summary_columns(
-    assessment: Assessment, health_since: str, last_checked: str, since: str = ""
-) -> dict[str, str]:
-    """The columns every item has for /api/statuses (``pollError`` is cleared: whoever
-    writes a whole item has just read it; ``since``: when Graph says the health began)."""
-    health, reason = assessment
-    columns = {"health": str(health), "reason": reason, "pollError": "", SINCE_COLUMN: since}
-    if health_since:
-        columns["healthSince"] = health_since
-    if last_checked:
-        columns["lastCheckedDateTime"] = last_checked
-    return columns
-
-
-def since_columns(
-    current: Entity | None, health: Health, began_now: str | None, at: str
+def health_dates(
+    current: StoredItem | None, health: Health, began_now: str | None, at: str
 ) -> tuple[str, str]:
     """When an item about to be written with ``health`` has had it: (``healthSince``, the
     app's own first sighting, kept from ``current`` while the health holds, else ``at``;
     ``sinceDateTime``, Graph's time of it, see ``core.health.since_kept``). ``current`` is
-    the cached entity the write replaces (None for a new item)."""
-    held = current if current is not None and current.get("health") == str(health) else {}
-    health_since = held.get("healthSince") or at
-    return health_since, since_kept(began_now, held.get(SINCE_COLUMN) or None, health_since)
+    the cached item the write replaces (None for a new item)."""
+    held = current if current is not None and current.health == str(health) else None
+    health_since = (held.health_since if held else None) or at
+    kept = (held.since_date_time if held else "") or None
+    return health_since, since_kept(began_now, kept, health_since)
 
 
-def date_health(entry: CacheEntry, current: Entity | None, at: str) -> None:
+def date_health(entry: CacheEntry, current: StoredItem | None, at: str) -> None:
     """Say since when ``entry``, about to replace ``current`` (None: it is new), has its
     health: its ``health_since`` and ``since_date_time`` (``since_columns``)."""
-    entry.health_since, entry.since_date_time = since_columns(
+    entry.health_since, entry.since_date_time = health_dates(
         current, entry.health[0], entry.began, at
     )

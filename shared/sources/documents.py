@@ -1,10 +1,9 @@
 """Sources whose items are kept whole, as the JSON text Graph sent (provisioning jobs,
 Industry Data runs): the cached entry, its entity, and reading it back.
 
-The JSON is stored as text (order, nulls, Int64 and 7-digit timestamps survive as they are),
-split past 64 KiB and compressed past 512 KiB; the summary columns (``displayName``,
-``status``, health) are written beside it for /api/statuses. Nothing but a poll writes these
-items.
+The JSON is kept whole as the ``resource`` document (order, nulls, Int64 and 7-digit
+timestamps survive as they are), with the summary (name, raw status, health) beside it for
+/api/statuses. Nothing but a poll (and a job action's read-back) writes these items.
 """
 
 from __future__ import annotations
@@ -17,9 +16,11 @@ from shared.core.api import Reply
 from shared.core.health import Assessment, Document
 from shared.core.jsontext import fingerprint
 from shared.settings import Settings
-from shared.sources.base import SINCE_COLUMN, Source, summary_columns
-from shared.storage.codec import Entity, etag_of, get_document, put_document, put_optional
+from shared.sources.base import Source
+from shared.storage.items import ItemRecord, ItemUpdate, StoredItem
 from shared.storage.store import StatusStore
+
+RESOURCE = "resource"
 
 Entry = TypeVar("Entry", bound="CachedDocument")
 
@@ -46,30 +47,30 @@ class DocumentSource(Source, Generic[Entry]):
             self, item_id, resource, graph_hash=fingerprint(resource), graph_context=context
         )
 
-    def from_entity(self, entity: Entity) -> Entry:
+    def from_stored(self, item: StoredItem) -> Entry:
         return self.entry_type(
             source=self,
-            id=entity["RowKey"],
-            resource=get_document(entity, "resource") or {},
-            graph_hash=entity.get("graphHash", ""),
-            graph_context=entity.get("graphContext"),
-            health_since=entity.get("healthSince", ""),
-            since_date_time=entity.get(SINCE_COLUMN, ""),
-            last_checked_date_time=entity.get("lastCheckedDateTime", ""),
-            etag=etag_of(entity),
-            **self.entry_type.read_extra(entity),
+            id=item.id,
+            resource=item.document(RESOURCE) or {},
+            graph_hash=item.graph_hash,
+            graph_context=item.graph_context,
+            health_since=item.health_since or "",
+            since_date_time=item.since_date_time,
+            last_checked_date_time=item.last_checked_date_time or "",
+            etag=item.etag,
+            **self.entry_type.read_extra(item),
         )
 
     async def cached(self, store: StatusStore, item_id: str) -> Entry | None:
-        entity = await store.statuses.get(self.name, item_id)
-        return None if entity is None else self.from_entity(entity)
+        item = await store.statuses.get(self.name, item_id)
+        return None if item is None else self.from_stored(item)
 
-    def document_in(self, entity: Entity) -> dict[str, Any]:
-        return self.from_entity(entity).resource
+    def document_in(self, item: StoredItem) -> dict[str, Any]:
+        return item.document(RESOURCE) or {}
 
     async def cached_items(self, store: StatusStore, *, id_prefix: str = "") -> list[Entry]:
-        entities = await store.statuses.list_items(self.name, id_prefix=id_prefix)
-        return [self.from_entity(entity) for entity in entities]
+        items = await store.statuses.list_items(self.name, id_prefix=id_prefix)
+        return [self.from_stored(item) for item in items]
 
 
 @dataclass
@@ -99,29 +100,40 @@ class CachedDocument:
     def began(self) -> str | None:
         return self.source.began(self.resource, self.context())
 
-    def to_entity(self) -> Entity:
-        entity: Entity = {
-            "PartitionKey": self.source.name,
-            "RowKey": self.id,
-            "graphHash": self.graph_hash,
-        }
-        put_optional(entity, "graphContext", self.graph_context)
-        put_optional(entity, "displayName", self.source.name_of_resource(self.resource))
-        put_optional(entity, "status", self.source.status_of_resource(self.resource))
-        put_document(entity, "resource", self.resource)
-        entity.update(
-            summary_columns(
-                self.health, self.health_since, self.last_checked_date_time, self.since_date_time
-            )
-        )
-        return entity
+    @property
+    def display_name(self) -> str | None:
+        return self.source.name_of_resource(self.resource)
 
-    def refresh_columns(self, current: Entity) -> tuple[dict[str, Any], Assessment]:
-        return {}, self.health
+    def record(self) -> ItemRecord:
+        return ItemRecord(
+            source=self.source.name,
+            id=self.id,
+            graph_hash=self.graph_hash,
+            health=self.health,
+            health_since=self.health_since,
+            since_date_time=self.since_date_time,
+            last_checked_date_time=self.last_checked_date_time,
+            graph_context=self.graph_context,
+            display_name=self.display_name,
+            status=self.source.status_of_resource(self.resource),
+            texts=self.kept_texts(),
+            documents={RESOURCE: self.resource, **self.kept_documents()},
+        )
+
+    def kept_texts(self) -> dict[str, str | None]:
+        """The short values a subclass keeps beside the resource (None: not kept)."""
+        return {}
+
+    def kept_documents(self) -> dict[str, Any]:
+        """The documents a subclass keeps beside the resource (None: not kept)."""
+        return {}
+
+    def refresh(self, current: StoredItem) -> tuple[ItemUpdate, Assessment]:
+        return ItemUpdate(), self.health
 
     @classmethod
-    def read_extra(cls, entity: Entity) -> dict[str, Any]:
-        """The fields a subclass keeps beside the resource, read from the entity."""
+    def read_extra(cls, item: StoredItem) -> dict[str, Any]:
+        """The fields a subclass keeps beside the resource, read from the cached item."""
         return {}
 
 

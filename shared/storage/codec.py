@@ -12,6 +12,7 @@ from __future__ import annotations
 import base64
 import json
 import zlib
+from dataclasses import dataclass
 from typing import Any
 
 from azure.data.tables import EdmType, EntityProperty
@@ -83,12 +84,13 @@ def get_text(entity: Entity, name: str) -> str | None:
     return "".join(parts)
 
 
-def put_document(entity: Entity, name: str, document: Any) -> None:
+def put_document(entity: Entity, name: str, document: Any, *, over: Entity | None = None) -> None:
     """Store a JSON document as text in ``name`` (split past 64 KiB), or compressed in
-    ``{name}Z`` binary properties when it is too large to keep as text."""
+    ``{name}Z`` binary properties when it is too large to keep as text (``over``: the entity
+    a MERGE writes over, see ``put_text``)."""
     text = json.dumps(document, ensure_ascii=False)
     if len(text) <= _COMPRESS_ABOVE_UTF16_UNITS:  # characters <= UTF-16 units <= 2x chars
-        put_text(entity, name, text)
+        put_text(entity, name, text, over=over)
         return
     packed = zlib.compress(text.encode(), 6)
     if len(packed) > _MAX_DOCUMENT_BYTES:
@@ -120,3 +122,60 @@ def get_document(entity: Entity, name: str) -> Any:
 def _as_bytes(value: Any) -> bytes:
     # The SDK hands binary properties back as bytes; base64 text only from other writers.
     return value if isinstance(value, bytes) else base64.b64decode(value)
+
+
+# Property names a document's own columns cannot take: Table Storage's, or ``id`` (kept as
+# ``{layout}Id``, so no column reads as the item's own id).
+_RESERVED_NAMES = frozenset({"id", "PartitionKey", "RowKey", "Timestamp"})
+
+
+@dataclass(frozen=True)
+class FieldLayout:
+    """A JSON object kept as one typed column per known property, so storage can filter on
+    them (``{name}Properties`` records the properties sent, in order, nulls included; those
+    the layout does not know are kept as JSON in ``{name}Extra``)."""
+
+    name: str
+    properties: tuple[str, ...]
+    # Properties kept as Edm.Int64 (the SDK would send a plain int as Int32).
+    int64: frozenset[str] = frozenset()
+
+    def column(self, prop: str) -> str:
+        if prop in _RESERVED_NAMES:
+            return f"{self.name}{prop[:1].upper()}{prop[1:]}"
+        return prop
+
+
+def put_fields(entity: Entity, layout: FieldLayout, document: dict[str, Any]) -> None:
+    """A JSON object -> typed columns: timestamps stay strings (Table Storage's DateTime keeps
+    6 fractional digits, Graph sends 7), Int64 where the layout says, nulls and the order of
+    the properties recorded, unknown properties kept as JSON."""
+    entity[f"{layout.name}Properties"] = json.dumps(list(document))
+    known = set(layout.properties)
+    extra = {name: value for name, value in document.items() if name not in known}
+    if extra:
+        put_text(entity, f"{layout.name}Extra", json.dumps(extra, ensure_ascii=False))
+    for name in layout.properties:
+        value = document.get(name)
+        if value is None:
+            continue  # Table Storage has no nulls; the properties column records it was sent
+        if name in layout.int64:
+            entity[layout.column(name)] = int64(value)
+        else:
+            put_text(entity, layout.column(name), value)
+
+
+def get_fields(entity: Entity, layout: FieldLayout) -> dict[str, Any]:
+    """Typed columns -> the JSON object ``put_fields`` kept, in the order it was sent."""
+    extra_text = get_text(entity, f"{layout.name}Extra")
+    extra = json.loads(extra_text) if extra_text else {}
+    known = set(layout.properties)
+    document: dict[str, Any] = {}
+    for name in json.loads(entity.get(f"{layout.name}Properties") or "[]"):
+        if name not in known:
+            document[name] = extra.get(name)
+        elif name in layout.int64:
+            document[name] = plain_value(entity.get(layout.column(name)))
+        else:
+            document[name] = get_text(entity, layout.column(name))
+    return document

@@ -93,11 +93,10 @@ def _put_timeline(columns: Entity, pending: list[PendingChange], over: Entity | 
     columns[TIMELINE_COLUMN] = json.dumps((before + recent)[-TIMELINE_MAX:])
 
 
-def change_time(now: str, entity: Entity | None) -> str:
+def change_time(now: str, last: str | None) -> str:
     """When a change to the item happens: ``now``, but never at or before the item's last
-    change. Writers on other instances keep their own clocks; each change still sorts after
-    the one before it (history and the outbox are ordered by this time)."""
-    last = (entity or {}).get(LAST_CHANGE_COLUMN)
+    change (``last``). Writers on other instances keep their own clocks; each change still
+    sorts after the one before it (history and the outbox are ordered by this time)."""
     if not last or parse_timestamp(now) > parse_timestamp(last):
         return now
     return graph_timestamp(parse_timestamp(last) + timedelta(microseconds=1))

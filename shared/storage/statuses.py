@@ -1,12 +1,8 @@
 """``{prefix}Statuses``: the cache itself, one entity per monitored item.
 
 PartitionKey is the source's name (another tenant's than the home's: ``{tenantId}|{source}``,
-``storage.scoping``), RowKey the item's id. How an item becomes an entity is its
-source's business (``shared/sources/<name>/``); every item carries the same summary columns,
-which /api/statuses filters and serves: ``displayName``, ``status`` (raw), ``health``,
-``healthSince``, ``sinceDateTime`` (Graph's own time the condition began, "" when none),
-``reason``, ``lastCheckedDateTime`` and ``pollError`` (set while the poll cannot read the
-item).
+``storage.scoping``), RowKey the item's id. Items come and go as ``items.StoredItem`` and
+``items.CacheWrite``: which columns an item has is ``storage.items``' business.
 
 The changes a write makes travel in the same write, on the item itself (``pendingChanges``):
 whatever happens next, a change is never in the cache without being on its way to the
@@ -22,22 +18,27 @@ import logging
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, Literal
+from typing import Any
 
-from azure.core import MatchConditions
 from azure.core.exceptions import (
     HttpResponseError,
     ResourceExistsError,
     ResourceModifiedError,
     ResourceNotFoundError,
 )
-from azure.data.tables import TableTransactionError, UpdateMode
+from azure.data.tables import TableTransactionError
 
 from shared.core.errors import NotFoundError, StorageUnavailableError, VersionConflictError
 from shared.core.tenancy import TenantScope
-from shared.storage.codec import Entity, etag_of
+from shared.storage.codec import etag_of
+from shared.storage.items import (
+    SUMMARY_COLUMNS,
+    CacheWrite,
+    StoredItem,
+    clear_write,
+    delete_write,
+)
 from shared.storage.keys import prefix_range
-from shared.storage.pending import put_pending
 from shared.storage.scoping import delete_tenant_rows, is_ours, scoped, unscoped
 from shared.storage.tables import (
     TRANSACTIONS_AT_ONCE,
@@ -49,45 +50,6 @@ from shared.storage.tables import (
 )
 
 logger = logging.getLogger(__name__)
-
-
-REMOVED_COLUMN = "removed"
-
-
-def is_removed(entity: Entity | None) -> bool:
-    """Whether the item is on its way out: marked removed, its removal change pending."""
-    return bool(entity and entity.get(REMOVED_COLUMN))
-
-
-@dataclass(frozen=True)
-class CacheWrite:
-    """One write to the cache, conditional on the version it was decided from.
-
-    ``create`` a new item; ``replace`` it when Graph's data changed; ``merge`` only some
-    columns (the rest is unchanged and may carry a PATCH, or clears recorded changes);
-    ``delete`` an item that is marked removed. ``etag`` is the version the write was decided
-    from (None to create).
-    """
-
-    kind: Literal["create", "replace", "merge", "delete"]
-    entity: Entity
-    etag: str | None = None
-
-    @property
-    def item_id(self) -> str:
-        return self.entity["RowKey"]
-
-    def table_operation(self) -> TableOperation:
-        if self.kind == "create":
-            return ("create", self.entity, {})
-        if self.etag is None:
-            raise ValueError(f"a {self.kind} needs the ETag the poll read")
-        condition = {"etag": self.etag, "match_condition": MatchConditions.IfNotModified}
-        if self.kind == "delete":
-            keys = {"PartitionKey": self.entity["PartitionKey"], "RowKey": self.entity["RowKey"]}
-            return ("delete", keys, condition)
-        mode = UpdateMode.REPLACE if self.kind == "replace" else UpdateMode.MERGE
-        return ("update", self.entity, {**condition, "mode": mode})
 
 
 @dataclass
@@ -119,63 +81,66 @@ class StatusesTable:
         self._table = tables.table("Statuses")
         self._scope = scope
 
-    async def get(self, source: str, item_id: str) -> Entity | None:
+    async def get(self, source: str, item_id: str) -> StoredItem | None:
         """The cached item (None when there is none, or it is on its way out)."""
-        entity = await self.read(source, item_id)
-        return None if is_removed(entity) else entity
+        item = await self.read(source, item_id)
+        return None if item is None or item.removed else item
 
-    async def read(self, source: str, item_id: str) -> Entity | None:
-        """The item's entity as it is, even one marked removed: what a writer decides from."""
+    async def read(self, source: str, item_id: str) -> StoredItem | None:
+        """The item as it is, even one marked removed: what a writer decides from."""
         async with self._tables.call():
             try:
                 found = await self._table.get_entity(self._scope.key(source), item_id)
             except ResourceNotFoundError:
                 return None
-        return unscoped(self._scope, found)
+        return StoredItem(unscoped(self._scope, found))
 
     async def page(
         self,
         *,
         sources: list[str],
-        filters: Mapping[str, list[str]] | None = None,
+        healths: list[str] | None = None,
+        statuses: list[str] | None = None,
         top: int,
         continuation: Continuation | None,
-    ) -> tuple[list[Entity], Continuation | None]:
-        """One page of items of these sources (by source, then id), optionally only those
-        whose columns hold one of the values ``filters`` gives (``{"health": ["error"]}``).
-        An item on its way out is left out (the page is then one shorter)."""
+    ) -> tuple[list[StoredItem], Continuation | None]:
+        """One page of items of these sources (by source, then id), optionally only those of
+        these healths or raw statuses. An item on its way out is left out (the page is then
+        one shorter)."""
         parameters: dict[str, Any] = {}
         query = any_of("PartitionKey", "p", self._partitions(sources), parameters)
-        for index, (column, values) in enumerate((filters or {}).items()):
-            query += " and " + any_of(column, f"f{index}_", values, parameters)
+        if healths:
+            query += " and " + any_of("health", "h", healths, parameters)
+        if statuses:
+            query += " and " + any_of("status", "s", statuses, parameters)
         entities, continuation = await self._tables.query_page(
             self._table, query, parameters, top, continuation
         )
-        kept = [unscoped(self._scope, entity) for entity in entities if not is_removed(entity)]
-        return kept, continuation
+        items = [StoredItem(unscoped(self._scope, entity)) for entity in entities]
+        return [item for item in items if not item.removed], continuation
 
-    async def list_items(self, source: str, *, id_prefix: str = "") -> list[Entity]:
+    async def list_items(self, source: str, *, id_prefix: str = "") -> list[StoredItem]:
         """Every cached item of a source, in id order (not those on their way out);
         ``id_prefix`` narrows it (a service principal's jobs share the prefix ``{spId}:``)."""
-        entities = await self._query(source, id_prefix)
-        return [entity for entity in entities if not is_removed(entity)]
+        items = await self._query(source, id_prefix)
+        return [item for item in items if not item.removed]
 
     async def summaries(
-        self, sources: list[str], columns: list[str], *, page_size: int | None = None
-    ) -> list[Entity]:
-        """Every cached item of these sources with only ``columns`` (and the keys): what a
-        page of every item reads, without the documents (not those on their way out).
-        ``page_size`` asks for smaller pages: each is parsed at once, holding the loop."""
+        self, sources: list[str], *, parts: tuple[str, ...] = (), page_size: int | None = None
+    ) -> list[StoredItem]:
+        """Every cached item of these sources with only its summary (and the texts or
+        documents its source names in ``parts``): what a page of every item reads, without
+        the rest (not those on their way out). ``page_size`` asks for smaller pages: each is
+        parsed at once, holding the loop."""
         parameters: dict[str, Any] = {}
         query = any_of("PartitionKey", "p", self._partitions(sources), parameters)
-        select = ["PartitionKey", "RowKey", REMOVED_COLUMN, *columns]
+        select = ["PartitionKey", "RowKey", *SUMMARY_COLUMNS, *parts]
         async with self._tables.call():
             found = self._table.query_entities(
                 query, parameters=parameters, select=select, results_per_page=page_size
             )
-            return [
-                unscoped(self._scope, entity) async for entity in found if not is_removed(entity)
-            ]
+            items = [StoredItem(unscoped(self._scope, entity)) async for entity in found]
+        return [item for item in items if not item.removed]
 
     async def written_since(self, since: datetime) -> list[tuple[str, str, str, datetime]]:
         """(source, id, ETag, Timestamp) of every item of this tenant written at or after
@@ -193,29 +158,26 @@ class StatusesTable:
             if (source := self._scope.name_of(e["PartitionKey"])) is not None
         ]
 
-    async def read_source(self, source: str) -> dict[str, Entity]:
-        """Every entity of a source by RowKey, those marked removed included: what a poll
-        compares Graph against."""
-        return {entity["RowKey"]: entity for entity in await self._query(source, "")}
+    async def read_source(self, source: str) -> dict[str, StoredItem]:
+        """Every item of a source by id, those marked removed included: what a poll compares
+        Graph against."""
+        return {item.id: item for item in await self._query(source, "")}
 
-    async def replace(self, entity: Entity, *, etag: str) -> str:
-        """Replace an item if its ETag is still ``etag``; return the new ETag.
+    async def write_one(self, write: CacheWrite) -> str:
+        """Write one item (a replace or a merge) if it is still at the write's ETag; return
+        the new ETag.
 
         VersionConflictError when another writer got there first, NotFoundError when the
         item was removed meanwhile.
         """
+        _kind, entity, options = self._scoped(write.table_operation())
         async with self._tables.call():
             try:
-                result = await self._table.update_entity(
-                    scoped(self._scope, entity),
-                    mode=UpdateMode.REPLACE,
-                    etag=etag,
-                    match_condition=MatchConditions.IfNotModified,
-                )
+                result = await self._table.update_entity(entity, **options)
             except ResourceModifiedError:
-                raise VersionConflictError(f"'{entity['RowKey']}' changed meanwhile.") from None
+                raise VersionConflictError(f"'{write.item_id}' changed meanwhile.") from None
             except ResourceNotFoundError:
-                raise NotFoundError(f"'{entity['RowKey']}' is no longer cached.") from None
+                raise NotFoundError(f"'{write.item_id}' is no longer cached.") from None
         return result["etag"]
 
     async def write(self, writes: Iterable[CacheWrite]) -> WriteOutcome:
@@ -237,26 +199,19 @@ class StatusesTable:
         """Clear the recorded changes of items still at these versions; return the new ETag of
         each item cleared (one written again since keeps them, and they are recorded again, to
         the same effect, by whoever flushes it next)."""
-        writes = []
-        for item_id, etag in etags.items():
-            columns: Entity = {"PartitionKey": source, "RowKey": item_id}
-            put_pending(columns, [])
-            writes.append(CacheWrite("merge", columns, etag))
+        writes = [clear_write(source, item_id, etag) for item_id, etag in etags.items()]
         return (await self.write(writes)).etags
 
     async def delete_removed(self, source: str, etags: Mapping[str, str]) -> int:
         """Delete items marked removed, if still at these versions; return how many went."""
-        writes = [
-            CacheWrite("delete", {"PartitionKey": source, "RowKey": item_id}, etag)
-            for item_id, etag in etags.items()
-        ]
+        writes = [delete_write(source, item_id, etag) for item_id, etag in etags.items()]
         return (await self.write(writes)).removed
 
     async def purge(self) -> int:
         """Delete every row of this tenant's (not the home's); return how many."""
         return await delete_tenant_rows(self._tables, self._table, self._scope)
 
-    async def _query(self, source: str, id_prefix: str) -> list[Entity]:
+    async def _query(self, source: str, id_prefix: str) -> list[StoredItem]:
         query, parameters = "PartitionKey eq @source", {"source": self._scope.key(source)}
         if id_prefix:
             query += " and RowKey ge @low and RowKey lt @high"
@@ -264,7 +219,7 @@ class StatusesTable:
             parameters |= {"low": low, "high": high}
         async with self._tables.call():
             entities = self._table.query_entities(query, parameters=parameters)
-            return [unscoped(self._scope, entity) async for entity in entities]
+            return [StoredItem(unscoped(self._scope, entity)) async for entity in entities]
 
     def _partitions(self, sources: list[str]) -> list[str]:
         return [self._scope.key(source) for source in sources]

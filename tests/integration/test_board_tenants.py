@@ -20,8 +20,7 @@ import pytest
 
 from shared import composition
 from shared.core.tenancy import TenantScope
-from shared.storage.codec import etag_of
-from shared.storage.statuses import CacheWrite
+from shared.storage.items import ItemUpdate, merge_write
 from tests.support.app import App, Reply
 from tests.support.samples import SEED
 from tools import graph_tenant as graph
@@ -178,9 +177,9 @@ async def test_each_tenants_board_is_rendered_once_per_version_of_its_own_data(
     # What a PATCH does: one of the school's items written.
     _settings, store = composition.services()
     rows = store.for_tenant(TenantScope(SCHOOL)).statuses
-    (broken,) = [e for e in await rows.summaries([SDS], ["reason"]) if e["RowKey"] == "broken"]
-    columns = {"PartitionKey": SDS, "RowKey": "broken", "reason": "Written meanwhile."}
-    assert (await rows.write([CacheWrite("merge", columns, etag_of(broken))])).written == 1
+    (broken,) = [e for e in await rows.summaries([SDS]) if e.id == "broken"]
+    update = ItemUpdate(health=(broken.health or "unknown", "Written meanwhile."))
+    assert (await rows.write([merge_write(broken, update)])).written == 1
     for _ in range(50):
         changed = await board(
             app, tenantId=SCHOOL, headers={"If-None-Match": school.headers["ETag"]}

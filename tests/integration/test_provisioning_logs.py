@@ -12,7 +12,7 @@ import pytest
 
 from shared import composition
 from shared.core.time import parse_timestamp
-from shared.storage.codec import get_document
+from shared.sources.provisioning_jobs.cached import FAILURES_PART
 from shared.storage.store import StatusStore
 from tests.support.app import App
 from tools import graph_tenant as graph
@@ -78,11 +78,11 @@ async def kept_summary(key: str) -> dict[str, Any]:
     """The provisioning-log summary kept with the job's cache entry."""
     store = StatusStore.from_settings(composition.settings())
     try:
-        entity = await store.statuses.get(JOBS, key)
+        item = await store.statuses.get(JOBS, key)
     finally:
         await store.close()
-    assert entity is not None
-    return get_document(entity, "provisioningFailures")
+    assert item is not None
+    return item.document(FAILURES_PART)
 
 
 async def failures(app: App, **params: str) -> Any:

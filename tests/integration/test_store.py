@@ -11,11 +11,17 @@ from shared.http.errors import api_error
 from shared.sources import load_settings, source_named
 from shared.sources.documents import CachedDocument
 from shared.sources.provisioning_jobs.ids import job_key
-from shared.sources.school_data_sync.entity import CachedProfile
+from shared.sources.school_data_sync.cached import PROFILE_PART, CachedProfile
 from shared.sources.school_data_sync.profiles import list_profiles
 from shared.storage.codec import put_document
+from shared.storage.items import (
+    CacheWrite,
+    ItemUpdate,
+    create_write,
+    delete_write,
+    merge_write,
+)
 from shared.storage.keys import validate_key
-from shared.storage.statuses import CacheWrite
 from shared.storage.store import StatusStore
 from tests.support.samples import SEED, SYNC_STATUS_EXAMPLE, profile_entry
 from tools.processes import azurite_connection_string, free_port
@@ -25,14 +31,19 @@ JOBS = source_named("synchronizationJobs")
 SP_ID = "4f0c5b52-1f7a-4d59-9a53-0b1f0e7d2a11"
 
 
+def rewrite(profile: CachedProfile) -> CacheWrite:
+    """The profile written whole over the version it was read at."""
+    return CacheWrite("replace", profile.record().columns(), profile.etag)
+
+
 async def get_profile(store: StatusStore, profile_id: str) -> CachedProfile | None:
-    entity = await store.statuses.get(PROFILES_SOURCE, profile_id)
-    return None if entity is None else CachedProfile.from_entity(entity)
+    item = await store.statuses.get(PROFILES_SOURCE, profile_id)
+    return None if item is None else CachedProfile.from_stored(item)
 
 
 async def test_a_status_comes_back_from_storage_value_for_value(store: StatusStore) -> None:
     sent = profile_entry(SEED["id"], errorCount=2**63 - 1, statusMessage="a\r\nb – ü ✓ 🙂")
-    outcome = await store.statuses.write([CacheWrite("create", sent.to_entity())])
+    outcome = await store.statuses.write([create_write(sent.record(), [])])
     assert outcome.written == 1
     back = await get_profile(store, SEED["id"])
     assert back is not None
@@ -44,31 +55,31 @@ async def test_a_status_comes_back_from_storage_value_for_value(store: StatusSto
 async def test_a_long_status_message_survives_storage(store: StatusStore) -> None:
     message = "Zeile 1\r\n" + "ö" * 50_000
     sent = profile_entry("long", statusMessage=message)
-    await store.statuses.write([CacheWrite("create", sent.to_entity())])
+    await store.statuses.write([create_write(sent.record(), [])])
     back = await get_profile(store, "long")
     assert back is not None and back.status["statusMessage"] == message
 
 
 async def test_replace_is_conditional_on_the_etag(store: StatusStore) -> None:
-    await store.statuses.write([CacheWrite("create", profile_entry("p1").to_entity())])
+    await store.statuses.write([create_write(profile_entry("p1").record(), [])])
     cached = await get_profile(store, "p1")
     assert cached is not None and cached.etag
     cached.status["status"] = "paused"
-    new_etag = await store.statuses.replace(cached.to_entity(), etag=cached.etag)
+    new_etag = await store.statuses.write_one(rewrite(cached))
     assert new_etag != cached.etag
     with pytest.raises(VersionConflictError):
-        await store.statuses.replace(cached.to_entity(), etag=cached.etag)
+        await store.statuses.write_one(rewrite(cached))
 
 
 async def test_many_changes_go_in_batches_and_removals_apply(store: StatusStore) -> None:
     outcome = await store.statuses.write(
-        [CacheWrite("create", profile_entry(f"p{i:03}").to_entity()) for i in range(250)]
+        [create_write(profile_entry(f"p{i:03}").record(), []) for i in range(250)]
     )
     assert outcome.written == 250 and not outcome.failed
     cached = await store.statuses.read_source(PROFILES_SOURCE)
     assert len(cached) == 250
     removals = [
-        CacheWrite("delete", e, e.metadata["etag"]) for key, e in cached.items() if key < "p100"
+        delete_write(PROFILES_SOURCE, key, e.etag) for key, e in cached.items() if key < "p100"
     ]
     outcome = await store.statuses.write(removals)
     assert outcome.removed == 100
@@ -81,18 +92,16 @@ async def test_a_batch_with_a_stale_etag_lands_the_rest_and_names_the_conflict(
     """A PATCH between a poll's read and its write: that write is a conflict (the poll reads
     the item again and decides anew); the other writes of the batch land."""
     await store.statuses.write(
-        [CacheWrite("create", profile_entry(f"q{i}").to_entity()) for i in range(3)],
+        [create_write(profile_entry(f"q{i}").record(), []) for i in range(3)],
     )
     cached = await store.statuses.read_source(PROFILES_SOURCE)
     patched = await get_profile(store, "q1")
     assert patched is not None and patched.etag
     patched.status["status"] = "paused"
-    await store.statuses.replace(patched.to_entity(), etag=patched.etag)  # the poll's is stale
+    await store.statuses.write_one(rewrite(patched))  # the poll's is stale
     replacements = [
-        CacheWrite(
-            "replace", profile_entry(key, status="error").to_entity(), entity.metadata["etag"]
-        )
-        for key, entity in cached.items()
+        CacheWrite("replace", profile_entry(key, status="error").record().columns(), item.etag)
+        for key, item in cached.items()
     ]
     outcome = await store.statuses.write(replacements)
     assert (outcome.written, outcome.conflicts, outcome.failed) == (2, {"q1"}, {})
@@ -103,14 +112,15 @@ async def test_a_batch_with_a_stale_etag_lands_the_rest_and_names_the_conflict(
 
 async def test_a_merge_of_the_listing_fields_keeps_a_patched_status(store: StatusStore) -> None:
     """A renamed profile whose status Graph did not change: the PATCH survives."""
-    await store.statuses.write([CacheWrite("create", profile_entry("m1").to_entity())])
+    await store.statuses.write([create_write(profile_entry("m1").record(), [])])
     patched = await get_profile(store, "m1")
     assert patched is not None and patched.etag
     patched.status["statusMessage"] = "patched"
-    etag = await store.statuses.replace(patched.to_entity(), etag=patched.etag)
+    etag = await store.statuses.write_one(rewrite(patched))
     renamed = CachedProfile("m1", display_name=None, state="deleting", status={})
-    keys = {"PartitionKey": PROFILES_SOURCE, "RowKey": "m1"}
-    merge = CacheWrite("merge", keys | renamed.profile_columns(), etag)
+    over = await store.statuses.get(PROFILES_SOURCE, "m1")
+    assert over is not None and over.etag == etag
+    merge = merge_write(over, ItemUpdate(documents={PROFILE_PART: renamed.listing()}))
     outcome = await store.statuses.write([merge])
     assert outcome.written == 1
     back = await get_profile(store, "m1")
@@ -122,9 +132,8 @@ async def test_a_merge_of_the_listing_fields_keeps_a_patched_status(store: Statu
 async def test_list_pages_with_a_status_filter(store: StatusStore) -> None:
     await store.statuses.write(
         [
-            CacheWrite(
-                "create",
-                profile_entry(f"r{i:02}", status="error" if i % 3 == 0 else "done").to_entity(),
+            create_write(
+                profile_entry(f"r{i:02}", status="error" if i % 3 == 0 else "done").record(), []
             )
             for i in range(30)
         ]
@@ -179,7 +188,7 @@ async def test_a_job_comes_back_from_storage_exactly_as_graph_sent_it(store: Sta
         "troubleshootingUrl": None,
     }
     sent = job_item("scim.a1", status)
-    await store.statuses.write([CacheWrite("create", sent.to_entity())])
+    await store.statuses.write([create_write(sent.record(), [])])
     back = await JOBS.cached(store, sent.id)
     assert back is not None
     assert back.resource == sent.resource
@@ -195,7 +204,7 @@ async def test_a_huge_job_is_compressed_not_cut(store: StatusStore) -> None:
         for n in range(20_000)
     ]
     sent = job_item("scim.huge", {**SYNC_STATUS_EXAMPLE, "progress": progress})
-    entity = sent.to_entity()
+    entity = sent.record().columns()
     assert "resource" not in entity and "resourceZ" in entity
     await store.statuses.write([CacheWrite("create", entity)])
     back = await JOBS.cached(store, sent.id)

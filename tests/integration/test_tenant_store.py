@@ -23,8 +23,8 @@ from shared.core.changes import StatusChange
 from shared.core.tenancy import TenantScope
 from shared.core.time import utc_now
 from shared.storage.item_logs import LogEntry
+from shared.storage.items import create_write
 from shared.storage.poll_runs import PollRun
-from shared.storage.statuses import CacheWrite
 from shared.storage.store import StatusStore
 from tests.support.app import App
 from tests.support.azurite import Azurite
@@ -49,7 +49,7 @@ def home(store: StatusStore) -> StatusStore:
 async def fill(store: StatusStore, status: str) -> None:
     """One profile, its change in the history, a poll record, a document, a claim, a log."""
     entry = profile_entry(SEED["id"], status=status)
-    assert (await store.statuses.write([CacheWrite("create", entry.to_entity())])).written == 1
+    assert (await store.statuses.write([create_write(entry.record(), [])])).written == 1
     change = StatusChange(source=SDS, id=SEED["id"], displayName="x", previousStatus=None,
                           status=status, previousHealth=None, health="healthy",
                           changedDateTime=utc_now(), reason=status, path="/x")  # fmt: skip
@@ -61,18 +61,18 @@ async def fill(store: StatusStore, status: str) -> None:
 
 
 async def seen_by(store: StatusStore) -> dict[str, Any]:
-    entity = await store.statuses.get(SDS, SEED["id"])
+    item = await store.statuses.get(SDS, SEED["id"])
     changes, _next = await store.history.page(SDS, SEED["id"], top=10, continuation=None)
     logs, _next = await store.item_logs.page(JOBS, "job-1", top=10, continuation=None)
-    summaries = await store.statuses.summaries([SDS], ["status"])
+    summaries = await store.statuses.summaries([SDS])
     return {
-        "status": entity and entity["status"],
-        "partition": entity and entity["PartitionKey"],
+        "status": item and item.status,
+        "partition": item and item.source,
         "history": [c.status for c in changes],
         "runs": [(r.source, r.outcome) for r in await store.poll_runs.read_all()],
         "document": await store.state_of(JOBS).load("discovery"),
         "logs": [log["s"] for log in logs],
-        "summaries": [(e["PartitionKey"], e["status"]) for e in summaries],
+        "summaries": [(e.source, e.status) for e in summaries],
         "sources": sorted(await store.statuses.read_source(SDS)),
     }
 
@@ -89,9 +89,7 @@ async def test_each_tenant_reads_and_writes_its_own_rows_alone(home: StatusStore
         }  # fmt: skip
     since = utc_now()
     await asyncio.sleep(0.01)
-    await a.statuses.write(
-        [CacheWrite("create", profile_entry("second", status="error").to_entity())]
-    )
+    await a.statuses.write([create_write(profile_entry("second", status="error").record(), [])])
     assert [row[:2] for row in await a.statuses.written_since(since)] == [(SDS, "second")]
     assert await b.statuses.written_since(since) == []
     assert await home.statuses.written_since(since) == []

@@ -93,11 +93,11 @@ async def test_a_round_polls_each_tenant_with_its_own_token_and_rows(
         assert (await add(app, tenant_id, name)).status == 201
     await app.poll()
     _settings, store = composition.services()
-    home_rows = [e["RowKey"] for e in await store.statuses.summaries([SDS], [])]
+    home_rows = [e.id for e in await store.statuses.summaries([SDS])]
     school_store = store.for_tenant(TenantScope(SCHOOL))
-    school_rows = [e["RowKey"] for e in await school_store.statuses.summaries([SDS], [])]
+    school_rows = [e.id for e in await school_store.statuses.summaries([SDS])]
     assert (home_rows, school_rows) == (["home-school"], ["trust-school"])
-    assert await store.for_tenant(TenantScope(SHOP)).statuses.summaries([SDS], []) == []
+    assert await store.for_tenant(TenantScope(SHOP)).statuses.summaries([SDS]) == []
     consent = {t["tenantId"]: t["consent"] for t in await tenants(app)}
     assert consent[tenant.tenant_id]["state"] == "consented"
     assert consent[SCHOOL]["state"] == "consented"
@@ -115,8 +115,8 @@ async def test_a_round_polls_each_tenant_with_its_own_token_and_rows(
     await app.poll()
     consent = {t["tenantId"]: t["consent"] for t in await tenants(app)}
     assert consent[SHOP]["state"] == "consented"
-    rows = await store.for_tenant(TenantScope(SHOP)).statuses.summaries([SDS], [])
-    assert [e["RowKey"] for e in rows] == ["never-seen"]
+    rows = await store.for_tenant(TenantScope(SHOP)).statuses.summaries([SDS])
+    assert [e.id for e in rows] == ["never-seen"]
 
 
 async def test_the_consent_link_names_the_tenant_and_the_multi_tenant_app(
@@ -178,7 +178,7 @@ async def test_removing_a_tenant_with_purge_leaves_none_of_its_rows(
     assert [s["id"] for s in (await app.call("list_subscriptions")).json()["value"]] == [
         every.json()["id"]
     ]
-    assert await store.for_tenant(TenantScope(SCHOOL)).statuses.summaries([SDS], []) == []
+    assert await store.for_tenant(TenantScope(SCHOOL)).statuses.summaries([SDS]) == []
     assert [r["id"] for r in (await app.statuses()).json()["value"]] == ["home-school"]
     again = await app.call("get_tenant", route_params={"tenantId": SCHOOL})
     assert again.status == 404
@@ -393,4 +393,4 @@ async def test_a_job_action_on_a_tenants_route_reaches_that_tenant_with_its_toke
     row = await store.for_tenant(TenantScope(SCHOOL)).statuses.get(
         "synchronizationJobs", f"{sp}:{job_id}"
     )
-    assert row is not None and row["status"] == "Active"
+    assert row is not None and row.status == "Active"

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from shared.sources.school_data_sync.entity import CachedProfile
+from shared.sources.school_data_sync.cached import CachedProfile
 
 SEED_ID = "86904b1e-c7d0-4ead-b13a-98f11fc400ee"
 # The example response of Graph's "Get educationSynchronizationProfileStatus" page.

@@ -2,15 +2,25 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from azure.data.tables import EdmType, EntityProperty
 
-from shared.sources.school_data_sync.entity import (
-    CachedProfile,
-    status_from_columns,
-    status_to_columns,
-)
+from shared.sources.school_data_sync.cached import STATUS_FIELDS, CachedProfile
+from shared.storage.codec import Entity, get_fields, put_fields
+from shared.storage.items import StoredItem
 from shared.storage.poll_runs import PollRun
 from tests.support.samples import SEED
+
+
+def status_to_columns(status: dict[str, Any]) -> Entity:
+    columns: Entity = {}
+    put_fields(columns, STATUS_FIELDS, status)
+    return columns
+
+
+def status_from_columns(columns: Entity) -> dict[str, Any]:
+    return get_fields(columns, STATUS_FIELDS)
 
 
 def test_the_seed_example_round_trips_in_order() -> None:
@@ -63,7 +73,7 @@ def test_a_cached_profile_round_trips_through_its_entity() -> None:
         updated_by="patch",
         updated_date_time="2026-11-22T05:00:00.0000000Z",
     )
-    back = CachedProfile.from_entity(profile.to_entity())
+    back = CachedProfile.from_stored(StoredItem(profile.record().columns()))
     assert back == profile
 
 

@@ -6,18 +6,22 @@ from __future__ import annotations
 
 import json
 import os
+from collections.abc import Mapping
 from typing import Any
 
 from shared.core.changes import PendingChange, event_id
 from shared.core.health import Health
 from shared.graph.errors import GraphError
-from shared.polling.diff import PollStamp, journal_after, plan_writes
+from shared.polling import diff
+from shared.polling.diff import PollPlan, PollStamp
 from shared.sources import source_named
-from shared.sources.base import Observation
-from shared.sources.school_data_sync.entity import CachedProfile
+from shared.sources.base import Observation, Source
+from shared.sources.school_data_sync.cached import CachedProfile
+from shared.storage.items import CacheWrite, StoredItem
 from shared.storage.pending import pending_of, put_pending
 from shared.storage.poll_runs import PollRun
-from shared.storage.statuses import CacheWrite, WriteOutcome, is_removed
+from shared.storage.recording import JournalEntry
+from shared.storage.statuses import WriteOutcome
 from tests.support.samples import profile_entry
 
 SDS = source_named("educationSynchronizationProfiles")
@@ -37,10 +41,33 @@ class Cached(dict[str, Any]):
         self.metadata = {"etag": etag}
 
 
+def plan_writes(
+    source: Source,
+    observation: Observation,
+    current: Mapping[str, Cached],
+    previous: PollRun | None,
+    stamp: PollStamp,
+) -> PollPlan:
+    """The diff's plan for what the cache holds (``current``: its entities as read)."""
+    items = {item_id: StoredItem(entity) for item_id, entity in current.items()}
+    return diff.plan_writes(source, observation, items, previous, stamp)
+
+
+def journal_after(
+    current: Mapping[str, Cached], writes: list[CacheWrite], outcome: WriteOutcome
+) -> list[JournalEntry]:
+    items = {item_id: StoredItem(entity) for item_id, entity in current.items()}
+    return diff.journal_after(items, writes, outcome)
+
+
+def is_removed(entity: dict[str, Any]) -> bool:
+    return StoredItem(entity).removed
+
+
 def cached(entry: CachedProfile, **columns: Any) -> Cached:
     """What the cache holds after an earlier poll wrote ``entry``."""
     entry.health_since = entry.last_checked_date_time = EARLIER
-    return Cached(entry.to_entity() | columns)
+    return Cached(entry.record().columns() | columns)
 
 
 def seen(*entries: CachedProfile, complete: bool = True, **failures: str) -> Observation:
@@ -176,12 +203,12 @@ def test_an_item_marked_removed_is_not_marked_again_and_can_come_back() -> None:
 
 
 def test_a_run_leaving_the_kept_window_carries_no_change() -> None:
-    run = Cached(RUNS.entry("r1", {"id": "r1", "status": "completed"}).to_entity())
+    run = Cached(RUNS.entry("r1", {"id": "r1", "status": "completed"}).record().columns())
     (write,) = plan_writes(
         RUNS, Observation(removable=lambda _id: True), {"r1": run}, None, STAMP
     ).writes
     assert write.entity["removed"] is True and carried(write) == []
-    job = Cached(JOBS.entry("sp:j1", {"id": "j1", "status": {"code": "Paused"}}).to_entity())
+    job = Cached(JOBS.entry("sp:j1", {"id": "j1", "status": {"code": "Paused"}}).record().columns())
     (write,) = plan_writes(
         JOBS, Observation(removable=lambda _id: True), {"sp:j1": job}, None, STAMP
     ).writes

@@ -58,7 +58,7 @@ import time
 import weakref
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable, Collection, Coroutine, Hashable
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any, Generic, TypeVar, cast
 
@@ -310,7 +310,7 @@ async def ask(store: StatusStore, since: datetime) -> tuple[list[PollRun], Writt
 def version_of(runs: list[PollRun], written: Written, since: datetime) -> str:
     """The version of what the board shows, as far as writes at or after ``since`` go: the
     poll records, and the keys and ETags of the items written since."""
-    records = sorted((run.to_entity() for run in runs), key=lambda entity: entity["RowKey"])
+    records = sorted((asdict(run) for run in runs), key=lambda record: record["source"])
     items = sorted((source, key, etag) for source, key, etag, at in written if at >= since)
     text = json.dumps([records, items], sort_keys=True, default=str)
     return hashlib.sha256(text.encode()).hexdigest()

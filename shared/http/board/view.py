@@ -19,19 +19,14 @@ from shared.http.board.strips import Period, periods
 from shared.polling.report import health_report
 from shared.settings import Settings
 from shared.sources import SOURCES, source_named
-from shared.sources.base import SINCE_COLUMN
-from shared.storage.pending import LAST_CHANGE_COLUMN, TIMELINE_COLUMN, health_timeline
+from shared.storage.items import StoredItem
 from shared.storage.store import StatusStore
 
 # Worst first; an item with no health yet sorts with unknown.
 HEALTH_ORDER = tuple(str(h) for h in (Health.ERROR, Health.WARNING, Health.UNKNOWN, Health.HEALTHY))
 _RANK = {health: rank for rank, health in enumerate(HEALTH_ORDER)}
-# What a row reads of an item (SDS keeps its listed name in "profile").
-ROW_COLUMNS = [
-    "displayName", "profile", "status", "health", "healthSince", "reason",
-    "lastCheckedDateTime", "pollError", "kind", LAST_CHANGE_COLUMN, TIMELINE_COLUMN,
-    SINCE_COLUMN,
-]  # fmt: skip
+# What a row reads of an item besides its summary (a profile's listed name, a job's kind).
+ROW_PARTS = tuple(dict.fromkeys(part for source in SOURCES for part in source.summary_parts))
 # Rows asked for at a time: a page is parsed on the event loop in one go (200: a few ms).
 _PAGE_SIZE = 200
 # Seconds after the next expected poll before the page reloads itself (the poll's time).
@@ -85,23 +80,25 @@ class Snapshot:
     now: datetime
 
 
-async def read_cache(settings: Settings, store: StatusStore) -> tuple[dict[str, Any], list[Any]]:
-    """The health report and the summary columns of every item of the enabled sources."""
+async def read_cache(
+    settings: Settings, store: StatusStore
+) -> tuple[dict[str, Any], list[StoredItem]]:
+    """The health report and the summary of every item of the enabled sources."""
     enabled = list(settings.enabled_sources)
-    report, entities = await asyncio.gather(
+    report, items = await asyncio.gather(
         health_report(settings, store),
-        store.statuses.summaries(enabled, ROW_COLUMNS, page_size=_PAGE_SIZE)
+        store.statuses.summaries(enabled, parts=ROW_PARTS, page_size=_PAGE_SIZE)
         if enabled
         else asyncio.sleep(0, []),
     )
-    return report, entities
+    return report, items
 
 
 def snapshot_of(
-    settings: Settings, report: dict[str, Any], entities: list[Any], now: datetime
+    settings: Settings, report: dict[str, Any], items: list[StoredItem], now: datetime
 ) -> Snapshot:
     """The rows of what ``read_cache`` read (no I/O: the board builds it in a worker thread)."""
-    rows, older = run_flows([_row(entity, now) for entity in entities], _started)
+    rows, older = run_flows([_row(item, now) for item in items], _started)
     for row in rows:
         row.older_runs = older.get(row.id, 0) if row.source == RUNS else 0
     tag_twins(rows)
@@ -133,17 +130,17 @@ def _started(row: Row) -> str:
     return row.since or ""
 
 
-def _row(entity: dict[str, Any], now: datetime) -> Row:
-    source = source_named(entity["PartitionKey"])
-    summary = source.summarize(entity)
+def _row(item: StoredItem, now: datetime) -> Row:
+    source = source_named(item.source)
+    summary = source.summarize(item)
     since, since_from = summary.since
     # A row from before healthSince was kept says when it last changed instead.
-    since = since or entity.get(LAST_CHANGE_COLUMN)
-    strip_since = summary.health_since or entity.get(LAST_CHANGE_COLUMN)
+    since = since or item.last_changed
+    strip_since = summary.health_since or item.last_changed
     return Row(
         source=source.name,
         source_title=source.title,
-        kind=entity.get("kind") or None,
+        kind=source.kind_of(item),
         id=summary.id,
         display_name=summary.display_name or summary.id,
         status=summary.status,
@@ -152,7 +149,7 @@ def _row(entity: dict[str, Any], now: datetime) -> Row:
         since_words=since_words(since, since_from, now),
         reason=summary.reason,
         poll_error=summary.poll_error,
-        strip=periods(health_timeline(entity), summary.health, now, strip_since),
+        strip=periods(item.timeline, summary.health, now, strip_since),
         since_from=since_from,
     )
 
@@ -173,22 +170,22 @@ async def read_item(store: StatusStore, source_name: str, item_id: str) -> ItemD
     for an Industry Data run the other runs of its flow."""
     source = source_named(source_name)
     now = datetime.now(UTC)
-    entity = await store.statuses.get(source.name, item_id)
-    if entity is None:
+    item = await store.statuses.get(source.name, item_id)
+    if item is None:
         return None
     changes, _next = await store.history.page(source.name, item_id, top=100, continuation=None)
     dumped = [change.model_dump() for change in changes]
-    row = _row(entity, now)
+    row = _row(item, now)
     runs: list[Row] = []
-    every = await store.statuses.summaries([source.name], ROW_COLUMNS, page_size=_PAGE_SIZE)
+    every = await store.statuses.summaries([source.name], parts=ROW_PARTS, page_size=_PAGE_SIZE)
     if source.name == RUNS:
         runs = [_row(other, now) for other in every]
         runs = [run for run in runs if flow_of(run.display_name) == flow_of(row.display_name)]
         runs.sort(key=lambda run: (_started(run), run.id), reverse=True)
     else:  # told apart from the items of its name, as on the board
-        name = entity.get("displayName")
-        twins = [_row(other, now) for other in every if other.get("displayName") == name]
+        name = item.display_name
+        twins = [_row(other, now) for other in every if other.display_name == name]
         tag_twins(twins)
         row.tag = next((twin.tag for twin in twins if twin.id == row.id), None)
-    document = source.document_in(entity)
+    document = source.document_in(item)
     return ItemDetail(row, dumped, document, runs, next_steps(source.name, item_id, document, now))

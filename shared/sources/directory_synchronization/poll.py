@@ -6,7 +6,7 @@ from typing import TYPE_CHECKING
 
 from shared.graph.errors import GraphError
 from shared.sources.base import Observation, usable_entries
-from shared.sources.directory_synchronization.entity import CachedOrganization
+from shared.sources.directory_synchronization.cached import CachedOrganization
 from shared.sources.directory_synchronization.graph import fetch_organization_pages
 from shared.sources.directory_synchronization.models import CheckedOrganization
 

@@ -9,8 +9,8 @@ from urllib.parse import quote
 from shared.core.health import HealthRule
 from shared.settings import Settings
 from shared.sources.base import Observation, Operation
+from shared.sources.directory_synchronization.cached import CachedOrganization
 from shared.sources.directory_synchronization.const import NAME
-from shared.sources.directory_synchronization.entity import CachedOrganization
 from shared.sources.directory_synchronization.health import HEALTH_RULES, organization_reason
 from shared.sources.directory_synchronization.poll import observe_organization
 from shared.sources.directory_synchronization.routes import ORGANIZATION_ROUTE, OrganizationRoutes
@@ -21,7 +21,7 @@ from shared.sources.directory_synchronization.settings import (
     read_settings,
 )
 from shared.sources.documents import DocumentSource
-from shared.storage.codec import Entity
+from shared.storage.items import StoredItem
 
 if TYPE_CHECKING:
     from shared.core.openapi import OpenApiPart
@@ -45,7 +45,7 @@ class DirectorySynchronization(DocumentSource[CachedOrganization]):
     async def observe(
         self,
         graph: GraphClient,
-        cached: dict[str, Entity],
+        cached: dict[str, StoredItem],
         settings: Settings,
         state: SourceState,
     ) -> Observation:

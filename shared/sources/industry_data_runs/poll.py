@@ -11,11 +11,11 @@ from shared.core.graph_ids import UnsafeIds
 from shared.core.time import newest_first_key
 from shared.graph.errors import GraphError
 from shared.sources.base import Observation, report_unsafe_ids, usable_entries
+from shared.sources.industry_data_runs.cached import CachedRun
 from shared.sources.industry_data_runs.const import RUN_STATUSES_WITH_STATISTICS
-from shared.sources.industry_data_runs.entity import CachedRun
 from shared.sources.industry_data_runs.graph import fetch_run_pages, fetch_run_statistics
 from shared.sources.industry_data_runs.models import CheckedIndustryDataRun
-from shared.storage.codec import Entity
+from shared.storage.items import StoredItem
 
 if TYPE_CHECKING:
     from shared.graph.client import GraphClient
@@ -25,7 +25,7 @@ logger = logging.getLogger(__name__)
 
 
 async def observe_runs(
-    source: IndustryDataRuns, graph: GraphClient, cached: dict[str, Entity], runs_kept: int
+    source: IndustryDataRuns, graph: GraphClient, cached: dict[str, StoredItem], runs_kept: int
 ) -> Observation:
     """The newest ``runs_kept`` runs; a complete listing removes the runs that left that
     window. Statistics already cached are kept; a failed statistics read leaves the run
@@ -51,7 +51,7 @@ async def observe_runs(
     for entry in entries:
         previous = cached.get(entry.id)
         if previous is not None:
-            entry.statistics = source.from_entity(previous).statistics
+            entry.statistics = source.from_stored(previous).statistics
     await _read_missing_statistics(graph, entries, seen)
     seen.entries = {entry.id: entry for entry in entries}
     return seen

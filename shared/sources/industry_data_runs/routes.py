@@ -9,7 +9,7 @@ from shared.core.errors import NotFoundError
 from shared.core.time import newest_first_key
 from shared.sources.base import Operation, Services
 from shared.sources.documents import document_reply
-from shared.sources.industry_data_runs.entity import CachedRun
+from shared.sources.industry_data_runs.cached import CachedRun
 from shared.storage.keys import validate_key
 
 if TYPE_CHECKING:

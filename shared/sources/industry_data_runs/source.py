@@ -10,8 +10,8 @@ from shared.core.health import HealthRule
 from shared.settings import Settings
 from shared.sources.base import Observation, Operation
 from shared.sources.documents import DocumentSource
+from shared.sources.industry_data_runs.cached import CachedRun
 from shared.sources.industry_data_runs.const import NAME
-from shared.sources.industry_data_runs.entity import CachedRun
 from shared.sources.industry_data_runs.health import HEALTH_RULES, run_reason
 from shared.sources.industry_data_runs.poll import observe_runs
 from shared.sources.industry_data_runs.routes import RUNS_ROUTE, RunRoutes
@@ -21,7 +21,7 @@ from shared.sources.industry_data_runs.settings import (
     IndustryDataRunsSettings,
     read_settings,
 )
-from shared.storage.codec import Entity
+from shared.storage.items import StoredItem
 
 if TYPE_CHECKING:
     from shared.core.openapi import OpenApiPart
@@ -48,7 +48,7 @@ class IndustryDataRuns(DocumentSource[CachedRun]):
     async def observe(
         self,
         graph: GraphClient,
-        cached: dict[str, Entity],
+        cached: dict[str, StoredItem],
         settings: Settings,
         state: SourceState,
     ) -> Observation:

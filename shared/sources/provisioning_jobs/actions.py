@@ -34,8 +34,8 @@ from shared.core.graph_ids import check_graph_id
 from shared.core.time import utc_now
 from shared.graph.errors import GraphError
 from shared.sources.base import date_health
+from shared.sources.provisioning_jobs.cached import CachedJob
 from shared.sources.provisioning_jobs.const import NAME
-from shared.sources.provisioning_jobs.entity import CachedJob
 from shared.sources.provisioning_jobs.graph import job_url
 from shared.sources.provisioning_jobs.ids import job_key
 from shared.sources.provisioning_jobs.ids import service_principal_id as principal_id_of
@@ -45,9 +45,15 @@ from shared.sources.provisioning_jobs.settings import (
     FORCE_DELETES_SETTING,
     ProvisioningJobsSettings,
 )
-from shared.storage.codec import Entity, etag_of
+from shared.storage.items import (
+    CacheWrite,
+    ItemUpdate,
+    StoredItem,
+    merge_write,
+    replace_write,
+)
 from shared.storage.keys import validate_key
-from shared.storage.pending import change_time, pending_of, put_pending
+from shared.storage.pending import change_time
 from shared.storage.recording import JournalEntry, flush_pending
 
 if TYPE_CHECKING:
@@ -217,9 +223,9 @@ async def _record(
                     "%s of %s not recorded: the job left the cache", taken.name, action.key
                 )
                 return
-            written, pending = _written(source, current, taken, entry, claimed_at)
+            write, pending = _written(source, current, taken, entry, claimed_at)
             try:
-                etag = await store.statuses.replace(written, etag=etag_of(current) or "")
+                etag = await store.statuses.write_one(write)
             except VersionConflictError:
                 await asyncio.sleep(random.uniform(0, 0.05 * (attempt + 1)))  # noqa: S311
                 continue
@@ -232,13 +238,14 @@ async def _record(
 
 def _written(
     source: ProvisioningJobs,
-    current: Entity,
+    current: StoredItem,
     taken: ActionTaken,
     entry: CachedJob | None,
     claimed_at: str,
-) -> tuple[Entity, list[PendingChange]]:
-    """The job's entity with the action pending on it (at the time it was claimed: before
-    anything it caused), and the job as read back (with its change) when there is one."""
+) -> tuple[CacheWrite, list[PendingChange]]:
+    """The write of the job with the action pending on it (at the time it was claimed:
+    before anything it caused), and of the job as read back (with its change) when there is
+    one; and every change pending on it then."""
     before = source.summarize(current)
     at = claimed_at
     verb = {"restart": "Restarted", "pause": "Paused", "start": "Started"}[taken.name]
@@ -252,25 +259,24 @@ def _written(
         + f"; {answer}.",
         action=taken,
     )  # fmt: skip
-    pending = [*pending_of(current), PendingChange(change=action_change)]
-    written: Entity = dict(current)
-    if entry is not None:
-        entry.principal_name = current.get("servicePrincipalName")
-        entry.failures = source.from_entity(current).failures
-        entry.last_checked_date_time = utc_now()  # read back from Graph just now
-        date_health(entry, current, at)
-        written = entry.to_entity()
-        after = source.summarize(written)
-        if (after.status, after.health) != (before.status, before.health):
-            changed_at = change_time(utc_now(), current)
-            pending.append(PendingChange(change=StatusChange(
-                source=NAME, id=before.id, displayName=after.display_name,
-                previousStatus=before.status, status=after.status,
-                previousHealth=before.health, health=after.health, changedDateTime=changed_at,
-                reason=after.reason, path=source.item_path(before.id),
-            )))  # fmt: skip
-    put_pending(written, pending, over=current)
-    return written, pending
+    pending = [*current.pending, PendingChange(change=action_change)]
+    if entry is None:
+        return merge_write(current, ItemUpdate(pending=pending)), pending
+    kept = source.from_stored(current)
+    entry.principal_name, entry.failures = kept.principal_name, kept.failures
+    entry.last_checked_date_time = utc_now()  # read back from Graph just now
+    date_health(entry, current, at)
+    record = entry.record()
+    after = source.summarize(StoredItem(record.columns()))
+    if (after.status, after.health) != (before.status, before.health):
+        changed_at = change_time(utc_now(), current.last_changed)
+        pending.append(PendingChange(change=StatusChange(
+            source=NAME, id=before.id, displayName=after.display_name,
+            previousStatus=before.status, status=after.status,
+            previousHealth=before.health, health=after.health, changedDateTime=changed_at,
+            reason=after.reason, path=source.item_path(before.id),
+        )))  # fmt: skip
+    return replace_write(record, current, pending), pending
 
 
 def _passed_on(error: GraphError) -> DomainError:

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any
 from shared.core.errors import StorageUnavailableError
 from shared.core.time import graph_timestamp, parse_timestamp
 from shared.sources.base import Observation
-from shared.sources.provisioning_jobs.entity import FAILURES_COLUMN
+from shared.sources.provisioning_jobs.cached import FAILURES_PART
 from shared.sources.provisioning_jobs.failures import (
     SUMMARY_WINDOW,
     keep_failures,
@@ -20,8 +20,8 @@ from shared.sources.provisioning_jobs.failures import (
 )
 from shared.sources.provisioning_jobs.ids import job_key, split_job_key
 from shared.sources.provisioning_jobs.logs import read_failures, read_since
-from shared.storage.codec import Entity, get_document
 from shared.storage.item_logs import ITEM_LOGS_KEPT
+from shared.storage.items import StoredItem
 
 if TYPE_CHECKING:
     from shared.graph.client import GraphClient
@@ -36,7 +36,7 @@ async def explain_failures(
     source: str,
     graph: GraphClient,
     state: SourceState,
-    cached: dict[str, Entity],
+    cached: dict[str, StoredItem],
     seen: Observation,
     now: str,
 ) -> dict[str, Any]:
@@ -51,8 +51,8 @@ async def explain_failures(
         else:
             logger.exception("Provisioning failures not read or kept")
         for key, entry in seen.entries.items():
-            kept = get_document(cached.get(key) or {}, FAILURES_COLUMN)
-            entry.failures = kept or None  # type: ignore[attr-defined]
+            item = cached.get(key)
+            entry.failures = (item.document(FAILURES_PART) if item else None) or None  # type: ignore[attr-defined]
         code = "storageUnavailable" if isinstance(error, StorageUnavailableError) else "unexpected"
         return {"outcome": "failed", "error": {"code": code}}
 
@@ -61,7 +61,7 @@ async def _explain(
     source: str,
     graph: GraphClient,
     state: SourceState,
-    cached: dict[str, Entity],
+    cached: dict[str, StoredItem],
     seen: Observation,
     now: str,
 ) -> dict[str, Any]:

@@ -17,7 +17,7 @@ from shared.sources.provisioning_jobs.const import JOB_KEY_SEPARATOR
 from shared.sources.provisioning_jobs.graph import fetch_jobs
 from shared.sources.provisioning_jobs.ids import job_key, split_job_key
 from shared.sources.provisioning_jobs.models import CheckedSynchronizationJob
-from shared.storage.codec import Entity
+from shared.storage.items import StoredItem
 
 if TYPE_CHECKING:
     from shared.graph.client import GraphClient
@@ -29,7 +29,7 @@ logger = logging.getLogger(__name__)
 async def observe_jobs(
     source: ProvisioningJobs,
     graph: GraphClient,
-    cached: dict[str, Entity],
+    cached: dict[str, StoredItem],
     principals: dict[str, str | None],
     stall_after_hours: float,
 ) -> Observation:

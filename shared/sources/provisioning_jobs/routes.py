@@ -88,9 +88,7 @@ class JobRoutes:
                 target=unknown[0] if unknown else "$filter",
             )
         job_id = validate_key(match.group(1), name="jobId")
-        keys = [
-            e["RowKey"] for e in await services.store.statuses.summaries([self._source.name], [])
-        ]
+        keys = [item.id for item in await services.store.statuses.summaries([self._source.name])]
         # A job id is unique only within its principal; in practice (template.guid.guid) it
         # names one job, whose failures are served.
         key = next((key for key in keys if split_job_key(key)[1] == job_id), None)

@@ -11,9 +11,9 @@ from shared.core.time import utc_now
 from shared.settings import Settings
 from shared.sources.base import Observation, Operation
 from shared.sources.documents import DocumentSource
+from shared.sources.provisioning_jobs.cached import KIND_PART, CachedJob
 from shared.sources.provisioning_jobs.const import NAME
 from shared.sources.provisioning_jobs.discovery import DISCOVERY_INCOMPLETE, principals_to_poll
-from shared.sources.provisioning_jobs.entity import CachedJob
 from shared.sources.provisioning_jobs.explain import explain_failures
 from shared.sources.provisioning_jobs.health import HEALTH_RULES, job_reason
 from shared.sources.provisioning_jobs.ids import split_job_key
@@ -30,7 +30,7 @@ from shared.sources.provisioning_jobs.settings import (
     ProvisioningJobsSettings,
     read_settings,
 )
-from shared.storage.codec import Entity
+from shared.storage.items import StoredItem
 
 if TYPE_CHECKING:
     from shared.core.openapi import OpenApiPart
@@ -48,6 +48,7 @@ class ProvisioningJobs(DocumentSource[CachedJob]):
         ("Synchronization.ReadWrite.All", f"job actions ({ACTIONS_SETTING}=true)"),
     )
     enable_hint = ENABLE_SETTING
+    summary_parts = (KIND_PART,)
     tenant_options = (
         SERVICE_PRINCIPALS_SETTING, DISCOVERY_INTERVAL_SETTING, STALL_AFTER_SETTING, LOGS_SETTING,
         ACTIONS_SETTING,
@@ -62,7 +63,7 @@ class ProvisioningJobs(DocumentSource[CachedJob]):
     async def observe(
         self,
         graph: GraphClient,
-        cached: dict[str, Entity],
+        cached: dict[str, StoredItem],
         settings: Settings,
         state: SourceState,
     ) -> Observation:
@@ -103,3 +104,6 @@ class ProvisioningJobs(DocumentSource[CachedJob]):
     def status_of_resource(self, resource: dict[str, Any]) -> str | None:
         status = resource.get("status")
         return status.get("code") if isinstance(status, dict) else None
+
+    def kind_of(self, item: StoredItem) -> str | None:
+        return item.text(KIND_PART) or None

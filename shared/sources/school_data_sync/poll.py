@@ -11,7 +11,7 @@ from shared.core.jsontext import ensure_storable, fingerprint, first_problem
 from shared.core.time import utc_now
 from shared.graph.errors import GraphError
 from shared.sources.base import Observation, report_unsafe_ids, usable_entries
-from shared.sources.school_data_sync.entity import CachedProfile
+from shared.sources.school_data_sync.cached import CachedProfile
 from shared.sources.school_data_sync.graph import fetch_profile_pages, fetch_profile_statuses
 from shared.sources.school_data_sync.models import (
     EducationSynchronizationProfile,

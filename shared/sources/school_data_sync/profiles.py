@@ -23,9 +23,10 @@ from shared.core.errors import (
 from shared.core.health import Health
 from shared.core.time import utc_now
 from shared.settings import Settings
+from shared.sources.school_data_sync.cached import CachedProfile
 from shared.sources.school_data_sync.const import NAME
-from shared.sources.school_data_sync.entity import CachedProfile
-from shared.storage.pending import change_time, pending_of, put_pending
+from shared.storage.items import replace_write
+from shared.storage.pending import change_time
 from shared.storage.recording import JournalEntry, flush_pending
 from shared.storage.store import StatusStore
 from shared.storage.tables import Continuation
@@ -45,21 +46,20 @@ def profile_path(profile_id: str) -> str:
 
 async def read_profile(store: StatusStore, profile_id: str) -> CachedProfile:
     """The cached profile; NotFoundError when there is none."""
-    entity = await store.statuses.get(NAME, profile_id)
-    if entity is None:
+    item = await store.statuses.get(NAME, profile_id)
+    if item is None:
         raise _unknown_profile(profile_id)
-    return CachedProfile.from_entity(entity)
+    return CachedProfile.from_stored(item)
 
 
 async def list_profiles(
     store: StatusStore, *, statuses: list[str] | None, top: int, continuation: Continuation | None
 ) -> tuple[list[CachedProfile], Continuation | None]:
     """One page of cached profiles in id order, optionally only those with these statuses."""
-    entities, continuation = await store.statuses.page(
-        sources=[NAME], filters={"status": statuses} if statuses else None, top=top,
-        continuation=continuation,
-    )  # fmt: skip
-    return [CachedProfile.from_entity(entity) for entity in entities], continuation
+    items, continuation = await store.statuses.page(
+        sources=[NAME], statuses=statuses, top=top, continuation=continuation
+    )
+    return [CachedProfile.from_stored(item) for item in items], continuation
 
 
 async def update_status(
@@ -79,22 +79,20 @@ async def update_status(
     # `*` matches whatever version exists: like no If-Match, it merges into the latest one.
     expected = if_match.strip() if if_match and if_match.strip() != "*" else None
     for attempt in range(_MAX_PATCH_ATTEMPTS):
-        entity = await store.statuses.get(NAME, profile_id)
-        profile = CachedProfile.from_entity(entity) if entity is not None else None
-        if profile is None or profile.etag is None:
+        item = await store.statuses.get(NAME, profile_id)
+        if item is None or item.etag is None:
             raise _unknown_profile(profile_id)
+        profile = CachedProfile.from_stored(item)
         if expected is not None and expected != profile.etag:
             raise _stale_etag(profile_id)
         if not changes:
             return profile, profile.etag
-        at = change_time(utc_now(), entity)  # never before the item's last change
+        at = change_time(utc_now(), item.last_changed)  # never before the item's last change
         change = _patch_change(profile, *_apply(profile, changes, at))
         # The change travels with the status it describes, after any still pending.
-        pending = pending_of(entity) + ([PendingChange(change=change)] if change else [])
-        written = profile.to_entity()
-        put_pending(written, pending, over=entity)
+        pending = item.pending + ([PendingChange(change=change)] if change else [])
         try:
-            etag = await store.statuses.replace(written, etag=profile.etag)
+            etag = await store.statuses.write_one(replace_write(profile.record(), item, pending))
         except NotFoundError:
             raise _unknown_profile(profile_id) from None
         except VersionConflictError:

@@ -9,7 +9,7 @@ from shared.core.api import ApiCall, PageRequest, Reply, next_link
 from shared.core.errors import InvalidInputError
 from shared.settings import Settings
 from shared.sources.base import Operation, Services
-from shared.sources.school_data_sync.entity import CachedProfile
+from shared.sources.school_data_sync.cached import CachedProfile
 from shared.sources.school_data_sync.models import parse_profile_status_patch
 from shared.sources.school_data_sync.profiles import list_profiles, read_profile, update_status
 from shared.storage.keys import validate_key

@@ -8,8 +8,12 @@ from typing import TYPE_CHECKING, Any, ClassVar
 from shared.core.health import HealthRule
 from shared.settings import Settings
 from shared.sources.base import Observation, Operation, Source
+from shared.sources.school_data_sync.cached import (
+    PROFILE_PART,
+    STATUS_FIELDS,
+    listed_display_name,
+)
 from shared.sources.school_data_sync.const import NAME, RETIRED_MESSAGE
-from shared.sources.school_data_sync.entity import CachedProfile, listed_display_name
 from shared.sources.school_data_sync.health import HEALTH_RULES, profile_reason
 from shared.sources.school_data_sync.poll import observe_profiles
 from shared.sources.school_data_sync.profiles import profile_path
@@ -19,7 +23,7 @@ from shared.sources.school_data_sync.settings import (
     SchoolDataSyncSettings,
     read_settings,
 )
-from shared.storage.codec import Entity
+from shared.storage.items import StoredItem
 
 if TYPE_CHECKING:
     from shared.core.openapi import OpenApiPart
@@ -35,6 +39,7 @@ class SchoolDataSync(Source):
     enable_hint = ENABLE_SETTING
     health_rules: ClassVar[tuple[HealthRule, ...]] = HEALTH_RULES
     reason = staticmethod(profile_reason)
+    summary_parts = (PROFILE_PART,)
 
     def read_settings(self, env: Mapping[str, str]) -> SchoolDataSyncSettings:
         return read_settings(env)
@@ -42,15 +47,15 @@ class SchoolDataSync(Source):
     async def observe(
         self,
         graph: GraphClient,
-        cached: dict[str, Entity],
+        cached: dict[str, StoredItem],
         settings: Settings,
         state: SourceState,
     ) -> Observation:
         return await observe_profiles(graph)
 
-    def document_in(self, entity: Entity) -> dict[str, Any]:
+    def document_in(self, item: StoredItem) -> dict[str, Any]:
         """The profile's status as Graph sent it (or as PATCHed since)."""
-        return CachedProfile.from_entity(entity).status
+        return item.fields(STATUS_FIELDS)
 
     def is_retirement(self, error: GraphError) -> bool:
         """SDS (classic) is being retired: once Graph no longer knows the API, its listing
@@ -71,5 +76,5 @@ class SchoolDataSync(Source):
 
         return OPENAPI
 
-    def display_name_in(self, entity: Entity) -> str | None:
-        return listed_display_name(entity)
+    def display_name_of(self, item: StoredItem) -> str | None:
+        return listed_display_name(item)

@@ -12,13 +12,14 @@ from shared.core.time import utc_now
 from shared.sources.documents import CachedDocument
 from shared.sources.provisioning_jobs.health import FAILURES, STALL_AFTER
 from shared.sources.provisioning_jobs.kinds import job_display_name, job_kind
-from shared.storage.codec import Entity, get_document, put_document, put_optional
+from shared.storage.items import ItemUpdate, StoredItem
 
-PRINCIPAL_NAME_COLUMN = "servicePrincipalName"
-# What kind of sync the job is (from its template), for the board's rows.
-KIND_COLUMN = "kind"
-# The provisioning logs' summary of the job's last 24 hours ({} once there is none).
-FAILURES_COLUMN = "provisioningFailures"
+# What the cache keeps of a job beside its resource: its principal's name; what kind of sync
+# it is (from its template), for the board's rows; the provisioning logs' summary of its last
+# 24 hours ({} once there is none).
+PRINCIPAL_NAME_PART = "servicePrincipalName"
+KIND_PART = "kind"
+FAILURES_PART = "provisioningFailures"
 
 
 @dataclass
@@ -43,33 +44,32 @@ class CachedJob(CachedDocument):
     def display_name(self) -> str:
         return job_display_name(self.principal_name, self.resource)
 
-    def to_entity(self) -> Entity:
-        entity = super().to_entity()
-        entity["displayName"] = self.display_name
-        entity[KIND_COLUMN] = job_kind(self.resource.get("templateId"))
-        put_optional(entity, PRINCIPAL_NAME_COLUMN, self.principal_name)
-        if self.failures:
-            put_document(entity, FAILURES_COLUMN, self.failures)
-        return entity
+    def kept_texts(self) -> dict[str, str | None]:
+        return {
+            KIND_PART: job_kind(self.resource.get("templateId")),
+            PRINCIPAL_NAME_PART: self.principal_name,
+        }
 
-    def refresh_columns(self, current: Entity) -> tuple[dict[str, Any], Assessment]:
+    def kept_documents(self) -> dict[str, Any]:
+        return {FAILURES_PART: self.failures or None}
+
+    def refresh(self, current: StoredItem) -> tuple[ItemUpdate, Assessment]:
         """A principal renamed (or named for the first time) renames its jobs' rows; a new
         summary of the provisioning logs replaces the one kept."""
-        columns: dict[str, Any] = {}
-        if self.principal_name and current.get(PRINCIPAL_NAME_COLUMN) != self.principal_name:
-            columns[PRINCIPAL_NAME_COLUMN] = self.principal_name
-            columns["displayName"] = self.display_name
+        update = ItemUpdate()
+        if self.principal_name and current.text(PRINCIPAL_NAME_PART) != self.principal_name:
+            update.texts[PRINCIPAL_NAME_PART] = self.principal_name
+            update.display_name = self.display_name
         kind = job_kind(self.resource.get("templateId"))
-        if current.get(KIND_COLUMN) != kind:  # cached before the kind was kept
-            columns[KIND_COLUMN] = kind
-        kept = get_document(current, FAILURES_COLUMN) or None
-        if kept != (self.failures or None):
-            put_document(columns, FAILURES_COLUMN, self.failures or {})
-        return columns, self.health
+        if current.text(KIND_PART) != kind:  # cached before the kind was kept
+            update.texts[KIND_PART] = kind
+        if (current.document(FAILURES_PART) or None) != (self.failures or None):
+            update.documents[FAILURES_PART] = self.failures or {}
+        return update, self.health
 
     @classmethod
-    def read_extra(cls, entity: Entity) -> dict[str, Any]:
+    def read_extra(cls, item: StoredItem) -> dict[str, Any]:
         return {
-            "principal_name": entity.get(PRINCIPAL_NAME_COLUMN),
-            "failures": get_document(entity, FAILURES_COLUMN) or None,
+            "principal_name": item.text(PRINCIPAL_NAME_PART),
+            "failures": item.document(FAILURES_PART) or None,
         }
