@@ -11,10 +11,10 @@ from typing import Any
 
 from shared.core.api import ApiCall, PageRequest, Reply, name_filter, next_link
 from shared.core.health import Health
-from shared.core.tenancy import SEPARATOR
 from shared.settings import Settings
 from shared.sources import SOURCE_NAMES, source_named
 from shared.sources.base import ItemSummary, Services
+from shared.storage.scoping import continuation_owner
 from shared.storage.store import StatusStore
 from shared.tenants.choices import tenant_settings
 from shared.tenants.models import Tenant
@@ -98,8 +98,7 @@ def _start(
     if "tenantId" in token:
         wanted = token["tenantId"]
         return (ids.index(wanted), None) if wanted in ids else (len(ids), None)
-    partition = token.get("PartitionKey", "")
-    owner = partition.split(SEPARATOR, 1)[0] if SEPARATOR in partition else None
+    owner = continuation_owner(token)
     for index, tenant in enumerate(tenants):
         if (owner is None and tenant.home) or owner == tenant.tenantId:
             return index, token

@@ -1,7 +1,7 @@
 """How a tenant's rows are told apart in storage (``core.tenancy.TenantScope``): the home
 tenant's keys are as they always were, another tenant's start with ``{tenantId}|``. Only the
 tables use this: they scope keys on the way in and take the prefix off on the way out, so
-above ``shared/storage`` an entity's PartitionKey is its source's name."""
+above ``shared/storage`` an item's source is its source's name."""
 
 from __future__ import annotations
 
@@ -34,6 +34,12 @@ def unscoped(scope: TenantScope, entity: Any) -> Any:
 def is_ours(scope: TenantScope, key: str) -> bool:
     """Whether a stored key is this tenant's (the home's have no separator)."""
     return scope.name_of(key) is not None
+
+
+def continuation_owner(continuation: dict[str, str]) -> str | None:
+    """Whose rows a table's continuation goes on in: a tenant's id, or None for the home's."""
+    partition = continuation.get("PartitionKey", "")
+    return partition.split(SEPARATOR, 1)[0] if SEPARATOR in partition else None
 
 
 def tenant_range(tenant_id: str) -> tuple[str, str]:

@@ -22,6 +22,7 @@ from shared.core.principal import ADMIN_ROLE, has_role
 from shared.core.tenancy import TENANT_ID
 from shared.core.time import utc_now
 from shared.storage.store import StatusStore
+from shared.storage.tenant_keys import KeptKey
 from shared.tenants.models import Tenant
 
 _KEY = re.compile(rf"ssk\.({TENANT_ID.pattern})\.([0-9a-f]{{32}})\.[A-Za-z0-9_-]{{43}}")
@@ -69,7 +70,7 @@ async def tenant_of_key(store: StatusStore, key: str) -> str | None:
         return None
     tenant_id, key_id = found.group(1), found.group(2)
     kept = await store.tenant_keys.get(tenant_id, key_id)
-    if kept is None or not hmac.compare_digest(str(kept.get("sha256", "")), _digest(key.strip())):
+    if kept is None or not hmac.compare_digest(kept.sha256, _digest(key.strip())):
         return None
     return tenant_id
 
@@ -79,20 +80,25 @@ async def make_key(store: StatusStore, tenant: Tenant, name: str) -> dict[str, s
     this once)."""
     key_id = uuid.uuid4().hex
     key = f"ssk.{tenant.tenantId}.{key_id}.{secrets.token_urlsafe(32)}"
-    made = {"name": name, "createdDateTime": utc_now()}
-    await store.tenant_keys.add(tenant.tenantId, key_id, {**made, "sha256": _digest(key)})
-    return {"id": key_id, "tenantId": tenant.tenantId, **made, "key": key}
+    kept = KeptKey(id=key_id, name=name, created_date_time=utc_now(), sha256=_digest(key))
+    await store.tenant_keys.add(tenant.tenantId, kept)
+    return {**_shown(tenant, kept), "key": key}
 
 
 async def keys_of(store: StatusStore, tenant: Tenant) -> list[dict[str, str]]:
     """The tenant's keys, without the keys: id, name, when made, oldest first."""
     kept = await store.tenant_keys.of_tenant(tenant.tenantId)
-    keys = [
-        {"id": row["RowKey"], "tenantId": tenant.tenantId, "name": row.get("name", ""),
-         "createdDateTime": row.get("createdDateTime", "")}
-        for row in kept
-    ]  # fmt: skip
+    keys = [_shown(tenant, key) for key in kept]
     return sorted(keys, key=lambda key: (key["createdDateTime"], key["id"]))
+
+
+def _shown(tenant: Tenant, key: KeptKey) -> dict[str, str]:
+    return {
+        "id": key.id,
+        "tenantId": tenant.tenantId,
+        "name": key.name,
+        "createdDateTime": key.created_date_time,
+    }
 
 
 async def revoke_key(store: StatusStore, tenant: Tenant, key_id: str) -> None:
