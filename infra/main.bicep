@@ -66,6 +66,9 @@ param graphMaxPages int = 1000
 @description('POLL_DEADLINE_SECONDS app setting: seconds a poll may spend reading Graph; empty: 80% of the schedule\'s interval.')
 param pollDeadlineSeconds string = ''
 
+@description('POLL_SPREAD_SECONDS app setting: seconds a round\'s poll messages are spread over; empty: half a second per tenant, at most 30% of the schedule\'s interval.')
+param pollSpreadSeconds string = ''
+
 @description('PUBLIC_BASE_URL app setting: origin of the links the app builds (a custom domain or gateway); empty: the app\'s own https host name.')
 param publicBaseUrl string = ''
 
@@ -184,7 +187,7 @@ param hostId string = ''
 ])
 param instanceMemoryMB int = 2048
 
-@description('Most on-demand instances the app may scale out to.')
+@description('Most on-demand instances the app may scale out to. Each instance polls at most 6 tenants at once from the poll queue (host.json batchSize 4 + newBatchThreshold 2), so this bounds how many tenants Graph sees polled at once (40 x 6 = 240).')
 @minValue(1)
 @maxValue(1000)
 param maximumInstanceCount int = 40
@@ -280,6 +283,7 @@ module api 'app/api.bicep' = {
     graphTimeoutSeconds: graphTimeoutSeconds
     graphMaxPages: graphMaxPages
     pollDeadlineSeconds: pollDeadlineSeconds
+    pollSpreadSeconds: pollSpreadSeconds
     publicBaseUrl: publicBaseUrl
     sdsProfilesEnabled: sdsProfilesEnabled
     provisioningJobsEnabled: provisioningJobsEnabled

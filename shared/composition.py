@@ -17,9 +17,10 @@ from shared.sources import load_settings
 from shared.storage.store import StatusStore
 
 if TYPE_CHECKING:
-    from shared.graph.batch import ReportPacer
+    from shared.graph.batch import LocalReportPacer, RequestPacer
     from shared.graph.client import GraphClient
     from shared.graph.credentials import TenantCredentials
+    from shared.storage.queues import QueueService
     from shared.tenants.models import Tenant
 
 _settings: Settings | None = None
@@ -28,18 +29,24 @@ _stores: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, tuple[Settings, St
     weakref.WeakKeyDictionary()
 )
 _closing: set[asyncio.Task[None]] = set()
-# One pacer of Graph's report budget per event loop, shared by its polls.
-_report_pacers: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, ReportPacer] = (
+# One queue client per event loop, like the store.
+_queues: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, tuple[Settings, QueueService]] = (
     weakref.WeakKeyDictionary()
 )
-# Per event loop: one Graph credential per tenant (its tokens cached), and one pacer of the
-# report budget per tenant (Graph's budget is per tenant).
+# Per event loop: the pacers of Graph's report budget, one per tenant, shared with every
+# instance through Table Storage (on the loop's store: rebuilt with it).
+_report_pacers: weakref.WeakKeyDictionary[
+    asyncio.AbstractEventLoop, tuple[StatusStore, dict[str, RequestPacer]]
+] = weakref.WeakKeyDictionary()
+# Per event loop: one Graph credential per tenant (its tokens cached), and one in-process
+# pacer of the report budget per tenant: what the shared one falls back on while Table
+# Storage is unavailable (and the only one when no storage is configured).
 _credentials: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, TenantCredentials] = (
     weakref.WeakKeyDictionary()
 )
-_tenant_pacers: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, dict[str, ReportPacer]] = (
-    weakref.WeakKeyDictionary()
-)
+_tenant_pacers: weakref.WeakKeyDictionary[
+    asyncio.AbstractEventLoop, dict[str, LocalReportPacer]
+] = weakref.WeakKeyDictionary()
 
 
 def settings() -> Settings:
@@ -75,10 +82,9 @@ def graph_client(
     another tenant than the home one, that tenant's (``tenant_graph_client``)."""
     if tenant is not None and not tenant.home:
         return tenant_graph_client(current, tenant, deadline_seconds)
-    from shared.graph.batch import ReportPacer
     from shared.graph.client import GraphClient  # the Graph SDK: only the poll needs it
 
-    pacer = _report_pacers.setdefault(asyncio.get_running_loop(), ReportPacer())
+    pacer = report_pacer(current.home_tenant_id or "home")
     return GraphClient.from_settings(current, report_pacer=pacer, deadline_seconds=deadline_seconds)
 
 
@@ -88,7 +94,6 @@ def tenant_graph_client(
     """A Graph client for one tenant's poll, with the tenant's own credential (one per
     tenant and event loop, kept with its tokens) and the tenant's own pacer of Graph's
     report budget. SettingsError when GRAPH_AUTH cannot give that tenant a token."""
-    from shared.graph.batch import ReportPacer
     from shared.graph.client import GraphClient
     from shared.graph.credentials import TenantCredentials
 
@@ -100,11 +105,49 @@ def tenant_graph_client(
     loop = asyncio.get_running_loop()
     credentials = _credentials.setdefault(loop, TenantCredentials())
     credential = credentials.get(current, None if tenant.home else tenant.tenantId)
-    pacers = _tenant_pacers.setdefault(loop, {})
-    pacer = pacers.setdefault(tenant.tenantId, ReportPacer())
+    key = (current.home_tenant_id or "home") if tenant.home else tenant.tenantId
+    pacer = report_pacer(key)
     return GraphClient.from_settings(
         current, report_pacer=pacer, deadline_seconds=deadline_seconds, credential=credential
     )
+
+
+def report_pacer(tenant_key: str) -> RequestPacer:
+    """The pacer of Graph's report budget for one tenant (its tenant id; the home tenant's
+    is HOME_TENANT_ID, or "home"): shared with every instance through the running event
+    loop's store, falling back on an in-process one while Table Storage is unavailable."""
+    from shared.graph.batch import LocalReportPacer
+
+    loop = asyncio.get_running_loop()
+    local = _tenant_pacers.setdefault(loop, {}).setdefault(tenant_key, LocalReportPacer())
+    try:
+        _, store = services()
+    except SettingsError:
+        return local  # no storage to share the budget through: this process's alone
+    cached = _report_pacers.get(loop)
+    if cached is None or cached[0] is not store:
+        cached = _report_pacers[loop] = (store, {})
+    pacers = cached[1]
+    if tenant_key not in pacers:
+        pacers[tenant_key] = store.report_budget.pacer(tenant_key, fallback=local)
+    return pacers[tenant_key]
+
+
+def queues() -> QueueService:
+    """The running event loop's queues (the round's messages), for the settings in force."""
+    current = settings()
+    loop = asyncio.get_running_loop()
+    cached = _queues.get(loop)
+    if cached is not None and cached[0] == current:
+        return cached[1]
+    if cached is not None:
+        _closing.add(closing := loop.create_task(cached[1].close()))
+        closing.add_done_callback(_closing.discard)
+    from shared.storage.queues import QueueService  # the queue SDK: only the round needs it
+
+    service = QueueService.from_settings(current)
+    _queues[loop] = (current, service)
+    return service
 
 
 def reload_settings() -> None:
@@ -122,3 +165,6 @@ async def close() -> None:
     credentials = _credentials.pop(loop, None)
     if credentials is not None:
         await credentials.close()
+    queued = _queues.pop(loop, None)
+    if queued is not None:
+        await queued[1].close()

@@ -2,7 +2,8 @@
 
 Azure Functions exposes app settings (and, locally, ``local.settings.json`` Values) as
 environment variables, so the environment is the only source read here. The settings of one
-source (its switch and its own options) are read by that source, with the helpers below;
+source (its switch and its own options) are read by that source, with the readers of
+``shared.core.env``;
 ``Settings.from_env`` asks each source it is given.
 """
 
@@ -14,6 +15,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal, Protocol
 
+from shared.core.env import OBJECT_ID, choice, flag, number, object_ids, text
 from shared.core.errors import SettingsError
 from shared.core.schedule import shortest_interval, validate_schedule
 from shared.core.urlguard import WebhookUrlError, check_url_form
@@ -29,10 +31,6 @@ DEFAULT_GRAPH_MAX_PAGES = 1000
 # A poll reads Graph for at most this share of the schedule's shortest interval, so the next
 # timer run is never starved (the rest is left for writing what it read).
 POLL_DEADLINE_SHARE = 0.8
-
-OBJECT_ID = re.compile(
-    r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}"
-)
 
 # Table names are 3-63 alphanumerics starting with a letter; the longest suffix the app adds
 # is "Subscriptions" (13 characters), so the prefix may use the rest.
@@ -64,6 +62,8 @@ class StorageSettings:
 
     connection_string: str | None = None
     table_service_uri: str | None = None
+    # The queue endpoint of an identity-based connection (the round's messages).
+    queue_service_uri: str | None = None
     # For identity-based connections (AzureWebJobsStorage__credential=managedidentity).
     use_managed_identity: bool = False
     client_id: str | None = None
@@ -94,6 +94,13 @@ class Settings:
     # Seconds a poll may spend reading Graph (POLL_DEADLINE_SECONDS, or a share of the
     # schedule's interval).
     poll_deadline_seconds: float = 240.0
+    # The round's queues: one message per tenant to poll (POLL_QUEUE_NAME), one per
+    # receiver with events waiting (DELIVERY_QUEUE_NAME); the queue triggers name them too.
+    poll_queue: str = "syncstatus-polls"
+    delivery_queue: str = "syncstatus-deliveries"
+    # Seconds over which a round's messages are spread (POLL_SPREAD_SECONDS), so Graph and
+    # storage see an even load; None: half a second per tenant, at most 30% of the interval.
+    poll_spread_seconds: float | None = None
     # The origin links the app builds start with (PUBLIC_BASE_URL, or https://WEBSITE_HOSTNAME);
     # None: links are relative. Never the request's Host header.
     public_base_url: str | None = None
@@ -133,6 +140,7 @@ class Settings:
         own = {source.name: source.read_settings(env) for source in sources}
         insecure = flag(env, "ALLOW_INSECURE_WEBHOOKS", default=False)
         schedule = _schedule(env)
+        prefix = _table_prefix(env)
         settings = cls(
             storage=_storage_settings(env),
             graph_base_url=_graph_base_url(env),
@@ -141,7 +149,7 @@ class Settings:
             managed_identity_client_id=env.get("AZURE_CLIENT_ID", "").strip() or None,
             home_tenant_id=_home_tenant_id(env),
             poll_schedule=schedule,
-            table_prefix=_table_prefix(env),
+            table_prefix=prefix,
             graph_max_concurrency=int(
                 number(env, "GRAPH_MAX_CONCURRENCY", DEFAULT_GRAPH_MAX_CONCURRENCY, 1, 256)
             ),
@@ -153,6 +161,9 @@ class Settings:
             ),
             graph_max_pages=int(number(env, "GRAPH_MAX_PAGES", DEFAULT_GRAPH_MAX_PAGES, 1, 100000)),
             poll_deadline_seconds=_poll_deadline(env, schedule),
+            poll_queue=_queue_name(env, "POLL_QUEUE_NAME", queue_names(prefix)[0]),
+            delivery_queue=_queue_name(env, "DELIVERY_QUEUE_NAME", queue_names(prefix)[1]),
+            poll_spread_seconds=_poll_spread(env, schedule),
             public_base_url=_public_base_url(env),
             notify_webhook_urls=_webhook_urls(env, insecure),
             allow_insecure_webhooks=insecure,
@@ -169,64 +180,7 @@ class Settings:
         return settings
 
 
-# -- readers of one setting (the sources use them too) ------------------------------------------
-
-
 GRAPH_AUTHS = ("azure", "federated", "simulated", "none")
-
-
-def text(env: Mapping[str, str], name: str, default: str) -> str:
-    value = env.get(name, "").strip()
-    return value or default
-
-
-def choice(env: Mapping[str, str], name: str, allowed: tuple[str, ...], default: str) -> str:
-    value = text(env, name, default).lower()
-    if value not in allowed:
-        raise SettingsError(f"{name} must be one of {', '.join(allowed)}; got {value!r}.")
-    return value
-
-
-def number(
-    env: Mapping[str, str], name: str, default: float, minimum: float, maximum: float
-) -> float:
-    raw = env.get(name, "").strip()
-    if not raw:
-        return default
-    try:
-        value = float(raw)
-    except ValueError:
-        raise SettingsError(f"{name} must be a number; got {raw!r}.") from None
-    if not minimum <= value <= maximum:
-        raise SettingsError(f"{name} must be between {minimum:g} and {maximum:g}; got {raw}.")
-    return value
-
-
-def flag(env: Mapping[str, str], name: str, *, default: bool) -> bool:
-    value = env.get(name, "").strip().lower()
-    if not value:
-        return default
-    if value in ("true", "1", "yes"):
-        return True
-    if value in ("false", "0", "no"):
-        return False
-    raise SettingsError(f"{name} must be true or false; got {value!r}.")
-
-
-def object_ids(env: Mapping[str, str], name: str, what: str) -> tuple[str, ...]:
-    """Object ids (GUIDs), comma-separated: lower-case, once each, in the order given."""
-    ids: list[str] = []
-    for part in env.get(name, "").split(","):
-        value = part.strip().lower()
-        if not value:
-            continue
-        if not OBJECT_ID.fullmatch(value):
-            raise SettingsError(
-                f"{name} holds {what} object ids (GUIDs), comma-separated; "
-                f"{part.strip()!r} is not one."
-            )
-        ids.append(value)
-    return tuple(dict.fromkeys(ids))
 
 
 # -- the app's own settings -----------------------------------------------------------------------
@@ -276,6 +230,37 @@ def _poll_deadline(env: Mapping[str, str], schedule: str) -> float:
     leaves the next run its turn."""
     derived = round(shortest_interval(schedule) * POLL_DEADLINE_SHARE, 1)
     return number(env, "POLL_DEADLINE_SECONDS", max(derived, 1.0), 1, 86400)
+
+
+# A Storage queue's name: 3 to 63 lower-case letters, digits and single hyphens.
+_QUEUE_NAME = re.compile(r"(?=.{3,63}$)[a-z0-9](?:[a-z0-9]|-(?!-))*[a-z0-9]")
+# The share of the schedule's shortest interval a round's messages are spread over at most.
+POLL_SPREAD_SHARE = 0.3
+
+
+def queue_names(table_prefix: str) -> tuple[str, str]:
+    """The poll and delivery queues' names unless POLL_QUEUE_NAME / DELIVERY_QUEUE_NAME say
+    otherwise: the table prefix's, so that deployments sharing an account keep apart."""
+    return f"{table_prefix.lower()}-polls", f"{table_prefix.lower()}-deliveries"
+
+
+def _queue_name(env: Mapping[str, str], name: str, default: str) -> str:
+    value = text(env, name, default)
+    if not _QUEUE_NAME.fullmatch(value):
+        raise SettingsError(
+            f"{name} must be a Storage queue name (3 to 63 lower-case letters, digits and "
+            f"single hyphens, starting and ending with a letter or digit); got {value!r}."
+        )
+    return value
+
+
+def _poll_spread(env: Mapping[str, str], schedule: str) -> float | None:
+    """POLL_SPREAD_SECONDS, at most 30% of the schedule's shortest interval (None: derived
+    from the number of tenants at each round)."""
+    most = round(shortest_interval(schedule) * POLL_SPREAD_SHARE, 1)
+    if not env.get("POLL_SPREAD_SECONDS", "").strip():
+        return None
+    return number(env, "POLL_SPREAD_SECONDS", 0, 0, max(most, 0.0))
 
 
 # A host name (or bracketed IPv6 address) with an optional port: WEBSITE_HOSTNAME's form.
@@ -363,8 +348,12 @@ def _storage_settings(env: Mapping[str, str]) -> StorageSettings:
             "AzureWebJobsStorage__accountName for an identity-based connection."
         )
     credential = env.get("AzureWebJobsStorage__credential", "").strip().lower()
+    queues = env.get("AzureWebJobsStorage__queueServiceUri", "").strip()
+    if not queues and account:
+        queues = f"https://{account}.queue.core.windows.net"
     return StorageSettings(
         table_service_uri=uri.rstrip("/"),
+        queue_service_uri=queues.rstrip("/") or None,
         use_managed_identity=credential == "managedidentity",
         client_id=env.get("AzureWebJobsStorage__clientId", "").strip() or None,
     )

@@ -19,23 +19,24 @@ from shared import composition
 from tests.support.app import App
 from tests.support.azurite import Azurite, child_failures_fail
 from tests.support.webhooks import Receiver
-from tools.processes import AZURITE_TABLE, Child, azurite_command, free_port
+from tools.processes import AZURITE, Child, azurite_command, free_azurite_port
 
 AZURITE_START_TIMEOUT = 30.0
 
 
 @pytest.fixture(scope="session")
 def azurite(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Azurite]:
-    """The Azurite Table service from node_modules (``make test`` runs ``npm ci`` first)."""
-    if not AZURITE_TABLE.exists():
-        pytest.fail(f"{AZURITE_TABLE} is missing: run `npm ci` (make test does).")
-    port = free_port()
+    """Azurite (its Table and Queue services) from node_modules (``make test`` runs
+    ``npm ci`` first)."""
+    if not AZURITE.exists():
+        pytest.fail(f"{AZURITE} is missing: run `npm ci` (make test does).")
+    port = free_azurite_port()
     workdir = tmp_path_factory.mktemp("azurite")
     # Azurite writes its debug files in its working directory.
     child = Child("azurite", azurite_command(port), cwd=workdir, log_dir=workdir)
     try:
         with child_failures_fail():
-            child.wait_for_port(port, AZURITE_START_TIMEOUT)
+            child.wait_for_azurite(port, AZURITE_START_TIMEOUT)
         yield Azurite(port)
     finally:
         child.stop()

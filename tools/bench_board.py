@@ -59,7 +59,13 @@ from shared.storage.store import StatusStore
 from tools import graph_tenant
 from tools.bench_board_host import GZIP, loads_of, report_load
 from tools.graph_tenant.provisioning_demo import generated_job_id, kind_status
-from tools.processes import Child, azurite_command, azurite_connection_string, free_port
+from tools.processes import (
+    Child,
+    azurite_command,
+    azurite_connection_string,
+    free_azurite_port,
+    storage_names,
+)
 
 JOBS = "synchronizationJobs"
 KINDS = ("Active", "EntryLevelErrors", "Quarantine", "Paused")
@@ -136,13 +142,13 @@ async def timed(runs: int, work: Any) -> tuple[float, Any]:
 
 
 async def bench(args: argparse.Namespace) -> None:
-    port = free_port()
+    port = free_azurite_port()
     azurite = Child("azurite", azurite_command(port), log_dir=Path(args.workdir))
-    azurite.wait_for_port(port, timeout=60)
+    azurite.wait_for_azurite(port, timeout=60)
     try:
         values = {
             "AzureWebJobsStorage": azurite_connection_string(port),
-            "STATUS_TABLE_PREFIX": f"Bench{uuid.uuid4().hex[:8]}", "GRAPH_AUTH": "none",
+            **storage_names(f"Bench{uuid.uuid4().hex[:8]}"), "GRAPH_AUTH": "none",
             "SDS_PROFILES_ENABLED": "false", "DIRECTORY_SYNC_ENABLED": "false",
             "INDUSTRY_DATA_RUNS_ENABLED": "false", "POLL_SCHEDULE": "0 0 0 1 1 *",
         }  # fmt: skip

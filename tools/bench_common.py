@@ -14,12 +14,12 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from tools.processes import (
-    AZURITE_TABLE,
+    AZURITE,
     REPO,
     Child,
     ChildFailed,
     azurite_command,
-    free_port,
+    free_azurite_port,
 )
 
 START_TIMEOUT = 60.0
@@ -46,10 +46,10 @@ def azurite_running(prefix: str) -> Iterator[tuple[Path, Child, int]]:
     at the end."""
     with tempfile.TemporaryDirectory(prefix=prefix) as tmp:
         workdir = Path(tmp)
-        port = free_port()
+        port = free_azurite_port()
         azurite = Child("azurite", azurite_command(port), cwd=workdir, log_dir=workdir)
         with running(azurite):
-            azurite.wait_for_line(lambda line: "successfully started" in line, START_TIMEOUT)
+            azurite.wait_for_azurite(port, START_TIMEOUT)
             yield workdir, azurite, port
 
 
@@ -75,8 +75,8 @@ def worker_result(kind: str, command: list[str]) -> Any:
 def run_bench(parser: argparse.ArgumentParser, bench: Callable[[], T]) -> T:
     """``bench()``, once Azurite is known to be installed; a child process that failed ends the
     benchmark with what it said."""
-    if not AZURITE_TABLE.exists():
-        parser.error(f"{AZURITE_TABLE} is missing: run `make install`")
+    if not AZURITE.exists():
+        parser.error(f"{AZURITE} is missing: run `make install`")
     try:
         return bench()
     except ChildFailed as error:  # the stack is stopped by now

@@ -32,7 +32,12 @@ from shared.graph.client import GraphClient
 from shared.sources import load_settings, source_named
 from shared.storage.store import StatusStore
 from tools import graph_tenant
-from tools.processes import Child, azurite_command, azurite_connection_string, free_port
+from tools.processes import (
+    Child,
+    azurite_command,
+    azurite_connection_string,
+    free_azurite_port,
+)
 
 JOBS = "synchronizationJobs"
 
@@ -82,10 +87,10 @@ async def app_polls(tenant: Any, connection_string: str) -> list[tuple[float, in
 
 
 async def bench(args: argparse.Namespace) -> None:
-    port = free_port()
+    port = free_azurite_port()
     logs = Path(tempfile.mkdtemp(prefix="bench-discovery-"))
     azurite = Child("azurite", azurite_command(port), log_dir=logs)
-    azurite.wait_for_port(port, timeout=60)
+    azurite.wait_for_azurite(port, timeout=60)
     try:
         async with graph_tenant.SimulatedTenant(latency=args.latency_ms / 1000) as tenant:
             graph_tenant.populate_service_principals(tenant, args.principals - args.with_jobs, 5)

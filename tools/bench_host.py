@@ -36,13 +36,15 @@ import aiohttp
 import azure.functions as func
 
 from tools.processes import (
-    AZURITE_TABLE,
+    AZURITE,
     REPO,
     Child,
     ChildFailed,
     azurite_command,
     azurite_connection_string,
+    free_azurite_port,
     free_port,
+    storage_names,
 )
 
 PROFILES = "/api/education/synchronizationProfiles"
@@ -72,7 +74,7 @@ def running_stack(workdir: Path) -> Iterator[tuple[str, dict[str, str]]]:
     """Azurite, tenant and host; yields the host URL and the app settings it was given."""
     children: list[Child] = []
     try:
-        azurite_port = free_port()
+        azurite_port = free_azurite_port()
         # Azurite writes its debug files in its working directory.
         azurite = Child("azurite", azurite_command(azurite_port), cwd=workdir, log_dir=workdir)
         children.append(azurite)
@@ -82,7 +84,7 @@ def running_stack(workdir: Path) -> Iterator[tuple[str, dict[str, str]]]:
             log_dir=workdir,
         )
         children.append(tenant)
-        azurite.wait_for_line(lambda line: "successfully started" in line, START_TIMEOUT)
+        azurite.wait_for_azurite(azurite_port, START_TIMEOUT)
         tenant_url = tenant.wait_for_line(
             lambda line: line.startswith("GRAPH_TENANT_URL="), START_TIMEOUT
         )
@@ -91,7 +93,7 @@ def running_stack(workdir: Path) -> Iterator[tuple[str, dict[str, str]]]:
             "GRAPH_BASE_URL": tenant_url.partition("=")[2].strip(),
             "GRAPH_AUTH": "none",
             "POLL_SCHEDULE": "0 0 0 1 1 *",
-            "STATUS_TABLE_PREFIX": f"Bench{uuid.uuid4().hex[:10]}",
+            **storage_names(f"Bench{uuid.uuid4().hex[:10]}"),
         }
         host_env = {
             k: v for k, v in os.environ.items() if not k.startswith("FUNCTIONS_")
@@ -313,8 +315,8 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if args.requests < 2 or args.concurrency < 1 or args.warmup < 0:
         parser.error("--requests must be 2 or more, --concurrency 1 or more")
-    if not AZURITE_TABLE.exists():
-        parser.error(f"{AZURITE_TABLE} is missing: run `make install`")
+    if not AZURITE.exists():
+        parser.error(f"{AZURITE} is missing: run `make install`")
     try:
         with (
             tempfile.TemporaryDirectory(prefix="bench-host-") as workdir,

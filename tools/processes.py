@@ -2,11 +2,16 @@
 and the local host, for the tests, ``tools.bench_host`` and ``make run``.
 
 One place for Azurite's command line and connection string keeps the three in step (a flag
-changed for one would otherwise silently differ in the others). ``Child`` is the synchronous
-runner the tests and the benchmark share: each child gets its own session and process group,
-so a terminal's Ctrl-C reaches only the parent, which then stops the children in order, and
-a stop signal reaches whatever a child started too. Its output goes to a log file, whose
-tail is the useful clue when a child fails to start.
+changed for one would otherwise silently differ in the others). Azurite runs its main binary:
+the Table and Queue services (the app keeps its data in tables and its work on queues) and
+the Blob service, on three ports from one base port: table on ``port``, queue on
+``port + 1``, blob on ``port + 2`` (:func:`azurite_ports`; :func:`free_azurite_port` finds
+three free ones).
+
+``Child`` is the synchronous runner the tests and the benchmark share: each child gets its
+own session and process group, so a terminal's Ctrl-C reaches only the parent, which then
+stops the children in order, and a stop signal reaches whatever a child started too. Its
+output goes to a log file, whose tail is the useful clue when a child fails to start.
 
 ``make run`` streams its children's output with asyncio instead, so it takes only the
 constants, the command line and ``signal_group`` from here. Nothing here imports pytest:
@@ -25,7 +30,9 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
-AZURITE_TABLE = REPO / "node_modules" / ".bin" / "azurite-table"
+# Azurite's main binary: Blob, Queue and Table services in one process (the app uses the
+# Table and Queue ones), on a base port, the table's, the queue's next, the blob's after it.
+AZURITE = REPO / "node_modules" / ".bin" / "azurite"
 # The documented key of the Storage emulators' devstoreaccount1 (public, not a secret).
 DEVSTORE_KEY = (
     "Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOtr/KBHBeksoGMGw=="
@@ -40,31 +47,100 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-def azurite_connection_string(port: int) -> str:
-    """``AzureWebJobsStorage`` for Azurite's Table service on ``port`` (not always 10002)."""
+def free_azurite_port(attempts: int = 50) -> int:
+    """A base port for Azurite (:func:`azurite_ports`): ``p``, ``p + 1`` and ``p + 2`` are all
+    free right now, so its three services can listen, in parallel runs too."""
+    for _ in range(attempts):
+        port = free_port()
+        if port + 2 <= 65535 and all(_bindable(other) for other in (port + 1, port + 2)):
+            return port
+    raise RuntimeError(f"found no three free consecutive ports in {attempts} attempts")
+
+
+def _bindable(port: int) -> bool:
+    with socket.socket() as sock:
+        try:
+            sock.bind(("127.0.0.1", port))
+        except OSError:
+            return False
+    return True
+
+
+def azurite_ports(port: int) -> tuple[int, int, int]:
+    """Azurite's (table, queue, blob) ports for the base ``port``: the table on the base, so
+    a single port still names where the tables are, as before queues were used. The same
+    from any base, 10002 included (UseDevelopmentStorage=true's queue is on 10001, so whoever
+    starts Azurite hands the host :func:`azurite_connection_string`, as ``make run`` does)."""
+    return port, port + 1, port + 2
+
+
+def azurite_queue_port(port: int) -> int:
+    """The Queue service's port of an Azurite started from the base ``port``."""
+    return azurite_ports(port)[1]
+
+
+def azurite_connection_string(port: int, *, table_port: int | None = None) -> str:
+    """``AzureWebJobsStorage`` for Azurite's Table and Queue services from the base ``port``
+    (not always 10002; the queue is on ``port + 1``, not UseDevelopmentStorage's 10001).
+    ``table_port`` sends the table requests elsewhere (a proxy in front of Azurite's Table
+    service), the queue's still going to Azurite."""
+    table, queue, _ = azurite_ports(port)
     return (
         "DefaultEndpointsProtocol=http;AccountName=devstoreaccount1;"
-        f"AccountKey={DEVSTORE_KEY};TableEndpoint=http://127.0.0.1:{port}/devstoreaccount1;"
+        f"AccountKey={DEVSTORE_KEY};"
+        f"TableEndpoint=http://127.0.0.1:{table if table_port is None else table_port}"
+        "/devstoreaccount1;"
+        f"QueueEndpoint=http://127.0.0.1:{queue}/devstoreaccount1;"
     )
 
 
-def azurite_command(port: int, *, location: Path | None = None) -> list[str]:
-    """Azurite's Table service on 127.0.0.1:``port``: in memory, or with its data in
-    ``location`` (Azurite refuses ``--location`` together with ``--inMemoryPersistence``).
+def storage_names(table_prefix: str) -> dict[str, str]:
+    """The app settings that give a host its own tables and queues on a shared Azurite: the
+    table prefix and the queues the queue triggers name (%POLL_QUEUE_NAME%, ...), which a
+    host, like Azure, will not start without."""
+    from shared.settings import queue_names
 
-    ``--skipApiVersionCheck`` lets a newer azure-data-tables talk to it, and ``--silent``
-    drops the access log line per request, which would drown the useful output.
+    polls, deliveries = queue_names(table_prefix)
+    return {
+        "STATUS_TABLE_PREFIX": table_prefix,
+        "POLL_QUEUE_NAME": polls,
+        "DELIVERY_QUEUE_NAME": deliveries,
+    }
+
+
+def azurite_command(port: int, *, location: Path | None = None) -> list[str]:
+    """Azurite on 127.0.0.1 from the base ``port`` (table, queue, blob: :func:`azurite_ports`):
+    in memory, or with its data in ``location`` (Azurite refuses ``--location`` together with
+    ``--inMemoryPersistence``).
+
+    ``--skipApiVersionCheck`` lets a newer azure-data-tables or azure-storage-queue talk to
+    it, and ``--silent`` drops the access log line per request, which would drown the useful
+    output.
     """
+    table, queue, blob = azurite_ports(port)
     storage = ["--inMemoryPersistence"] if location is None else ["--location", str(location)]
     return [
-        str(AZURITE_TABLE),
+        str(AZURITE),
         *storage,
         "--tableHost", "127.0.0.1",
-        "--tablePort", str(port),
+        "--tablePort", str(table),
+        "--queueHost", "127.0.0.1",
+        "--queuePort", str(queue),
+        "--blobHost", "127.0.0.1",
+        "--blobPort", str(blob),
         "--skipApiVersionCheck",
         "--disableTelemetry",
         "--silent",
     ]  # fmt: skip
+
+
+def azurite_listening(line: str) -> str | None:
+    """Which service (``"Table"``, ``"Queue"``, ``"Blob"``) a line of Azurite's output says is
+    listening, else None: for callers that read its output rather than probe its ports."""
+    words = line.split()
+    if "successfully listening" in line and len(words) > 1 and words[0] == "Azurite":
+        return words[1]
+    return None
 
 
 def wait_for_port(
@@ -143,6 +219,14 @@ class Child:
     def wait_for_port(self, port: int, timeout: float) -> None:
         if not wait_for_port(port, timeout, process=self.process):
             raise self._not_started(f"did not listen on port {port} within {timeout:.0f} s")
+
+    def wait_for_azurite(self, port: int, timeout: float) -> None:
+        """Until Azurite (this child, from the base ``port``) serves tables and queues, the
+        two services the app uses."""
+        deadline = time.monotonic() + timeout
+        table, queue, _ = azurite_ports(port)
+        for service in (table, queue):
+            self.wait_for_port(service, max(deadline - time.monotonic(), 0.1))
 
     def stop(self) -> int | None:
         """SIGTERM to the group, SIGKILL after STOP_TIMEOUT; the exit code (None if it had to

@@ -4,19 +4,24 @@ The point is one command from a fresh clone to a working API on http://localhost
 data in it, on machines without Core Tools. Order and checks:
 
 1. ``local.settings.json`` is created from the example when missing;
-2. Azurite's Table service on 127.0.0.1:10002 (what ``UseDevelopmentStorage=true`` means),
-   data in ``.azurite/``; skipped when ``AzureWebJobsStorage`` points elsewhere;
+2. Azurite, data in ``.azurite/``, when ``AzureWebJobsStorage`` is
+   ``UseDevelopmentStorage=true`` (skipped when it points elsewhere): its Table service on
+   127.0.0.1:10002 (where that setting looks for tables), its Queue service on the next port
+   (10003) and its Blob service on the one after (10004), one base port for all three as
+   everywhere Azurite is started (``tools.processes``); the host is given the matching
+   connection string, as UseDevelopmentStorage's own queue port (10001) is not Azurite's;
 3. the simulated tenant with its changing demo schools on port 7072, unless
    ``GRAPH_BASE_URL`` (environment or local.settings.json) names another Graph, which is
    then used with its own ``GRAPH_AUTH``;
 4. the host on ``FUNCTIONS_PORT`` (default 7071), then a first poll through the admin API so
    the API has data at once, then the URLs and a curl example.
 
-Ports are settings (``AZURITE_TABLE_PORT``, ``GRAPH_TENANT_PORT``, ``FUNCTIONS_PORT``, in the
-environment or local.settings.json). A port left at its default that something else on the
-machine holds (another ``make run``, a real Azurite) is replaced by a free one, which the
-banner names, and the host is given the matching connection string and Graph URL; a port set
-explicitly must be free, or the run stops with a message naming the setting.
+Ports are settings (``AZURITE_TABLE_PORT``, Azurite's base port, ``GRAPH_TENANT_PORT``,
+``FUNCTIONS_PORT``, in the environment or local.settings.json). A port left at its default
+that something else on the machine holds (another ``make run``, a real Azurite) is replaced
+by a free one, which the banner names, and the host is given the matching connection string
+and Graph URL; a port set explicitly must be free, or the run stops with a message naming
+the setting.
 
 Children run in their own process groups with their output prefixed (``[azurite]``,
 ``[graph]``, ``[host]``); Ctrl-C or SIGTERM stops them all (SIGTERM, then SIGKILL after a
@@ -42,6 +47,7 @@ from urllib.parse import quote
 
 import httpx
 
+from shared.settings import DEFAULT_TABLE_PREFIX
 from tools.demo_registry import register_demo_tenants
 from tools.local_host.settings import (
     HostConfigError,
@@ -50,16 +56,20 @@ from tools.local_host.settings import (
     resolve_port,
 )
 from tools.processes import (
-    AZURITE_TABLE,
+    AZURITE,
     REPO,
     STOP_TIMEOUT,
     azurite_command,
     azurite_connection_string,
+    azurite_listening,
+    azurite_ports,
+    free_azurite_port,
     free_port,
     signal_group,
+    storage_names,
 )
 
-AZURITE_PORT = 10002  # what UseDevelopmentStorage=true means: 127.0.0.1:10002
+AZURITE_PORT = 10002  # UseDevelopmentStorage=true's table port; the queue's is 10003 here
 TENANT_PORT = 7072
 AZURITE_PORT_SETTING = "AZURITE_TABLE_PORT"
 TENANT_PORT_SETTING = "GRAPH_TENANT_PORT"
@@ -171,8 +181,8 @@ class LocalRun:
         storage = _effective(local, "AzureWebJobsStorage") or "UseDevelopmentStorage=true"
         if storage.replace(" ", "").lower() == "usedevelopmentstorage=true":
             azurite_port = await self._start_azurite(env, local)
-            if azurite_port != AZURITE_PORT:  # the host must find it where it is
-                env |= {"AzureWebJobsStorage": azurite_connection_string(azurite_port)}
+            # Always: UseDevelopmentStorage=true's queue (10001) is not where Azurite's is.
+            env |= {"AzureWebJobsStorage": azurite_connection_string(azurite_port)}
         else:
             self.storage = "AzureWebJobsStorage as configured"
             print(
@@ -197,6 +207,10 @@ class LocalRun:
                 "PROVISIONING_LOGS_ENABLED": "true",
             }
             env |= {name: v for name, v in demo_sources.items() if not _effective(local, name)}
+
+        # A local.settings.json from before the queues: its host would not start without them.
+        prefix = _effective(local, "STATUS_TABLE_PREFIX") or DEFAULT_TABLE_PREFIX
+        env |= {name: v for name, v in storage_names(prefix).items() if not _effective(local, name)}
 
         try:
             port = resolve_port(None, os.environ, local)
@@ -238,19 +252,32 @@ class LocalRun:
         return self.app_dir / ".logs" / f"host-{port}-requests.log"
 
     async def _start_azurite(self, env: dict[str, str], local: LocalSettings) -> int:
-        """Start Azurite's Table service; return its port."""
-        if not AZURITE_TABLE.exists():
-            raise RunError(f"{AZURITE_TABLE} is missing: run `make install` (npm ci)")
+        """Start Azurite (its Table and Queue services the app uses); return its base port,
+        the Table service's."""
+        if not AZURITE.exists():
+            raise RunError(f"{AZURITE} is missing: run `make install` (npm ci)")
         port, chosen = _port_setting(local, AZURITE_PORT_SETTING, AZURITE_PORT)
-        port = _port_for(port, chosen, "Azurite (UseDevelopmentStorage=true)", AZURITE_PORT_SETTING)
+        port = _port_for(
+            port, chosen, "Azurite (UseDevelopmentStorage=true)", AZURITE_PORT_SETTING, services=3
+        )
         # Another run may hold .azurite/ with its own Azurite: a port of its own, data of its own.
         data = self.app_dir / ".azurite" / ("" if port == AZURITE_PORT else f"port-{port}")
         data.mkdir(parents=True, exist_ok=True)
         azurite = await Child.start("azurite", azurite_command(port, location=data), env)
         self.children.append(azurite)
-        await self._until(azurite.line_matching(lambda line: "successfully started" in line))
+        # Its services start one after another: ready when tables and queues both listen.
+        await self._until(
+            asyncio.gather(
+                azurite.line_matching(lambda line: azurite_listening(line) == "Table"),
+                azurite.line_matching(lambda line: azurite_listening(line) == "Queue"),
+            )
+        )
         where = data.relative_to(self.app_dir).as_posix()
-        self.storage = f"Azurite, http://127.0.0.1:{port} (data in {where}/)"
+        table, queue, _ = azurite_ports(port)
+        self.storage = (
+            f"Azurite, tables http://127.0.0.1:{table}, queues http://127.0.0.1:{queue} "
+            f"(data in {where}/)"
+        )
         return port
 
     async def _start_tenant(self, env: dict[str, str], local: LocalSettings) -> tuple[str, str]:
@@ -388,17 +415,19 @@ def _port_setting(local: LocalSettings, name: str, default: int) -> tuple[int, b
     return int(raw), True
 
 
-def _port_for(port: int, chosen: bool, what: str, setting: str) -> int:
-    """``port`` when it is free; for a default port that is taken, a free one instead (the
-    banner names it); for a port set explicitly, a message naming the setting."""
-    if _is_free(port):
+def _port_for(port: int, chosen: bool, what: str, setting: str, *, services: int = 1) -> int:
+    """``port`` when it (and the ``services - 1`` ports after it, Azurite's) is free; for a
+    default port that is taken, a free one instead (the banner names it); for a port set
+    explicitly, a message naming the setting."""
+    taken = next((p for p in range(port, port + services) if not _is_free(p)), None)
+    if taken is None:
         return port
     if chosen:
         raise RunError(
-            f"port {port}, needed by {what}, is already in use: set {setting} to a free port"
+            f"port {taken}, needed by {what}, is already in use: set {setting} to a free port"
         )
-    other = free_port()
-    print(f"Port {port} is in use: {what} takes port {other} (set {setting} to choose)")
+    other = free_port() if services == 1 else free_azurite_port()
+    print(f"Port {taken} is in use: {what} takes port {other} (set {setting} to choose)")
     return other
 
 

@@ -89,6 +89,9 @@ param graphMaxPages int
 @description('POLL_DEADLINE_SECONDS: seconds a poll may read Graph (empty: 80% of the interval).')
 param pollDeadlineSeconds string
 
+@description('POLL_SPREAD_SECONDS: seconds a round\'s poll messages are spread over (empty: derived from the tenants).')
+param pollSpreadSeconds string
+
 @description('PUBLIC_BASE_URL: origin of the links the app builds (empty: the app\'s own host name).')
 param publicBaseUrl string
 
@@ -344,6 +347,16 @@ resource functionApp 'Microsoft.Web/sites@2024-04-01' = {
           name: 'STATUS_TABLE_PREFIX'
           value: statusTablePrefix
         }
+        // The round's queues (the queue triggers name them as %POLL_QUEUE_NAME% and
+        // %DELIVERY_QUEUE_NAME%): one message per tenant, one per receiver with events.
+        {
+          name: 'POLL_QUEUE_NAME'
+          value: toLower('${statusTablePrefix}-polls')
+        }
+        {
+          name: 'DELIVERY_QUEUE_NAME'
+          value: toLower('${statusTablePrefix}-deliveries')
+        }
         {
           name: 'GRAPH_MAX_CONCURRENCY'
           value: string(graphMaxConcurrency)
@@ -359,6 +372,10 @@ resource functionApp 'Microsoft.Web/sites@2024-04-01' = {
         {
           name: 'POLL_DEADLINE_SECONDS'
           value: pollDeadlineSeconds
+        }
+        {
+          name: 'POLL_SPREAD_SECONDS'
+          value: pollSpreadSeconds
         }
         {
           name: 'PUBLIC_BASE_URL'

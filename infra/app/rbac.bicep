@@ -13,7 +13,7 @@ param principalId string
 // Built-in role definition ids (the same in every Azure cloud).
 // Blob: host leases, timer state and the deployment package (the host needs Owner on blobs).
 var storageBlobDataOwnerRoleId = 'b7e6dc6d-f1e8-4753-8033-0f276bb0955b'
-// Queue: the host's internal queues.
+// Queue: the host's internal queues and the round's (POLL_QUEUE_NAME, DELIVERY_QUEUE_NAME).
 var storageQueueDataContributorRoleId = '974c5e8b-45b9-4653-ba55-5f855dd0fb88'
 // Table: the status cache the app reads and writes.
 var storageTableDataContributorRoleId = '0a9a7e1f-b9d0-4cc4-a60d-0319b160aaa3'

@@ -7,7 +7,7 @@ from __future__ import annotations
 import asyncio
 import time
 from collections import deque
-from typing import Any
+from typing import Any, Protocol
 
 from shared.core.jsontext import parse_json
 from shared.core.retry_after import retry_after_header
@@ -32,10 +32,18 @@ class Throttle:
             await asyncio.sleep(remaining)
 
 
-class ReportPacer:
-    """Holds requests so that no more than ``requests`` start in any ``window`` seconds: Graph
-    allows identity reports (the provisioning logs among them) 5 requests per 10 seconds per
-    app and tenant, so the process shares one pacer across its polls."""
+class RequestPacer(Protocol):
+    """What paces the requests Graph budgets more tightly: ``wait()`` before each one returns
+    when it may start. The app's is shared by every instance through Table Storage
+    (shared.storage.report_budget), with ``LocalReportPacer`` as its fallback."""
+
+    async def wait(self) -> None: ...
+
+
+class LocalReportPacer:
+    """Holds requests so that no more than ``requests`` start in any ``window`` seconds, in
+    this process only: Graph allows identity reports (the provisioning logs among them) 5
+    requests per 10 seconds per app and tenant."""
 
     def __init__(self, requests: int = 5, window: float = 10.0) -> None:
         self._requests = requests

@@ -31,7 +31,13 @@ from msgraph_core import GraphClientFactory
 
 from shared.core.jsontext import parse_json
 from shared.core.retry_after import MAX_RETRY_AFTER_SECONDS, retry_after_header
-from shared.graph.batch import MAX_BATCH_REQUESTS, ReportPacer, Throttle, sub_responses
+from shared.graph.batch import (
+    MAX_BATCH_REQUESTS,
+    LocalReportPacer,
+    RequestPacer,
+    Throttle,
+    sub_responses,
+)
 from shared.graph.credentials import authentication_provider, make_credential
 from shared.graph.errors import GraphError
 from shared.graph.paging import Listing, PagingRule
@@ -78,7 +84,7 @@ class GraphClient:
         http_client: httpx.AsyncClient,
         *,
         max_concurrency: int = 16,
-        report_pacer: ReportPacer | None = None,
+        report_pacer: RequestPacer | None = None,
         max_pages: int = DEFAULT_GRAPH_MAX_PAGES,
         deadline_seconds: float | None = None,
     ) -> None:
@@ -87,8 +93,9 @@ class GraphClient:
         # Requests (a $batch counts one) in flight at once, across everything this client sends.
         self._in_flight = asyncio.Semaphore(max_concurrency)
         self._throttle = Throttle()
-        # Shared by the polls of a process (see ReportPacer): the reports' own budget.
-        self.report_pacer = report_pacer or ReportPacer()
+        # Shared by the polls of every instance (the composition root's): the reports' own
+        # budget; an in-process one when none is given.
+        self.report_pacer: RequestPacer = report_pacer or LocalReportPacer()
         self._credential: Any = None  # closed with the client: made for it alone
         self._paging = PagingRule(adapter.base_url, max_pages)
         # A poll's client stops sending at its deadline (loop time): a slow or endless Graph
@@ -104,7 +111,7 @@ class GraphClient:
         cls,
         settings: Settings,
         *,
-        report_pacer: ReportPacer | None = None,
+        report_pacer: RequestPacer | None = None,
         deadline_seconds: float | None = None,
         credential: Any = None,
     ) -> GraphClient:

@@ -34,9 +34,10 @@ from kiota_abstractions.authentication import (
     BaseBearerTokenAuthenticationProvider,
 )
 
+from shared.core.env import OBJECT_ID
 from shared.core.errors import InvalidInputError, SettingsError
 from shared.graph.errors import GraphError
-from shared.settings import OBJECT_ID, Settings
+from shared.settings import Settings
 
 logger = logging.getLogger(__name__)
 

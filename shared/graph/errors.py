@@ -35,4 +35,7 @@ class GraphError(Exception):
         )
 
     def to_json(self) -> dict[str, Any]:
-        return {"status": self.status, "code": self.code, "message": self.message}
+        shown: dict[str, Any] = {"status": self.status, "code": self.code, "message": self.message}
+        if self.retry_after is not None:
+            shown["retryAfter"] = self.retry_after  # a throttled poll's queue delay
+        return shown

@@ -90,7 +90,9 @@ async def poll_source(
     if seen.error is not None and not seen.entries and not seen.listed:
         # Nothing read: keep the whole cache (but record what an earlier poll left pending);
         # `unavailable` when Graph refused the source, `retired` when it retired it.
-        await _flush(store, settings, source, journal_after(cached, [], WriteOutcome()), failures)
+        await _flush(
+            store, settings, source, journal_after(cached, [], WriteOutcome()), failures, run
+        )
         run.errors = [{"code": code, "count": 1} for code in failures.values()]
         run.outcome = "unavailable" if seen.error.is_refusal else "failed"
         if source.is_retirement(seen.error):
@@ -107,7 +109,7 @@ async def poll_source(
     written = await _write(source, store, seen, previous, written, stamp)
     failures |= plan.failures | written.failed
     journal = journal_after(written.current, written.writes, written)
-    removed = await _flush(store, settings, source, journal, failures)
+    removed = await _flush(store, settings, source, journal, failures, run)
     _conclude(run, seen, plan, written, failures, removed)
     return await _finish(store, run)
 
@@ -168,13 +170,17 @@ async def _flush(
     source: Source,
     journal: list[JournalEntry],
     failures: dict[str, str],
+    run: PollRun,
 ) -> int:
-    """Record the pending changes and clear them; return how many items were deleted. A
-    failure leaves them pending on their items, for the next poll (or PATCH) to record."""
+    """Record the pending changes and clear them (counted on ``run``); return how many items
+    were deleted. A failure leaves them pending on their items, for the next poll (or PATCH)
+    to record."""
     if not journal:
         return 0
     try:
-        return (await flush_pending(store, settings, source.name, journal)).removed
+        flushed = await flush_pending(store, settings, source.name, journal)
+        run.changes_recorded = sum(len(entry.pending) for entry in journal)
+        return flushed.removed
     except Exception as error:
         logger.warning("Changes of %s not recorded now: %s", source.name, error)
         failures["#history"] = "historyNotRecorded"

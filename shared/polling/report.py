@@ -5,6 +5,7 @@ data), and says when a source's polls have stopped coming (stale)."""
 from __future__ import annotations
 
 from collections import Counter
+from contextlib import suppress
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -64,7 +65,27 @@ async def health_report(settings: Settings, store: StatusStore) -> Report:
     if len(tenants) > 1:
         # Counts only (the route is anonymous); another tenant's state is never an outage.
         states = Counter(tenant.consent.state for tenant in tenants if tenant.enabled)
+        failed = sum(1 for tenant in tenants if tenant.enabled and tenant.pollFailure)
         report["tenants"] = {"count": len(tenants), "byConsent": dict(sorted(states.items()))}
+        if failed:
+            report["tenants"]["pollFailed"] = failed
+    home = next((tenant for tenant in tenants if tenant.home), None)
+    if home is not None and home.pollFailure is not None:
+        # The home tenant's poll failed on every try of a round: its code (the message,
+        # which may quote tenant data, is on /api/tenants/home).
+        failure = home.pollFailure
+        report["pollFailure"] = {"code": failure.code, "failedDateTime": failure.failedDateTime,
+                                 "attempts": failure.attempts}  # fmt: skip
+        report["status"] = "unhealthy"
+    with suppress(StorageUnavailableError):
+        latest = await store.rounds.latest()
+        summary = await store.rounds.summary(latest) if latest else None
+        if summary is not None:
+            report["round"] = {
+                "roundId": summary.round_id, "tenants": summary.planned, "done": summary.done,
+                "outcomes": dict(sorted(summary.outcomes.items())),
+                "duplicates": summary.duplicates,
+            }  # fmt: skip
     return report
 
 

@@ -37,6 +37,9 @@ class PollRun:
     # What else the source reports of its poll (counts and codes only: /api/health is
     # anonymous), such as a discovery or a provisioning-log read.
     details: dict[str, Any] = field(default_factory=dict)
+    # Changes this poll moved to the history and the outbox (not kept: what the round asks
+    # deliveries for).
+    changes_recorded: int = field(default=0, compare=False)
 
     def to_entity(self) -> Entity:
         entity = {

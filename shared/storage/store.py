@@ -10,6 +10,8 @@ from shared.storage.history import HistoryTable
 from shared.storage.item_logs import ItemLogTable
 from shared.storage.outbox import OutboxTable
 from shared.storage.poll_runs import PollRunsTable
+from shared.storage.report_budget import ReportBudgetTable
+from shared.storage.rounds import RoundsTable
 from shared.storage.source_state import SourceState, SourceStateTable
 from shared.storage.statuses import StatusesTable
 from shared.storage.subscriptions import SubscriptionsTable
@@ -37,6 +39,9 @@ class StatusStore:
         self.secrets = AppSecretsTable(tables)
         self.tenants = TenantsTable(tables)
         self.tenant_keys = TenantKeysTable(tables)
+        self.rounds = RoundsTable(tables)
+        # Graph's report budget, shared by every instance (the deployment's).
+        self.report_budget = ReportBudgetTable(tables)
 
     def state_of(self, source: str) -> SourceState:
         """What one source keeps between polls besides its items."""

@@ -66,7 +66,7 @@ class TableService:
                 ) from None
         elif storage.table_service_uri:
             service = TableServiceClient(
-                storage.table_service_uri, credential=_storage_credential(settings), **options
+                storage.table_service_uri, credential=storage_credential(settings), **options
             )
         else:
             raise SettingsError("AzureWebJobsStorage names no table endpoint.")
@@ -186,7 +186,7 @@ def batches_of(operations: list[TableOperation]) -> Iterable[list[TableOperation
         yield batch
 
 
-def _storage_credential(settings: Settings) -> Any:
+def storage_credential(settings: Settings) -> Any:
     """The identity that reaches storage when AzureWebJobsStorage is identity-based."""
     if settings.storage.use_managed_identity:
         from azure.identity.aio import ManagedIdentityCredential

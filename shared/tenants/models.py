@@ -50,6 +50,17 @@ class Consent(BaseModel):
     changedDateTime: str | None = None
 
 
+class PollFailure(BaseModel):
+    """A poll of the tenant that failed on every try a round gave it (its queue message went
+    to the poison queue): what it failed with. Cleared by the next poll that ends."""
+
+    code: str
+    message: str
+    failedDateTime: str
+    roundId: str | None = None
+    attempts: int = 1
+
+
 class Tenant(BaseModel):
     """A tenant as the registry keeps it and the API answers it."""
 
@@ -59,6 +70,7 @@ class Tenant(BaseModel):
     sources: dict[str, SourceChoice] = Field(default_factory=dict)
     addedDateTime: str | None = None
     consent: Consent = Field(default_factory=Consent)
+    pollFailure: PollFailure | None = None
     # Entra groups (object ids) whose signed-in members may see this tenant (behind App
     # Service Authentication): an MSP's technicians per customer.
     groups: list[str] = Field(default_factory=list)

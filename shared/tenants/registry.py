@@ -21,6 +21,7 @@ from shared.storage.store import StatusStore
 from shared.tenants.choices import check_choices
 from shared.tenants.models import (
     Consent,
+    PollFailure,
     Tenant,
     TenantChange,
     TenantRequest,
@@ -139,11 +140,26 @@ async def record_consent(store: StatusStore, tenant: Tenant, consent: Consent) -
     tenant removed meanwhile stays removed; a PATCH meanwhile wins, the next poll tells)."""
     if (tenant.consent.state, tenant.consent.code) == (consent.state, consent.code):
         return
+    await _keep(store, tenant, {"consent": consent})
+
+
+async def record_poll_failure(
+    store: StatusStore, tenant: Tenant, failure: PollFailure | None
+) -> None:
+    """Keep that the tenant's poll failed on every try of a round (None: a poll ended, and
+    any failure kept is cleared)."""
+    if failure is None and tenant.pollFailure is None:
+        return
+    await _keep(store, tenant, {"pollFailure": failure})
+
+
+async def _keep(store: StatusStore, tenant: Tenant, update: dict[str, Any]) -> None:
+    """Write what a poll found over the tenant as stored now (see ``record_consent``)."""
     stored = await store.tenants.get(tenant.tenantId)
     if stored is None and not tenant.home:
         return
     current = Tenant.model_validate(stored[0]) if stored else tenant
-    updated = current.model_copy(update={"consent": consent})
+    updated = current.model_copy(update=update)
     with suppress(VersionConflictError, NotFoundError):
         await store.tenants.save(
             tenant.tenantId, _stored(updated), etag=stored[1] if stored else None

@@ -65,8 +65,10 @@ async def deliver_pending(
     *,
     budget_seconds: float = DELIVERY_BUDGET_SECONDS,
     client: httpx.AsyncClient | None = None,
+    only: str | None = None,
 ) -> DeliveryReport:
-    """POST the waiting events of every target, oldest first, within ``budget_seconds``.
+    """POST the waiting events of every target (``only``: of that one), oldest first, within
+    ``budget_seconds``.
 
     Never raises: a storage outage or a subscriber's failure leaves the events waiting.
     """
@@ -82,6 +84,8 @@ async def deliver_pending(
     )
     try:
         targets = await store.outbox.targets()
+        if only is not None:
+            targets = [target for target in targets if target == only]
         subscriptions = {s.id: s for s in await store.subscriptions.read_all()}
         static = {static_target(url): url for url in settings.notify_webhook_urls}
         limit = asyncio.Semaphore(TARGETS_AT_ONCE)

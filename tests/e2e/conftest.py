@@ -28,7 +28,7 @@ import pytest
 
 from tests.support.azurite import Azurite, child_failures_fail
 from tests.support.environment import clean_env
-from tools.processes import Child, free_port
+from tools.processes import Child, free_port, storage_names
 
 POLL_FUNCTION = "poll_sync_statuses"
 # The service principal whose jobs the e2e host polls (named: no discovery to wait for).
@@ -84,7 +84,7 @@ def host(e2e_logs: Path, azurite: Azurite, tenant_url: str) -> Iterator[HostProc
             "GRAPH_AUTH": "none",
             "GRAPH_TIMEOUT_SECONDS": "5",
             "POLL_SCHEDULE": "0 0 0 1 1 *",  # far away: polls come from the admin API only
-            "STATUS_TABLE_PREFIX": f"E2e{uuid.uuid4().hex[:12]}",
+            **storage_names(f"E2e{uuid.uuid4().hex[:12]}"),
             "FUNCTIONS_FUNCTION_KEY": function_key,
             "FUNCTIONS_MASTER_KEY": master_key,
             # The tests' webhook receivers listen on http://127.0.0.1, which the SSRF guard

@@ -24,7 +24,7 @@ import pytest
 
 from tests.support.azurite import Azurite, child_failures_fail
 from tests.support.environment import clean_env
-from tools.processes import REPO, Child, free_port
+from tools.processes import REPO, Child, free_port, storage_names
 
 pytestmark = pytest.mark.e2e
 
@@ -71,7 +71,7 @@ def board_stack(tmp_path_factory: pytest.TempPathFactory, azurite: Azurite) -> I
         port, key, master = free_port(), secrets.token_urlsafe(16), secrets.token_urlsafe(16)
         env = clean_env() | {
             "AzureWebJobsStorage": azurite.connection_string,
-            "STATUS_TABLE_PREFIX": f"Board{uuid.uuid4().hex[:12]}",
+            **storage_names(f"Board{uuid.uuid4().hex[:12]}"),
             "GRAPH_BASE_URL": line.partition("=")[2].strip(), "GRAPH_AUTH": "none",
             "POLL_SCHEDULE": "0 */5 * * * *",
             "INDUSTRY_DATA_RUNS_ENABLED": "true", "PROVISIONING_LOGS_ENABLED": "true",

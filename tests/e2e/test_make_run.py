@@ -26,6 +26,17 @@ def in_use(port: int) -> bool:
         return probe.connect_ex(("127.0.0.1", port)) == 0
 
 
+def round_done(port: int, timeout: float) -> dict[str, int]:
+    """The latest round's counts from /api/health, once each of its tenants was polled."""
+    deadline = time.monotonic() + timeout
+    while True:
+        found = httpx.get(f"http://127.0.0.1:{port}/api/health").json().get("round") or {}
+        counts = {name: found.get(name) for name in ("tenants", "done", "duplicates")}
+        if (found and found["done"] >= found["tenants"]) or time.monotonic() > deadline:
+            return counts
+        time.sleep(0.5)
+
+
 def fresh_app(app: Path) -> Path:
     """A fresh copy of the app: no local.settings.json, no .azurite/."""
     for name in APP_FILES:
@@ -100,6 +111,8 @@ def test_make_run_serves_the_demo_tenant_within_60_s_and_stops_cleanly(tmp_path:
         school = next(t["tenantId"] for t in tenants if t["displayName"].startswith("North"))
         of_school = {str(r["source"]) for r in rows.json()["value"] if r["tenantId"] == school}
         assert of_school == {"educationSynchronizationProfiles", "industryDataRuns"}
+        # The round went through the poll queue: one message per tenant, each polled once.
+        assert round_done(port, timeout=20) == {"tenants": 3, "done": 3, "duplicates": 0}
         assert ready_in < 60
         assert (app / "local.settings.json").exists()
         assert (app / ".azurite").is_dir()

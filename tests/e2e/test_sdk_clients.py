@@ -42,7 +42,7 @@ from shared.sources import SOURCES
 from tests.support.azurite import Azurite, child_failures_fail
 from tests.support.environment import clean_env
 from tools.graph_tenant import DEMO_CROSS_TENANT_JOB_ID, DEMO_CROSS_TENANT_SERVICE_PRINCIPAL_ID
-from tools.processes import Child, free_port
+from tools.processes import Child, free_port, storage_names
 
 from .conftest import POLL_FUNCTION, START_TIMEOUT
 
@@ -112,7 +112,7 @@ def sdk_stack(e2e_logs: Path, azurite: Azurite) -> Iterator[SdkStack]:
                 "GRAPH_AUTH": "none",
                 "GRAPH_TIMEOUT_SECONDS": "10",
                 "POLL_SCHEDULE": "0 0 0 1 1 *",  # far away: polls come from the admin API only
-                "STATUS_TABLE_PREFIX": f"Sdk{uuid.uuid4().hex[:12]}",
+                **storage_names(f"Sdk{uuid.uuid4().hex[:12]}"),
                 "FUNCTIONS_FUNCTION_KEY": key,
                 "FUNCTIONS_MASTER_KEY": master,
                 "INDUSTRY_DATA_RUNS_ENABLED": "true",

@@ -3,6 +3,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import base64
 import functools
 import json
 from dataclasses import dataclass
@@ -10,6 +12,7 @@ from typing import Any
 from urllib.parse import urlencode
 
 import azure.functions as func
+from azure.functions.queue import QueueMessage
 from azure.functions.timer import TimerRequest
 
 
@@ -131,6 +134,78 @@ class App:
         return await self.call("get_industry_data_run_statistics", route_params={"id": run_id})
 
     async def poll(self) -> None:
-        """Run the timer function once, as the host (or the admin API) would."""
+        """Run the timer function once, as the host (or the admin API) would, then the queue
+        functions for every message the round put on the queues, until they are empty."""
         timer = TimerRequest(past_due=False)
         await self.functions["poll_sync_statuses"].get_user_function()(timer)
+        await self.drain_queues()
+
+    async def drain_queues(self) -> None:
+        """Run the queue functions for each message of the poll queue, then the delivery
+        queue (polls ask for deliveries), until both are empty, messages still hidden (a
+        round's spread, a throttled poll's delay) included. A message whose function fails
+        is removed (no retry here) and its error raised once the queues are empty."""
+        from azure.storage.queue.aio import QueueClient
+
+        from shared import composition
+
+        settings = composition.settings()
+        connection = settings.storage.connection_string or ""
+        queues = [
+            (settings.poll_queue, "poll_tenant_from_queue"),
+            (settings.delivery_queue, "deliver_events_from_queue"),
+        ]
+        clients = [QueueClient.from_connection_string(connection, name) for name, _ in queues]
+        failures: list[BaseException] = []
+        try:
+            while True:
+                handled = 0
+                for client, (_name, function) in zip(clients, queues, strict=True):
+                    handled += await self._run_queue(client, function, failures)
+                if handled:
+                    continue
+                waiting = [await _waiting(client) for client in clients]
+                if not any(waiting):
+                    break
+                await asyncio.sleep(0.2)
+        finally:
+            for client in clients:
+                await client.close()
+        if failures:
+            raise failures[0]
+
+    async def _run_queue(self, client: Any, function: str, failures: list[BaseException]) -> int:
+        from azure.core.exceptions import ResourceNotFoundError
+
+        handler = self.functions[function].get_user_function()
+        try:
+            received = [m async for m in client.receive_messages(max_messages=32,
+                                                                 visibility_timeout=300)]  # fmt: skip
+        except ResourceNotFoundError:
+            return 0
+        for message in received:
+            queued = QueueMessage(
+                id=message.id, body=base64.b64decode(message.content),
+                dequeue_count=message.dequeue_count, pop_receipt=message.pop_receipt,
+            )  # fmt: skip
+            try:
+                await handler(queued)
+            except Exception as error:
+                failures.append(error)
+            except BaseException:
+                # Killed mid-message (its task cancelled): as when an instance dies, the
+                # message comes back once its lease ends, here at once, for its next delivery.
+                await client.update_message(message, visibility_timeout=0)
+                raise
+            await client.delete_message(message)
+        return len(received)
+
+
+async def _waiting(client: Any) -> int:
+    """Messages on a queue, hidden ones included (0 when it does not exist)."""
+    from azure.core.exceptions import ResourceNotFoundError
+
+    try:
+        return int((await client.get_queue_properties()).approximate_message_count or 0)
+    except ResourceNotFoundError:
+        return 0

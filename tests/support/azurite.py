@@ -78,7 +78,8 @@ async def azurite_proxy(
     port = free_port()
     await web.TCPSite(runner, "127.0.0.1", port).start()
     try:
-        yield azurite_connection_string(port)
+        # The proxy stands for the Table service; the queues stay Azurite's own.
+        yield azurite_connection_string(azurite.port, table_port=port)
     finally:
         released.set()
         await runner.cleanup()

@@ -53,7 +53,7 @@ API_VERSIONS = {
 
 # The settings the app reads, taken from the settings modules themselves (the app's and each
 # registered source's) so that a new setting without a deployment parameter fails here: the
-# first string argument of env.get(...) and of the flag/number/text/choice/object_ids(env, ...)
+# first string argument of env.get(...) and of the flag/number/text/choice/object_ids/_queue_name(env, ...)
 # helpers, and `name = "..."` or `..._SETTING = "..."` assignments.
 def settings_modules() -> list[Path]:
     from shared.sources import SOURCES
@@ -63,7 +63,7 @@ def settings_modules() -> list[Path]:
 
 
 _SETTING_NAME = re.compile(
-    r'(?:\benv\.get\(|\b(?:flag|number|text|choice|object_ids)\(\s*env\s*,)\s*"(\w+)"'
+    r'(?:\benv\.get\(|\b(?:flag|number|text|choice|object_ids|_queue_name)\(\s*env\s*,)\s*"(\w+)"'
     r'|\b(?:name|[A-Z_]*SETTING)\s*=\s*"(\w+)"'
 )
 
@@ -104,6 +104,8 @@ DERIVED_SETTINGS = {
 SET_BY_INFRA = {
     "AZURE_CLIENT_ID": "the user-assigned identity's client id (app/identity.bicep)",
     "HOME_TENANT_ID": "the deployment's own tenant (tenant().tenantId)",
+    "POLL_QUEUE_NAME": "the table prefix, lower-cased, with -polls (the queue trigger names it)",
+    "DELIVERY_QUEUE_NAME": "the table prefix, lower-cased, with -deliveries (likewise)",
 }
 DEPLOYED_SETTINGS = [
     name
@@ -590,7 +592,7 @@ def test_derived_setting_follows_its_parameter(setting: str) -> None:
     parameters = json.loads((INFRA / "main.parameters.json").read_text())["parameters"]
     assert parameters[parameter]["value"] == f"${{{azd_variable(parameter)}}}"
     # Both values mean to the app what the template means: off without the parameter, on with it.
-    from shared.settings import flag
+    from shared.core.env import flag
 
     assert derived_value(setting, "") == when_empty
     assert derived_value(setting, GUID) == when_set

@@ -6,11 +6,11 @@ from __future__ import annotations
 import asyncio
 import time
 
-from shared.graph.batch import ReportPacer
+from shared.graph.batch import LocalReportPacer
 
 
 async def test_no_more_than_the_budget_starts_in_any_window() -> None:
-    pacer = ReportPacer(requests=3, window=0.3)
+    pacer = LocalReportPacer(requests=3, window=0.3)
     started: list[float] = []
     for _ in range(7):
         await pacer.wait()
@@ -21,7 +21,7 @@ async def test_no_more_than_the_budget_starts_in_any_window() -> None:
 
 
 async def test_requests_waiting_side_by_side_share_the_budget() -> None:
-    pacer = ReportPacer(requests=2, window=0.2)
+    pacer = LocalReportPacer(requests=2, window=0.2)
     begin = time.monotonic()
 
     async def one() -> float:

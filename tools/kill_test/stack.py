@@ -16,10 +16,21 @@ from typing import Any
 import httpx
 
 from tools.kill_test.proxies import Proxy, Receiver
-from tools.processes import Child, azurite_command, azurite_connection_string, free_port
+from tools.processes import (
+    Child,
+    azurite_command,
+    azurite_connection_string,
+    free_azurite_port,
+    free_port,
+    storage_names,
+)
 
 SOURCE = "educationSynchronizationProfiles"
 POLL_FUNCTION = "poll_sync_statuses"
+QUEUE_FUNCTIONS = ("poll_tenant_from_queue", "deliver_events_from_queue")
+QUEUE_SETTINGS = ("POLL_QUEUE_NAME", "DELIVERY_QUEUE_NAME")
+# A killed host's queue messages come back after this (the host's own is 10 minutes).
+QUEUE_LEASE_SECONDS = 2
 START_TIMEOUT = 60.0
 POLL_TIMEOUT = 120.0
 # Settings of the developer's shell that must not reach the stack under test.
@@ -40,9 +51,10 @@ class Stack:
         self.http = httpx.AsyncClient(timeout=30)
 
     async def start(self) -> None:
-        port = free_port()
+        port = free_azurite_port()
         azurite = self._child("azurite", azurite_command(port), cwd=self.logs)
-        azurite.wait_for_port(port, START_TIMEOUT)
+        azurite.wait_for_azurite(port, START_TIMEOUT)
+        self._azurite_port = port
         tenant = self._child(
             "tenant", [sys.executable, "-m", "tools.graph_tenant", "--port", "0", "--profiles", "0"]
         )
@@ -71,15 +83,19 @@ class Stack:
     async def start_host(self) -> None:
         port = free_port()
         env = {k: v for k, v in os.environ.items() if not k.startswith(_STRAY_PREFIXES)} | {
-            "AzureWebJobsStorage": azurite_connection_string(self._storage_port),
+            # Tables through the proxy (the storage the test cuts), queues straight to Azurite.
+            "AzureWebJobsStorage": azurite_connection_string(
+                self._azurite_port, table_port=self._storage_port
+            ),
             "GRAPH_BASE_URL": self.graph.url if self.graph else "",
             "GRAPH_AUTH": "none",
             "POLL_SCHEDULE": "0 0 0 1 1 *",  # polls come from the admin API only
-            "STATUS_TABLE_PREFIX": self.table_prefix,
+            **storage_names(self.table_prefix),
             "ALLOW_INSECURE_WEBHOOKS": "true",  # the receiver is http on loopback
         }
         self.restarts += 1
-        argv = [sys.executable, "-m", "tools.local_host", "--port", str(port)]
+        argv = [sys.executable, "-m", "tools.local_host", "--port", str(port),
+                "--queue-lease", str(QUEUE_LEASE_SECONDS)]  # fmt: skip
         self.host = self._child(f"host-{self.restarts}", argv, env=env)
         await asyncio.to_thread(
             self.host.wait_for_line, lambda text: "Host started" in text, START_TIMEOUT
@@ -99,21 +115,44 @@ class Stack:
         return asked
 
     async def poll(self) -> None:
-        """A whole poll, its delivery included: started after now, and no longer running."""
+        """A whole round, its deliveries included: the timer's plan, started after now, and
+        then nothing running and nothing left on the queues (a killed host's messages come
+        back after its lease, ``QUEUE_LEASE_SECONDS``, and are done too)."""
         asked = await self.trigger_poll()
         deadline = time.monotonic() + POLL_TIMEOUT
         while time.monotonic() < deadline:
-            await asyncio.sleep(0.1)
-            running = (
-                await self.http.get(f"{self.host_url}/admin/functions/{POLL_FUNCTION}")
-            ).json()
+            await asyncio.sleep(0.2)
             last = await self.last_poll()
             started = last and datetime.fromisoformat(last["startedDateTime"]) >= asked
-            if started and not running.get("running"):
+            if started and not await self._busy():
                 return
-            if not running.get("running") and not started:
+            if not started and not await self._running(POLL_FUNCTION):
                 await self.trigger_poll()  # skipped while an earlier run was still going
         raise TimeoutError(f"no whole poll within {POLL_TIMEOUT:.0f} s; see {self.logs}")
+
+    async def _busy(self) -> bool:
+        """Whether a function runs or a queue holds messages (hidden ones included)."""
+        for function in (POLL_FUNCTION, *QUEUE_FUNCTIONS):
+            if await self._running(function):
+                return True
+        names = storage_names(self.table_prefix)
+        return any([await self._waiting(names[setting]) for setting in QUEUE_SETTINGS])
+
+    async def _running(self, function: str) -> bool:
+        reply = await self.http.get(f"{self.host_url}/admin/functions/{function}")
+        return bool(reply.json().get("running"))
+
+    async def _waiting(self, queue: str) -> int:
+        from azure.core.exceptions import ResourceNotFoundError
+        from azure.storage.queue.aio import QueueClient
+
+        connection = azurite_connection_string(self._azurite_port)
+        async with QueueClient.from_connection_string(connection, queue) as client:
+            try:
+                properties = await client.get_queue_properties()
+            except ResourceNotFoundError:
+                return 0
+        return int(properties.approximate_message_count or 0)
 
     async def last_poll(self) -> dict[str, Any] | None:
         health = (await self.http.get(f"{self.host_url}/api/health")).json()

@@ -10,6 +10,8 @@ the Python worker, and then:
 - enforces auth levels when ``FUNCTIONS_MASTER_KEY`` / ``FUNCTIONS_FUNCTION_KEY`` are set
   (:mod:`.keys`);
 - runs timer triggers on their NCRONTAB schedules (:mod:`.timers`);
+- runs queue triggers against Azurite or Storage, with host.json's ``extensions.queues``
+  (:mod:`.queues`);
 - offers the admin API used to start non-HTTP functions (:mod:`.server`).
 
 Run it with ``python -m tools.local_host`` (see :mod:`.__main__`).

@@ -1,10 +1,11 @@
-"""``python -m tools.local_host [--app-dir .] [--port 7071] [--host 127.0.0.1]``.
+"""``python -m tools.local_host [--app-dir .] [--port 7071] [--host 127.0.0.1]
+[--queue-lease 600]``.
 
 Start-up follows Core Tools: local.settings.json ``Values`` go into the environment (an
 existing variable wins), then the app is imported from its own directory, its functions
 are listed with their URLs, and ``Host started`` is printed once requests are served.
-SIGINT/SIGTERM stop the timers and the listener, wait a few seconds for running
-invocations and exit 0.
+SIGINT/SIGTERM stop the timers, the queue listeners and the HTTP listener, wait a few
+seconds for running invocations and exit 0.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from pathlib import Path
 from types import FrameType
 
 from . import logs
+from .queues import DEFAULT_LEASE_SECONDS
 from .registry import discover, import_function_app, stop_hook
 from .server import LocalHost
 from .settings import (
@@ -45,7 +47,7 @@ def main(argv: list[str] | None = None) -> int:
     signal.signal(signal.SIGTERM, _exit_quietly)
     started = time.perf_counter()
     try:
-        host, port = _prepare(Path(args.app_dir).resolve(), args.port)
+        host, port = _prepare(Path(args.app_dir).resolve(), args.port, args.queue_lease)
         return asyncio.run(_serve(host, args.host, port, started))
     except HostConfigError as error:
         logger.error("Cannot start the host: %s", error)
@@ -54,7 +56,9 @@ def main(argv: list[str] | None = None) -> int:
         return 0
 
 
-def _prepare(app_dir: Path, cli_port: int | None) -> tuple[LocalHost, int]:
+def _prepare(
+    app_dir: Path, cli_port: int | None, queue_lease: int = DEFAULT_LEASE_SECONDS
+) -> tuple[LocalHost, int]:
     local = read_local_settings(app_dir / "local.settings.json")
     applied = apply_values(local.values, os.environ)
     logger.info("Loaded %d setting(s) from local.settings.json", len(applied))
@@ -75,7 +79,12 @@ def _prepare(app_dir: Path, cli_port: int | None) -> tuple[LocalHost, int]:
         logger.exception("function_app.py failed to load")
         raise HostConfigError(f"function_app.py failed to load: {error}") from None
     host = LocalHost(
-        config, functions, os.environ, grace=SHUTDOWN_GRACE_SECONDS, on_stop=stop_hook()
+        config,
+        functions,
+        os.environ,
+        grace=SHUTDOWN_GRACE_SECONDS,
+        on_stop=stop_hook(),
+        queue_lease=queue_lease,
     )
     return host, port
 
@@ -126,6 +135,15 @@ def _parse_args(argv: list[str] | None) -> argparse.Namespace:
         "0 picks a free port",
     )
     parser.add_argument("--host", default="127.0.0.1", help="address to listen on")
+    parser.add_argument(
+        "--queue-lease",
+        type=_lease_seconds,
+        default=DEFAULT_LEASE_SECONDS,
+        metavar="SECONDS",
+        help="how long a queue message stays hidden while its function runs, renewed at half "
+        "time: the local stand-in for the Functions host's fixed 10 minutes (default 600), "
+        "shorter for tests that kill a host and want its messages back soon",
+    )
     parser.add_argument("--verbose", action="store_true", help="debug logging")
     parser.add_argument(
         "--access-log",
@@ -134,6 +152,16 @@ def _parse_args(argv: list[str] | None) -> argparse.Namespace:
         help="write each request's lines (access, invocation) to this file, not the console",
     )
     return parser.parse_args(argv)
+
+
+def _lease_seconds(value: str) -> int:
+    try:
+        seconds = int(value)
+    except ValueError:
+        seconds = 0
+    if not 2 <= seconds <= 7 * 24 * 3600:
+        raise argparse.ArgumentTypeError(f"{value!r} is not a number of seconds (2 to 604800)")
+    return seconds
 
 
 def _configure_logging(verbose: bool, access_log: Path | None = None) -> None:

@@ -5,10 +5,11 @@ worker does, sized by ``PYTHON_THREADPOOL_THREAD_COUNT``), so a blocking handler
 stalls other requests. Every invocation is logged with Core Tools' wording so that logs
 from ``make run`` read like the real thing.
 
-Non-HTTP functions run as singletons, as timer functions do in Azure (a storage lease):
-a timer tick or admin-API run that arrives while the same function is still running is
-skipped and logged instead of overlapping it. Background runs are tracked so shutdown can
-wait for them.
+Timer functions run as singletons, as in Azure (a storage lease): a timer tick or admin-API
+run that arrives while the same function is still running is skipped and logged instead of
+overlapping it. Queue functions are no singletons (their listener bounds how many run at
+once), so an admin-API run of one starts whatever else runs. Background runs are tracked so
+shutdown can wait for them.
 """
 
 from __future__ import annotations
@@ -83,13 +84,22 @@ class Invoker:
         self._background: set[asyncio.Task[None]] = set()
 
     async def invoke(
-        self, spec: FunctionSpec, trigger_value: Any, reason: str, *, log: logging.Logger = logger
+        self,
+        spec: FunctionSpec,
+        trigger_value: Any,
+        reason: str,
+        *,
+        log: logging.Logger = logger,
+        details: str | None = None,
     ) -> Any:
         """Run one invocation and return its result; exceptions are logged, then re-raised.
         ``log`` takes the lines of a run that succeeded (an HTTP request's go with the access
-        log); a failure is always logged here, with its stack trace."""
+        log); a failure is always logged here, with its stack trace. ``details`` follows the
+        Executing line as "Trigger Details: ...", as the host logs a queue message's."""
         invocation_id = str(uuid.uuid4())
         log.info("Executing 'Functions.%s' (Reason='%s', Id=%s)", spec.name, reason, invocation_id)
+        if details:
+            log.info("Trigger Details: %s", details)
         kwargs = {spec.trigger_param: trigger_value}
         if spec.context_param is not None:
             kwargs[spec.context_param] = InvocationContext(invocation_id, spec.name, spec.directory)
@@ -152,6 +162,19 @@ class Invoker:
         self._background.add(task)
         task.add_done_callback(functools.partial(self._finished, spec.name))
         return task
+
+    def start_background(
+        self, spec: FunctionSpec, trigger_value: Any, reason: str
+    ) -> asyncio.Task[None]:
+        """Start a background run whatever else of the function runs (a queue function's)."""
+        task = asyncio.create_task(self._run_quietly(spec, trigger_value, reason))
+        self.track(task)
+        return task
+
+    def track(self, task: asyncio.Task[None]) -> None:
+        """Count ``task`` (a queue message's invocation) among the runs shutdown waits for."""
+        self._background.add(task)
+        task.add_done_callback(self._background.discard)
 
     async def drain(self, grace: float) -> int:
         """Wait up to ``grace`` s for background runs; cancel async leftovers; count them."""

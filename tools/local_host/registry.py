@@ -23,12 +23,21 @@ from azure.functions.decorators.function_app import Function, FunctionRegister
 from . import keys
 from .settings import HostConfigError
 
-__all__ = ["HTTP_TRIGGER", "TIMER_TRIGGER", "FunctionSpec", "discover", "import_function_app"]
+__all__ = [
+    "HTTP_TRIGGER",
+    "QUEUE_TRIGGER",
+    "TIMER_TRIGGER",
+    "FunctionSpec",
+    "discover",
+    "import_function_app",
+]
 
 logger = logging.getLogger(__name__)
 
 HTTP_TRIGGER = "httpTrigger"
 TIMER_TRIGGER = "timerTrigger"
+QUEUE_TRIGGER = "queueTrigger"
+RUNNABLE_TRIGGERS = (HTTP_TRIGGER, TIMER_TRIGGER, QUEUE_TRIGGER)
 
 # Bindings the host fills in itself: the trigger, the HTTP response returned as $return.
 _HANDLED_OUTPUT_TYPES = frozenset({"http"})
@@ -102,7 +111,7 @@ def discover(app: FunctionRegister, app_dir: Path) -> list[FunctionSpec]:
     specs = []
     for function in app.get_functions():
         spec = _spec(function, str(app_dir))
-        if spec.trigger_type in (HTTP_TRIGGER, TIMER_TRIGGER):
+        if spec.trigger_type in RUNNABLE_TRIGGERS:
             specs.append(spec)
         else:
             logger.warning(

@@ -9,9 +9,10 @@ middleware, signals or sub-apps.
 Admin API (as the Functions host offers it, key-protected like ``admin`` functions):
 
 - ``POST /admin/functions/{name}`` with ``{"input": ""}``: 202 and a background run of a
-  non-HTTP function (a timer gets a ``TimerRequest``; ``input`` is not used). If that
-  function is already running, the answer is still 202, and the run is skipped and logged,
-  as a timer tick would be. 404 for an unknown name, 400 for an HTTP function.
+  non-HTTP function (a timer gets a ``TimerRequest``, ``input`` not used; a queue function a
+  ``QueueMessage`` whose body is ``input``, not taken from its queue). If a timer function
+  is already running, the answer is still 202, and the run is skipped and logged, as a timer
+  tick would be. 404 for an unknown name, 400 for an HTTP function.
 - ``GET /admin/functions``, ``GET /admin/functions/{name}``: names, triggers, URLs.
 - ``GET /admin/host/status``: ``{"id", "state", "version", "processUptime", ...}``.
 """
@@ -24,6 +25,7 @@ import logging
 import platform
 import socket
 import time
+import uuid
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from importlib.metadata import version as package_version
 from typing import Any
@@ -31,13 +33,15 @@ from urllib.parse import unquote
 
 from aiohttp import web, web_protocol
 from aiohttp.http_exceptions import LineTooLong
+from azure.functions.queue import QueueMessage
 from azure.functions.timer import TimerRequest
 
 from . import keys, logs
 from .http import error_response, to_func_request, to_web_response
 from .invoker import PROGRAMMATIC_REASON, Invoker
 from .logs import ACCESS_LOGGER, UNREADABLE, RedactingAccessLogger
-from .registry import TIMER_TRIGGER, FunctionSpec
+from .queues import DEFAULT_LEASE_SECONDS, QueueListeners, resolve_queue_bindings
+from .registry import QUEUE_TRIGGER, TIMER_TRIGGER, FunctionSpec
 from .routes import MethodNotAllowed, Route, RouteTable, compile_template
 from .settings import HostConfig
 from .timers import TimerScheduler, parse_schedule
@@ -61,9 +65,12 @@ class LocalHost:
         *,
         grace: float = 5.0,
         on_stop: Callable[[], Awaitable[None]] | None = None,
+        queue_lease: int = DEFAULT_LEASE_SECONDS,
     ) -> None:
-        """``settings`` resolve %SETTING% schedules; ``grace`` is how long stop() waits;
-        ``on_stop`` is awaited last, when nothing of the app runs any more."""
+        """``settings`` resolve %SETTING% schedules and queue names, and hold the queues'
+        connection strings; ``grace`` is how long stop() waits; ``on_stop`` is awaited last,
+        when nothing of the app runs any more; ``queue_lease`` is how long (s) a queue
+        message stays hidden while its function runs (renewed at half time)."""
         self._config = config
         self._grace = grace
         self._on_stop = on_stop
@@ -87,6 +94,9 @@ class LocalHost:
                 if spec.trigger_type == TIMER_TRIGGER
             ),
         )
+        bindings = resolve_queue_bindings(functions, settings)
+        self._queue_bindings = {binding.spec.name: binding for binding in bindings}
+        self._queues = QueueListeners(self._invoker, bindings, config.queues, lease=queue_lease)
         self._started = time.monotonic()
         self._state = "Initialized"
         self._runner: web.ServerRunner | None = None
@@ -97,7 +107,8 @@ class LocalHost:
         return self._invoker
 
     async def start(self, host: str, port: int) -> int:
-        """Listen, start the timers; return the bound port (useful with port 0)."""
+        """Listen, start the timers and queue listeners; return the bound port (useful with
+        port 0)."""
         logs.install()
         server = _JsonErrorServer(
             self.handle,
@@ -112,15 +123,18 @@ class LocalHost:
         bound = int(self._runner.addresses[0][1])
         self._state = "Running"
         self._scheduler.start()
+        self._queues.start()
         return bound
 
     async def stop(self) -> int:
-        """Stop timers and listening, wait for runs in progress; return how many are left."""
+        """Stop timers, queue polling and listening, wait for runs in progress (queue
+        invocations among them); return how many are left."""
         self._state = "Stopping"
-        await self._scheduler.stop()
+        await asyncio.gather(self._scheduler.stop(), self._queues.stop())
         if self._runner is not None:
             await self._runner.cleanup()
-        left = await self._invoker.drain(self._grace)
+        left = await self._invoker.drain(self._grace)  # queue invocations included
+        await self._queues.close()
         self._invoker.close()
         if self._on_stop is not None:
             try:
@@ -232,7 +246,13 @@ class LocalHost:
         if not isinstance(document, dict):
             message = 'The body must be a JSON object like {"input": ""}'
             return error_response(400, "BadRequest", message)
-        self._invoker.start_exclusive(spec, TimerRequest(past_due=False), PROGRAMMATIC_REASON)
+        if spec.trigger_type == QUEUE_TRIGGER:
+            given = document.get("input", "")
+            body = given if isinstance(given, str) else json.dumps(given)
+            message = QueueMessage(id=str(uuid.uuid4()), body=body.encode(), dequeue_count=1)
+            self._invoker.start_background(spec, message, PROGRAMMATIC_REASON)
+        else:
+            self._invoker.start_exclusive(spec, TimerRequest(past_due=False), PROGRAMMATIC_REASON)
         return web.Response(status=202)
 
     def _status(self) -> dict[str, Any]:
@@ -256,6 +276,11 @@ class LocalHost:
             entry["invoke_url_template"] = self._url(f"{request.scheme}://{request.host}", spec)
             entry["methods"] = list(spec.methods or ())
             entry["authLevel"] = spec.auth_level
+        elif spec.trigger_type == QUEUE_TRIGGER:
+            binding = self._queue_bindings[spec.name]
+            entry["queueName"] = binding.queue_name
+            entry["connection"] = binding.connection_setting
+            entry["running"] = self._queues.running(spec.name)
         else:
             entry["schedule"] = str(getattr(spec.trigger, "schedule", ""))
             entry["running"] = self._invoker.is_running(spec.name)

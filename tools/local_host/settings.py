@@ -4,6 +4,11 @@ Core Tools copies ``local.settings.json`` ``Values`` into the worker's environme
 the app is imported, without overwriting variables that are already set, so that a shell
 ``export GRAPH_BASE_URL=...`` wins over the file. The app reads its settings from
 ``os.environ`` only, so doing the same here keeps the app unaware of which host runs it.
+
+host.json's ``extensions.queues`` options are read with the Storage extension's defaults and
+limits, and an app setting ``AzureFunctionsJobHost__extensions__queues__<option>`` wins over
+the file, as the host documents for overriding host.json values: a slot or a test can change
+them without editing host.json. Keys are matched without regard to case, as the host does.
 """
 
 from __future__ import annotations
@@ -11,8 +16,9 @@ from __future__ import annotations
 import json
 import logging
 import os
-from collections.abc import MutableMapping
-from dataclasses import dataclass
+import re
+from collections.abc import Mapping, MutableMapping
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -23,12 +29,15 @@ __all__ = [
     "HostConfig",
     "HostConfigError",
     "LocalSettings",
+    "QueueOptions",
     "apply_values",
     "keys_from",
     "load_config",
     "read_local_settings",
+    "read_queue_options",
     "read_route_prefix",
     "resolve_port",
+    "resolve_setting_references",
 ]
 
 logger = logging.getLogger(__name__)
@@ -57,6 +66,22 @@ DEFAULT_BODY_LIMIT = 100 * 1024 * 1024
 
 
 @dataclass(frozen=True)
+class QueueOptions:
+    """host.json ``extensions.queues``, in seconds, with the Storage extension's defaults.
+
+    ``new_batch_threshold`` defaults to half the batch size, as on a one-core instance
+    (Azure multiplies it by the cores on dedicated plans).
+    """
+
+    max_polling_interval: float = 60.0
+    visibility_timeout: float = 0.0
+    batch_size: int = 16
+    new_batch_threshold: int = 8
+    max_dequeue_count: int = 5
+    message_encoding: str = "base64"  # or "none"
+
+
+@dataclass(frozen=True)
 class HostConfig:
     """Everything the server needs besides the functions themselves."""
 
@@ -64,6 +89,7 @@ class HostConfig:
     route_prefix: str
     keys: Keys
     max_body_bytes: int = DEFAULT_BODY_LIMIT
+    queues: QueueOptions = field(default_factory=QueueOptions)
 
 
 def read_local_settings(path: Path) -> LocalSettings:
@@ -110,6 +136,135 @@ def read_route_prefix(host_json: Path) -> str:
     return prefix.strip("/")
 
 
+# The Storage extension's limits: a batch is at most 32 messages (what one request gets).
+MAX_BATCH_SIZE = 32
+MIN_POLLING_INTERVAL = 0.1
+QUEUE_OVERRIDE_PREFIX = "AzureFunctionsJobHost__extensions__queues__"
+_QUEUE_OPTIONS = (
+    "maxPollingInterval",
+    "visibilityTimeout",
+    "batchSize",
+    "newBatchThreshold",
+    "maxDequeueCount",
+    "messageEncoding",
+)
+_TIMESPAN = re.compile(r"(?:(\d+)\.)?(\d{1,2}):(\d{1,2})(?::(\d{1,2})(?:\.(\d{1,7}))?)?\Z")
+_REFERENCE = re.compile(r"%([^%]*)%")
+
+
+def read_queue_options(host_json: Path, environ: Mapping[str, str]) -> QueueOptions:
+    """``extensions.queues`` from host.json, app-setting overrides winning; Azure's defaults
+    for what neither sets. Values out of the host's range stop the host, as in Azure."""
+    queues = _section(_host_document(host_json), "extensions", "queues")
+    raw = _lowered(queues)
+    overrides = {
+        name[len(QUEUE_OVERRIDE_PREFIX) :].lower(): value
+        for name, value in environ.items()
+        if name.lower().startswith(QUEUE_OVERRIDE_PREFIX.lower())
+    }
+    raw |= overrides
+
+    def where(option: str) -> str:
+        if option.lower() in overrides:
+            return f"app setting {QUEUE_OVERRIDE_PREFIX}{option}"
+        return f"{host_json}: extensions.queues.{option}"
+
+    defaults = QueueOptions()
+    known = {option.lower(): option for option in _QUEUE_OPTIONS}
+    for unknown in sorted(set(raw) - set(known)):
+        logger.warning("extensions.queues.%s is not an option the local host knows", unknown)
+    values = {known[name]: value for name, value in raw.items() if name in known}
+
+    def seconds(option: str, default: float, minimum: float) -> float:
+        if option not in values:
+            return default
+        parsed = _timespan(values[option], where(option))
+        if parsed < minimum:
+            raise HostConfigError(f"{where(option)}: must be at least {minimum:g} s")
+        return parsed
+
+    def number(option: str, default: int, minimum: int, maximum: int | None = None) -> int:
+        if option not in values:
+            return default
+        value = values[option]
+        if isinstance(value, bool) or not str(value).strip().lstrip("-").isdigit():
+            raise HostConfigError(f"{where(option)}: {value!r} is not a whole number")
+        parsed = int(str(value).strip())
+        if parsed < minimum or (maximum is not None and parsed > maximum):
+            bound = f"{minimum} to {maximum}" if maximum is not None else f"{minimum} or more"
+            raise HostConfigError(f"{where(option)}: {parsed} is out of range ({bound})")
+        return parsed
+
+    batch_size = number("batchSize", defaults.batch_size, 1, MAX_BATCH_SIZE)
+    encoding = str(values.get("messageEncoding", defaults.message_encoding)).strip().lower()
+    if encoding not in ("base64", "none"):
+        raise HostConfigError(f"{where('messageEncoding')}: {encoding!r} is not base64 or none")
+    return QueueOptions(
+        max_polling_interval=seconds(
+            "maxPollingInterval", defaults.max_polling_interval, MIN_POLLING_INTERVAL
+        ),
+        visibility_timeout=seconds("visibilityTimeout", defaults.visibility_timeout, 0.0),
+        batch_size=batch_size,
+        new_batch_threshold=number("newBatchThreshold", batch_size // 2, 0),
+        max_dequeue_count=number("maxDequeueCount", defaults.max_dequeue_count, 1),
+        message_encoding=encoding,
+    )
+
+
+def resolve_setting_references(
+    text: str, environ: Mapping[str, str], *, function: str, what: str
+) -> str:
+    """``text`` with each ``%SETTING%`` replaced by that app setting's value, as the host
+    resolves binding expressions; a setting that is not set stops the host, naming the
+    function, the expression and the setting (``what`` says which property it was in)."""
+
+    def value(reference: re.Match[str]) -> str:
+        name = reference.group(1)
+        resolved = environ.get(name) if name else None
+        if not resolved:
+            raise HostConfigError(
+                f"function '{function}': its {what} '{text}' refers to app setting "
+                f"'{name}', which is not set (local.settings.json Values or environment)"
+            )
+        return resolved
+
+    return _REFERENCE.sub(value, text)
+
+
+def _timespan(value: Any, where: str) -> float:
+    """A .NET TimeSpan as host.json writes it (``[d.]hh:mm[:ss[.fffffff]]``), in seconds."""
+    match = _TIMESPAN.match(str(value).strip()) if isinstance(value, str) else None
+    if match is None:
+        raise HostConfigError(f"{where}: {value!r} is not a TimeSpan like '00:01:00'")
+    days, hours, minutes, secs, fraction = match.groups()
+    if int(hours) > 23 or int(minutes) > 59 or int(secs or 0) > 59:
+        raise HostConfigError(f"{where}: {value!r} is not a TimeSpan like '00:01:00'")
+    total = int(days or 0) * 86400 + int(hours) * 3600 + int(minutes) * 60 + int(secs or 0)
+    return total + (float(f"0.{fraction}") if fraction else 0.0)
+
+
+def _host_document(host_json: Path) -> dict[str, Any]:
+    if not host_json.is_file():
+        return {}
+    try:
+        document = json.loads(host_json.read_text(encoding="utf-8-sig"))
+    except (OSError, ValueError) as error:
+        raise HostConfigError(f"{host_json}: not valid JSON ({error})") from None
+    return document if isinstance(document, dict) else {}
+
+
+def _lowered(section: dict[str, Any]) -> dict[str, Any]:
+    return {str(name).lower(): value for name, value in section.items()}
+
+
+def _section(document: dict[str, Any], *path: str) -> dict[str, Any]:
+    """A nested object of host.json, its keys matched without regard to case."""
+    current: Any = document
+    for name in path:
+        current = _lowered(current).get(name.lower()) if isinstance(current, dict) else None
+    return current if isinstance(current, dict) else {}
+
+
 def resolve_port(
     cli_port: int | None, environ: MutableMapping[str, str], local: LocalSettings
 ) -> int:
@@ -139,6 +294,7 @@ def load_config(app_dir: Path, environ: MutableMapping[str, str] | None = None) 
         route_prefix=read_route_prefix(app_dir / "host.json"),
         keys=keys_from(env),
         max_body_bytes=_body_limit(env.get(BODY_LIMIT_SETTING)),
+        queues=read_queue_options(app_dir / "host.json", env),
     )
 
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from shared.settings import flag, number
+from shared.core.env import flag, number
 
 ENABLE_SETTING = "DIRECTORY_SYNC_ENABLED"
 STALE_AFTER_SETTING = "DIRECTORY_SYNC_STALE_AFTER_MINUTES"

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from shared.settings import flag, number
+from shared.core.env import flag, number
 
 ENABLE_SETTING = "INDUSTRY_DATA_RUNS_ENABLED"
 RUNS_KEPT_SETTING = "INDUSTRY_DATA_RUNS_KEPT"

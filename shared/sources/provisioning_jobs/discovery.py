@@ -24,11 +24,11 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
+from shared.core.env import OBJECT_ID
 from shared.core.graph_ids import graph_segment
 from shared.core.time import graph_timestamp, parse_timestamp
 from shared.graph.batch import MAX_BATCH_REQUESTS
 from shared.graph.errors import GraphError
-from shared.settings import OBJECT_ID
 
 if TYPE_CHECKING:
     from shared.graph.client import GraphClient

@@ -3,8 +3,8 @@ A job id is unique only within its service principal; an object id holds no colo
 
 from __future__ import annotations
 
+from shared.core.env import OBJECT_ID
 from shared.core.errors import InvalidInputError
-from shared.settings import OBJECT_ID
 from shared.sources.provisioning_jobs.const import JOB_KEY_SEPARATOR
 
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from shared.settings import flag, number, object_ids
+from shared.core.env import flag, number, object_ids
 
 ENABLE_SETTING = "PROVISIONING_JOBS_ENABLED"
 SERVICE_PRINCIPALS_SETTING = "PROVISIONING_SERVICE_PRINCIPAL_IDS"

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from shared.settings import flag
+from shared.core.env import flag
 
 ENABLE_SETTING = "SDS_PROFILES_ENABLED"
 
