@@ -13,7 +13,7 @@ import pytest
 
 from tools.local_host.__main__ import _parse_args
 from tools.local_host.keys import Keys
-from tools.local_host.queues import decode_body, resolve_queue_bindings
+from tools.local_host.queue_bindings import decode_body, resolve_queue_bindings
 from tools.local_host.registry import QUEUE_TRIGGER, FunctionSpec, discover
 from tools.local_host.server import LocalHost
 from tools.local_host.settings import (

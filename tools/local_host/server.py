@@ -40,7 +40,8 @@ from . import keys, logs
 from .http import error_response, to_func_request, to_web_response
 from .invoker import PROGRAMMATIC_REASON, Invoker
 from .logs import ACCESS_LOGGER, UNREADABLE, RedactingAccessLogger
-from .queues import DEFAULT_LEASE_SECONDS, QueueListeners, resolve_queue_bindings
+from .queue_bindings import resolve_queue_bindings
+from .queues import DEFAULT_LEASE_SECONDS, QueueListeners
 from .registry import QUEUE_TRIGGER, TIMER_TRIGGER, FunctionSpec
 from .routes import MethodNotAllowed, Route, RouteTable, compile_template
 from .settings import HostConfig
