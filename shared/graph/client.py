@@ -257,11 +257,13 @@ class GraphClient:
             yield value
             page = await self.get_page_after(page, pages)
 
-    async def get_page_after(self, page: dict[str, Any], pages: Listing) -> dict[str, Any] | None:
+    async def get_page_after(
+        self, page: dict[str, Any], pages: Listing, *, once: bool = False
+    ) -> dict[str, Any] | None:
         """The page after ``page`` of a listing read page by page (``pages`` from
         :meth:`listing`), or None when it was the last; the paging rule as in get_pages."""
         next_link = pages.next_link(page)
-        return None if next_link is None else await self.get_json(url=next_link)
+        return None if next_link is None else await self.get_json(url=next_link, once=once)
 
     def listing(self, url_template: str) -> Listing:
         """The paging state of one listing whose first page came from ``url_template``."""
@@ -274,10 +276,13 @@ class GraphClient:
         *,
         url: str | None = None,
         headers: dict[str, str] | None = None,
+        once: bool = False,
     ) -> dict[str, Any]:
-        """GET a JSON object; any failure (HTTP error, timeout, bad JSON) is a GraphError."""
+        """GET a JSON object; any failure (HTTP error, timeout, bad JSON) is a GraphError.
+        ``once``: never retried by the SDK (a report request, each try of which must take its
+        own grant of the report budget first)."""
         return await self._send_json(
-            Method.GET, url_template, path_parameters, url=url, headers=headers
+            Method.GET, url_template, path_parameters, url=url, headers=headers, once=once
         )
 
     async def post_action(
@@ -305,9 +310,12 @@ class GraphClient:
         url: str | None = None,
         headers: dict[str, str] | None = None,
         body: Any = None,
+        once: bool = False,
     ) -> dict[str, Any]:
         info = self._request(method, url_template, path_parameters, url, headers, body)
         info.headers.try_add("Accept", "application/json")
+        if once:
+            info.add_request_options([RetryHandlerOption(max_retries=0, should_retry=False)])
         async with self._sending():
             payload = await self._adapter.send_primitive_async(info, "bytes", _ERROR_MAP)
         try:

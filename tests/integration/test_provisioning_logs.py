@@ -205,6 +205,19 @@ async def test_a_log_read_that_fails_leaves_the_jobs_status_intact(
     assert (await logs_report(app))["since"] == failed_since
 
 
+async def test_a_throttled_log_read_is_sent_once_so_each_request_took_a_grant(
+    app: App, tenant: Any
+) -> None:
+    """The report budget is counted per request Graph sees: the SDK does not send a throttled
+    report request again behind the pacer's back (the next poll reads on)."""
+    failing_job(tenant)
+    await app.poll()
+    fault = tenant.add_fault(LOGS_PATH, status=429, retry_after=1, times=None)
+    await app.poll()
+    assert fault.hits == 1
+    assert (await logs_report(app))["outcome"] == "throttled"
+
+
 async def test_failures_of_a_job_not_read_this_poll_are_kept_for_it(app: App, tenant: Any) -> None:
     job_id = failing_job(tenant)
     tenant.clear_provisioning_events()

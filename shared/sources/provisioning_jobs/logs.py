@@ -101,8 +101,10 @@ async def read_failures(graph: GraphClient, since: datetime) -> LogRead:
 async def _read_pages(graph: GraphClient, query: str, read: LogRead) -> None:
     await graph.report_pacer.wait()
     read.requests += 1
+    # Each request once (a 429 ends the read: the next poll reads on), so that every request
+    # Graph counts against the report budget took its own grant of it.
     page: dict[str, Any] | None = await graph.get_json(
-        _URL, {"filter": query, "top": str(PAGE_SIZE)}
+        _URL, {"filter": query, "top": str(PAGE_SIZE)}, once=True
     )
     pages = graph.listing(_URL)
     while page is not None:
@@ -115,7 +117,7 @@ async def _read_pages(graph: GraphClient, query: str, read: LogRead) -> None:
             return
         await graph.report_pacer.wait()
         read.requests += 1
-        page = await graph.get_page_after(page, pages)
+        page = await graph.get_page_after(page, pages, once=True)
 
 
 def _group(entries: Any, failures: dict[tuple[str | None, str], list[dict[str, Any]]]) -> None:
