@@ -53,6 +53,19 @@ param statusTablePrefix string = 'SyncStatus'
 @maxValue(256)
 param graphMaxConcurrency int = 16
 
+@description('INCIDENT_OPEN_AFTER_MINUTES app setting: how long a condition holds before its incident opens (error=0,warning=15, or one number for both); empty: error at once, warning after 15 minutes.')
+param incidentOpenAfterMinutes string = ''
+
+@description('INCIDENT_RESOLVE_AFTER_MINUTES app setting: how long an item stays healthy before its incident resolves.')
+@minValue(0)
+@maxValue(10080)
+param incidentResolveAfterMinutes int = 10
+
+@description('INCIDENT_REMIND_EVERY_HOURS app setting: how often an open incident nobody acknowledged is reminded of (0: never).')
+@minValue(0)
+@maxValue(720)
+param incidentRemindEveryHours int = 24
+
 @description('GRAPH_TIMEOUT_SECONDS app setting: timeout of one Graph request during a poll.')
 @minValue(1)
 @maxValue(600)
@@ -280,6 +293,9 @@ module api 'app/api.bicep' = {
     pollSchedule: pollSchedule
     statusTablePrefix: statusTablePrefix
     graphMaxConcurrency: graphMaxConcurrency
+    incidentOpenAfterMinutes: incidentOpenAfterMinutes
+    incidentResolveAfterMinutes: incidentResolveAfterMinutes
+    incidentRemindEveryHours: incidentRemindEveryHours
     graphTimeoutSeconds: graphTimeoutSeconds
     graphMaxPages: graphMaxPages
     pollDeadlineSeconds: pollDeadlineSeconds

@@ -17,6 +17,7 @@ from typing import Any, Literal, Protocol
 
 from shared.core.env import OBJECT_ID, choice, flag, number, object_ids, text
 from shared.core.errors import SettingsError
+from shared.core.incidents import IncidentRules
 from shared.core.schedule import shortest_interval, validate_schedule
 from shared.core.urlguard import WebhookUrlError, check_url_form
 
@@ -28,6 +29,14 @@ DEFAULT_GRAPH_TIMEOUT_SECONDS = 30.0
 DEFAULT_HISTORY_RETENTION_DAYS = 90
 # A Graph listing longer than this many pages is cut off (an endless chain of nextLinks).
 DEFAULT_GRAPH_MAX_PAGES = 1000
+# An error opens an incident at once, a warning once it has held 15 minutes (three polls);
+# an incident resolves once its item has been healthy 10 minutes; a reminder once a day.
+DEFAULT_INCIDENT_RULES = IncidentRules(
+    open_after_error_minutes=0.0,
+    open_after_warning_minutes=15.0,
+    resolve_after_minutes=10.0,
+    remind_every_hours=24.0,
+)
 # A poll reads Graph for at most this share of the schedule's shortest interval, so the next
 # timer run is never starved (the rest is left for writing what it read).
 POLL_DEADLINE_SHARE = 0.8
@@ -90,6 +99,8 @@ class Settings:
     graph_max_concurrency: int = DEFAULT_GRAPH_MAX_CONCURRENCY
     graph_timeout_seconds: float = DEFAULT_GRAPH_TIMEOUT_SECONDS
     history_retention_days: int = DEFAULT_HISTORY_RETENTION_DAYS
+    # When an incident opens, resolves and is reminded of (INCIDENT_* settings).
+    incident_rules: IncidentRules = DEFAULT_INCIDENT_RULES
     graph_max_pages: int = DEFAULT_GRAPH_MAX_PAGES
     # Seconds a poll may spend reading Graph (POLL_DEADLINE_SECONDS, or a share of the
     # schedule's interval).
@@ -160,6 +171,7 @@ class Settings:
                 number(env, "HISTORY_RETENTION_DAYS", DEFAULT_HISTORY_RETENTION_DAYS, 1, 3650)
             ),
             graph_max_pages=int(number(env, "GRAPH_MAX_PAGES", DEFAULT_GRAPH_MAX_PAGES, 1, 100000)),
+            incident_rules=_incident_rules(env),
             poll_deadline_seconds=_poll_deadline(env, schedule),
             poll_queue=_queue_name(env, "POLL_QUEUE_NAME", queue_names(prefix)[0]),
             delivery_queue=_queue_name(env, "DELIVERY_QUEUE_NAME", queue_names(prefix)[1]),
@@ -236,6 +248,35 @@ def _poll_deadline(env: Mapping[str, str], schedule: str) -> float:
 _QUEUE_NAME = re.compile(r"(?=.{3,63}$)[a-z0-9](?:[a-z0-9]|-(?!-))*[a-z0-9]")
 # The share of the schedule's shortest interval a round's messages are spread over at most.
 POLL_SPREAD_SHARE = 0.3
+
+
+def _incident_rules(env: Mapping[str, str]) -> IncidentRules:
+    """INCIDENT_OPEN_AFTER_MINUTES (``error=0,warning=15``, or one number for both),
+    INCIDENT_RESOLVE_AFTER_MINUTES and INCIDENT_REMIND_EVERY_HOURS (0: no reminders)."""
+    name = "INCIDENT_OPEN_AFTER_MINUTES"
+    defaults = DEFAULT_INCIDENT_RULES
+    opening = {"error": defaults.open_after_error_minutes,
+               "warning": defaults.open_after_warning_minutes}  # fmt: skip
+    for part in (part.strip() for part in text(env, name, "").split(",")):
+        if not part:
+            continue
+        health, _, minutes = part.rpartition("=")
+        healths = [health.strip().lower()] if health else list(opening)
+        if any(one not in opening for one in healths):
+            raise SettingsError(f"{name} names warning and error only; got {part!r}.")
+        for one in healths:
+            opening[one] = number({name: minutes}, name, 0, 0, 10080)
+    return IncidentRules(
+        open_after_error_minutes=opening["error"],
+        open_after_warning_minutes=opening["warning"],
+        resolve_after_minutes=number(
+            env, "INCIDENT_RESOLVE_AFTER_MINUTES",
+            DEFAULT_INCIDENT_RULES.resolve_after_minutes, 0, 10080,
+        ),
+        remind_every_hours=number(
+            env, "INCIDENT_REMIND_EVERY_HOURS", DEFAULT_INCIDENT_RULES.remind_every_hours, 0, 720
+        ),
+    )  # fmt: skip
 
 
 def queue_names(table_prefix: str) -> tuple[str, str]:

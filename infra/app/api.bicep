@@ -78,6 +78,17 @@ param statusTablePrefix string
 @minValue(1)
 param graphMaxConcurrency int
 
+@description('INCIDENT_OPEN_AFTER_MINUTES: how long a condition holds before its incident opens (empty: error at once, warning after 15 minutes).')
+param incidentOpenAfterMinutes string
+
+@description('INCIDENT_RESOLVE_AFTER_MINUTES: how long an item stays healthy before its incident resolves.')
+@minValue(0)
+param incidentResolveAfterMinutes int
+
+@description('INCIDENT_REMIND_EVERY_HOURS: how often an open incident nobody acknowledged is reminded of (0: never).')
+@minValue(0)
+param incidentRemindEveryHours int
+
 @description('GRAPH_TIMEOUT_SECONDS: timeout of one Graph request during a poll.')
 @minValue(1)
 param graphTimeoutSeconds int
@@ -360,6 +371,18 @@ resource functionApp 'Microsoft.Web/sites@2024-04-01' = {
         {
           name: 'GRAPH_MAX_CONCURRENCY'
           value: string(graphMaxConcurrency)
+        }
+        {
+          name: 'INCIDENT_OPEN_AFTER_MINUTES'
+          value: incidentOpenAfterMinutes
+        }
+        {
+          name: 'INCIDENT_RESOLVE_AFTER_MINUTES'
+          value: string(incidentResolveAfterMinutes)
+        }
+        {
+          name: 'INCIDENT_REMIND_EVERY_HOURS'
+          value: string(incidentRemindEveryHours)
         }
         {
           name: 'GRAPH_TIMEOUT_SECONDS'

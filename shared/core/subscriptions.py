@@ -10,6 +10,7 @@ from pydantic import BaseModel, ConfigDict, Field, StrictStr
 
 from shared.core.changes import StatusChange
 from shared.core.health import HealthField
+from shared.core.incidents import Incident
 from shared.core.validation import parse_model
 
 
@@ -27,8 +28,10 @@ class SubscriptionFilter(BaseModel):
     ids: list[Annotated[StrictStr, Field(min_length=1, max_length=512)]] | None = Field(
         default=None, max_length=100
     )
-    # change (an item's status or health changed) or action (a job action was taken on it).
-    kinds: list[Literal["change", "action"]] | None = Field(default=None, max_length=2)
+    # change (an item's status or health changed), action (a job action was taken on it),
+    # incident (an incident opened, is reminded of, or resolved). Left out: change and action,
+    # as before incidents; a subscription for incidents names them.
+    kinds: list[Literal["change", "action", "incident"]] | None = Field(default=None, max_length=3)
 
     def matches(self, change: StatusChange) -> bool:
         return (
@@ -37,6 +40,16 @@ class SubscriptionFilter(BaseModel):
             and (not self.ids or change.id in self.ids)
             and (not self.kinds or change.kind in self.kinds)
         )
+
+    def matches_incident(self, incident: Incident) -> bool:
+        """Whether an incident's notices are for it: only when it names ``incident`` among
+        its kinds, then of these healths (the incident's worst), sources and items."""
+        return (
+            bool(self.kinds) and "incident" in (self.kinds or ())
+            and (not self.health or incident.health in self.health)
+            and (not self.sources or incident.source in self.sources)
+            and (not self.ids or incident.itemId in self.ids)
+        )  # fmt: skip
 
 
 class SubscriptionRequest(BaseModel):
@@ -68,6 +81,12 @@ class Subscription(BaseModel):
         if self.tenantId is not None and change.tenantId != self.tenantId:
             return False
         return self.filter is None or self.filter.matches(change)
+
+    def receives_incident(self, incident: Incident) -> bool:
+        """Whether this tenant's incident's notices are for it (it asked for incidents)."""
+        if self.tenantId is not None and incident.tenantId != self.tenantId:
+            return False
+        return self.filter is not None and self.filter.matches_incident(incident)
 
 
 def static_target(url: str) -> str:

@@ -1,6 +1,7 @@
 """Housekeeping after a poll: history older than HISTORY_RETENTION_DAYS, delivered events
-kept a week as markers, and items' log entries older than ITEM_LOGS_KEPT (including those of
-items no longer monitored) are deleted, at most once a day. It never fails the poll."""
+kept a week as markers, items' log entries older than ITEM_LOGS_KEPT (including those of
+items no longer monitored) and incidents resolved 90 days ago are deleted, at most once a
+day. It never fails the poll."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ import logging
 from datetime import UTC, datetime, timedelta
 
 from shared.core.changes import DELIVERED_MARKERS_KEPT
+from shared.core.incidents import INCIDENTS_KEPT
 from shared.core.time import graph_timestamp, parse_timestamp, utc_now
 from shared.settings import Settings
 from shared.storage.item_logs import ITEM_LOGS_KEPT
@@ -35,10 +37,12 @@ async def prune_history(store: StatusStore, settings: Settings) -> int:
         # failure is not sent twice), then go.
         settled = await store.outbox.prune(graph_timestamp(now - DELIVERED_MARKERS_KEPT))
         logged = await store.item_logs.prune(graph_timestamp(now - ITEM_LOGS_KEPT))
+        resolved = await store.incidents.prune(graph_timestamp(now - INCIDENTS_KEPT))
         counts = {
             "removed": removed,
             "deliveredEventsRemoved": settled,
             "logEntriesRemoved": logged,
+            "incidentsRemoved": resolved,
         }
         await store.poll_runs.save(PollRun(HISTORY_PRUNE, "succeeded", started, utc_now(), counts))
     except Exception:  # pruning is housekeeping: it never fails the poll

@@ -14,10 +14,11 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
-from shared.core.errors import SettingsError
+from shared.core.errors import DomainError, SettingsError, StorageUnavailableError
 from shared.core.time import utc_now
 from shared.graph.credentials import ConsentProblem, consent_problem
 from shared.graph.errors import GraphError
+from shared.incidents.review import review_incidents
 from shared.polling.engine import poll_all_sources
 from shared.settings import Settings
 from shared.storage.poll_runs import PollRun
@@ -96,7 +97,17 @@ async def poll_tenant(
         )
     consent = consent_after(tenant, runs)
     await record_consent(store, tenant, consent)
+    await _review(own, store.for_tenant(scope_of(tenant)))
     return TenantPoll(tenant, consent, runs)
+
+
+async def _review(settings: Settings, store: StatusStore) -> None:
+    """The tenant's incidents after its poll; never failing the poll (a review not made now
+    is made at the next one: what it decides on is in the cache)."""
+    try:
+        await review_incidents(settings, store)
+    except (StorageUnavailableError, DomainError) as error:
+        logger.warning("Incidents of tenant %s not reviewed: %s", store.scope.tenant_id, error)
 
 
 def consent_after(tenant: Tenant, runs: list[PollRun]) -> Consent:

@@ -8,6 +8,7 @@ again after a failure part-way is never queued (or sent) twice.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from contextlib import suppress
 from typing import Any
 
@@ -15,6 +16,7 @@ from azure.core.exceptions import ResourceExistsError, ResourceNotFoundError
 from azure.data.tables import TableTransactionError, UpdateMode
 
 from shared.core.changes import ChangeEvent
+from shared.core.incidents import IncidentEvent, parse_outbox_event
 from shared.core.time import timestamp_ns
 from shared.storage.codec import Entity, get_text, put_text
 from shared.storage.tables import TableOperation, TableService
@@ -25,7 +27,7 @@ class OutboxTable:
         self._tables = tables
         self._table = tables.table("Outbox")
 
-    async def add(self, target: str, events: list[ChangeEvent]) -> None:
+    async def add(self, target: str, events: Sequence[ChangeEvent | IncidentEvent]) -> None:
         """Queue events for one delivery target. An event already queued (the same eventId,
         queued again after a failure part-way) is left as it is, delivered or not, so an
         acknowledged event is never sent twice."""
@@ -57,7 +59,9 @@ class OutboxTable:
             entities = self._table.query_entities("delivered eq false", select=["PartitionKey"])
             return list(dict.fromkeys([entity["PartitionKey"] async for entity in entities]))
 
-    async def read(self, target: str, limit: int) -> list[tuple[ChangeEvent, Entity]]:
+    async def read(
+        self, target: str, limit: int
+    ) -> list[tuple[ChangeEvent | IncidentEvent, Entity]]:
         """The oldest waiting events of a target, with their entities (to settle)."""
         async with self._tables.call():
             pages = self._table.query_entities(
@@ -71,7 +75,7 @@ class OutboxTable:
                 if len(entities) >= limit:
                     break
         return [
-            (ChangeEvent.model_validate_json(get_text(entity, "event") or "{}"), entity)
+            (parse_outbox_event(get_text(entity, "event") or "{}"), entity)
             for entity in entities[:limit]
         ]
 

@@ -7,6 +7,7 @@ from shared.core.tenancy import TenantScope, home_scope
 from shared.settings import Settings
 from shared.storage.app_secrets import AppSecretsTable
 from shared.storage.history import HistoryTable
+from shared.storage.incidents import IncidentsTable
 from shared.storage.item_logs import ItemLogTable
 from shared.storage.outbox import OutboxTable
 from shared.storage.poll_runs import PollRunsTable
@@ -36,6 +37,7 @@ class StatusStore:
         self.subscriptions = SubscriptionsTable(tables)
         self.source_state = SourceStateTable(tables, self.scope)
         self.item_logs = ItemLogTable(tables, self.scope)
+        self.incidents = IncidentsTable(tables, self.scope)
         self.secrets = AppSecretsTable(tables)
         self.tenants = TenantsTable(tables)
         self.tenant_keys = TenantKeysTable(tables)
@@ -59,11 +61,12 @@ class StatusStore:
         """Delete every row this tenant has (never the home tenant's): how many, by kind."""
         if self.scope.home:
             raise ValueError("the home tenant's rows are never purged")
-        statuses, history, logs, state = (
+        statuses, history, logs, state, incidents = (
             await self.statuses.purge(),
             await self.history.purge(),
             await self.item_logs.purge(),
             await self.source_state.purge(),
+            await self.incidents.purge(),
         )
         # Its subscriptions with what waits for them, and its events waiting for any other.
         subscriptions = await self.subscriptions.purge_tenant(self.scope.tenant_id)
@@ -72,7 +75,7 @@ class StatusStore:
         events = await self.outbox.purge_tenant(self.scope.tenant_id)
         return {
             "statuses": statuses, "history": history, "itemLogs": logs, "state": state,
-            "subscriptions": len(subscriptions), "events": events,
+            "subscriptions": len(subscriptions), "events": events, "incidents": incidents,
         }  # fmt: skip
 
     @classmethod

@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from shared.core.changes import MAX_EVENT_AGE, ChangeEvent
 from shared.core.errors import StorageUnavailableError
+from shared.core.incidents import IncidentEvent
 from shared.core.retry_after import MAX_RETRY_AFTER_SECONDS, parse_retry_after
 from shared.core.subscriptions import Subscription, static_target
 from shared.core.time import graph_timestamp
@@ -157,7 +158,7 @@ class _Sender:
     deadline: float
     report: DeliveryReport
 
-    async def deliver(self, event: ChangeEvent, entity: dict[str, Any]) -> bool:
+    async def deliver(self, event: ChangeEvent | IncidentEvent, entity: dict[str, Any]) -> bool:
         """POST one event and settle it; False when the ones after it must wait."""
         store, report = self.store, self.report
         if event.changedDateTime < _timestamp_before(MAX_EVENT_AGE):
@@ -201,7 +202,11 @@ class _Sender:
 
 
 async def post_event(
-    http: httpx.AsyncClient, url: str, event: ChangeEvent, settings: Settings, deadline: float
+    http: httpx.AsyncClient,
+    url: str,
+    event: ChangeEvent | IncidentEvent,
+    settings: Settings,
+    deadline: float,
 ) -> Outcome:
     """POST one event, retrying 429, 5xx and timeouts within this round; 404 and 410 too,
     to tell a receiver that is gone from one that blinked."""
