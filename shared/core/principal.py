@@ -8,6 +8,8 @@ import base64
 import json
 from typing import Any
 
+from shared.core.api import ApiCall
+
 PRINCIPAL_HEADER = "x-ms-client-principal"
 ROLE_CLAIMS = ("roles", "http://schemas.microsoft.com/ws/2008/06/identity/claims/role")
 # The app role that opens the admin routes (tenants) behind App Service Authentication.
@@ -30,3 +32,10 @@ def principal_claims(header: str | None) -> list[tuple[str, str]] | None:
 
 def has_role(claims: list[tuple[str, str]] | None, role: str) -> bool:
     return any(kind in ROLE_CLAIMS and value == role for kind, value in claims or [])
+
+
+def caller_name(call: ApiCall, platform_sign_in: bool) -> str:
+    """Who asked: the signed-in person App Service Authentication names (only when it is on:
+    otherwise anyone could send the header), else the function key they used."""
+    name = call.header("x-ms-client-principal-name") if platform_sign_in else None
+    return name or "function key"

@@ -88,6 +88,8 @@ async def _carry_out(
 ) -> None:  # fmt: skip
     incident = decision.incident
     assert incident is not None
+    if etag is None and await store.incidents.get(incident.id) is not None:
+        return  # this very problem was resolved by hand: not opened again until it recurs
     if decision.notice is not None:
         report.notices += await queue_notice(settings, store, incident, decision.notice)
     try:

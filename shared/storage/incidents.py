@@ -41,6 +41,15 @@ class IncidentsTable:
                 return None
         return _incident(entity), entity.metadata["etag"]
 
+    async def tenant_of(self, incident_id: str) -> str | None:
+        """Whose incident this is (the tenant's id), found across tenants; None: nobody's."""
+        async with self._tables.call():
+            found = self._table.query_entities("RowKey eq @id", parameters={"id": incident_id})
+            entities = [entity async for entity in found]
+        for entity in entities:
+            return _incident(entity).tenantId
+        return None
+
     async def unresolved(self) -> list[tuple[Incident, str]]:
         """The tenant's incidents not resolved yet (open or acknowledged), with their ETags."""
         return await self._query("state ne @resolved", {"resolved": "resolved"})

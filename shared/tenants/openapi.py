@@ -61,6 +61,7 @@ class TenantRemovedRows(BaseModel):
     events: Int32 = Field(
         default=0, description="Its changes' events waiting or kept (with purge=true only)."
     )
+    incidents: Int32 = Field(default=0, description="Its incidents (with purge=true only).")
 
 
 class TenantRemoval(BaseModel):

@@ -74,3 +74,76 @@ async def test_incidents_are_kept_with_their_timeline_per_tenant(app: App, tenan
     assert incident.health == "error"
     other = store.for_tenant(TenantScope(tenant_id="5a5b5c5d-0000-4000-8000-00000000000f"))
     assert await other.incidents.unresolved() == []
+
+
+async def broken_profile(app: App, tenant: Any) -> dict[str, Any]:
+    """A profile that broke after its first poll, with its incident open."""
+    tenant.add_profile("a")
+    await app.poll()
+    tenant.set_status("a", status="error")
+    await app.poll()
+    listed = (await app.call("list_incidents", params={"state": "open"})).json()["value"]
+    assert [(i["itemId"], i["state"], i["health"]) for i in listed] == [("a", "open", "error")]
+    return listed[0]
+
+
+async def act(app: App, act: str, incident_id: str, body: Any = None) -> Any:
+    return await app.call(
+        f"{act}_incident", method="POST", route_params={"id": incident_id},
+        body=body, headers={"Content-Type": "application/json"},
+    )  # fmt: skip
+
+
+async def test_an_incident_is_acknowledged_snoozed_and_resolved_through_the_api(
+    app: App, tenant: Any, receiver: Receiver
+) -> None:
+    await subscribe(app, receiver.url, filter={"kinds": ["incident"]})
+    incident = await broken_profile(app, tenant)
+    reply = await act(app, "acknowledge", incident["id"], {"note": "On it", "by": "Ada"})
+    assert reply.status == 200, reply.body
+    assert reply.json()["state"] == "acknowledged"
+    assert reply.json()["acknowledgedBy"] == "Ada (function key)"
+    snoozed = (await act(app, "snooze", incident["id"], {"minutes": 90})).json()
+    assert snoozed["snoozedUntil"] > snoozed["updatedDateTime"]
+    await app.poll()  # still broken: acknowledged, it stays so
+    one = await app.call("get_incident", route_params={"id": incident["id"]})
+    assert one.status == 200 and one.json()["state"] == "acknowledged"
+    resolved = (await act(app, "resolve", incident["id"], {"note": "Fixed the CSV"})).json()
+    assert (resolved["state"], resolved["resolvedBy"]) == ("resolved", "function key")
+    kinds = [entry["kind"] for entry in resolved["timeline"]]
+    assert kinds == ["opened", "acknowledged", "snoozed", "resolved"]
+    await app.poll()  # the same problem, resolved by hand, does not open again
+    assert (await app.call("list_incidents", params={"state": "open"})).json()["value"] == []
+    assert notices(receiver) == [("opened", "a", "open"), ("resolved", "a", "resolved")]
+    again = await act(app, "acknowledge", incident["id"])
+    assert again.status == 409 and again.json()["error"]["code"] == "Conflict"
+
+
+async def test_incident_routes_refuse_what_they_cannot_use(app: App, tenant: Any) -> None:
+    incident = await broken_profile(app, tenant)
+    missing = await app.call("get_incident", route_params={"id": "no-such-incident"})
+    assert missing.status == 404
+    bad_state = await app.call("list_incidents", params={"state": "closed"})
+    assert bad_state.status == 400 and "state" in bad_state.json()["error"]["message"]
+    too_long = await act(app, "snooze", incident["id"], {"minutes": 10**6})
+    assert too_long.status == 400
+    unknown = await act(app, "acknowledge", incident["id"], {"who": "x"})
+    assert unknown.status == 400
+
+
+@pytest.mark.usefixtures("simulated_auth")
+async def test_a_tenants_routes_see_its_incidents(app: App, tenant: Any) -> None:
+    incident = await broken_profile(app, tenant)
+    made = await app.call("create_tenant_key", method="POST", route_params={"tenantId": "home"},
+                          headers={"Content-Type": "application/json"}, body={"name": "flow"})  # fmt: skip
+    key = {"x-functions-key": made.json()["key"]}
+    scoped = await app.call("tenant_list_incidents", route_params={"tenantId": "home"}, headers=key)
+    assert scoped.status == 200, scoped.body
+    assert [i["id"] for i in scoped.json()["value"]] == [incident["id"]]
+    named = await app.call("list_incidents", params={"tenantId": "home"})
+    assert [i["id"] for i in named.json()["value"]] == [incident["id"]]
+    acked = await app.call(
+        "tenant_acknowledge_incident", method="POST", headers=key,
+        route_params={"tenantId": "home", "id": incident["id"]},
+    )  # fmt: skip
+    assert acked.status == 200 and acked.json()["state"] == "acknowledged"

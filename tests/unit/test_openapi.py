@@ -64,6 +64,11 @@ OPERATION_IDS = {
     "CreateTenantKey",
     "ListTenantKeys",
     "DeleteTenantKey",
+    "ListIncidents",
+    "GetIncident",
+    "AcknowledgeIncident",
+    "SnoozeIncident",
+    "ResolveIncident",
 }
 # Every route of a tenant's, again under /tenants/{tenantId} (http.tenant_scope).
 NOT_PER_TENANT = {

@@ -36,6 +36,7 @@ from shared.http.openapi.schemas import (
     SubscriptionList,
 )
 from shared.http.tenant_scope import TENANT_PREFIX
+from shared.incidents.openapi import INCIDENTS_OPENAPI
 from shared.sources import SOURCE_NAMES, SOURCES
 from shared.tenants.keys_openapi import TENANT_KEYS_OPENAPI
 from shared.tenants.openapi import TENANTS_OPENAPI
@@ -169,6 +170,7 @@ def build_document() -> dict[str, Any]:
         _APP_HINTS,
         TENANTS_OPENAPI,
         TENANT_KEYS_OPENAPI,
+        INCIDENTS_OPENAPI,
         *(source.openapi() for source in SOURCES),
     ]
     titles = ", ".join(source.title for source in SOURCES)

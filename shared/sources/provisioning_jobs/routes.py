@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING, Any
 
 from shared.core.api import ApiCall, PageRequest, Reply, next_link
 from shared.core.errors import InvalidInputError, NotFoundError
+from shared.core.principal import caller_name
 from shared.sources.base import Operation, Services
 from shared.sources.documents import document_reply
 from shared.sources.provisioning_jobs.action_models import client_request_id, restart_body
@@ -136,7 +137,7 @@ class JobRoutes:
             call.route.get("servicePrincipalId", ""),
             call.route.get("jobId", ""),
             body,
-            by=_caller(call, services.settings.platform_sign_in),
+            by=caller_name(call, services.settings.platform_sign_in),
             client_request_id=client_request_id(call.header("x-ms-client-request-id")),
         )
         job = await act_on_job(self._source, services, action, flags)
@@ -146,10 +147,3 @@ class JobRoutes:
         context = f"/v1.0/$metadata#servicePrincipals('{sp_id}')/synchronization/jobs/$entity"
         reply = document_reply(job, services.settings, context)
         return Reply(reply.body, accepted=True)
-
-
-def _caller(call: ApiCall, platform_sign_in: bool) -> str:
-    """Who asked: the signed-in person App Service Authentication names (only when it is on:
-    otherwise anyone could send the header), else the function key they used."""
-    name = call.header("x-ms-client-principal-name") if platform_sign_in else None
-    return name or "function key"

@@ -1,0 +1,97 @@
+"""How the incidents' routes are described in the OpenAPI document (and so in the Power
+Automate connector): list incidents, get one, and acknowledge, snooze or resolve it."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import BaseModel, Field
+
+from shared.core.errors import (
+    ConflictError,
+    InvalidInputError,
+    NotFoundError,
+    RequestTooLargeError,
+    StorageUnavailableError,
+)
+from shared.core.incidents import Incident
+from shared.core.openapi import OpenApiPart, operation, param, path_param, ref
+from shared.incidents.actions import IncidentActionRequest
+from shared.incidents.routes import STATES
+
+
+class IncidentList(BaseModel):
+    """Incidents, newest first."""
+
+    value: list[Incident] = Field(description="The incidents, newest first (at most 999).")
+
+
+_ACTS = {
+    "acknowledge": ("AcknowledgeIncident", "Acknowledge an incident",
+                    "Says someone is on it: no more reminders; it still resolves (and says so) "
+                    "when its item recovers."),
+    "snooze": ("SnoozeIncident", "Snooze an incident",
+               "No reminders for the minutes given (60 when none are)."),
+    "resolve": ("ResolveIncident", "Resolve an incident",
+                "Resolves it by hand (its resolved notice goes out as when its item recovers); "
+                "the same problem does not open it again, a new one opens another."),
+}  # fmt: skip
+
+
+def _incident_id() -> dict[str, Any]:
+    return path_param("id", "Incident ID", "The incident's ID.")
+
+
+def _paths() -> dict[str, Any]:
+    one = {200: {"description": "The incident.", "schema": ref("Incident")}}
+    paths: dict[str, Any] = {
+        "/incidents": {
+            "get": operation(
+                "ListIncidents", "List incidents",
+                "Lists incidents, newest first: every tenant's, or one tenant's.",
+                {200: {"description": "The incidents.", "schema": ref("IncidentList")}},
+                (InvalidInputError, NotFoundError, StorageUnavailableError),
+                parameters=(
+                    param("tenantId", "query", "Tenant", "Only this tenant's (its id, or home)."),
+                    param("state", "query", "State", "Only this state.", enum=list(STATES)),
+                    param("source", "query", "Source", "Only this source's items."),
+                    param("health", "query", "Health", "Only of this worst health."),
+                ),
+            )
+        },
+        "/incidents/{id}": {
+            "get": operation(
+                "GetIncident", "Get an incident", "Gets an incident with its timeline.", one,
+                (InvalidInputError, NotFoundError, StorageUnavailableError),
+                parameters=(_incident_id(),),
+            )
+        },
+    }  # fmt: skip
+    body = {
+        "name": "body", "in": "body", "required": False, "description": "Who and why.",
+        "x-ms-summary": "Note", "x-ms-visibility": "important",
+        "schema": ref("IncidentActionRequest"),
+    }  # fmt: skip
+    for act, (operation_id, summary, description) in _ACTS.items():
+        paths[f"/incidents/{{id}}/{act}"] = {
+            "post": operation(
+                operation_id, summary, description, one,
+                (InvalidInputError, NotFoundError, ConflictError, RequestTooLargeError,
+                 StorageUnavailableError),
+                parameters=(_incident_id(), body),
+            )
+        }  # fmt: skip
+    return paths
+
+
+INCIDENTS_OPENAPI = OpenApiPart(
+    paths=_paths,
+    models=(IncidentList, Incident, IncidentActionRequest),
+    summaries={"itemId": "Item ID", "currentHealth": "Health Now", "sinceDateTime": "Since"},
+    important=frozenset({"state", "health", "reason", "itemId"}),
+    definition_texts={
+        "Incident": "A problem with one item, from when it opened to when it resolved.",
+        "IncidentEntry": "One step of an incident's life.",
+        "IncidentActionRequest": "Who and why (and, for a snooze, how long).",
+    },
+)
