@@ -252,3 +252,29 @@ def _resolve(incident: Incident, now: str, *, reason: str | None) -> Decision:
 
 def snooze_ends(now: str, minutes: float) -> str:
     return graph_timestamp(parse_timestamp(now) + timedelta(minutes=minutes))
+
+
+# A window with no end (a job paused through the app: until it is started again).
+OPEN_ENDED = "9999-12-31T23:59:59Z"
+
+
+class MaintenanceWindow(BaseModel):
+    """A time in which no incident of what it covers notifies: a tenant's every item, one
+    source's, or one item's."""
+
+    id: str
+    tenantId: str | None = None
+    source: str | None = Field(default=None, description="Only this source's items.")
+    itemId: str | None = Field(default=None, description="Only this item (with its source).")
+    startDateTime: str
+    endDateTime: str = Field(description=f"When it ends ({OPEN_ENDED}: when ended by hand).")
+    reason: str
+    createdBy: str
+    createdDateTime: str
+
+    def covers(self, source: str, item_id: str, now: str) -> bool:
+        return (
+            self.startDateTime <= now < self.endDateTime
+            and (self.source is None or self.source == source)
+            and (self.itemId is None or self.itemId == item_id)
+        )

@@ -14,6 +14,7 @@ from shared.http.errors import retry_later_headers
 from shared.http.serving import Resolve, failure_response, json_response
 from shared.http.statuses import list_statuses, statuses_of_tenant
 from shared.http.tenant_scope import tenant_scoped
+from shared.incidents.maintenance import maintenance_operations
 from shared.incidents.routes import incident_operations
 from shared.polling.report import health_report, is_healthy, unconfigured_report
 from shared.sources import SOURCES, source_named
@@ -75,6 +76,7 @@ def api_operations() -> tuple[Operation, ...]:
         Operation("get_subscription", "subscriptions/{id}", "GET", get_subscription),
         Operation("delete_subscription", "subscriptions/{id}", "DELETE", delete_subscription),
         *incident_operations(),
+        *maintenance_operations(),
     )
     of_sources = tuple(operation for source in SOURCES for operation in source.operations())
     # Each again under /api/tenants/{tenantId}/ (a tenant's statuses are its own alone).

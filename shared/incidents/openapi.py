@@ -14,9 +14,10 @@ from shared.core.errors import (
     RequestTooLargeError,
     StorageUnavailableError,
 )
-from shared.core.incidents import Incident
+from shared.core.incidents import Incident, MaintenanceWindow
 from shared.core.openapi import OpenApiPart, operation, param, path_param, ref
 from shared.incidents.actions import IncidentActionRequest
+from shared.incidents.maintenance import MaintenanceWindowRequest
 from shared.incidents.routes import STATES
 
 
@@ -24,6 +25,12 @@ class IncidentList(BaseModel):
     """Incidents, newest first."""
 
     value: list[Incident] = Field(description="The incidents, newest first (at most 999).")
+
+
+class MaintenanceWindowList(BaseModel):
+    """A tenant's maintenance windows."""
+
+    value: list[MaintenanceWindow] = Field(description="The windows, newest start first.")
 
 
 _ACTS = {
@@ -81,17 +88,68 @@ def _paths() -> dict[str, Any]:
                 parameters=(_incident_id(), body),
             )
         }  # fmt: skip
-    return paths
+    return paths | _maintenance_paths()
+
+
+def _maintenance_paths() -> dict[str, Any]:
+    window_id = path_param("id", "Window ID", "The maintenance window's ID.")
+    tenant = param("tenantId", "query", "Tenant", "This tenant's (its id, or home: the default).")
+    one = {200: {"description": "The window.", "schema": ref("MaintenanceWindow")}}
+    location = {"type": "string", "description": "The window's URL.", "x-ms-summary": "Location"}
+    body = {
+        "name": "body", "in": "body", "required": True, "description": "What, when and why.",
+        "x-ms-summary": "Window", "x-ms-visibility": "important",
+        "schema": ref("MaintenanceWindowRequest"),
+    }  # fmt: skip
+    errors = (InvalidInputError, NotFoundError, StorageUnavailableError)
+    return {
+        "/maintenanceWindows": {
+            "get": operation(
+                "ListMaintenanceWindows", "List maintenance windows",
+                "Lists a tenant's maintenance windows: while one is under way, the incidents of "
+                "what it covers notify nobody.",
+                {200: {"description": "The windows.", "schema": ref("MaintenanceWindowList")}},
+                errors, parameters=(tenant,),
+            ),
+            "post": operation(
+                "CreateMaintenanceWindow", "Add a maintenance window",
+                "Adds a window for a tenant's every item, one source's or one item's.",
+                {201: {"description": "Added; the Location is its URL.",
+                       "schema": ref("MaintenanceWindow"), "headers": {"Location": location}}},
+                (*errors, RequestTooLargeError, ConflictError), parameters=(tenant, body),
+            ),
+        },
+        "/maintenanceWindows/{id}": {
+            "get": operation(
+                "GetMaintenanceWindow", "Get a maintenance window", "Gets a maintenance window.",
+                one, errors, parameters=(window_id, tenant),
+            ),
+            "delete": operation(
+                "DeleteMaintenanceWindow", "End a maintenance window",
+                "Ends (deletes) a maintenance window: incidents notify again.",
+                {204: {"description": "Ended."}}, errors, parameters=(window_id, tenant),
+            ),
+        },
+    }  # fmt: skip
 
 
 INCIDENTS_OPENAPI = OpenApiPart(
     paths=_paths,
-    models=(IncidentList, Incident, IncidentActionRequest),
+    models=(
+        IncidentList,
+        Incident,
+        IncidentActionRequest,
+        MaintenanceWindowList,
+        MaintenanceWindow,
+        MaintenanceWindowRequest,
+    ),
     summaries={"itemId": "Item ID", "currentHealth": "Health Now", "sinceDateTime": "Since"},
     important=frozenset({"state", "health", "reason", "itemId"}),
     definition_texts={
         "Incident": "A problem with one item, from when it opened to when it resolved.",
         "IncidentEntry": "One step of an incident's life.",
         "IncidentActionRequest": "Who and why (and, for a snooze, how long).",
+        "MaintenanceWindow": "A time in which no incident of what it covers notifies.",
+        "MaintenanceWindowRequest": "A maintenance window to add.",
     },
 )

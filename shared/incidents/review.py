@@ -57,6 +57,7 @@ async def review_incidents(
         (incident.source, incident.itemId): (incident, etag)
         for incident, etag in await store.incidents.unresolved()
     }
+    windows = await store.maintenance.not_over(now)
     watched = {key for key, item in items.items() if item.health in UNHEALTHY}
     for key in sorted(watched | set(unresolved)):
         incident, etag = unresolved.get(key, (None, None))
@@ -64,7 +65,7 @@ async def review_incidents(
         decision = review_item(
             _view(item) if item is not None else None, incident,
             tenant_id=store.scope.tenant_id, now=now, rules=settings.incident_rules,
-            muted=False,
+            muted=any(window.covers(key[0], key[1], now) for window in windows),
         )  # fmt: skip
         if decision.incident is not None:
             await _carry_out(settings, store, decision, etag, report)

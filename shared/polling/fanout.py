@@ -14,8 +14,8 @@ receiver with events waiting on the delivery queue. Each poll message is one ten
   round tries again;
 - a poll Graph throttled (429) is put back with Graph's Retry-After as its visibility delay,
   not retried at once;
-- a poll that recorded changes asks for delivery of every receiver's waiting events, so a
-  slow receiver never holds a poll.
+- a poll that recorded changes (or queued incident notices) asks for delivery of every
+  receiver's waiting events, so a slow receiver never holds a poll.
 
 The poll and the delivery are idempotent and crash-safe already, which is what the queue's
 at-least-once delivery needs.
@@ -163,7 +163,7 @@ async def poll_from_queue(
         order.roundId, tenant.tenantId, outcome, seconds=seconds,
         dequeueCount=delivery.dequeue_count, attempt=order.attempt,
     )  # fmt: skip
-    if any(_wrote(run) for run in polled.runs):
+    if polled.notices or any(_wrote(run) for run in polled.runs):
         await _ask_for_deliveries(settings, store, queues)
     return outcome
 

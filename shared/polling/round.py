@@ -45,6 +45,8 @@ class TenantPoll:
     tenant: Tenant
     consent: Consent
     runs: list[PollRun] = field(default_factory=list)
+    # Incident notices its review queued (they wait for delivery, as changes' events do).
+    notices: int = 0
 
 
 async def poll_every_tenant(
@@ -97,17 +99,18 @@ async def poll_tenant(
         )
     consent = consent_after(tenant, runs)
     await record_consent(store, tenant, consent)
-    await _review(own, store.for_tenant(scope_of(tenant)))
-    return TenantPoll(tenant, consent, runs)
+    notices = await _review(own, store.for_tenant(scope_of(tenant)))
+    return TenantPoll(tenant, consent, runs, notices)
 
 
-async def _review(settings: Settings, store: StatusStore) -> None:
+async def _review(settings: Settings, store: StatusStore) -> int:
     """The tenant's incidents after its poll; never failing the poll (a review not made now
     is made at the next one: what it decides on is in the cache)."""
     try:
-        await review_incidents(settings, store)
+        return (await review_incidents(settings, store)).notices
     except (StorageUnavailableError, DomainError) as error:
         logger.warning("Incidents of tenant %s not reviewed: %s", store.scope.tenant_id, error)
+        return 0
 
 
 def consent_after(tenant: Tenant, runs: list[PollRun]) -> Consent:

@@ -9,6 +9,7 @@ from shared.storage.app_secrets import AppSecretsTable
 from shared.storage.history import HistoryTable
 from shared.storage.incidents import IncidentsTable
 from shared.storage.item_logs import ItemLogTable
+from shared.storage.maintenance import MaintenanceTable
 from shared.storage.outbox import OutboxTable
 from shared.storage.poll_runs import PollRunsTable
 from shared.storage.report_budget import ReportBudgetTable
@@ -38,6 +39,7 @@ class StatusStore:
         self.source_state = SourceStateTable(tables, self.scope)
         self.item_logs = ItemLogTable(tables, self.scope)
         self.incidents = IncidentsTable(tables, self.scope)
+        self.maintenance = MaintenanceTable(tables, self.scope)
         self.secrets = AppSecretsTable(tables)
         self.tenants = TenantsTable(tables)
         self.tenant_keys = TenantKeysTable(tables)
@@ -66,7 +68,7 @@ class StatusStore:
             await self.history.purge(),
             await self.item_logs.purge(),
             await self.source_state.purge(),
-            await self.incidents.purge(),
+            await self.incidents.purge() + await self.maintenance.purge(),
         )
         # Its subscriptions with what waits for them, and its events waiting for any other.
         subscriptions = await self.subscriptions.purge_tenant(self.scope.tenant_id)

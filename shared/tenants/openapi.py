@@ -61,7 +61,9 @@ class TenantRemovedRows(BaseModel):
     events: Int32 = Field(
         default=0, description="Its changes' events waiting or kept (with purge=true only)."
     )
-    incidents: Int32 = Field(default=0, description="Its incidents (with purge=true only).")
+    incidents: Int32 = Field(
+        default=0, description="Its incidents and maintenance windows (with purge=true only)."
+    )
 
 
 class TenantRemoval(BaseModel):

@@ -4,12 +4,14 @@ it recovers; changes keep going to those that did not ask; incidents are kept pe
 
 from __future__ import annotations
 
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
 
 from shared import composition
 from shared.core.tenancy import TenantScope
+from shared.core.time import graph_timestamp
 from tests.support.app import App
 from tests.support.webhooks import Receiver, subscribe
 
@@ -147,3 +149,44 @@ async def test_a_tenants_routes_see_its_incidents(app: App, tenant: Any) -> None
         route_params={"tenantId": "home", "id": incident["id"]},
     )  # fmt: skip
     assert acked.status == 200 and acked.json()["state"] == "acknowledged"
+
+
+async def test_in_a_maintenance_window_nothing_notifies_and_after_it_the_problem_does(
+    app: App, tenant: Any, receiver: Receiver
+) -> None:
+    await subscribe(app, receiver.url, filter={"kinds": ["incident"]})
+    tenant.add_profile("a")
+    await app.poll()
+    end = graph_timestamp(datetime.now(UTC) + timedelta(days=2))
+    body = {"source": SDS, "itemId": "a", "endDateTime": end, "reason": "Moving to the new SIS"}
+    made = await app.call("create_maintenance_window", method="POST", body=body,
+                          headers={"Content-Type": "application/json"})  # fmt: skip
+    assert made.status == 201, made.body
+    window = made.json()
+    assert made.headers["Location"].endswith(f"/api/maintenanceWindows/{window['id']}")
+    tenant.set_status("a", status="error")
+    await app.poll()
+    await app.poll()
+    listed = (await app.call("list_incidents")).json()["value"]
+    assert [i["state"] for i in listed] == ["open"]  # it opened, quietly
+    assert notices(receiver) == []
+    gone = await app.call("delete_maintenance_window", method="DELETE",
+                          route_params={"id": window["id"]})  # fmt: skip
+    assert gone.status == 204
+    await app.poll()  # the window is over, the profile still broken: announced now
+    assert notices(receiver) == [("opened", "a", "open")]
+
+
+async def test_a_maintenance_window_is_checked(app: App, tenant: Any) -> None:
+    async def post(body: dict[str, Any]) -> int:
+        reply = await app.call("create_maintenance_window", method="POST", body=body,
+                               headers={"Content-Type": "application/json"})  # fmt: skip
+        return reply.status
+
+    end = "2099-01-01T00:00:00Z"
+    assert await post({"endDateTime": end, "reason": "x", "source": "nope"}) == 400
+    assert await post({"endDateTime": end, "reason": "x", "itemId": "a"}) == 400
+    assert await post({"endDateTime": "2020-01-01T00:00:00Z", "reason": "x"}) == 400
+    assert await post({"endDateTime": end, "reason": "x"}) == 400  # longer than 90 days
+    missing = await app.call("get_maintenance_window", route_params={"id": "nope"})
+    assert missing.status == 404

@@ -5,6 +5,7 @@ event of kind ``action``; and every guard rail answers as documented."""
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 import pytest
@@ -113,6 +114,28 @@ async def test_pause_and_start_change_the_job_and_statuses(
     assert by == "ada@contoso.com"
     generated = [a["clientRequestId"] for a in tenant.job_actions]
     assert all(len(request_id) == 36 for request_id in generated)  # a new GUID each
+
+
+async def test_a_job_paused_through_the_app_is_in_maintenance_until_started(
+    app: App, tenant: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("PROVISIONING_ACTION_COOLDOWN_SECONDS", "1")
+    composition.reload_settings()
+    job_id = tenant.add_job(SP, template_id="scim")
+    await app.poll()
+    assert (await act(app, "pause", job_id)).status == 202
+    windows = (await app.call("list_maintenance_windows")).json()["value"]
+    assert [(w["source"], w["itemId"], w["endDateTime"]) for w in windows] == [
+        (JOBS, f"{SP}:{job_id}", "9999-12-31T23:59:59Z"),
+    ]  # fmt: skip
+    assert windows[0]["reason"] == "Paused through the app by function key."
+    await asyncio.sleep(1.1)  # the cooldown
+    assert (await act(app, "pause", job_id)).status == 202  # twice: still one window
+    assert len((await app.call("list_maintenance_windows")).json()["value"]) == 1
+    await asyncio.sleep(1.1)
+    started = await act(app, "start", job_id)
+    assert started.status == 202, started.body
+    assert (await app.call("list_maintenance_windows")).json()["value"] == []
 
 
 async def test_actions_are_off_by_default_and_say_what_is_missing(

@@ -69,6 +69,10 @@ OPERATION_IDS = {
     "AcknowledgeIncident",
     "SnoozeIncident",
     "ResolveIncident",
+    "ListMaintenanceWindows",
+    "CreateMaintenanceWindow",
+    "GetMaintenanceWindow",
+    "DeleteMaintenanceWindow",
 }
 # Every route of a tenant's, again under /tenants/{tenantId} (http.tenant_scope).
 NOT_PER_TENANT = {

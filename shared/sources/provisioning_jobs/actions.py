@@ -170,6 +170,11 @@ async def act_on_job(
     await _record(source, store, services.settings, action, taken, entry, claimed_at)
     if failure is not None:
         raise _passed_on(failure)
+    # A job paused through the app pages nobody until it is started again.
+    if action.name == "pause":
+        await store.maintenance.hold_for_pause(NAME, action.key, action.by)
+    else:
+        await store.maintenance.end_pause(NAME, action.key)
     return entry
 
 
