@@ -32,7 +32,7 @@ from pydantic import BaseModel, ConfigDict
 
 from shared.core.errors import SettingsError, StorageUnavailableError
 from shared.settings import Settings
-from shared.storage.tables import storage_credential
+from shared.storage.tables import CLIENT_OPTIONS, storage_credential
 
 logger = logging.getLogger(__name__)
 
@@ -92,7 +92,7 @@ class QueueService:
     @classmethod
     def from_settings(cls, settings: Settings) -> QueueService:
         storage = settings.storage
-        options: dict[str, Any] = {"retry_total": 2, "connection_timeout": 5, "read_timeout": 20}
+        options = CLIENT_OPTIONS
         if storage.connection_string:
             try:
                 service = QueueServiceClient.from_connection_string(

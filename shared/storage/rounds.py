@@ -26,7 +26,7 @@ from azure.data.tables import UpdateMode
 
 from shared.core.errors import ContentionError
 from shared.core.time import graph_timestamp, parse_timestamp
-from shared.storage.tables import TableService
+from shared.storage.tables import TableService, create_or_replace
 
 _ROUNDS = "rounds"
 _CLAIMS = "claims"
@@ -143,13 +143,7 @@ class RoundsTable:
                 if current is not None and not _claimable(current, holder, delivery, now):
                     return None
                 try:
-                    if current is None:
-                        await self._table.create_entity(row)
-                    else:
-                        await self._table.update_entity(
-                            row, mode=UpdateMode.REPLACE, etag=current.metadata["etag"],
-                            match_condition=MatchConditions.IfNotModified,
-                        )  # fmt: skip
+                    await create_or_replace(self._table, row, current)
                     return PollClaim(holder, delivery, until)
                 except (ResourceExistsError, ResourceModifiedError):
                     continue  # another instance got in first: read theirs

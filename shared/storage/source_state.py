@@ -19,7 +19,7 @@ from shared.core.time import parse_timestamp
 from shared.storage.codec import Entity, get_document, put_document
 from shared.storage.item_logs import ItemLogTable
 from shared.storage.scoping import delete_tenant_rows
-from shared.storage.tables import TableService
+from shared.storage.tables import TableService, create_or_replace
 
 _PARTITION = "sourceState"
 _CLAIMS = "claims"
@@ -72,13 +72,7 @@ class SourceStateTable:
                     if left.total_seconds() > 0:
                         return left.total_seconds()
                 try:
-                    if current is None:
-                        await self._table.create_entity(row)
-                    else:
-                        await self._table.update_entity(
-                            row, mode=UpdateMode.REPLACE, etag=current.metadata["etag"],
-                            match_condition=MatchConditions.IfNotModified,
-                        )  # fmt: skip
+                    await create_or_replace(self._table, row, current)
                     return 0.0
                 except (ResourceExistsError, ResourceModifiedError):
                     continue  # another caller got in first: read theirs

@@ -9,6 +9,7 @@ from collections.abc import AsyncIterator, Iterable
 from contextlib import asynccontextmanager, suppress
 from typing import Any
 
+from azure.core import MatchConditions
 from azure.core.exceptions import (
     ClientAuthenticationError,
     HttpResponseError,
@@ -16,6 +17,7 @@ from azure.core.exceptions import (
     ServiceRequestError,
     ServiceResponseError,
 )
+from azure.data.tables import UpdateMode
 from azure.data.tables.aio import TableClient, TableServiceClient
 
 from shared.core.errors import SettingsError, StorageUnavailableError
@@ -38,6 +40,22 @@ TRANSACTIONS_AT_ONCE = 4
 _UNAVAILABLE_STATUSES = frozenset({401, 403, 408, 429})
 
 
+# Fail fast instead of the SDK's long default back-off: callers answer 503 + Retry-After.
+CLIENT_OPTIONS: dict[str, Any] = {"retry_total": 2, "connection_timeout": 5, "read_timeout": 20}
+
+
+async def create_or_replace(table: TableClient, row: Entity, current: Entity | None) -> None:
+    """Create ``row``, or replace ``current`` with it if nobody changed it since it was read:
+    ResourceExistsError or ResourceModifiedError when another writer got in first."""
+    if current is None:
+        await table.create_entity(row)
+    else:
+        await table.update_entity(
+            row, mode=UpdateMode.REPLACE, etag=current.metadata["etag"],
+            match_condition=MatchConditions.IfNotModified,
+        )  # fmt: skip
+
+
 class TableService:
     """The app's tables in one storage account, named ``{STATUS_TABLE_PREFIX}{suffix}``."""
 
@@ -51,8 +69,7 @@ class TableService:
     @classmethod
     def from_settings(cls, settings: Settings) -> TableService:
         storage = settings.storage
-        # Fail fast instead of the SDK's long default back-off: callers answer 503 + Retry-After.
-        options: dict[str, Any] = {"retry_total": 2, "connection_timeout": 5, "read_timeout": 20}
+        options = CLIENT_OPTIONS
         if storage.connection_string:
             try:
                 service = TableServiceClient.from_connection_string(
