@@ -88,6 +88,43 @@ class IncidentEvent(BaseModel):
     tenantId: str | None = None
     changedDateTime: str = Field(description="When the notice was made.")
     subscriptionId: str | None = None
+    reviewId: str | None = Field(
+        default=None,
+        description="The review (after one tenant's poll) that made the notice: notices of one "
+        "poll share it. Null for a notice made by hand (an incident resolved through the API).",
+    )  # fmt: skip
+
+
+class IncidentGroupEvent(BaseModel):
+    """The JSON body POSTed, instead of each notice, to a subscription with ``groupIncidents``
+    when one tenant's poll made several notices: all of them, in the outbox's order.
+    Never kept in the outbox (delivery groups the notices waiting there)."""
+
+    kind: Literal["incidentGroup"] = "incidentGroup"
+    eventId: str = Field(description="Unique per group; the same on every retry of it.")
+    reviewId: str = Field(description="The review (one tenant's poll) that made these notices.")
+    tenantId: str | None = None
+    changedDateTime: str = Field(description="When the first notice was made.")
+    subscriptionId: str | None = None
+    notices: list[IncidentEvent] = Field(description="The poll's notices, two or more.")
+
+
+def group_notices(notices: list[IncidentEvent]) -> IncidentGroupEvent:
+    """One message for the notices of one review (``notices``: two or more, in order), its
+    id fixed by theirs, so a retry of the same group is the same event."""
+    first = notices[0]
+    assert first.reviewId is not None
+    members = ",".join(notice.eventId for notice in notices)
+    return IncidentGroupEvent(
+        eventId=str(uuid.uuid5(_INCIDENT_NAMESPACE, f"group/{members}")), reviewId=first.reviewId,
+        tenantId=first.tenantId, changedDateTime=first.changedDateTime,
+        subscriptionId=first.subscriptionId, notices=notices,
+    )  # fmt: skip
+
+
+def review_id(tenant_id: str | None, now: str) -> str:
+    """The id of the review of one tenant made at ``now``."""
+    return str(uuid.uuid5(_INCIDENT_NAMESPACE, f"review/{tenant_id or ''}/{now}"))
 
 
 # What the outbox holds for a receiver: a change (or action) event, or an incident's notice.

@@ -163,3 +163,27 @@ def operation(
         ERRORS_KEY: errors,
         "security": [] if anonymous else [{"api_key": []}],
     }
+
+
+def trigger_operation(
+    operation_id: str, summary: str, description: str, request_model: str, hint: str,
+    errors: tuple[type[DomainError], ...],
+) -> dict[str, Any]:  # fmt: skip
+    """A connector trigger (a webhook one): Power Automate POSTs ``request_model`` with its
+    callback URL and DELETEs the Location it is answered when the flow is turned off."""
+    location = {"type": "string", "description": "The subscription's URL.",
+                "x-ms-summary": "Location"}  # fmt: skip
+    body = {
+        "name": "body", "in": "body", "required": True, "description": "Where to send, and what.",
+        "x-ms-summary": "Subscription", "x-ms-visibility": "important",
+        "schema": ref(request_model),
+    }  # fmt: skip
+    created = {
+        "description": "Subscribed; DELETE the Location to unsubscribe.",
+        "schema": ref("Subscription"),
+        "headers": {"Location": location},
+    }
+    return operation(
+        operation_id, summary, description, {201: created}, errors, parameters=(body,),
+        **{"x-ms-trigger": "single", "x-ms-trigger-hint": hint},
+    )  # fmt: skip

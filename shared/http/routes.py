@@ -10,6 +10,7 @@ import azure.functions as func
 
 from shared.core.api import ApiCall, PageRequest, Reply, next_link
 from shared.core.errors import SettingsError
+from shared.core.subscriptions import Subscription
 from shared.http.errors import retry_later_headers
 from shared.http.serving import Resolve, failure_response, json_response
 from shared.http.statuses import list_statuses, statuses_of_tenant
@@ -42,6 +43,17 @@ async def create_subscription(call: ApiCall, services: Services) -> Reply:
     """``POST /api/subscriptions``: POST every matching change to ``notificationUrl`` from
     now on; 201 with a Location to DELETE (what a Power Automate trigger does)."""
     subscription = await subscriptions.subscribe(services, call.json_body())
+    return _subscribed(call, subscription)
+
+
+async def create_incident_subscription(call: ApiCall, services: Services) -> Reply:
+    """``POST /api/incidentSubscriptions``: POST each matching incident's notice from now
+    on (the connector's trigger for incidents); as a subscription, DELETEd at its Location."""
+    subscription = await subscriptions.subscribe(services, call.json_body(), incidents=True)
+    return _subscribed(call, subscription)
+
+
+def _subscribed(call: ApiCall, subscription: Subscription) -> Reply:
     scheme, netloc, *_rest = urlsplit(call.url)
     location = urlunsplit((scheme, netloc, f"/api/subscriptions/{subscription.id}", "", ""))
     return Reply(subscription.model_dump(), location=location)
@@ -72,6 +84,12 @@ def api_operations() -> tuple[Operation, ...]:
             "get_status_history", "statuses/{source}/{id}/history", "GET", get_status_history
         ),
         Operation("create_subscription", "subscriptions", "POST", create_subscription),
+        Operation(
+            "create_incident_subscription",
+            "incidentSubscriptions",
+            "POST",
+            create_incident_subscription,
+        ),
         Operation("list_subscriptions", "subscriptions", "GET", list_subscriptions),
         Operation("get_subscription", "subscriptions/{id}", "GET", get_subscription),
         Operation("delete_subscription", "subscriptions/{id}", "DELETE", delete_subscription),

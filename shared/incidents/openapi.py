@@ -14,8 +14,16 @@ from shared.core.errors import (
     RequestTooLargeError,
     StorageUnavailableError,
 )
-from shared.core.incidents import Incident, MaintenanceWindow
-from shared.core.openapi import OpenApiPart, operation, param, path_param, ref
+from shared.core.incidents import Incident, IncidentEvent, MaintenanceWindow
+from shared.core.openapi import (
+    OpenApiPart,
+    operation,
+    param,
+    path_param,
+    ref,
+    trigger_operation,
+)
+from shared.core.subscriptions import IncidentSubscriptionRequest
 from shared.incidents.actions import IncidentActionRequest
 from shared.incidents.maintenance import MaintenanceWindowRequest
 from shared.incidents.routes import STATES
@@ -88,7 +96,28 @@ def _paths() -> dict[str, Any]:
                 parameters=(_incident_id(), body),
             )
         }  # fmt: skip
-    return paths | _maintenance_paths()
+    return paths | _trigger_path() | _maintenance_paths()
+
+
+def _trigger_path() -> dict[str, Any]:
+    """The connector's trigger for incidents: a notice per run of the flow, as JSON."""
+    return {
+        "/incidentSubscriptions": {
+            "x-ms-notification-content": {
+                "description": "An incident's notice: opened, reminder or resolved.",
+                "schema": ref("IncidentEvent"),
+            },
+            "post": trigger_operation(
+                "CreateIncidentSubscription", "When an incident opens or resolves",
+                "Triggers when an incident opens (its item's problem held long enough), is "
+                "reminded of while nobody acknowledged it, or resolves; each notice once, "
+                "none while snoozed or in maintenance.",
+                "IncidentSubscriptionRequest",
+                "To see it work now, break a profile's sync, then wait for the next poll.",
+                (InvalidInputError, RequestTooLargeError, StorageUnavailableError),
+            ),
+        }
+    }  # fmt: skip
 
 
 def _maintenance_paths() -> dict[str, Any]:
@@ -138,6 +167,8 @@ INCIDENTS_OPENAPI = OpenApiPart(
     models=(
         IncidentList,
         Incident,
+        IncidentEvent,
+        IncidentSubscriptionRequest,
         IncidentActionRequest,
         MaintenanceWindowList,
         MaintenanceWindow,
@@ -149,6 +180,9 @@ INCIDENTS_OPENAPI = OpenApiPart(
         "Incident": "A problem with one item, from when it opened to when it resolved.",
         "IncidentEntry": "One step of an incident's life.",
         "IncidentActionRequest": "Who and why (and, for a snooze, how long).",
+        "IncidentEvent": "The event POSTed for an incident's notice.",
+        "IncidentSubscriptionRequest": "Where to POST each incident's notice, and which.",
+        "IncidentFilter": "Which incidents' notices; each list left out matches all.",
         "MaintenanceWindow": "A time in which no incident of what it covers notifies.",
         "MaintenanceWindowRequest": "A maintenance window to add.",
     },

@@ -23,6 +23,7 @@ from shared.core.incidents import (
     IncidentEvent,
     ItemView,
     notice_id,
+    review_id,
     review_item,
 )
 from shared.core.time import utc_now
@@ -49,15 +50,18 @@ async def review_incidents(
     now = now or utc_now()
     report = ReviewReport()
     sources = [source_named(name) for name in settings.enabled_sources]
+    # Each source's summary parts too: its items' names may live there (School Data Sync's).
+    parts = tuple(dict.fromkeys(part for source in sources for part in source.summary_parts))
     items = {
         (item.source, item.id): item
-        for item in await store.statuses.summaries([source.name for source in sources])
+        for item in await store.statuses.summaries([s.name for s in sources], parts=parts)
     }
     unresolved = {
         (incident.source, incident.itemId): (incident, etag)
         for incident, etag in await store.incidents.unresolved()
     }
     windows = await store.maintenance.not_over(now)
+    review = review_id(store.scope.tenant_id, now)
     watched = {key for key, item in items.items() if item.health in UNHEALTHY}
     for key in sorted(watched | set(unresolved)):
         incident, etag = unresolved.get(key, (None, None))
@@ -68,7 +72,7 @@ async def review_incidents(
             muted=any(window.covers(key[0], key[1], now) for window in windows),
         )  # fmt: skip
         if decision.incident is not None:
-            await _carry_out(settings, store, decision, etag, report)
+            await _carry_out(settings, store, decision, etag, report, review)
     if report.changed:
         logger.info("Incidents: %s; %d notice(s)", dict(report.changed), report.notices)
     return report
@@ -85,14 +89,16 @@ def _view(item: StoredItem) -> ItemView:
 
 async def _carry_out(
     settings: Settings, store: StatusStore, decision: Decision, etag: str | None,
-    report: ReviewReport,
+    report: ReviewReport, review: str,
 ) -> None:  # fmt: skip
     incident = decision.incident
     assert incident is not None
     if etag is None and await store.incidents.get(incident.id) is not None:
         return  # this very problem was resolved by hand: not opened again until it recurs
     if decision.notice is not None:
-        report.notices += await queue_notice(settings, store, incident, decision.notice)
+        report.notices += await queue_notice(
+            settings, store, incident, decision.notice, review=review
+        )
     try:
         await store.incidents.write(incident, etag)
     except VersionConflictError:
@@ -102,20 +108,23 @@ async def _carry_out(
 
 
 async def queue_notice(
-    settings: Settings, store: StatusStore, incident: Incident, notice: str
-) -> int:
+    settings: Settings, store: StatusStore, incident: Incident, notice: str, *,
+    review: str | None = None,
+) -> int:  # fmt: skip
     """Queue an incident's notice for each receiver that asked for incidents (active
     subscriptions whose ``filter.kinds`` names ``incident``; NOTIFY_WEBHOOK_URLS receive
-    changes, as before incidents); how many targets."""
+    changes, as before incidents); how many targets. ``review``: the review that made it
+    (delivery groups a review's notices for the receivers that asked)."""
     event_id = notice_id(incident, notice)  # type: ignore[arg-type]
     targets = 0
     for subscription in await store.subscriptions.read_all():
-        if subscription.status != "active" or not subscription.receives_incident(incident):
+        active = subscription.status == "active"
+        if not active or not subscription.receives_incident(incident, notice):
             continue
         event = IncidentEvent(
             eventId=event_id, event=notice, incident=incident,  # type: ignore[arg-type]
             tenantId=incident.tenantId, changedDateTime=incident.updatedDateTime,
-            subscriptionId=subscription.id,
+            subscriptionId=subscription.id, reviewId=review,
         )  # fmt: skip
         await store.outbox.add(subscription.id, [event])
         targets += 1

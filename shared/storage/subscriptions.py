@@ -29,6 +29,10 @@ class SubscriptionsTable:
         }
         if subscription.filter is not None:
             entity["filter"] = subscription.filter.model_dump_json(exclude_none=True)
+        if subscription.format != "json":  # json: what every subscription before formats is
+            entity["format"] = subscription.format
+        if subscription.groupIncidents:
+            entity["groupIncidents"] = True
         put_optional(entity, "disabledReason", subscription.disabledReason)
         put_optional(entity, "tenantId", subscription.tenantId)
         async with self._tables.call():
@@ -83,6 +87,8 @@ def _subscription(entity: Entity) -> Subscription:
         filter=SubscriptionFilter.model_validate_json(raw_filter) if raw_filter else None,
         status=entity.get("status", "active"),
         createdDateTime=entity.get("createdDateTime", ""),
+        format=entity.get("format") or "json",
+        groupIncidents=bool(entity.get("groupIncidents", False)),
         disabledReason=entity.get("disabledReason"),
         tenantId=entity.get("tenantId") or None,
     )

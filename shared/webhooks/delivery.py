@@ -19,13 +19,14 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from shared.core.changes import MAX_EVENT_AGE, ChangeEvent
 from shared.core.errors import StorageUnavailableError
-from shared.core.incidents import IncidentEvent
+from shared.core.incidents import IncidentEvent, IncidentGroupEvent, group_notices
 from shared.core.retry_after import MAX_RETRY_AFTER_SECONDS, parse_retry_after
-from shared.core.subscriptions import Subscription, static_target
+from shared.core.subscriptions import Subscription, SubscriptionFormat, static_target
 from shared.core.time import graph_timestamp
 from shared.core.urlguard import WebhookUrlError, check_url_target
 from shared.settings import Settings
 from shared.storage.store import StatusStore
+from shared.webhooks.teams_card import card_body
 
 if TYPE_CHECKING:
     import httpx
@@ -136,13 +137,45 @@ async def _deliver_target(
         await store.outbox.clear(target)
         return
     sender = _Sender(store, settings, http, target, subscription, url, deadline, report)
+    grouping = subscription is not None and subscription.groupIncidents
     while True:
         waiting = await store.outbox.read(target, EVENTS_PER_READ)
-        for event, entity in waiting:
-            if not await sender.deliver(event, entity):
+        for message, entities in messages_of(waiting, grouping=grouping):
+            if not await sender.deliver(message, entities):
                 return
         if len(waiting) < EVENTS_PER_READ:
             return
+
+
+Message = ChangeEvent | IncidentEvent | IncidentGroupEvent
+
+
+def messages_of(
+    waiting: list[tuple[ChangeEvent | IncidentEvent, dict[str, Any]]], *, grouping: bool
+) -> list[tuple[Message, list[dict[str, Any]]]]:
+    """What is POSTed for a target's waiting events, in order, each with the outbox rows it
+    settles: an event each, except (``grouping``) that the notices one review made, waiting
+    one after another, go as one group."""
+    messages: list[tuple[Message, list[dict[str, Any]]]] = []
+    run: list[tuple[IncidentEvent, dict[str, Any]]] = []
+
+    def close_run() -> None:
+        if len(run) > 1:
+            messages.append((group_notices([event for event, _ in run]), [e for _, e in run]))
+        elif run:
+            messages.append((run[0][0], [run[0][1]]))
+        run.clear()
+
+    for event, entity in waiting:
+        groupable = grouping and isinstance(event, IncidentEvent) and event.reviewId is not None
+        if run and (not groupable or event.reviewId != run[0][0].reviewId):
+            close_run()
+        if groupable:
+            run.append((event, entity))  # type: ignore[arg-type]
+        else:
+            messages.append((event, [entity]))
+    close_run()
+    return messages
 
 
 @dataclass
@@ -158,36 +191,50 @@ class _Sender:
     deadline: float
     report: DeliveryReport
 
-    async def deliver(self, event: ChangeEvent | IncidentEvent, entity: dict[str, Any]) -> bool:
-        """POST one event and settle it; False when the ones after it must wait."""
-        store, report = self.store, self.report
+    async def deliver(self, event: Message, entities: list[dict[str, Any]]) -> bool:
+        """POST one message and settle its events; False when the ones after it must wait."""
+        report = self.report
+        count = len(entities)
         if event.changedDateTime < _timestamp_before(MAX_EVENT_AGE):
             logger.error("Event %s for %s dropped: older than %s", event.eventId, self.target,
                          MAX_EVENT_AGE)  # fmt: skip
-            await store.outbox.settle(entity, delivered=True)
-            report.dropped += 1
+            await self._settle(entities, delivered=True)
+            report.dropped += count
             return True
         if time.monotonic() >= self.deadline:
-            report.waiting += 1
+            report.waiting += count
             return False  # the round's budget is spent: the rest waits for the next poll
-        outcome = await post_event(self.http, self.url, event, self.settings, self.deadline)
+        outcome = await post_event(
+            self.http, self.url, event, self.settings, self.deadline, body_format=self.format
+        )
         if outcome == "delivered":
-            await store.outbox.settle(entity, delivered=True)
-            report.delivered += 1
+            await self._settle(entities, delivered=True)
+            report.delivered += count
             return True
         if outcome == "gone" and self.subscription is not None:
             await self._disable(self.subscription)
             return False
-        if outcome == "retry" and int(entity.get("attempts", 0)) + 1 < MAX_ROUNDS:
-            await store.outbox.settle(entity, delivered=False)
-            report.waiting += 1
+        attempts = max(int(entity.get("attempts", 0)) for entity in entities)
+        if outcome == "retry" and attempts + 1 < MAX_ROUNDS:
+            await self._settle(entities, delivered=False)
+            report.waiting += count
             return False  # keep the order: later events wait behind this one
         # Refused (another 4xx, or an address the guard refuses), gone for a static URL,
         # or retried for MAX_ROUNDS rounds: the receiver will not take it.
         logger.error("Event %s for %s dropped after %s", event.eventId, self.target, outcome)
-        await store.outbox.settle(entity, delivered=True)
-        report.dropped += 1
+        await self._settle(entities, delivered=True)
+        report.dropped += count
         return True
+
+    async def _settle(self, entities: list[dict[str, Any]], *, delivered: bool) -> None:
+        for entity in entities:
+            await self.store.outbox.settle(entity, delivered=delivered)
+
+    @property
+    def format(self) -> SubscriptionFormat:
+        """What this target is POSTed: its subscription's format (a NOTIFY_WEBHOOK_URLS
+        entry has none: the JSON)."""
+        return self.subscription.format if self.subscription is not None else "json"
 
     async def _disable(self, subscription: Subscription) -> None:
         subscription.status = "disabled"
@@ -204,15 +251,18 @@ class _Sender:
 async def post_event(
     http: httpx.AsyncClient,
     url: str,
-    event: ChangeEvent | IncidentEvent,
+    event: Message,
     settings: Settings,
     deadline: float,
+    *,
+    body_format: SubscriptionFormat = "json",
 ) -> Outcome:
-    """POST one event, retrying 429, 5xx and timeouts within this round; 404 and 410 too,
-    to tell a receiver that is gone from one that blinked."""
+    """POST one event (as ``body_format`` has it: ``event_body``), retrying 429, 5xx and
+    timeouts within this round; 404 and 410 too, to tell a receiver that is gone from one
+    that blinked."""
     import httpx
 
-    body = event.model_dump_json().encode()
+    body = event_body(event, settings, body_format)
     outcome: Outcome = "retry"
     for attempt in range(TRIES_PER_ROUND):
         retry_after: float | None = None
@@ -252,6 +302,17 @@ async def post_event(
             break
         await asyncio.sleep(pause)
     return outcome
+
+
+def event_body(event: Message, settings: Settings, body_format: SubscriptionFormat) -> bytes:
+    """What is POSTed for an event. json: the event itself. teamsAdaptiveCard: a Teams
+    Workflows webhook message with an Adaptive Card made from it (``teams_card``): for an
+    incident's notice its card; for a change or an action a smaller card, not the JSON,
+    which a flow made to post cards could not post. Its buttons link to the board from the
+    app's public base URL (none without one)."""
+    if body_format == "teamsAdaptiveCard":
+        return card_body(event, settings.public_base_url)
+    return event.model_dump_json().encode()
 
 
 def _pinned_request(

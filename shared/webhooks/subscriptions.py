@@ -17,10 +17,11 @@ from shared.storage.keys import validate_key
 from shared.storage.store import StatusStore
 
 
-async def subscribe(services: Services, body: Any) -> Subscription:
-    """A new active subscription from a subscribe body; InvalidInputError naming what is
-    wrong with it."""
-    request = parse_subscription_request(body)
+async def subscribe(services: Services, body: Any, *, incidents: bool = False) -> Subscription:
+    """A new active subscription from a subscribe body (``incidents``: an incident
+    subscription's, for incidents' notices alone); InvalidInputError naming what is wrong
+    with it."""
+    request = parse_subscription_request(body, incidents=incidents)
     _check_sources(request.filter.sources if request.filter else None)
     allow_insecure = services.settings.allow_insecure_webhooks
     try:
@@ -33,6 +34,8 @@ async def subscribe(services: Services, body: Any) -> Subscription:
         id=str(uuid.uuid4()),
         notificationUrl=request.notificationUrl,
         filter=request.filter,
+        format=request.format,
+        groupIncidents=request.groupIncidents,
         status="active",
         createdDateTime=utc_now(),
         tenantId=services.tenant_id,

@@ -190,3 +190,36 @@ async def test_a_maintenance_window_is_checked(app: App, tenant: Any) -> None:
     assert await post({"endDateTime": end, "reason": "x"}) == 400  # longer than 90 days
     missing = await app.call("get_maintenance_window", route_params={"id": "nope"})
     assert missing.status == 404
+
+
+@pytest.mark.usefixtures("resolve_at_once")
+async def test_the_incident_trigger_subscribes_to_incidents_and_the_notices_asked_for(
+    app: App, tenant: Any, receiver: Receiver
+) -> None:
+    tenant.add_profile("a")
+    await app.poll()
+    made = []
+    for name, narrowed in (("all", None), ("resolved", {"notices": ["resolved"]})):
+        body: dict[str, Any] = {"notificationUrl": f"{receiver.url}&to={name}"}
+        if narrowed:
+            body["filter"] = narrowed
+        reply = await app.call("create_incident_subscription", method="POST", body=body)
+        assert reply.status == 201, reply.body
+        made.append(reply.json())
+        # Power Automate turns the flow off by DELETE on the Location: a subscription's.
+        assert reply.headers["Location"].endswith(f"/api/subscriptions/{made[-1]['id']}")
+    assert made[0]["filter"]["kinds"] == ["incident"]
+    narrowed_filter = {k: v for k, v in made[1]["filter"].items() if v is not None}
+    assert narrowed_filter == {"kinds": ["incident"], "notices": ["resolved"]}
+    refused = await app.call(
+        "create_incident_subscription", method="POST",
+        body={"notificationUrl": receiver.url, "filter": {"kinds": ["change"]}},
+    )  # fmt: skip
+    assert refused.status == 400 and "kinds" in refused.body.decode()
+    tenant.set_status("a", status="error")
+    await app.poll()
+    tenant.set_status("a", status="success")
+    await app.poll()
+    assert [e["event"] for e in receiver.sent_to("all")] == ["opened", "resolved"]
+    assert [e["event"] for e in receiver.sent_to("resolved")] == ["resolved"]
+    assert all(e["kind"] == "incident" for e in receiver.events)  # no changes

@@ -161,7 +161,13 @@ async def test_subscriptions_can_be_listed_read_and_deleted(
     second = await subscribe(app, "http://127.0.0.1:9/two")
     listed = (await app.call("list_subscriptions")).json()["value"]
     assert [s["id"] for s in listed] == [first["id"], second["id"]]
-    assert listed[0]["filter"] == {"health": None, "sources": [SDS], "ids": None, "kinds": None}
+    assert listed[0]["filter"] == {
+        "health": None,
+        "sources": [SDS],
+        "ids": None,
+        "kinds": None,
+        "notices": None,
+    }
     route = {"id": first["id"]}
     assert (await app.call("get_subscription", route_params=route)).json() == first
     deleted = await app.call("delete_subscription", method="DELETE", route_params=route)

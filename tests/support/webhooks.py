@@ -16,6 +16,7 @@ class Receiver:
 
     def __init__(self) -> None:
         self.events: list[dict[str, Any]] = []
+        self.queries: list[str] = []  # each recorded event's query string, in the same order
         self.answers: list[int] = []  # statuses to answer, in order; 200 when empty
         self.port = free_port()
         self.runner: web.AppRunner | None = None
@@ -23,6 +24,10 @@ class Receiver:
     @property
     def url(self) -> str:
         return f"http://127.0.0.1:{self.port}/hook?sig=secret"
+
+    def sent_to(self, name: str) -> list[dict[str, Any]]:
+        """The events POSTed to the URL made as ``url + "&to=" + name``."""
+        return [e for q, e in zip(self.queries, self.events, strict=True) if f"to={name}" in q]
 
     async def start(self) -> None:
         app = web.Application()
@@ -40,6 +45,7 @@ class Receiver:
         status = self.answers.pop(0) if self.answers else 200
         if status == 200:
             self.events.append(await request.json())
+            self.queries.append(request.query_string)
         return web.Response(status=status, headers={"Retry-After": "0"} if status == 429 else {})
 
 

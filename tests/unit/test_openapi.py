@@ -21,6 +21,7 @@ from shared.core.subscriptions import SubscriptionRequest, parse_subscription_re
 from shared.core.validation import parse_model
 from shared.http.openapi.document import build_document, document_json
 from shared.http.routes import api_operations
+from shared.sources import SOURCE_NAMES
 from shared.sources.school_data_sync.models import ProfileStatusPatch, parse_profile_status_patch
 from shared.tenants.models import TenantChange, TenantRequest
 from tests.support.app import registered_functions
@@ -55,6 +56,8 @@ OPERATION_IDS = {
     "GetOpenApiDocument",
     "GetBoard",
     "GetBoardItem",
+    "GetBoardIncident",
+    "PostBoardIncidentAction",
     "ListTenants",
     "CreateTenant",
     "GetTenant",
@@ -69,6 +72,7 @@ OPERATION_IDS = {
     "AcknowledgeIncident",
     "SnoozeIncident",
     "ResolveIncident",
+    "CreateIncidentSubscription",
     "ListMaintenanceWindows",
     "CreateMaintenanceWindow",
     "GetMaintenanceWindow",
@@ -77,6 +81,7 @@ OPERATION_IDS = {
 # Every route of a tenant's, again under /tenants/{tenantId} (http.tenant_scope).
 NOT_PER_TENANT = {
     "PostBoardItemAction", "GetHealth", "GetOpenApiDocument", "GetBoard", "GetBoardItem",
+    "GetBoardIncident", "PostBoardIncidentAction",
     "ListTenants", "CreateTenant", "GetTenant", "UpdateTenant", "DeleteTenant",
     "GetTenantConsent", "CreateTenantKey", "ListTenantKeys", "DeleteTenantKey",
 }  # fmt: skip
@@ -271,8 +276,10 @@ def test_the_trigger_is_a_power_automate_webhook(document: dict[str, Any]) -> No
     triggers = [(p, m, o) for p, m, o in operations(document) if "x-ms-trigger" in o]
     assert [(p, m, o["operationId"]) for p, m, o in triggers] == [
         ("/subscriptions", "post", "CreateSubscription"),
-        # A customer's flow: the changes of one tenant.
+        ("/incidentSubscriptions", "post", "CreateIncidentSubscription"),
+        # A customer's flow: the changes (or incidents) of one tenant.
         ("/tenants/{tenantId}/subscriptions", "post", "TenantCreateSubscription"),
+        ("/tenants/{tenantId}/incidentSubscriptions", "post", "TenantCreateIncidentSubscription"),
     ]
     trigger = triggers[0][2]
     assert trigger["x-ms-trigger"] == "single"
@@ -283,7 +290,10 @@ def test_the_trigger_is_a_power_automate_webhook(document: dict[str, Any]) -> No
     assert "delete" in document["paths"]["/subscriptions/{id}"]
 
     marked = [where for where, node in walk(document) if node.get("x-ms-notification-url")]
-    assert marked == ["#/definitions/SubscriptionRequest/properties/notificationUrl"]
+    assert sorted(marked) == [
+        "#/definitions/IncidentSubscriptionRequest/properties/notificationUrl",
+        "#/definitions/SubscriptionRequest/properties/notificationUrl",
+    ]
     body = document["definitions"]["SubscriptionRequest"]
     url = body["properties"]["notificationUrl"]
     assert url["x-ms-notification-url"] is True
@@ -292,6 +302,27 @@ def test_the_trigger_is_a_power_automate_webhook(document: dict[str, Any]) -> No
     (parameter,) = trigger["parameters"]
     assert parameter["in"] == "body" and parameter["required"] is True
     assert parameter["schema"] == {"$ref": "#/definitions/SubscriptionRequest"}
+
+
+def test_the_incident_trigger_posts_each_notice_as_the_incident_event(
+    document: dict[str, Any],
+) -> None:
+    path = document["paths"]["/incidentSubscriptions"]
+    assert path["x-ms-notification-content"]["schema"] == {"$ref": "#/definitions/IncidentEvent"}
+    trigger = path["post"]
+    assert (trigger["summary"], trigger["x-ms-trigger"]) == (
+        "When an incident opens or resolves", "single",
+    )  # fmt: skip
+    assert trigger["responses"]["201"]["schema"] == {"$ref": "#/definitions/Subscription"}
+    (parameter,) = trigger["parameters"]
+    assert parameter["schema"] == {"$ref": "#/definitions/IncidentSubscriptionRequest"}
+    event = document["definitions"]["IncidentEvent"]["properties"]
+    assert {"event", "incident", "eventId", "tenantId"} <= set(event)
+    assert event["incident"] == {"$ref": "#/definitions/Incident"}
+    body = document["definitions"]["IncidentSubscriptionRequest"]["properties"]
+    incident_filter = body["filter"]["properties"]  # a nullable reference is inlined
+    assert incident_filter["notices"]["items"]["enum"] == ["opened", "reminder", "resolved"]
+    assert incident_filter["sources"]["items"]["enum"] == list(SOURCE_NAMES)
 
 
 def test_the_trigger_outputs_are_the_change_event(document: dict[str, Any]) -> None:

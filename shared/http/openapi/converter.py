@@ -21,6 +21,12 @@ from shared.core.time import ISO_8601
 TIMESTAMP_PATTERN = "^" + ISO_8601.pattern.replace(r"\d", "[0-9]") + "$"
 
 
+# The bodies a connector trigger POSTs (their notificationUrl is the flow's callback), and
+# the filters whose sources are the app's.
+_SUBSCRIBE_BODIES = ("SubscriptionRequest", "IncidentSubscriptionRequest")
+_FILTERS = ("SubscriptionFilter", "IncidentFilter")
+
+
 @dataclass
 class Presentation:
     """How properties are shown to a flow maker: the app's own hints and every source's."""
@@ -159,12 +165,12 @@ class SchemaConverter:
             schema["x-ms-summary"] = hints.summary(name)
             visibility = hints.property_visibility.get((model, name), hints.visibility(name))
             schema["x-ms-visibility"] = visibility
-        if name == "notificationUrl" and model == "SubscriptionRequest":
+        if name == "notificationUrl" and model in _SUBSCRIBE_BODIES:
             schema["x-ms-notification-url"] = True
         # The models hold source names as plain strings; the document lists the sources.
         if name == "source":
             schema["enum"] = list(self.source_names)
-        elif name == "sources" and model == "SubscriptionFilter":
+        elif name == "sources" and model in _FILTERS:
             schema["maxItems"] = len(self.source_names)
             schema["items"] = {"type": "string", "enum": list(self.source_names)}
         return _ordered(schema)

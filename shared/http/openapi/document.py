@@ -26,6 +26,7 @@ from shared.core.openapi import ERRORS_KEY, RETRY_AFTER, OpenApiPart, path_param
 from shared.core.subscriptions import Subscription, SubscriptionRequest
 from shared.core.time import Timestamp
 from shared.http.errors import status_of
+from shared.http.openapi.board_incidents import BOARD_INCIDENTS_OPENAPI
 from shared.http.openapi.converter import Presentation, SchemaConverter, referenced
 from shared.http.openapi.paths import app_paths
 from shared.http.openapi.schemas import (
@@ -115,7 +116,10 @@ _APP_HINTS = OpenApiPart(
         ("SubscriptionFilter", "sources"): "Only changes of items of these sources.",
         ("SubscriptionFilter", "ids"): "Only changes of these items.",
         ("SubscriptionFilter", "kinds"): "Only these kinds of event: change (an item's status "
-        "or health changed) or action (a job action was taken on it).",
+        "or health changed), action (a job action was taken on it); incident (an incident's "
+        "notices) only when named. Left out: change and action.",
+        ("SubscriptionFilter", "notices"): "Of incidents, only these notices: opened, reminder, "
+        "resolved (all when left out).",
         ("SubscriptionRequest", "notificationUrl"): "The URL each change is POSTed to (Power "
         "Automate fills it in).",
         ("SubscriptionRequest", "filter"): "Which changes to send; all when left out.",
@@ -171,6 +175,7 @@ def build_document() -> dict[str, Any]:
         TENANTS_OPENAPI,
         TENANT_KEYS_OPENAPI,
         INCIDENTS_OPENAPI,
+        BOARD_INCIDENTS_OPENAPI,
         *(source.openapi() for source in SOURCES),
     ]
     titles = ", ".join(source.title for source in SOURCES)

@@ -21,6 +21,7 @@ from shared.core.openapi import (
     param,
     path_param,
     ref,
+    trigger_operation,
 )
 
 
@@ -252,37 +253,13 @@ def _subscription_paths() -> dict[str, Any]:
 
 
 def _trigger() -> dict[str, Any]:
-    """The connector's trigger: Power Automate subscribes with its callback URL."""
-    location = {
-        "type": "string",
-        "description": "The subscription's URL.",
-        "x-ms-summary": "Location",
-    }
-    body = {
-        "name": "body",
-        "in": "body",
-        "required": True,
-        "description": "Where to send changes, and which ones.",
-        "x-ms-summary": "Subscription",
-        "x-ms-visibility": "important",
-        "schema": ref("SubscriptionRequest"),
-    }
-    created = {
-        "description": "Subscribed; DELETE the Location to unsubscribe.",
-        "schema": ref("Subscription"),
-        "headers": {"Location": location},
-    }
-    return operation(
+    """The connector's trigger for changes: Power Automate subscribes with its callback URL."""
+    return trigger_operation(
         "CreateSubscription",
         "When a sync status changes",
         "Triggers when a poll (or an update) changes the status or health of a monitored item "
         "that matches the filter.",
-        {201: created},
+        "SubscriptionRequest",
+        "To see it work now, update a profile's status, then wait for the next poll.",
         (InvalidInputError, RequestTooLargeError, StorageUnavailableError),
-        parameters=(body,),
-        **{
-            "x-ms-trigger": "single",
-            "x-ms-trigger-hint": "To see it work now, update a profile's status, then wait for "
-            "the next poll.",
-        },
     )
