@@ -250,7 +250,8 @@ def _still_open(
     updated = incident
     if changed:
         updated = incident.model_copy(
-            update={"currentHealth": item.health, "reason": item.reason, "health": worst,
+            # model_copy does not validate: the health as the model holds it, not its text.
+            update={"currentHealth": Health(item.health), "reason": item.reason, "health": worst,
                     "displayName": item.display_name or incident.displayName},
         ).with_entry(
             IncidentEntry(at=now, kind="updated", health=item.health, reason=item.reason)  # type: ignore[arg-type]
