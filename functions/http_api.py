@@ -17,10 +17,14 @@ from shared import composition
 from shared.http.board import (
     ACTION_ROUTE,
     BOARD_ROUTE,
+    INCIDENT_ACTION_ROUTE,
+    INCIDENT_ROUTE,
     ITEM_ROUTE,
     BoardPages,
     action_response,
     board_response,
+    incident_action_response,
+    incident_response,
     item_response,
 )
 from shared.http.routes import api_operations, health_response, openapi_response
@@ -68,3 +72,15 @@ async def board_item(req: func.HttpRequest) -> func.HttpResponse:
 async def board_item_action(req: func.HttpRequest) -> func.HttpResponse:
     """A job action asked from its board page (a form with a token), guarded as the API's."""
     return await action_response(req, composition.services, composition.graph_client)
+
+
+@bp.route(route=INCIDENT_ROUTE, methods=["GET"], auth_level=_BOARD_AUTH)
+async def board_incident(req: func.HttpRequest) -> func.HttpResponse:
+    """An incident of the board (HTML): its state and timeline, and (not resolved) its forms."""
+    return await incident_response(req, composition.services)
+
+
+@bp.route(route=INCIDENT_ACTION_ROUTE, methods=["POST"], auth_level=_BOARD_AUTH)
+async def board_incident_action(req: func.HttpRequest) -> func.HttpResponse:
+    """An incident acknowledged, snoozed or resolved from its board page (a form with a token)."""
+    return await incident_action_response(req, composition.services, _BOARD_PAGES)

@@ -73,3 +73,9 @@ async def test_a_teams_subscription_receives_a_card_per_incident_notice(
         "board_item", params={**dict(parse_qsl(board.query)), "code": "board-key"}
     )
     assert page.status == 200, page.body
+    # And Acknowledge opens the incident's page, its form marked as the link's anchor.
+    page = await app.call(
+        "board_incident", params={**dict(parse_qsl(acknowledge.query)), "code": "board-key"}
+    )
+    assert page.status == 200, page.body
+    assert b'id="acknowledge"' in page.body

@@ -56,6 +56,8 @@ OPERATION_IDS = {
     "GetOpenApiDocument",
     "GetBoard",
     "GetBoardItem",
+    "GetBoardIncident",
+    "PostBoardIncidentAction",
     "ListTenants",
     "CreateTenant",
     "GetTenant",
@@ -79,6 +81,7 @@ OPERATION_IDS = {
 # Every route of a tenant's, again under /tenants/{tenantId} (http.tenant_scope).
 NOT_PER_TENANT = {
     "PostBoardItemAction", "GetHealth", "GetOpenApiDocument", "GetBoard", "GetBoardItem",
+    "GetBoardIncident", "PostBoardIncidentAction",
     "ListTenants", "CreateTenant", "GetTenant", "UpdateTenant", "DeleteTenant",
     "GetTenantConsent", "CreateTenantKey", "ListTenantKeys", "DeleteTenantKey",
 }  # fmt: skip

@@ -1,7 +1,8 @@
-"""The status board: every monitored item on one page, worst first, with its last 30 days,
-and an item's detail page; HTML rendered by the app from the cache alone (``GET /api/board``,
-``GET /api/board/item``). See ``access`` for who may see it and which tenants, ``page`` for
-how it is served.
+"""The status board: every monitored item on one page, worst first, with its last 30 days
+(the open incidents first), an item's detail page and an incident's; HTML rendered by the app
+from its tables alone (``GET /api/board``, ``GET /api/board/item``, ``GET
+/api/board/incident``). See ``access`` for who may see it and which tenants, ``page`` for
+how it is served, ``guard`` for its forms (a job's actions, an incident's).
 
 With one tenant (the home tenant alone in the registry) the board is that tenant's. With
 several, ``/api/board`` is the overview of the tenants the viewer may see (``overview``), and
@@ -20,9 +21,15 @@ from shared.core.api import ApiCall, name_filter
 from shared.http.board.access import NO_TENANT, Refusal, Viewer, viewer_of
 from shared.http.board.cache import BoardPages, Page, Variant
 from shared.http.board.forms import ACTION_ROUTE, action_response, done_notice, item_forms
+from shared.http.board.incident_page import (
+    INCIDENT_ACTION_ROUTE,
+    incident_action_response,
+    incident_response,
+)
 from shared.http.board.overview import overview_rows, render_overview
 from shared.http.board.page import (
     BOARD_ROUTE,
+    INCIDENT_ROUTE,
     ITEM_ROUTE,
     etag_matches,
     failure_page,
@@ -48,10 +55,14 @@ _HEALTHS = list(HEALTH_ORDER)
 __all__ = [
     "ACTION_ROUTE",
     "BOARD_ROUTE",
+    "INCIDENT_ACTION_ROUTE",
+    "INCIDENT_ROUTE",
     "ITEM_ROUTE",
     "BoardPages",
     "action_response",
     "board_response",
+    "incident_action_response",
+    "incident_response",
     "item_response",
 ]
 
@@ -136,11 +147,14 @@ async def item_response(req: func.HttpRequest, resolve: Resolve) -> func.HttpRes
         return failure_page(error)
     key, keep = viewer.key, {TENANT_PARAM: chosen.keep}
     run_links = [link(ITEM_ROUTE, key, **keep, source=source, id=run.id) for run in item.runs]
+    mine = item.incident
+    incident_link = link(INCIDENT_ROUTE, key, **keep, id=mine.id) if mine else None
     compress = takes_gzip(call.header("accept-encoding"))
     return await asyncio.to_thread(
         html_response, "item.html", compress=compress, item=item,
         back=link(BOARD_ROUTE, key, **keep), run_links=run_links, reload_after=None,
         forms=forms, notice=done_notice(call.query.get("done")), tenant_name=chosen.name,
+        incident_link=incident_link,
         overview_link=link(BOARD_ROUTE, key) if chosen.name else None,
     )  # fmt: skip
 

@@ -25,6 +25,14 @@ of reading and parsing every row. The version is asked for at most every CHECK_E
 request at a time (the others wait for its answer, as they wait for a new snapshot's read):
 a change made by a poll or a PATCH is on the board a second and a render later at most.
 
+**Incidents and maintenance windows** change outside of polls too (an acknowledgement
+through the API or the board, a window made or ended), so the version also holds each
+unresolved incident's id and ETag (a write gives it a new one; a resolved one leaves the
+list) and each window not over, with whether it has begun (one that begins or ends changes
+it): two more small queries, of one partition each (``view.read_marks``), whose answer the
+snapshot is built with. A board action tells ``changed``: the tenant's next page asks for
+the version at once, whatever CHECK_EVERY says, so the person who acted sees it.
+
 **A maximum age.** A snapshot is read again after MAX_AGE even if nothing was written: the
 page says how long ago things happened, and a source whose polls stopped coming turns stale
 with time alone. That also bounds what a clock further off than CLOCK_MARGIN could hide.
@@ -63,7 +71,8 @@ from datetime import UTC, datetime, timedelta
 from typing import Any, Generic, TypeVar, cast
 
 from shared.core.tenancy import TenantScope
-from shared.http.board.view import Snapshot, read_cache, snapshot_of
+from shared.http.board.incident_rows import Marks
+from shared.http.board.view import Snapshot, read_cache, read_marks, snapshot_of
 from shared.settings import Settings
 from shared.storage.poll_runs import PollRun
 from shared.storage.store import StatusStore
@@ -152,6 +161,12 @@ class _State:
         self.pages: Lru[Variant, Page] = Lru(max_pages)
         self.renders: dict[tuple[int, Variant], asyncio.Future[Page]] = {}
         self.slots = asyncio.Semaphore(RENDERS_AT_ONCE)
+        # When a board action last changed something of it (time.monotonic()).
+        self.changed_at = float("-inf")
+
+    def fresh(self, held: _Held) -> bool:
+        """Whether ``held`` was checked after the last change a board action made."""
+        return held.checked_at > self.changed_at
 
     def keep(self, variant: Variant, page: Page) -> None:
         kept = self.pages.get(variant)
@@ -216,6 +231,13 @@ class BoardPages:
             flight = recent.flight = _start(_read_recent(recent, read))
         return cast("T", await asyncio.shield(flight))
 
+    def changed(self, store: StatusStore, tenant: TenantScope) -> None:
+        """A board action changed the tenant's data (an incident): its next page asks for
+        the version at once."""
+        state = self._states.get(store, {}).get(tenant)
+        if state is not None:
+            state.changed_at = time.monotonic()
+
     def keep_tenants(self, store: StatusStore, scopes: Collection[TenantScope]) -> None:
         """Drop the state of every tenant but these (those no longer in the registry)."""
         states = self._states.get(store, {})
@@ -238,8 +260,15 @@ class BoardPages:
             held is not None
             and now - held.checked_at < self._check_every
             and now - held.read_at < self._max_age
+            and state.fresh(held)
         ):
             return held
+        held = await self._refreshed(state)
+        if not state.fresh(held):  # asked for before the change: ask again, after it
+            held = await self._refreshed(state)
+        return held
+
+    async def _refreshed(self, state: _State) -> _Held:
         flight = state.refreshing
         if flight is None:
             flight = state.refreshing = _start(self._refresh(state))
@@ -250,20 +279,21 @@ class BoardPages:
         held, store = state.held, state.store
         if held is not None and time.monotonic() - held.read_at < self._max_age:
             asked_at, asked_on = time.monotonic(), datetime.now(UTC)
-            runs, written = await ask(store, held.since)
-            if version_of(runs, written, held.since) == held.version:
+            asked = await ask(store, held.since)
+            if version_of(asked, held.since) == held.version:
                 # Unchanged when asked: what is written from then on is written after
                 # ``asked_on``, so the next ask can start there (and return less).
                 held.since = max(held.since, asked_on - CLOCK_MARGIN)
-                held.version = version_of(runs, written, held.since)
+                held.version = version_of(asked, held.since)
                 held.checked_at = asked_at
                 return held
         read_at = time.monotonic()
         since = datetime.now(UTC) - CLOCK_MARGIN
-        version = version_of(*await ask(store, since), since)
+        asked = await ask(store, since)
+        version = version_of(asked, since)
         report, entities = await read_cache(state.settings, store)
         snapshot = await asyncio.to_thread(
-            snapshot_of, state.settings, report, entities, datetime.now(UTC)
+            snapshot_of, state.settings, report, entities, datetime.now(UTC), asked.marks
         )
         state.serial += 1
         state.held = _Held(snapshot, state.serial, version, since, read_at, read_at)
@@ -299,20 +329,36 @@ async def _read_recent(recent: _Recent, read: Callable[[], Awaitable[T]]) -> T:
 Written = list[tuple[str, str, str, datetime]]
 
 
-async def ask(store: StatusStore, since: datetime) -> tuple[list[PollRun], Written]:
-    """The poll records, and the items written at or after ``since``: two small queries."""
-    runs, written = await asyncio.gather(
-        store.poll_runs.read_all(), store.statuses.written_since(since)
+@dataclass(frozen=True)
+class Asked:
+    """What a version is made of: the poll records, the items written since, and the
+    incidents and windows (``view.read_marks``)."""
+
+    runs: list[PollRun]
+    written: Written
+    marks: Marks
+
+
+async def ask(store: StatusStore, since: datetime) -> Asked:
+    """The poll records, the items written at or after ``since``, the incidents not resolved
+    and the windows not over: four small queries."""
+    runs, written, marks = await asyncio.gather(
+        store.poll_runs.read_all(), store.statuses.written_since(since), read_marks(store)
     )
-    return runs, written
+    return Asked(runs, written, marks)
 
 
-def version_of(runs: list[PollRun], written: Written, since: datetime) -> str:
+def version_of(asked: Asked, since: datetime) -> str:
     """The version of what the board shows, as far as writes at or after ``since`` go: the
-    poll records, and the keys and ETags of the items written since."""
-    records = sorted((asdict(run) for run in runs), key=lambda record: record["source"])
-    items = sorted((source, key, etag) for source, key, etag, at in written if at >= since)
-    text = json.dumps([records, items], sort_keys=True, default=str)
+    poll records, the keys and ETags of the items written since, each unresolved incident's
+    ETag, and each window not over (and whether it has begun)."""
+    records = sorted((asdict(run) for run in asked.runs), key=lambda record: record["source"])
+    items = sorted((source, key, etag) for source, key, etag, at in asked.written if at >= since)
+    marks = asked.marks
+    windows = sorted(
+        (window.model_dump_json(), window.startDateTime <= marks.at) for window in marks.windows
+    )
+    text = json.dumps([records, items, sorted(marks.etags), windows], sort_keys=True, default=str)
     return hashlib.sha256(text.encode()).hexdigest()
 
 

@@ -26,7 +26,8 @@ from markupsafe import Markup, escape
 from shared.core.errors import SettingsError
 from shared.http.board.access import Viewer
 from shared.http.board.cache import BoardPages
-from shared.http.board.page import BOARD_ROUTE, link, now_text, render
+from shared.http.board.incident_rows import IncidentRow, incident_order
+from shared.http.board.page import BOARD_ROUTE, INCIDENT_ROUTE, ITEM_ROUTE, link, now_text, render
 from shared.http.board.render import polling_words
 from shared.http.board.scope import TENANT_PARAM, tenant_of
 from shared.http.board.view import HEALTH_ORDER, Snapshot
@@ -36,6 +37,8 @@ from shared.tenants.models import Tenant
 from shared.tenants.registry import HOME_DISPLAY_NAME, scope_of
 
 TENANTS_AT_ONCE = 8
+# The incidents listed above the tenants at most (the others are on the tenants' boards).
+INCIDENTS_SHOWN = 50
 CONSENT_PROBLEMS = ("consentNeeded", "unavailable")
 _CONSENT_WORDS = {
     "consented": "consented",
@@ -61,6 +64,12 @@ class TenantRow:
     # when its snapshot was read.
     reload_after: int | None = None
     read_at: datetime | None = None
+    # Its incidents not resolved, in the board's order.
+    incidents: tuple[IncidentRow, ...] = ()
+
+    @property
+    def acknowledged(self) -> int:
+        return sum(1 for incident in self.incidents if incident.state == "acknowledged")
 
     @property
     def worst(self) -> str | None:
@@ -123,7 +132,8 @@ def tenant_row(tenant: Tenant, to: str, snapshot: Snapshot) -> TenantRow:
         polling = polling_words(snapshot.report, snapshot.now)
     else:
         polling = (False, "Not polled: switched off for this tenant")
-    return TenantRow(tenant, to, counts, polling, None, snapshot.reload_after, snapshot.now)
+    return TenantRow(tenant, to, counts, polling, None, snapshot.reload_after, snapshot.now,
+                     tuple(snapshot.incidents))  # fmt: skip
 
 
 def render_overview(rows: list[TenantRow], viewer: Viewer) -> bytes:
@@ -141,7 +151,28 @@ def render_overview(rows: list[TenantRow], viewer: Viewer) -> bytes:
         items=items, errors=errors, warnings=warnings, now=now_text(read_at or datetime.now(UTC)),
         refresh_link=link(BOARD_ROUTE, viewer.key), reload_after=reload_after,
         bars=[health_bar(row.counts) for row in rows], home_name=HOME_DISPLAY_NAME,
+        **every_incident(rows, viewer),
     )  # fmt: skip
+
+
+def every_incident(rows: list[TenantRow], viewer: Viewer) -> dict[str, Any]:
+    """The incidents of every tenant shown, in the board's order (INCIDENTS_SHOWN at most),
+    with their tenants' names and links (to the incident's page and the item's)."""
+    every = sorted(((incident, row.tenant) for row in rows for incident in row.incidents),
+                   key=lambda pair: incident_order(pair[0]))  # fmt: skip
+    shown = every[:INCIDENTS_SHOWN]
+    links = [
+        (link(INCIDENT_ROUTE, viewer.key, **{TENANT_PARAM: tenant.tenantId}, id=incident.id),
+         link(ITEM_ROUTE, viewer.key, **{TENANT_PARAM: tenant.tenantId}, source=incident.source,
+              id=incident.item_id))
+        for incident, tenant in shown
+    ]  # fmt: skip
+    return {
+        "incidents": [incident for incident, _tenant in shown],
+        "incident_links": links,
+        "incident_tenants": [tenant.displayName for _incident, tenant in shown],
+        "incidents_more": len(every) - len(shown),
+    }
 
 
 def health_bar(counts: dict[str, int]) -> Markup:

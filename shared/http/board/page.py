@@ -36,6 +36,7 @@ logger = logging.getLogger(__name__)
 _TEMPLATES = Path(__file__).parent / "templates"
 BOARD_ROUTE = "board"
 ITEM_ROUTE = "board/item"
+INCIDENT_ROUTE = "board/incident"
 
 
 @cache
@@ -99,7 +100,7 @@ def page_response(
     given = headers or {}
     headers = {
         "Content-Security-Policy": (
-            # Forms post to the app itself only (the item page's job actions).
+            # Forms post to the app itself only (a job's actions, an incident's).
             f"default-src 'none'; style-src {style_hash}; form-action 'self'; "
             "base-uri 'none'; frame-ancestors 'none'"
         ),
@@ -142,10 +143,12 @@ def failure_page(error: Exception) -> func.HttpResponse:
 
 
 def refusal_page(
-    refusal: Refusal, *, back: str | None = None, headers: dict[str, str] | None = None
-) -> func.HttpResponse:
+    refusal: Refusal, *, back: str | None = None, back_label: str = "Back to the item",
+    headers: dict[str, str] | None = None,
+) -> func.HttpResponse:  # fmt: skip
     """Why a page is not shown (or an action not done), with a way back."""
-    return html_response("denied.html", refusal.status, headers=headers, refusal=refusal, back=back)
+    return html_response("denied.html", refusal.status, headers=headers, refusal=refusal,
+                         back=back, back_label=back_label)  # fmt: skip
 
 
 def etag_matches(if_none_match: str | None, etag: str) -> bool:

@@ -7,6 +7,7 @@ for a phone to lay out, and the healthy ones are the least looked at."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import replace
 from datetime import datetime
 from typing import Any
@@ -14,7 +15,14 @@ from typing import Any
 from shared.core.health import Health
 from shared.http.board.access import Viewer
 from shared.http.board.cache import Variant
-from shared.http.board.page import BOARD_ROUTE, ITEM_ROUTE, link, now_text, render
+from shared.http.board.page import (
+    BOARD_ROUTE,
+    INCIDENT_ROUTE,
+    ITEM_ROUTE,
+    link,
+    now_text,
+    render,
+)
 from shared.http.board.rows import when
 from shared.http.board.view import HEALTH_ORDER, Board, Snapshot, board_of
 from shared.sources import SOURCES
@@ -154,8 +162,17 @@ def board_context(
         "filtered": bool(health or sources),
         "reload_after": board.reload_after,
         "row_links": [to(ITEM_ROUTE, source=row.source, id=row.id) for row in board.rows],
+        "incident_links": incident_links(board, to),
         # The JSON needs a key: offered to key holders only, with the page's filters.
         "json_link": to("statuses", health=joined_health, source=joined_sources) if key else None,
         "tenant_name": tenant_name,
         "overview_link": link(BOARD_ROUTE, key) if tenant_name else None,
     }
+
+
+def incident_links(board: Board, to: Callable[..., str]) -> list[tuple[str, str]]:
+    """The incidents not resolved, listed first: each its page's link and its item's."""
+    return [
+        (to(INCIDENT_ROUTE, id=row.id), to(ITEM_ROUTE, source=row.source, id=row.item_id))
+        for row in board.incidents
+    ]

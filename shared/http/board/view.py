@@ -13,6 +13,14 @@ from typing import Any
 
 from shared.core.health import Health
 from shared.core.schedule import next_run_after
+from shared.core.time import utc_now
+from shared.http.board.incident_rows import (
+    IncidentRow,
+    Maintenance,
+    Marks,
+    incident_rows,
+    maintenance_of,
+)
 from shared.http.board.rows import RUNS, flow_of, run_flows, since_words, tag_twins
 from shared.http.board.steps import Step, next_steps
 from shared.http.board.strips import Period, periods
@@ -54,6 +62,8 @@ class Row:
     tag: str | None = None
     # An Industry Data flow's row: how many older runs it stands for (listed on its page).
     older_runs: int = 0
+    # The maintenance window under way that covers it (None: none).
+    maintenance: Maintenance | None = None
 
 
 @dataclass
@@ -66,18 +76,22 @@ class Board:
     now: datetime
     # Every row of the sources filtered, whatever the health filter (for the source cards).
     all_rows: list[Row] = field(default_factory=list)
+    # The incidents not resolved of the sources filtered, listed first.
+    incidents: list[IncidentRow] = field(default_factory=list)
 
 
 @dataclass
 class Snapshot:
-    """One read of the cache: the health report and the row of every item of the enabled
-    sources, worst first. Every filter of the board is cut from it (``board_of``)."""
+    """One read of the cache: the health report, the row of every item of the enabled
+    sources, worst first, and the tenant's incidents not resolved. Every filter of the board
+    is cut from it (``board_of``)."""
 
     report: dict[str, Any]
     rows: list[Row]
     titles: dict[str, str]
     reload_after: int
     now: datetime
+    incidents: list[IncidentRow] = field(default_factory=list)
 
 
 async def read_cache(
@@ -94,19 +108,36 @@ async def read_cache(
     return report, items
 
 
+async def read_marks(store: StatusStore) -> Marks:
+    """The tenant's incidents not resolved and maintenance windows not over: two small
+    queries of one partition each (incidents and windows are few)."""
+    at = utc_now()
+    unresolved, windows = await asyncio.gather(
+        store.incidents.unresolved(), store.maintenance.not_over(at)
+    )
+    incidents = tuple(incident for incident, _etag in unresolved)
+    etags = tuple((incident.id, etag) for incident, etag in unresolved)
+    return Marks(incidents, tuple(windows), at, etags)
+
+
 def snapshot_of(
-    settings: Settings, report: dict[str, Any], items: list[StoredItem], now: datetime
-) -> Snapshot:
-    """The rows of what ``read_cache`` read (no I/O: the board builds it in a worker thread)."""
+    settings: Settings, report: dict[str, Any], items: list[StoredItem], now: datetime,
+    marks: Marks | None = None,
+) -> Snapshot:  # fmt: skip
+    """The rows of what ``read_cache`` read, with the incidents and maintenance windows of
+    ``marks`` (no I/O: the board builds it in a worker thread)."""
+    marks = marks or Marks()
     rows, older = run_flows([_row(item, now) for item in items], _started)
     for row in rows:
         row.older_runs = older.get(row.id, 0) if row.source == RUNS else 0
+        if marks.windows:
+            row.maintenance = maintenance_of(marks.windows, row.source, row.id, now)
     tag_twins(rows)
     rows.sort(key=lambda r: (_RANK.get(r.health, 2), r.since or "~", r.display_name.lower()))
     reload_at = next_run_after(settings.poll_schedule, now)
     reload_after = int((reload_at - now).total_seconds()) + _RELOAD_GRACE
     titles = {source.name: source.title for source in SOURCES}
-    return Snapshot(report, rows, titles, reload_after, now)
+    return Snapshot(report, rows, titles, reload_after, now, incident_rows(marks.incidents, now))
 
 
 def board_of(snapshot: Snapshot, health: list[str], sources: list[str]) -> Board:
@@ -114,6 +145,7 @@ def board_of(snapshot: Snapshot, health: list[str], sources: list[str]) -> Board
     of_sources = [row for row in snapshot.rows if not sources or row.source in sources]
     counts = {name: sum(1 for row in of_sources if row.health == name) for name in _RANK}
     rows = [row for row in of_sources if not health or row.health in health]
+    incidents = [row for row in snapshot.incidents if not sources or row.source in sources]
     return Board(
         snapshot.report,
         rows,
@@ -122,6 +154,7 @@ def board_of(snapshot: Snapshot, health: list[str], sources: list[str]) -> Board
         snapshot.reload_after,
         snapshot.now,
         of_sources,
+        incidents,
     )
 
 
@@ -163,19 +196,27 @@ class ItemDetail:
     runs: list[Row] = field(default_factory=list)
     # What to do next (links and times read from the document: ``steps``).
     steps: list[Step] = field(default_factory=list)
+    # Its incident not resolved (None: none).
+    incident: IncidentRow | None = None
 
 
 async def read_item(store: StatusStore, source_name: str, item_id: str) -> ItemDetail | None:
-    """One item: its row, its history newest first (the latest 100), what Graph sent, and
-    for an Industry Data run the other runs of its flow."""
+    """One item: its row (with the maintenance window it is in), its incident not resolved,
+    its history newest first (the latest 100), what Graph sent, and for an Industry Data run
+    the other runs of its flow."""
     source = source_named(source_name)
     now = datetime.now(UTC)
     item = await store.statuses.get(source.name, item_id)
     if item is None:
         return None
-    changes, _next = await store.history.page(source.name, item_id, top=100, continuation=None)
+    (changes, _next), marks = await asyncio.gather(
+        store.history.page(source.name, item_id, top=100, continuation=None), read_marks(store)
+    )
     dumped = [change.model_dump() for change in changes]
     row = _row(item, now)
+    row.maintenance = maintenance_of(marks.windows, source.name, item_id, now)
+    mine = [one for one in marks.incidents if (one.source, one.itemId) == (source.name, item_id)]
+    incident = next(iter(incident_rows(mine, now)), None)
     runs: list[Row] = []
     every = await store.statuses.summaries([source.name], parts=ROW_PARTS, page_size=_PAGE_SIZE)
     if source.name == RUNS:
@@ -188,4 +229,5 @@ async def read_item(store: StatusStore, source_name: str, item_id: str) -> ItemD
         tag_twins(twins)
         row.tag = next((twin.tag for twin in twins if twin.id == row.id), None)
     document = source.document_in(item)
-    return ItemDetail(row, dumped, document, runs, next_steps(source.name, item_id, document, now))
+    steps = next_steps(source.name, item_id, document, now)
+    return ItemDetail(row, dumped, document, runs, steps, incident)

@@ -26,6 +26,7 @@ from shared.core.openapi import ERRORS_KEY, RETRY_AFTER, OpenApiPart, path_param
 from shared.core.subscriptions import Subscription, SubscriptionRequest
 from shared.core.time import Timestamp
 from shared.http.errors import status_of
+from shared.http.openapi.board_incidents import BOARD_INCIDENTS_OPENAPI
 from shared.http.openapi.converter import Presentation, SchemaConverter, referenced
 from shared.http.openapi.paths import app_paths
 from shared.http.openapi.schemas import (
@@ -174,6 +175,7 @@ def build_document() -> dict[str, Any]:
         TENANTS_OPENAPI,
         TENANT_KEYS_OPENAPI,
         INCIDENTS_OPENAPI,
+        BOARD_INCIDENTS_OPENAPI,
         *(source.openapi() for source in SOURCES),
     ]
     titles = ", ".join(source.title for source in SOURCES)
