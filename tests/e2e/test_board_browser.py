@@ -325,7 +325,10 @@ def test_an_items_page_says_the_next_step_and_a_flow_lists_its_runs(
     from selenium.webdriver.common.by import By
 
     browser.get(board_stack.board_url(source="synchronizationJobs", health="error"))
-    browser.find_element(By.PARTIAL_LINK_TEXT, "Canvas LMS").click()
+    # The item's row (its open incident, listed first, links to the incident's page).
+    browser.find_element(
+        By.XPATH, "//tr[@data-health]/td[@class='c-name']/a[contains(., 'Canvas LMS')]"
+    ).click()
     steps = browser.find_element(By.CSS_SELECTOR, "ul.steps").text
     assert "Entra retries at " in steps
     hrefs = [a.get_attribute("href") for a in browser.find_elements(By.CSS_SELECTOR, ".steps a")]
