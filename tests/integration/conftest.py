@@ -71,3 +71,11 @@ def renders(monkeypatch: pytest.MonkeyPatch) -> list[str]:
 
     monkeypatch.setattr(Template, "render", render)
     return rendered
+
+
+@pytest.fixture
+def resolve_at_once(app_settings: dict[str, str], monkeypatch: pytest.MonkeyPatch) -> None:
+    """A recovered item resolves its incident at the next review (the damping of a flap is
+    shown in tests/unit/test_incidents.py, with simulated time)."""
+    monkeypatch.setenv("INCIDENT_RESOLVE_AFTER_MINUTES", "0")
+    composition.reload_settings()

@@ -16,12 +16,6 @@ from tests.support.webhooks import Receiver, subscribe
 pytestmark = pytest.mark.usefixtures("insecure_webhooks")
 
 
-@pytest.fixture
-def resolve_at_once(app_settings: dict[str, str], monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("INCIDENT_RESOLVE_AFTER_MINUTES", "0")
-    composition.reload_settings()
-
-
 @pytest.mark.usefixtures("resolve_at_once")
 async def test_the_notices_of_one_poll_come_as_one_message_to_who_asked(
     app: App, tenant: Any, receiver: Receiver

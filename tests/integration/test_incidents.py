@@ -20,14 +20,6 @@ pytestmark = pytest.mark.usefixtures("insecure_webhooks")
 SDS = "educationSynchronizationProfiles"
 
 
-@pytest.fixture
-def resolve_at_once(app_settings: dict[str, str], monkeypatch: pytest.MonkeyPatch) -> None:
-    """A recovered item resolves its incident at the next review (the damping of a flap is
-    shown in tests/unit/test_incidents.py, with simulated time)."""
-    monkeypatch.setenv("INCIDENT_RESOLVE_AFTER_MINUTES", "0")
-    composition.reload_settings()
-
-
 def notices(receiver: Receiver) -> list[tuple[str, str, str]]:
     return [
         (e["event"], e["incident"]["itemId"], e["incident"]["state"])

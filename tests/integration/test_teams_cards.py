@@ -11,7 +11,6 @@ from urllib.parse import parse_qs, parse_qsl, urlsplit
 
 import pytest
 
-from shared import composition
 from tests.support.adaptive_cards import assert_valid_card
 from tests.support.app import App
 from tests.support.webhooks import Receiver, subscribe
@@ -19,12 +18,6 @@ from tests.support.webhooks import Receiver, subscribe
 pytestmark = pytest.mark.usefixtures("insecure_webhooks")
 
 SDS = "educationSynchronizationProfiles"
-
-
-@pytest.fixture
-def resolve_at_once(app_settings: dict[str, str], monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("INCIDENT_RESOLVE_AFTER_MINUTES", "0")
-    composition.reload_settings()
 
 
 @pytest.mark.usefixtures("resolve_at_once")

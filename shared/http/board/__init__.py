@@ -40,7 +40,7 @@ from shared.http.board.page import (
     takes_gzip,
 )
 from shared.http.board.render import render_board
-from shared.http.board.scope import TENANT_PARAM, BoardTenant, board_tenant, visible
+from shared.http.board.scope import TENANT_PARAM, BoardTenant, board_tenant, page_viewer, visible
 from shared.http.board.view import HEALTH_ORDER, read_item
 from shared.http.serving import Resolve, api_call
 from shared.settings import Settings
@@ -131,12 +131,10 @@ async def item_response(req: func.HttpRequest, resolve: Resolve) -> func.HttpRes
     call = api_call(req)
     try:
         settings, store = resolve()
-        viewer = viewer_of(call, settings)
-        if isinstance(viewer, Refusal):
-            return refusal_page(viewer)
-        chosen = await board_tenant(settings, store, viewer, call.query.get(TENANT_PARAM))
-        if isinstance(chosen, Refusal):
-            return refusal_page(chosen)
+        asking = await page_viewer(call, settings, store)
+        if isinstance(asking, Refusal):
+            return refusal_page(asking)
+        viewer, chosen = asking
         source = (name_filter(call.query.get("source"), "source", list(SOURCE_NAMES)) or [""])[0]
         item_id = validate_key(call.query.get("id", ""))
         item = await read_item(chosen.store, source, item_id) if source else None

@@ -21,7 +21,7 @@ import azure.functions as func
 
 from shared.core.errors import DomainError, InvalidInputError
 from shared.core.time import utc_now
-from shared.http.board.access import Refusal, Viewer, viewer_of
+from shared.http.board.access import Refusal, Viewer
 from shared.http.board.cache import BoardPages
 from shared.http.board.guard import (
     SentForm,
@@ -42,7 +42,7 @@ from shared.http.board.page import (
     refusal_page,
     takes_gzip,
 )
-from shared.http.board.scope import TENANT_PARAM, BoardTenant, board_tenant
+from shared.http.board.scope import TENANT_PARAM, BoardTenant, page_viewer
 from shared.http.serving import Resolve, api_call
 from shared.incidents.actions import MAX_SNOOZE_MINUTES, Act, act_on_incident
 from shared.storage.keys import validate_key
@@ -81,12 +81,10 @@ async def incident_response(req: func.HttpRequest, resolve: Resolve) -> func.Htt
     call = api_call(req)
     try:
         settings, store = resolve()
-        viewer = viewer_of(call, settings)
-        if isinstance(viewer, Refusal):
-            return refusal_page(viewer)
-        chosen = await board_tenant(settings, store, viewer, call.query.get(TENANT_PARAM))
-        if isinstance(chosen, Refusal):
-            return refusal_page(chosen)
+        asking = await page_viewer(call, settings, store)
+        if isinstance(asking, Refusal):
+            return refusal_page(asking)
+        viewer, chosen = asking
         incident_id = validate_key(call.query.get("id", ""), name="id")
         found, windows = await asyncio.gather(
             chosen.store.incidents.get(incident_id), chosen.store.maintenance.not_over(utc_now())

@@ -8,8 +8,16 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from shared.core.api import ApiCall
 from shared.core.tenancy import HOME_ALIAS
-from shared.http.board.access import NO_SUCH_TENANT, NO_TENANT, Refusal, Viewer, may_see
+from shared.http.board.access import (
+    NO_SUCH_TENANT,
+    NO_TENANT,
+    Refusal,
+    Viewer,
+    may_see,
+    viewer_of,
+)
 from shared.settings import Settings
 from shared.storage.store import StatusStore
 from shared.tenants.choices import tenant_settings
@@ -74,3 +82,14 @@ def tenant_of(
         tenant, tenant_settings(settings, tenant), store.for_tenant(scope_of(tenant)),
         tenant.tenantId if keep else None, several,
     )  # fmt: skip
+
+
+async def page_viewer(
+    call: ApiCall, settings: Settings, store: StatusStore
+) -> tuple[Viewer, BoardTenant] | Refusal:
+    """Who asks for a page of one tenant (``?tenantId=``), and that tenant, or why not."""
+    viewer = viewer_of(call, settings)
+    if isinstance(viewer, Refusal):
+        return viewer
+    chosen = await board_tenant(settings, store, viewer, call.query.get(TENANT_PARAM))
+    return chosen if isinstance(chosen, Refusal) else (viewer, chosen)
