@@ -303,7 +303,7 @@ class LocalRun:
         headers = {"x-functions-key": master_key} if master_key else {}
         async with httpx.AsyncClient(base_url=base, headers=headers, timeout=10) as client:
             for problem in await register_demo_tenants(client) if self.demo_tenants else []:
-                print(f"A demo tenant was not added: {problem}", flush=True)
+                print(f"The demo is not fully set up: {problem}", flush=True)
             asked = datetime.now(UTC)
             started = await client.post(f"/admin/functions/{POLL_FUNCTION}", json={"input": ""})
             if started.status_code != 202:

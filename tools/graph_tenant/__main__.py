@@ -14,19 +14,13 @@ import argparse
 import asyncio
 import contextlib
 import logging
-import random
 import signal
 import sys
 from collections.abc import Coroutine, Sequence
 from typing import Any
 
-from tools.graph_tenant.common import MAX_TOP
-from tools.graph_tenant.demo import (
-    DEMO_TENANTS_SEED,
-    populate_demo,
-    populate_demo_tenants,
-    run_demo,
-)
+from tools.graph_tenant.common import DEMO_INTERVAL_SECONDS, MAX_TOP
+from tools.graph_tenant.demo import demo_tickers, run_demo
 from tools.graph_tenant.education import populate_profiles
 from tools.graph_tenant.industry_data import populate_runs
 from tools.graph_tenant.provisioning_demo import DEMO_JOB_SERVICE_PRINCIPAL_IDS, populate_jobs
@@ -64,7 +58,9 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
         action="store_true",
         help="serve two more tenants: a school trust, and a company that has not consented",
     )
-    parser.add_argument("--demo-interval", type=float, default=20.0, help="seconds per change")
+    parser.add_argument(
+        "--demo-interval", type=float, default=DEMO_INTERVAL_SECONDS, help="seconds per change"
+    )
     parser.add_argument("--page-size", type=int, default=100, help=f"1 to {MAX_TOP}")
     parser.add_argument("--latency-ms", type=float, default=0.0, help="added to each answer")
     parser.add_argument("--seed", type=int, default=1, help="seed of generated data")
@@ -91,20 +87,11 @@ def populate(tenant: SimulatedTenant, args: argparse.Namespace) -> list[str]:
     return sp_ids
 
 
-def demos(
-    tenant: SimulatedTenant, args: argparse.Namespace, rng: random.Random
-) -> list[Coroutine[Any, Any, None]]:
+def demos(tenant: SimulatedTenant, args: argparse.Namespace) -> list[Coroutine[Any, Any, None]]:
     """Add the demo (``--demo``) and the demo's other tenants (``--demo-tenants``); returns
     what moves their data on, one loop per tenant that changes."""
-    loops = []
-    if args.demo:
-        demo_ids = populate_demo(tenant, rng)
-        loops.append(run_demo(tenant, demo_ids, args.demo_interval, rng))
-    if args.demo_tenants:
-        school, _ = populate_demo_tenants(tenant)
-        school_rng = random.Random(DEMO_TENANTS_SEED)
-        loops.append(run_demo(school, list(school.profiles), args.demo_interval, school_rng))
-    return loops
+    tickers = demo_tickers(tenant, demo=args.demo, demo_tenants=args.demo_tenants, seed=args.seed)
+    return [run_demo(t.tenant, t.ids, args.demo_interval, t.rng) for t in tickers]
 
 
 def announce(tenant: SimulatedTenant, url: str, sp_ids: Sequence[str]) -> None:
@@ -127,7 +114,7 @@ async def serve(args: argparse.Namespace) -> None:
         loop.add_signal_handler(signum, stop.set)
     tenant = SimulatedTenant(page_size=args.page_size, latency=args.latency_ms / 1000)
     sp_ids = populate(tenant, args)
-    loops = demos(tenant, args, random.Random(args.seed))
+    loops = demos(tenant, args)
     try:
         url = await tenant.start(args.host, args.port)
     except OSError:

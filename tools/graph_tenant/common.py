@@ -51,6 +51,9 @@ SECOND_NS = 1_000_000_000
 MINUTE_NS = 60 * SECOND_NS
 HOUR_NS = 60 * MINUTE_NS
 DAY_NS = 24 * HOUR_NS
+# Seconds between two demo ticks unless --demo-interval says otherwise (what `make run` uses):
+# the demo's cycles (a flapping job, a Connect outage) are counted in ticks of this length.
+DEMO_INTERVAL_SECONDS = 20.0
 
 
 def graph_seconds_timestamp(epoch_ns: int) -> str:

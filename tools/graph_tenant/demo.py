@@ -2,6 +2,12 @@
 runs and a hybrid organization in every interesting state, some of which change on every tick,
 so that a poller sees Graph change under it. Each area adds and moves its own part.
 
+Besides the schools and runs that move at random, two things follow a fixed cycle of ticks
+(20 s each by default, :data:`~tools.graph_tenant.common.DEMO_INTERVAL_SECONDS`): Slack's
+provisioning job flaps (each tick runs a cycle, failing and succeeding by turns: an error,
+then healthy), and Entra Connect is down for 3 hours (stale past 2 hours), then syncs at every
+tick for 3 hours (the tenant starts 117 minutes into an outage).
+
 ``--demo-tenants`` serves two more tenants from the same server: a school trust whose
 profiles and runs are in mixed health, and a company that has not consented to the app."""
 
@@ -11,6 +17,7 @@ import asyncio
 import random
 import time
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from tools.graph_tenant.education import (
@@ -20,7 +27,7 @@ from tools.graph_tenant.education import (
 )
 from tools.graph_tenant.industry_data import advance_demo_runs, populate_demo_runs, populate_runs
 from tools.graph_tenant.organization import populate_demo_organization
-from tools.graph_tenant.provisioning_demo import populate_demo_provisioning
+from tools.graph_tenant.provisioning_demo import advance_flapping_job, populate_demo_provisioning
 
 if TYPE_CHECKING:
     from tools.graph_tenant.server import SimulatedTenant
@@ -40,8 +47,9 @@ DEMO_SCHOOL_RUNS = 4
 def populate_demo(tenant: SimulatedTenant, rng: random.Random) -> list[str]:
     """Add the demo: schools in each interesting state (returns their ids), the service
     principals of :data:`DEMO_PRINCIPALS` with their jobs among hundreds without, the
-    provisioning logs of the cross-tenant job, Industry Data runs, and an organization whose
-    directory sync stops 117 minutes before now.
+    provisioning logs of the cross-tenant job, a job that flaps, Industry Data runs, and an
+    organization whose directory sync stopped 117 minutes before now, until the ticks bring
+    it back (and stop it again, on a cycle).
 
     Only the schools draw on ``rng``; the rest is the same on every start.
     """
@@ -54,11 +62,42 @@ def populate_demo(tenant: SimulatedTenant, rng: random.Random) -> list[str]:
 
 
 def demo_tick(tenant: SimulatedTenant, ids: Sequence[str], rng: random.Random) -> None:
-    """Advance some of the demo profiles and the newest run, so that a poller sees Graph
-    change under it."""
+    """Advance some of the demo profiles and the newest run, the flapping job's cycle and the
+    Connect cycle (each where the tenant has it), so that a poller sees Graph change under
+    it."""
     now = time.time_ns()
     advance_demo_profiles(tenant, ids, rng, now)
     advance_demo_runs(tenant, rng, now)
+    advance_flapping_job(tenant, now)
+    tenant.advance_directory_sync(now)
+
+
+@dataclass(frozen=True)
+class DemoTicker:
+    """A tenant whose demo data moves: what each tick is given."""
+
+    tenant: SimulatedTenant
+    ids: Sequence[str]
+    rng: random.Random
+
+    def tick(self) -> None:
+        demo_tick(self.tenant, self.ids, self.rng)
+
+
+def demo_tickers(
+    tenant: SimulatedTenant, *, demo: bool, demo_tenants: bool, seed: int
+) -> list[DemoTicker]:
+    """Add the demo (``demo``, its schools drawn with ``seed``) and the demo's other tenants
+    (``demo_tenants``) to ``tenant``; returns what each tick moves, one per tenant that
+    changes (``--demo``'s loops tick these; a caller of its own may tick them itself)."""
+    tickers = []
+    if demo:
+        rng = random.Random(seed)
+        tickers.append(DemoTicker(tenant, populate_demo(tenant, rng), rng))
+    if demo_tenants:
+        school, _ = populate_demo_tenants(tenant)
+        tickers.append(DemoTicker(school, list(school.profiles), random.Random(DEMO_TENANTS_SEED)))
+    return tickers
 
 
 async def run_demo(

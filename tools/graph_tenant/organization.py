@@ -6,7 +6,9 @@ stale one is the sign that its server stopped. When password hashes were last sy
 (``onPremisesLastPasswordSyncDateTime``) only beta tells: v1.0's organization has no such
 property, so v1.0 answers without it and refuses a ``$select`` of it, as Graph does. The
 default tenant is cloud-only (no sync at all: every on-premises property null);
-:meth:`OrganizationArea.make_directory_sync_stale` and the demo make it hybrid.
+:meth:`OrganizationArea.make_directory_sync_stale` and the demo make it hybrid. A
+:class:`ConnectCycle` stops and resumes Connect on a cycle of ticks (the demo's outage that
+resolves): :meth:`OrganizationArea.advance_directory_sync` moves it on.
 """
 
 from __future__ import annotations
@@ -14,11 +16,13 @@ from __future__ import annotations
 import math
 import re
 import time
-from typing import TYPE_CHECKING, Any
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Literal
 
 from aiohttp import web
 
 from tools.graph_tenant.common import (
+    DEMO_INTERVAL_SECONDS,
     MINUTE_NS,
     GraphAnswer,
     GraphCall,
@@ -45,6 +49,44 @@ DEFAULT_STALE_MINUTES = 180.0
 # The demo's last sync, before the tenant started: an app that calls a sync older than 120
 # minutes stale sees the demo turn stale 3 minutes after it starts.
 DEMO_SYNC_MINUTES_AGO = 117
+# The demo's Connect outage, in demo ticks (20 s each by default): down 3 hours (the last sync
+# stays put: stale past the app's 120 minutes for the last hour), then syncing at every tick
+# for 3 hours, and again. The tenant starts 117 minutes (351 ticks) into an outage, so the
+# first one resolves about an hour after it starts.
+DEMO_CONNECT_DOWN_TICKS = 540
+DEMO_CONNECT_UP_TICKS = 540
+DEMO_CONNECT_TICKS_DOWN_AT_START = round(DEMO_SYNC_MINUTES_AGO * 60 / DEMO_INTERVAL_SECONDS)
+
+ConnectStep = Literal["down", "stopped", "resumed", "synced"]
+
+
+@dataclass
+class ConnectCycle:
+    """Entra Connect going down and coming back on a cycle of ticks: down for ``down_ticks``
+    (no sync: the last sync time stays where it was), then up for ``up_ticks`` (a sync at
+    each tick), then down again. ``tick`` is where in the cycle it is (down first)."""
+
+    down_ticks: int
+    up_ticks: int
+    tick: int = 0
+
+    def __post_init__(self) -> None:
+        if self.down_ticks < 1 or self.up_ticks < 1:
+            raise ValueError("A Connect cycle is down and up at least one tick each.")
+        self.tick %= self.down_ticks + self.up_ticks
+
+    @property
+    def down(self) -> bool:
+        return self.tick < self.down_ticks
+
+    def advance(self) -> ConnectStep:
+        """One tick on: what Connect did in it (``stopped``: the first tick of an outage,
+        ``resumed``: the first sync after one)."""
+        was_down = self.down
+        self.tick = (self.tick + 1) % (self.down_ticks + self.up_ticks)
+        if self.down:
+            return "down" if was_down else "stopped"
+        return "resumed" if was_down else "synced"
 
 
 def default_organization(
@@ -123,6 +165,7 @@ class OrganizationArea:
     def __init__(self, paging: Paging) -> None:
         self._paging = paging
         self._organization = default_organization()
+        self._connect_cycle: ConnectCycle | None = None
         # Each version's properties, read from the SDKs once now rather than mid-answer.
         self._lacks = {
             version: other_versions_only(version, ORGANIZATION_TYPE) for version in SDK_MODELS
@@ -148,6 +191,30 @@ class OrganizationArea:
             onPremisesLastSyncDateTime=last,
             onPremisesLastPasswordSyncDateTime=last,
         )
+
+    def set_connect_cycle(self, cycle: ConnectCycle | None) -> None:
+        """Let :meth:`advance_directory_sync` stop and resume Connect on ``cycle`` (None: no
+        cycle; the sync times stay as they are)."""
+        self._connect_cycle = cycle
+
+    @property
+    def connect_cycle(self) -> ConnectCycle | None:
+        """The Connect cycle the ticks follow, if any (the object itself, not a copy)."""
+        return self._connect_cycle
+
+    def advance_directory_sync(self, now_ns: int | None = None) -> ConnectStep | None:
+        """One tick of the Connect cycle: while Connect is up, the last sync (and password
+        sync) is ``now_ns``; while it is down, they stay. None (and nothing changes) without
+        a cycle."""
+        if self._connect_cycle is None:
+            return None
+        step = self._connect_cycle.advance()
+        if step in ("resumed", "synced"):
+            last = graph_seconds_timestamp(time.time_ns() if now_ns is None else now_ns)
+            self.set_organization(
+                onPremisesLastSyncDateTime=last, onPremisesLastPasswordSyncDateTime=last
+            )
+        return step
 
     # -- Graph -------------------------------------------------------------------------------
 
@@ -204,10 +271,16 @@ class OrganizationArea:
 
 def populate_demo_organization(tenant: SimulatedTenant, now_ns: int) -> None:
     """Make the demo's organization hybrid, last synchronized :data:`DEMO_SYNC_MINUTES_AGO`
-    minutes before ``now_ns`` and never again (its Connect server is down)."""
+    minutes before ``now_ns``: its Connect server is down, and comes back after
+    :data:`DEMO_CONNECT_DOWN_TICKS` ticks of outage in all (the demo's ticks move it on, a
+    :class:`ConnectCycle`), to go down again after :data:`DEMO_CONNECT_UP_TICKS`."""
     last = graph_seconds_timestamp(now_ns - DEMO_SYNC_MINUTES_AGO * MINUTE_NS)
     tenant.set_organization(
         onPremisesSyncEnabled=True,
         onPremisesLastSyncDateTime=last,
         onPremisesLastPasswordSyncDateTime=last,
     )
+    cycle = ConnectCycle(
+        DEMO_CONNECT_DOWN_TICKS, DEMO_CONNECT_UP_TICKS, tick=DEMO_CONNECT_TICKS_DOWN_AT_START
+    )
+    tenant.set_connect_cycle(cycle)

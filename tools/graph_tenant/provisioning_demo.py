@@ -12,7 +12,14 @@ import time
 import uuid
 from typing import TYPE_CHECKING, Any, NamedTuple
 
-from tools.graph_tenant.common import HOUR_NS, ID_NAMESPACE, MINUTE_NS, random_offset_ns
+from tools.graph_tenant.common import (
+    DEMO_INTERVAL_SECONDS,
+    HOUR_NS,
+    ID_NAMESPACE,
+    MINUTE_NS,
+    SECOND_NS,
+    random_offset_ns,
+)
 from tools.graph_tenant.provisioning_log_resources import (
     B2B_POLICY_CHECK_FAILURE,
     CANNOT_UPDATE_MASTERED_ON_PREMISES,
@@ -21,10 +28,14 @@ from tools.graph_tenant.provisioning_log_resources import (
     provisioning_success,
 )
 from tools.graph_tenant.provisioning_resources import (
+    TROUBLESHOOTING_URL,
     entry_level_errors_job_status,
     failed_job_status,
     job_status,
     stalled_job_status,
+    synchronization_error,
+    synchronization_status,
+    task_execution,
 )
 from tools.graph_tenant.service_principals import app_display_name
 
@@ -66,6 +77,8 @@ DEMO_PRINCIPALS = (
     DemoPrincipal("5", "Fabrikam cross-tenant sync", (("Azure2Azure", "EntryLevelErrors"),)),
     DemoPrincipal("6", "ServiceNow", (("serviceNowOutDelta", "Stalled"),)),
     DemoPrincipal("7", "Workday to Microsoft Entra ID", (("Workday", "Active"),), refused=True),
+    # A job that flaps: each demo tick runs a cycle, failing and succeeding by turns.
+    DemoPrincipal("8", "Slack", (("slack", "Flapping"),)),
 )
 # The first two demo principals, with the demo's first four jobs (all ``scim``).
 DEMO_SERVICE_PRINCIPAL_IDS = (DEMO_PRINCIPALS[0].id, DEMO_PRINCIPALS[1].id)
@@ -76,6 +89,7 @@ DEMO_CLOUD_SYNC_SERVICE_PRINCIPAL_ID = DEMO_PRINCIPALS[3].id
 DEMO_CROSS_TENANT_SERVICE_PRINCIPAL_ID = DEMO_PRINCIPALS[4].id
 DEMO_STALLED_SERVICE_PRINCIPAL_ID = DEMO_PRINCIPALS[5].id
 DEMO_REFUSED_SERVICE_PRINCIPAL_ID = DEMO_PRINCIPALS[6].id
+DEMO_FLAPPING_SERVICE_PRINCIPAL_ID = DEMO_PRINCIPALS[7].id
 # Principals of apps nobody provisions, between those with jobs (a listing meets them first).
 DEMO_IDLE_SERVICE_PRINCIPALS = 300
 # The cross-tenant job's failures in the logs: (minutes ago, user, action, error code).
@@ -99,9 +113,12 @@ DEMO_SUCCESSES = (
 
 
 def kind_status(kind: str, now_ns: int) -> dict[str, Any]:
-    """A job status for a generated kind: a synchronizationStatusCode, an execution state, or
-    ``Stalled`` (no cycle for 26 hours)."""
+    """A job status for a generated kind: a synchronizationStatusCode, an execution state,
+    ``Stalled`` (no cycle for 26 hours) or ``Flapping`` (its cycle just succeeded; the demo's
+    ticks make the next one fail)."""
     match kind:
+        case "Flapping":
+            return flapping_job_status(failed=False, now_ns=now_ns)
         case "EntryLevelErrors":
             return entry_level_errors_job_status(now_ns=now_ns)
         case "Failed":
@@ -125,6 +142,48 @@ def demo_job_id(principal: DemoPrincipal, template_id: str, kind: str) -> str:
 
 # The job whose provisioning logs show failures: the cross-tenant sync's.
 DEMO_CROSS_TENANT_JOB_ID = demo_job_id(DEMO_PRINCIPALS[4], "Azure2Azure", "EntryLevelErrors")
+# The job whose cycles fail and succeed by turns, one cycle per demo tick: Slack's.
+DEMO_FLAPPING_JOB_ID = demo_job_id(DEMO_PRINCIPALS[7], "slack", "Flapping")
+# How long before a tick its cycle began, and how long before that the one before did.
+FLAPPING_CYCLE_BEGAN_S = 30
+FLAPPING_CYCLE_EVERY_S = DEMO_INTERVAL_SECONDS
+
+
+def flapping_job_status(*, failed: bool, now_ns: int) -> dict[str, Any]:
+    """The flapping job's status after a cycle that began 30 s before ``now_ns``: failed
+    outright (Slack's SCIM endpoint timed out; the cycle before succeeded), or succeeded."""
+    began = now_ns - FLAPPING_CYCLE_BEGAN_S * SECOND_NS
+    if not failed:
+        last = task_execution("Succeeded", began, imported=310, exported=2)
+        return synchronization_status("Active", now_ns, last=last, last_successful=dict(last))
+    error = synchronization_error(
+        "SystemForCrossDomainIdentityManagementServiceUnavailable",
+        "Slack's SCIM endpoint did not answer within 60 seconds.\r\n"
+        "The next cycle tries again; if this keeps happening, check Slack's status page.",
+        tenant_actionable=False,
+    )
+    last = task_execution("Failed", began, imported=0, exported=0, error=error)
+    earlier = began - int(FLAPPING_CYCLE_EVERY_S * SECOND_NS)
+    success = task_execution("Succeeded", earlier, imported=310, exported=2)
+    return synchronization_status(
+        "Active", now_ns, last=last, last_successful=success, failures=1,
+        troubleshooting_url=TROUBLESHOOTING_URL,
+    )  # fmt: skip
+
+
+def advance_flapping_job(tenant: SimulatedTenant, now_ns: int) -> None:
+    """Run the flapping job's next cycle: it fails when the last one succeeded, and succeeds
+    when it failed. A tenant without the job, or the job paused or quarantined (by an action
+    through the app, say), is left as it is."""
+    try:
+        status = tenant.get_job(DEMO_FLAPPING_SERVICE_PRINCIPAL_ID, DEMO_FLAPPING_JOB_ID)["status"]
+    except KeyError:
+        return
+    if status.get("code") != "Active":
+        return
+    failed = (status.get("lastExecution") or {}).get("state") != "Failed"
+    next_status = flapping_job_status(failed=failed, now_ns=now_ns)
+    tenant.set_job_status(DEMO_FLAPPING_SERVICE_PRINCIPAL_ID, DEMO_FLAPPING_JOB_ID, **next_status)
 
 
 def populate_jobs(

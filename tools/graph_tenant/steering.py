@@ -108,6 +108,8 @@ class Steering:
     make_directory_sync_stale = area_method(
         OrganizationArea, OrganizationArea.make_directory_sync_stale
     )
+    set_connect_cycle = area_method(OrganizationArea, OrganizationArea.set_connect_cycle)
+    advance_directory_sync = area_method(OrganizationArea, OrganizationArea.advance_directory_sync)
 
     @property
     def organization(self) -> dict[str, Any]:
